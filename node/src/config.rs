@@ -1,0 +1,454 @@
+//! Typed, validated configuration. Raw input (file, `P2PFAAS_*` environment, flags; see `config/raw.rs`)
+//! is checked once, before any socket is bound, into the plain structs below; every error names the field.
+//! After start-up nothing reads the environment again: run-time changes go through the admin routes.
+
+pub mod raw;
+pub mod source;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::scheduler::Descriptor;
+
+pub use raw::{Flags, Raw};
+
+/// Upper bound for K and Q: far above any real node, low enough that counters cannot overflow.
+pub const MAX_SLOTS: usize = 65_536;
+/// Upper bound for the number of task types tracked for scheduler state.
+pub const MAX_TASK_TYPES: usize = 64;
+
+/// A configuration problem; start-up exits with status 64 (`EX_USAGE`) on any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A field has an invalid value.
+    #[error("invalid config: {field}: {problem}")]
+    Field {
+        /// Dotted path of the field (`queue.slots`) or the flag/env name that set it.
+        field: String,
+        /// What is wrong, including the value that was given.
+        problem: String,
+    },
+    /// The TOML file does not parse (the message names the key and position).
+    #[error("invalid config file: {message}")]
+    Parse {
+        /// The parser's message.
+        message: String,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given with `--config`.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn field_err(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Field {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Which io driver each worker runtime uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverChoice {
+    /// io_uring with `SINGLE_ISSUER | DEFER_TASKRUN` where possible, else epoll.
+    Auto,
+    /// io_uring only; start-up fails if it cannot be set up.
+    IoUring,
+    /// The epoll ("legacy") driver.
+    Epoll,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The complete, validated configuration. Cloned into each worker; never mutated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Process-level settings.
+    pub node: NodeConfig,
+    /// HTTP limits and timeouts.
+    pub http: HttpConfig,
+    /// Admission defaults (a persisted `/configuration` overrides them at start).
+    pub queue: QueueConfig,
+    /// Scheduler at start (a persisted `/configuration/scheduler` overrides it).
+    pub scheduler: Descriptor,
+    /// Logging.
+    pub log: LogConfig,
+    /// Declared functions, sorted by name.
+    pub functions: Vec<FunctionConfig>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    pub listen: SocketAddr,
+    /// Where run-time configuration is persisted.
+    pub data_dir: PathBuf,
+    /// Worker threads, one monoio runtime each.
+    pub workers: NonZeroUsize,
+    /// io driver choice.
+    pub driver: DriverChoice,
+    /// Pin worker `i` to CPU `i mod ncpu`.
+    pub pin_cpus: bool,
+    /// Threads of the blocking pool (CPU-bound functions, file writes).
+    pub blocking_threads: NonZeroUsize,
+    /// Seed of every random generator in the node (worker `i` uses `seed + i`).
+    pub seed: u64,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// Largest request head (request line + headers); larger gets 431.
+    pub max_head_bytes: usize,
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: usize,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Time allowed to receive a request and produce its response (queueing included).
+    pub request_timeout: Duration,
+    /// How long a SIGTERM waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueConfig {
+    /// K, parallel execution slots.
+    pub slots: usize,
+    /// Q, wait-queue length (0: no queue).
+    pub queue_len: usize,
+    /// Whether the wait queue is used at all (the original's `queue_enabled`).
+    pub enabled: bool,
+    /// Number of task types whose running/queued counts are tracked (header `X-P2pfaas-Scheduler-Learning-Task-Type`).
+    pub task_types: usize,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// `EnvFilter` directive, e.g. `info` or `p2pfaas_node=debug`.
+    pub level: String,
+}
+
+/// How a built-in function draws its service time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    /// Always the mean.
+    Fixed,
+    /// Exponential with the given mean (for M/M/K experiments).
+    Exponential,
+}
+
+/// The built-in functions, which need nothing outside the node.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Builtin {
+    /// Returns the request body with its `Content-Type`.
+    Echo,
+    /// Waits a sampled time without using CPU.
+    Sleep {
+        /// Mean service time.
+        mean: Duration,
+        /// Distribution of the service time.
+        distribution: Distribution,
+    },
+    /// Burns a sampled amount of CPU time on the blocking pool (the original's "exponential-loop").
+    CpuLoop {
+        /// Mean CPU time.
+        mean: Duration,
+        /// Distribution of the CPU time.
+        distribution: Distribution,
+    },
+}
+
+/// Which backend runs a function.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendConfig {
+    /// In-process test functions.
+    Builtin(Builtin),
+}
+
+/// One `[functions.<name>]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionConfig {
+    /// Name used in `/function/<name>`.
+    pub name: String,
+    /// Backend.
+    pub backend: BackendConfig,
+    /// Per-function concurrency cap on top of the node-wide K.
+    pub max_inflight: Option<NonZeroUsize>,
+    /// Execution time limit (504 when exceeded).
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// Reads the file named by `flags.config` (if any), overlays environment and flags, and validates.
+    pub fn load(flags: &Flags, env: &dyn source::Source) -> Result<Self, ConfigError> {
+        let mut raw = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Raw::from_toml(&text)?
+            }
+            None => Raw::default(),
+        };
+        raw.apply_env(env)?;
+        raw.apply_flags(flags)?;
+        Self::from_raw(raw)
+    }
+
+    /// Validates raw values into a `Config`; the first problem found is returned, naming its field.
+    pub fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let listen_text = raw.node.listen.as_deref().unwrap_or("0.0.0.0:18080");
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            field_err(
+                "node.listen",
+                format!("expected host:port such as 127.0.0.1:18080, got {listen_text:?}"),
+            )
+        })?;
+        let data_dir = PathBuf::from(raw.node.data_dir.as_deref().unwrap_or("/var/lib/p2pfaas"));
+        if data_dir.as_os_str().is_empty() {
+            return Err(field_err("node.data_dir", "must not be empty"));
+        }
+        let workers = bounded("node.workers", raw.node.workers.unwrap_or(cores), 1, 1024)?;
+        let blocking_threads = bounded(
+            "node.blocking_threads",
+            raw.node.blocking_threads.unwrap_or(cores),
+            1,
+            1024,
+        )?;
+        let driver = match raw.node.driver.as_deref().unwrap_or("auto") {
+            "auto" => DriverChoice::Auto,
+            "io-uring" | "io_uring" | "uring" => DriverChoice::IoUring,
+            "epoll" | "legacy" => DriverChoice::Epoll,
+            other => {
+                return Err(field_err(
+                    "node.driver",
+                    format!("expected auto, io-uring or epoll, got {other:?}"),
+                ));
+            }
+        };
+        let node = NodeConfig {
+            listen,
+            data_dir,
+            workers: nonzero(workers),
+            driver,
+            pin_cpus: raw.node.pin_cpus.unwrap_or(false),
+            blocking_threads: nonzero(blocking_threads),
+            seed: raw.node.seed.unwrap_or(0x5eed),
+        };
+
+        let http = HttpConfig {
+            max_head_bytes: bounded(
+                "http.max_head_bytes",
+                raw.http.max_head_bytes.unwrap_or(16 * 1024),
+                1024,
+                1 << 20,
+            )?,
+            max_body_bytes: bounded(
+                "http.max_body_bytes",
+                raw.http.max_body_bytes.unwrap_or(4 << 20),
+                0,
+                1 << 30,
+            )?,
+            idle_timeout: millis(
+                "http.idle_timeout_ms",
+                raw.http.idle_timeout_ms.unwrap_or(60_000),
+            )?,
+            request_timeout: millis(
+                "http.request_timeout_ms",
+                raw.http.request_timeout_ms.unwrap_or(60_000),
+            )?,
+            shutdown_grace: millis(
+                "http.shutdown_grace_ms",
+                raw.http.shutdown_grace_ms.unwrap_or(30_000),
+            )?,
+        };
+
+        let queue = QueueConfig {
+            slots: bounded("queue.slots", raw.queue.slots.unwrap_or(4), 1, MAX_SLOTS)?,
+            queue_len: bounded(
+                "queue.queue_len",
+                raw.queue.queue_len.unwrap_or(4),
+                0,
+                MAX_SLOTS,
+            )?,
+            enabled: raw.queue.enabled.unwrap_or(true),
+            task_types: bounded(
+                "queue.task_types",
+                raw.queue.task_types.unwrap_or(8),
+                1,
+                MAX_TASK_TYPES,
+            )?,
+        };
+
+        let scheduler = Descriptor {
+            name: raw.scheduler.name.unwrap_or_else(|| "NoScheduler".into()),
+            parameters: raw
+                .scheduler
+                .parameters
+                .unwrap_or_else(|| vec!["false".into()]),
+        };
+        // Fail at start-up rather than on the first request.
+        crate::scheduler::build(&scheduler).map_err(|e| field_err("scheduler", e.to_string()))?;
+
+        let log = LogConfig {
+            format: match raw.log.format.as_deref().unwrap_or("text") {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(field_err(
+                        "log.format",
+                        format!("expected text or json, got {other:?}"),
+                    ));
+                }
+            },
+            level: raw.log.level.unwrap_or_else(|| "info".into()),
+        };
+
+        let functions = raw
+            .functions
+            .into_iter()
+            .map(|(name, f)| function(&name, &f))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        Ok(Self {
+            node,
+            http,
+            queue,
+            scheduler,
+            log,
+            functions,
+        })
+    }
+}
+
+/// Validates one `[functions.<name>]` table.
+fn function(name: &str, raw: &raw::RawFunction) -> Result<FunctionConfig, ConfigError> {
+    let at = |key: &str| format!("functions.{name}.{key}");
+    if !is_valid_function_name(name) {
+        return Err(field_err(
+            format!("functions.{name}"),
+            "a function name is 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+        ));
+    }
+    let backend = match raw.backend.as_deref() {
+        Some("builtin") => {
+            let mean = || -> Result<Duration, ConfigError> {
+                let ms = raw
+                    .mean_ms
+                    .ok_or_else(|| field_err(at("mean_ms"), "required for this builtin"))?;
+                if !(0.0..=86_400_000.0).contains(&ms) {
+                    return Err(field_err(
+                        at("mean_ms"),
+                        format!("must be 0..=86400000, got {ms}"),
+                    ));
+                }
+                Ok(Duration::from_secs_f64(ms / 1000.0))
+            };
+            let distribution = || match raw.distribution.as_deref().unwrap_or("exponential") {
+                "exponential" => Ok(Distribution::Exponential),
+                "fixed" | "deterministic" => Ok(Distribution::Fixed),
+                other => Err(field_err(
+                    at("distribution"),
+                    format!("expected exponential or fixed, got {other:?}"),
+                )),
+            };
+            let builtin = match raw.builtin.as_deref() {
+                Some("echo") => Builtin::Echo,
+                Some("sleep") => Builtin::Sleep {
+                    mean: mean()?,
+                    distribution: distribution()?,
+                },
+                Some("cpu-loop") => Builtin::CpuLoop {
+                    mean: mean()?,
+                    distribution: distribution()?,
+                },
+                Some(other) => {
+                    return Err(field_err(
+                        at("builtin"),
+                        format!("expected echo, sleep or cpu-loop, got {other:?}"),
+                    ));
+                }
+                None => {
+                    return Err(field_err(
+                        at("builtin"),
+                        "required when backend = \"builtin\"",
+                    ));
+                }
+            };
+            BackendConfig::Builtin(builtin)
+        }
+        Some(other) => {
+            return Err(field_err(
+                at("backend"),
+                format!("unknown backend {other:?} (this build has: builtin)"),
+            ));
+        }
+        None => return Err(field_err(at("backend"), "required")),
+    };
+    let max_inflight = match raw.max_inflight {
+        None => None,
+        Some(n) => Some(nonzero(bounded(&at("max_inflight"), n, 1, MAX_SLOTS)?)),
+    };
+    Ok(FunctionConfig {
+        name: name.to_owned(),
+        backend,
+        max_inflight,
+        timeout: millis(&at("timeout_ms"), raw.timeout_ms.unwrap_or(30_000))?,
+    })
+}
+
+/// Function names appear in URL paths and metric labels, so they are restricted to a safe alphabet.
+pub fn is_valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn bounded(field: &str, value: usize, min: usize, max: usize) -> Result<usize, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(field_err(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ))
+    }
+}
+
+fn millis(field: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms == 0 || ms > 86_400_000 {
+        return Err(field_err(
+            field,
+            format!("must be 1..=86400000 ms, got {ms}"),
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn nonzero(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! Raw configuration: the TOML file, `P2PFAAS_*` environment variables and command-line flags mapped 1:1
+//! onto optional fields. Nothing here checks ranges or meaning; `config::Config::from_raw` does that once.
+
+#![allow(
+    missing_docs,
+    reason = "fields mirror the TOML keys and flags, documented in the README config reference"
+)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::source::Source;
+
+/// Environment variable names (the original's where one existed).
+pub mod env {
+    /// Listen address, `host:port`.
+    pub const LISTEN: &str = "P2PFAAS_LISTEN";
+    /// Data directory (the original's name).
+    pub const DATA_PATH: &str = "P2PFAAS_DATA_PATH";
+    /// Worker thread count.
+    pub const WORKERS: &str = "P2PFAAS_WORKERS";
+    /// I/O driver: `auto`, `io-uring` or `epoll`.
+    pub const DRIVER: &str = "P2PFAAS_DRIVER";
+    /// monoio's own switch to force the epoll driver; honoured as `driver = "epoll"`.
+    pub const MONOIO_FORCE_LEGACY: &str = "MONOIO_FORCE_LEGACY_DRIVER";
+    /// K, the execution slots.
+    pub const SLOTS: &str = "P2PFAAS_SLOTS";
+    /// Q, the wait-queue length.
+    pub const QUEUE_LEN: &str = "P2PFAAS_QUEUE_LEN";
+    /// Log format: `text` or `json`.
+    pub const LOG_FORMAT: &str = "P2PFAAS_LOG_FORMAT";
+    /// Log level filter (tracing `EnvFilter` syntax).
+    pub const LOG_LEVEL: &str = "P2PFAAS_LOG_LEVEL";
+    /// The original's log switch: `development` means debug level.
+    pub const LOG_ENV: &str = "P2PFAAS_LOG_ENV";
+    /// Seed for the node's random number generators.
+    pub const SEED: &str = "P2PFAAS_SEED";
+}
+
+/// The whole file, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    #[serde(default)]
+    pub node: RawNode,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub queue: RawQueue,
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub functions: BTreeMap<String, RawFunction>,
+}
+
+/// `[node]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+    pub workers: Option<usize>,
+    pub driver: Option<String>,
+    pub pin_cpus: Option<bool>,
+    pub blocking_threads: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+/// `[http]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub max_head_bytes: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub idle_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// `[queue]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    pub slots: Option<usize>,
+    pub queue_len: Option<usize>,
+    pub enabled: Option<bool>,
+    pub task_types: Option<usize>,
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    pub name: Option<String>,
+    pub parameters: Option<Vec<String>>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+/// `[functions.<name>]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunction {
+    pub backend: Option<String>,
+    pub builtin: Option<String>,
+    pub mean_ms: Option<f64>,
+    pub distribution: Option<String>,
+    pub max_inflight: Option<usize>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// Command-line flags, as parsed by `main`; they override the environment, which overrides the file.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<String>,
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+    pub workers: Option<String>,
+    pub driver: Option<String>,
+    pub slots: Option<String>,
+    pub queue_len: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+    pub seed: Option<String>,
+}
+
+impl Raw {
+    /// Parses the TOML text of a config file; unknown keys are errors so typos do not pass silently.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            message: e.to_string(),
+        })
+    }
+
+    /// Overlays environment variables on the file's values.
+    pub fn apply_env(&mut self, src: &dyn Source) -> Result<(), ConfigError> {
+        set_str(&mut self.node.listen, src.get(env::LISTEN));
+        set_str(&mut self.node.data_dir, src.get(env::DATA_PATH));
+        set_num(&mut self.node.workers, src.get(env::WORKERS), env::WORKERS)?;
+        set_str(&mut self.node.driver, src.get(env::DRIVER));
+        if src.get(env::MONOIO_FORCE_LEGACY).is_some_and(|v| v == "1") {
+            self.node.driver = Some("epoll".into());
+        }
+        set_num(&mut self.queue.slots, src.get(env::SLOTS), env::SLOTS)?;
+        set_num(
+            &mut self.queue.queue_len,
+            src.get(env::QUEUE_LEN),
+            env::QUEUE_LEN,
+        )?;
+        set_num(&mut self.node.seed, src.get(env::SEED), env::SEED)?;
+        set_str(&mut self.log.format, src.get(env::LOG_FORMAT));
+        if src.get(env::LOG_ENV).is_some_and(|v| v == "development") {
+            self.log.level = Some("debug".into());
+        }
+        set_str(&mut self.log.level, src.get(env::LOG_LEVEL));
+        Ok(())
+    }
+
+    /// Overlays command-line flags (highest precedence).
+    pub fn apply_flags(&mut self, flags: &Flags) -> Result<(), ConfigError> {
+        set_str(&mut self.node.listen, flags.listen.clone());
+        set_str(&mut self.node.data_dir, flags.data_dir.clone());
+        set_num(&mut self.node.workers, flags.workers.clone(), "--workers")?;
+        set_str(&mut self.node.driver, flags.driver.clone());
+        set_num(&mut self.queue.slots, flags.slots.clone(), "--slots")?;
+        set_num(
+            &mut self.queue.queue_len,
+            flags.queue_len.clone(),
+            "--queue-len",
+        )?;
+        set_num(&mut self.node.seed, flags.seed.clone(), "--seed")?;
+        set_str(&mut self.log.format, flags.log_format.clone());
+        set_str(&mut self.log.level, flags.log_level.clone());
+        Ok(())
+    }
+}
+
+fn set_str(slot: &mut Option<String>, value: Option<String>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn set_num<T: std::str::FromStr>(
+    slot: &mut Option<T>,
+    value: Option<String>,
+    field: &str,
+) -> Result<(), ConfigError> {
+    if let Some(v) = value {
+        let parsed = v.trim().parse().map_err(|_| ConfigError::Field {
+            field: field.to_owned(),
+            problem: format!("expected a non-negative integer, got {v:?}"),
+        })?;
+        *slot = Some(parsed);
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+use std::time::Duration;
+
+use super::source::Map;
+use super::*;
+
+fn load(toml: &str, env: &[(&str, &str)], flags: &Flags) -> Result<Config, ConfigError> {
+    let mut raw = Raw::from_toml(toml)?;
+    raw.apply_env(&Map::from_pairs(env.iter().copied()))?;
+    raw.apply_flags(flags)?;
+    Config::from_raw(raw)
+}
+
+fn field_of(err: ConfigError) -> String {
+    match err {
+        ConfigError::Field { field, .. } => field,
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn issue_example_shape_parses() {
+    let c = load(
+        r#"
+[node]
+listen = "127.0.0.1:18080"
+data_dir = "/var/lib/p2pfaas"
+[queue]
+slots = 4
+queue_len = 4
+[scheduler]
+name = "NoScheduler"
+parameters = ["false"]
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+[functions.sleep]
+backend = "builtin"
+builtin = "sleep"
+mean_ms = 100
+distribution = "exponential"
+"#,
+        &[],
+        &Flags::default(),
+    )
+    .map_err(|e| e.to_string());
+    let c = match c {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(c.node.listen.port(), 18080);
+    assert_eq!((c.queue.slots, c.queue.queue_len), (4, 4));
+    assert_eq!(c.functions.len(), 2);
+    assert_eq!(c.functions[0].name, "echo");
+    assert_eq!(
+        c.functions[1].backend,
+        BackendConfig::Builtin(Builtin::Sleep {
+            mean: Duration::from_millis(100),
+            distribution: Distribution::Exponential
+        })
+    );
+}
+
+#[test]
+fn precedence_is_flags_over_env_over_file() {
+    let file = "[queue]\nslots = 2\nqueue_len = 1\n";
+    let c = load(file, &[("P2PFAAS_SLOTS", "3")], &Flags::default()).ok();
+    assert_eq!(c.map(|c| c.queue.slots), Some(3));
+    let flags = Flags {
+        slots: Some("5".into()),
+        ..Flags::default()
+    };
+    let c = load(file, &[("P2PFAAS_SLOTS", "3")], &flags).ok();
+    assert_eq!(c.map(|c| (c.queue.slots, c.queue.queue_len)), Some((5, 1)));
+    let c = load(
+        "",
+        &[("MONOIO_FORCE_LEGACY_DRIVER", "1")],
+        &Flags::default(),
+    )
+    .ok();
+    assert_eq!(c.map(|c| c.node.driver), Some(DriverChoice::Epoll));
+    let c = load("", &[("P2PFAAS_DATA_PATH", "/data")], &Flags::default()).ok();
+    assert_eq!(c.map(|c| c.node.data_dir), Some(PathBuf::from("/data")));
+}
+
+#[test]
+fn every_error_names_its_field() {
+    let none = Flags::default();
+    /// (file, environment, field the error must name)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        ("[queue]\nslots = 0\n", &[], "queue.slots"),
+        ("[queue]\nqueue_len = 70000\n", &[], "queue.queue_len"),
+        ("[node]\nlisten = \"localhost\"\n", &[], "node.listen"),
+        ("[node]\nworkers = 0\n", &[], "node.workers"),
+        ("[node]\ndriver = \"kqueue\"\n", &[], "node.driver"),
+        ("[log]\nformat = \"xml\"\n", &[], "log.format"),
+        (
+            "[http]\nrequest_timeout_ms = 0\n",
+            &[],
+            "http.request_timeout_ms",
+        ),
+        ("[http]\nmax_head_bytes = 10\n", &[], "http.max_head_bytes"),
+        (
+            "[functions.\"bad name\"]\nbackend = \"builtin\"\nbuiltin = \"echo\"\n",
+            &[],
+            "functions.bad name",
+        ),
+        (
+            "[functions.f]\nbuiltin = \"echo\"\n",
+            &[],
+            "functions.f.backend",
+        ),
+        (
+            "[functions.f]\nbackend = \"builtin\"\n",
+            &[],
+            "functions.f.builtin",
+        ),
+        (
+            "[functions.f]\nbackend = \"builtin\"\nbuiltin = \"sleep\"\nmean_ms = -1\n",
+            &[],
+            "functions.f.mean_ms",
+        ),
+        (
+            "[functions.f]\nbackend = \"builtin\"\nbuiltin = \"sleep\"\nmean_ms = 5\ndistribution = \"normal\"\n",
+            &[],
+            "functions.f.distribution",
+        ),
+        (
+            "[functions.f]\nbackend = \"builtin\"\nbuiltin = \"echo\"\nmax_inflight = 0\n",
+            &[],
+            "functions.f.max_inflight",
+        ),
+        ("[scheduler]\nname = \"Nope\"\n", &[], "scheduler"),
+        ("", &[("P2PFAAS_WORKERS", "many")], "P2PFAAS_WORKERS"),
+    ];
+    for (toml, env, field) in cases {
+        let err = load(toml, env, &none).err().map(field_of);
+        assert_eq!(err.as_deref(), Some(*field), "{toml}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_rejected_with_the_key() {
+    let err = load("[queue]\nslotz = 4\n", &[], &Flags::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("slotz"), "{err}");
+    let err = load("[queue]\nslots = \"four\"\n", &[], &Flags::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("slots"), "{err}");
+}
+
+#[test]
+fn function_names_are_restricted() {
+    assert!(is_valid_function_name("fn-pigo_2.v1"));
+    assert!(!is_valid_function_name(""));
+    assert!(!is_valid_function_name("a/b"));
+    assert!(!is_valid_function_name(&"x".repeat(65)));
+}

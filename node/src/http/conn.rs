@@ -1,0 +1,250 @@
+//! One task per connection: read a head, read its body, dispatch, write the response, repeat while the
+//! connection is kept alive. Buffers are owned by the task and reused across requests (monoio passes
+//! buffer ownership into each read and back). Limits and timeouts are enforced here: a head must arrive
+//! within the idle timeout (nothing received yet) or the request timeout (partly received); malformed
+//! input gets its 4xx and the connection is closed after a bounded drain so the client can read the reply.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use monoio::buf::{IoBufMut, SliceMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::codec::{self, BodyDecoder, BodyKind, Limits};
+use super::respond::{self, Response};
+use super::route::{self, Route};
+use super::{Request, admin, invoke};
+use crate::backend::Output;
+use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::worker::Worker;
+
+/// Size of each read; buffers grow in these steps up to the limits.
+const READ_CHUNK: usize = 16 * 1024;
+/// After an error reply, read and discard at most this much (or for this long) before closing, so the
+/// reply is not destroyed by a TCP reset.
+const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_TIME: Duration = Duration::from_millis(500);
+
+enum ReadOutcome {
+    Data,
+    Closed,
+    TimedOut,
+    Shutdown,
+    Failed,
+}
+
+/// Buffers reused across the requests of one connection.
+struct Buffers {
+    read: Vec<u8>,
+    head: Vec<u8>,
+    body: Vec<u8>,
+    write: Vec<u8>,
+    response: Response,
+    output: Output,
+}
+
+/// Serves one connection until it closes, times out, errs or the node shuts down.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
+    let http = w.node.config.http;
+    let limits = Limits {
+        max_head_bytes: http.max_head_bytes,
+        max_headers: codec::MAX_HEADERS,
+        max_body_bytes: http.max_body_bytes,
+    };
+    let shutdown = &w.node.shutdown;
+    let mut b = Buffers {
+        read: Vec::with_capacity(READ_CHUNK),
+        head: Vec::with_capacity(1024),
+        body: Vec::new(),
+        write: Vec::with_capacity(READ_CHUNK),
+        response: Response::new(),
+        output: Output::default(),
+    };
+    loop {
+        // --- head ---
+        let idle_deadline = Instant::now() + http.idle_timeout;
+        let mut started: Option<Instant> = None;
+        let head = loop {
+            match codec::parse_request(&b.read, &limits) {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(e) => {
+                    w.metrics
+                        .http_malformed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    fail(&mut stream, &mut b, &Error::Codec(e)).await;
+                    return;
+                }
+            }
+            let waiting_for_first_byte = b.read.is_empty();
+            let deadline = if waiting_for_first_byte {
+                idle_deadline
+            } else {
+                *started.get_or_insert_with(Instant::now) + http.request_timeout
+            };
+            let cancel = waiting_for_first_byte.then_some(shutdown);
+            match read_more(&mut stream, &mut b.read, deadline, cancel).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::TimedOut if !waiting_for_first_byte => {
+                    fail(&mut stream, &mut b, &Error::RequestTimeout).await;
+                    return;
+                }
+                _ => return,
+            }
+        };
+        let arrived = Instant::now();
+        let deadline = started.unwrap_or(arrived) + http.request_timeout;
+        b.head.clear();
+        b.head.extend_from_slice(&b.read[..head.head_len()]);
+        b.read.drain(..head.head_len());
+
+        // --- body ---
+        b.body.clear();
+        if head.expect_continue() && head.body() != BodyKind::Empty && b.read.is_empty() {
+            let (res, _buf) = stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".as_slice())
+                .await;
+            if res.is_err() {
+                return;
+            }
+        }
+        let mut decoder = BodyDecoder::new(head.body(), limits.max_body_bytes);
+        loop {
+            match decoder.decode(&b.read, &mut b.body) {
+                Ok((used, done)) => {
+                    b.read.drain(..used);
+                    if done {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    w.metrics
+                        .http_malformed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    fail(&mut stream, &mut b, &Error::Codec(e)).await;
+                    return;
+                }
+            }
+            match read_more(&mut stream, &mut b.read, deadline, None).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::TimedOut => {
+                    fail(&mut stream, &mut b, &Error::RequestTimeout).await;
+                    return;
+                }
+                _ => return,
+            }
+        }
+
+        // --- dispatch ---
+        w.metrics
+            .http_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b.response.reset();
+        let req = Request {
+            head: &head,
+            head_buf: &b.head,
+            body: &b.body,
+            peer,
+            arrived,
+            deadline,
+        };
+        handle(w, &req, &mut b.response, &mut b.output).await;
+
+        // --- write ---
+        let keep_alive = head.keep_alive() && !b.response.close && !shutdown.is_triggered();
+        b.write.clear();
+        b.response.serialize(&mut b.write, keep_alive);
+        let (res, buf) = stream.write_all(std::mem::take(&mut b.write)).await;
+        b.write = buf;
+        if res.is_err() || !keep_alive {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        // Large one-off bodies should not pin memory for the life of a keep-alive connection.
+        if b.body.capacity() > 4 * READ_CHUNK {
+            b.body = Vec::new();
+        }
+        if b.read.capacity() > 4 * READ_CHUNK && b.read.len() < READ_CHUNK {
+            b.read.shrink_to(READ_CHUNK);
+        }
+    }
+}
+
+/// Routes one request and runs its handler; any error becomes an error response.
+async fn handle(w: &Worker, req: &Request<'_>, resp: &mut Response, out: &mut Output) {
+    let result = match route::route(req.method(), req.path()) {
+        Ok(Route::Invoke { function, suffix }) => {
+            invoke::invoke(w, req, function, suffix, resp, out).await
+        }
+        Ok(other) => admin::handle(w, req, other, resp).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        respond::error(resp, &e);
+    }
+}
+
+/// Writes an error reply with `Connection: close`, then closes gracefully.
+async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
+    b.response.reset();
+    respond::error(&mut b.response, err);
+    b.write.clear();
+    b.response.serialize(&mut b.write, false);
+    let (res, buf) = stream.write_all(std::mem::take(&mut b.write)).await;
+    b.write = buf;
+    if res.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    // Drain what the client is still sending so the close is a FIN, not a reset that could discard the reply.
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut drained = 0;
+    b.read.clear();
+    while drained < LINGER_BYTES {
+        match read_more(stream, &mut b.read, deadline, None).await {
+            ReadOutcome::Data => {
+                drained += b.read.len();
+                b.read.clear();
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Reads more bytes onto the end of `buf`, until `deadline`, or until `shutdown` fires if given.
+async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    shutdown: Option<&Shutdown>,
+) -> ReadOutcome {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let len = buf.len();
+    let slice: SliceMut<Vec<u8>> = std::mem::take(buf).slice_mut(len..);
+    let read = monoio::time::timeout_at(
+        monoio::time::Instant::from_std(deadline),
+        stream.read(slice),
+    );
+    let result = match shutdown {
+        Some(s) => {
+            monoio::select! {
+                r = read => r,
+                () = s.wait() => return ReadOutcome::Shutdown,
+            }
+        }
+        None => read.await,
+    };
+    let Ok((res, slice)) = result else {
+        return ReadOutcome::TimedOut;
+    };
+    *buf = slice.into_inner();
+    match res {
+        Ok(0) => ReadOutcome::Closed,
+        Ok(_) => ReadOutcome::Data,
+        Err(_) => ReadOutcome::Failed,
+    }
+}

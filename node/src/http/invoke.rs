@@ -1,0 +1,296 @@
+//! `/function/<name>`: the invocation path. One function, used for every request: look the function up,
+//! apply the override headers or ask the scheduler, admit through K slots + queue, run the backend under
+//! one timeout, then write the function's own status, headers and body plus the original's
+//! `X-P2pfaas-*` headers. Errors return early and `respond::error` turns them into the reply.
+
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::time::{Duration, Instant};
+
+use super::Request;
+use super::codec;
+use super::respond::Response;
+use crate::backend::{BackendError, Call, FunctionBackend, Output};
+use crate::error::{Error, Overload};
+use crate::metrics::Outcome;
+use crate::node::{Function, TaskCounter};
+use crate::queue::Admit;
+use crate::scheduler::{Admission, Decision, JobMeta, RejectReason};
+use crate::worker::Worker;
+
+/// Version sent in `X-P2pfaas-Version` and `GET /`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Header names of the original (contract §1.3, §1.5).
+pub mod header {
+    /// Node version, on every function response.
+    pub const VERSION: &str = "X-P2pfaas-Version";
+    /// Display name of the scheduler that handled the job.
+    pub const SCHEDULER: &str = "X-P2pfaas-Scheduler";
+    /// Client override: run locally (queue rules apply).
+    pub const BYPASS: &str = "X-P2pfaas-Scheduler-Bypass";
+    /// Client override: reject (503).
+    pub const REJECT: &str = "X-P2pfaas-Scheduler-Reject";
+    /// Task type of the job (integer).
+    pub const TASK_TYPE: &str = "X-P2pfaas-Scheduler-Learning-Task-Type";
+    /// Arrival → reply, per node, origin first.
+    pub const TOTAL: &str = "X-P2pfaas-Timing-Total-Seconds-List";
+    /// Arrival → decision, per node.
+    pub const SCHEDULING: &str = "X-P2pfaas-Timing-Scheduling-Seconds-List";
+    /// Duration of the function call on the executing node.
+    pub const EXECUTION: &str = "X-P2pfaas-Timing-Execution-Time-Seconds";
+    /// New: time spent waiting for a slot (the original measured it but never sent it).
+    pub const QUEUE: &str = "X-P2pfaas-Timing-Queue-Seconds";
+}
+
+/// Tracks one job in the per-function and per-task-type counters; undoes exactly what it did on drop.
+struct Occupancy<'a> {
+    function: &'a Function,
+    task: &'a TaskCounter,
+    running: bool,
+    queued: bool,
+}
+
+impl<'a> Occupancy<'a> {
+    /// Claims one of the function's `max_inflight` places.
+    fn enter(function: &'a Function, task: &'a TaskCounter) -> Result<Self, Error> {
+        let before = function.inflight.fetch_add(1, AcqRel);
+        if function
+            .config
+            .max_inflight
+            .is_some_and(|max| before >= max.get())
+        {
+            function.inflight.fetch_sub(1, AcqRel);
+            return Err(Error::Overloaded(Overload::FunctionLimit));
+        }
+        Ok(Self {
+            function,
+            task,
+            running: false,
+            queued: false,
+        })
+    }
+
+    fn wait(&mut self) {
+        self.function.queued.fetch_add(1, Relaxed);
+        self.task.queued.fetch_add(1, Relaxed);
+        self.queued = true;
+    }
+
+    fn run(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.function.queued.fetch_sub(1, Relaxed);
+            self.task.queued.fetch_sub(1, Relaxed);
+        }
+        self.function.running.fetch_add(1, Relaxed);
+        self.task.running.fetch_add(1, Relaxed);
+        self.running = true;
+    }
+}
+
+impl Drop for Occupancy<'_> {
+    fn drop(&mut self) {
+        if self.queued {
+            self.function.queued.fetch_sub(1, Relaxed);
+            self.task.queued.fetch_sub(1, Relaxed);
+        }
+        if self.running {
+            self.function.running.fetch_sub(1, Relaxed);
+            self.task.running.fetch_sub(1, Relaxed);
+        }
+        self.function.inflight.fetch_sub(1, AcqRel);
+    }
+}
+
+/// Parses the task-type header: absent means 0; otherwise an integer below the configured count.
+fn task_type(req: &Request<'_>, count: usize) -> Result<usize, Error> {
+    let Some(raw) = req.header(header::TASK_TYPE) else {
+        return Ok(0);
+    };
+    // The original sent it as a float ("1.0"); accept integral floats too.
+    let parsed = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < count as f64);
+    match parsed {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked integral and in range above"
+        )]
+        Some(v) => Ok(v as usize),
+        None => Err(Error::BadInput(format!(
+            "{}: expected an integer from 0 to {}, got {:?}",
+            header::TASK_TYPE,
+            count - 1,
+            String::from_utf8_lossy(raw)
+        ))),
+    }
+}
+
+/// Handles one invocation and records its outcome.
+pub async fn invoke(
+    w: &Worker,
+    req: &Request<'_>,
+    name: &str,
+    suffix: &str,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let node = &w.node;
+    let index = node.function_index(name).ok_or(Error::UnknownFunction)?;
+    let result = run(w, req, index, suffix, resp, out).await;
+    let outcome = match &result {
+        Ok(()) => Outcome::Ok,
+        Err(Error::Overloaded(_)) => Outcome::Overloaded,
+        Err(Error::Rejected(_)) => Outcome::Rejected,
+        Err(Error::FunctionTimeout) => Outcome::Timeout,
+        Err(_) => Outcome::FunctionError,
+    };
+    if let Some(m) = w.metrics.functions.get(index) {
+        m.record(outcome, req.arrived.elapsed());
+    }
+    result
+}
+
+async fn run(
+    w: &Worker,
+    req: &Request<'_>,
+    index: usize,
+    suffix: &str,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let node = &w.node;
+    let function = &node.functions[index];
+    let task = task_type(req, node.task_types.len())?;
+    resp.header(header::VERSION, VERSION.as_bytes());
+
+    let job = JobMeta {
+        function: index,
+        task_type: task,
+        external: false,
+        hops: 0,
+    };
+    // Override headers, in the original's order: bypass, then reject.
+    let decision = if req.has_flag_header(header::BYPASS) {
+        resp.header(header::SCHEDULER, b"NoScheduler");
+        Decision::RunLocal(Admission::Queue)
+    } else if req.has_flag_header(header::REJECT) {
+        resp.header(header::SCHEDULER, b"RejectScheduler");
+        Decision::Reject(RejectReason::RejectHeader)
+    } else {
+        w.decide(&job, |n| {
+            resp.header(header::SCHEDULER, n.as_bytes());
+        })
+    };
+    let scheduled = Instant::now();
+    let mode = match decision {
+        Decision::RunLocal(mode) => mode,
+        Decision::Reject(reason) => return Err(Error::Rejected(reason)),
+    };
+
+    let mut occupancy = Occupancy::enter(function, &node.task_types[task])?;
+    let permit = match mode {
+        Admission::NoQueue => node
+            .admission
+            .try_run()
+            .ok_or(Error::Overloaded(Overload::NoFreeSlot))?,
+        Admission::Queue => match node.admission.try_admit() {
+            Admit::Run(permit) => permit,
+            Admit::Wait(ticket) => {
+                occupancy.wait();
+                monoio::time::timeout_at(monoio::time::Instant::from_std(req.deadline), ticket)
+                    .await
+                    .map_err(|_| Error::Overloaded(Overload::QueueTimeout))?
+            }
+            Admit::Full => return Err(Error::Overloaded(Overload::Full)),
+        },
+    };
+    occupancy.run();
+
+    let started = Instant::now();
+    out.reset();
+    let call = Call {
+        method: req.method(),
+        path: suffix,
+        query: req.query(),
+        content_type: req.header("content-type"),
+        body: req.body,
+    };
+    let limit = function
+        .config
+        .timeout
+        .min(req.deadline.saturating_duration_since(started));
+    let result = monoio::time::timeout(limit, function.backend.invoke(&call, &w.rng, out)).await;
+    let execution = started.elapsed();
+    drop(permit);
+    drop(occupancy);
+    match result {
+        Err(_elapsed) => return Err(Error::FunctionTimeout),
+        Ok(Err(BackendError::Unreachable)) => return Err(Error::FunctionUnreachable),
+        Ok(Err(BackendError::Failed)) => return Err(Error::FunctionFailed),
+        Ok(Ok(())) => {}
+    }
+
+    resp.status = out.status;
+    if !out.content_type.is_empty() {
+        resp.header("Content-Type", &out.content_type);
+    }
+    for (name, value) in &out.headers {
+        if passes_through(name) {
+            resp.header(name, value);
+        }
+    }
+    std::mem::swap(&mut resp.body, &mut out.body);
+    write_timings(resp, req.arrived, scheduled, started, execution);
+    Ok(())
+}
+
+/// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
+fn passes_through(name: &str) -> bool {
+    !codec::is_hop_by_hop(name)
+        && !name.eq_ignore_ascii_case("content-type")
+        && !name
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-p2pfaas-"))
+}
+
+/// The original's timing headers for a locally executed job (`%f` seconds in one-element lists).
+fn write_timings(
+    resp: &mut Response,
+    arrived: Instant,
+    scheduled: Instant,
+    started: Instant,
+    execution: Duration,
+) {
+    let secs = |d: Duration| d.as_secs_f64();
+    let total = arrived.elapsed();
+    resp.header_fmt(header::TOTAL, format_args!("[{:.6}]", secs(total)));
+    resp.header_fmt(
+        header::SCHEDULING,
+        format_args!(
+            "[{:.6}]",
+            secs(scheduled.saturating_duration_since(arrived))
+        ),
+    );
+    resp.header_fmt(header::EXECUTION, format_args!("{:.6}", secs(execution)));
+    resp.header_fmt(
+        header::QUEUE,
+        format_args!("{:.6}", secs(started.saturating_duration_since(scheduled))),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passes_through;
+
+    #[test]
+    fn only_end_to_end_function_headers_pass() {
+        assert!(passes_through("X-Duration-Seconds"));
+        assert!(passes_through("Cache-Control"));
+        assert!(!passes_through("Connection"));
+        assert!(!passes_through("Transfer-Encoding"));
+        assert!(!passes_through("content-type"));
+        assert!(!passes_through("X-P2pfaas-Hops"));
+    }
+}

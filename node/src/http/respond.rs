@@ -1,0 +1,218 @@
+//! Responses: a reusable `Response` that handlers fill (status, header lines, body) and the connection
+//! serialises, and `error`, the single place where an `Error` becomes an HTTP status, one of the original's
+//! error codes and a `{"code", "message"}` JSON body.
+
+use std::fmt;
+use std::io::Write as _;
+
+use serde::Serialize;
+
+use super::codec;
+use crate::error::Error;
+
+/// A response under construction. Reused per connection, so steady-state requests do not allocate.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Serialised header lines (`name: value\r\n`), without content-length.
+    head: Vec<u8>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Close the connection after this response.
+    pub close: bool,
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Response {
+    /// An empty 200 response.
+    pub fn new() -> Self {
+        Self {
+            status: 200,
+            head: Vec::with_capacity(512),
+            body: Vec::new(),
+            close: false,
+        }
+    }
+
+    /// Clears everything, keeping allocations.
+    pub fn reset(&mut self) {
+        self.status = 200;
+        self.head.clear();
+        self.body.clear();
+        self.close = false;
+    }
+
+    /// Adds a header; a name or value that would break the framing (CR, LF, NUL, bad token) is dropped.
+    pub fn header(&mut self, name: &str, value: &[u8]) -> bool {
+        codec::write_header(&mut self.head, name, value).is_ok()
+    }
+
+    /// Adds a header whose value is formatted in place. Only for values the node itself formats (numbers,
+    /// fixed words), which cannot contain CR or LF.
+    pub fn header_fmt(&mut self, name: &str, value: fmt::Arguments<'_>) {
+        self.head.extend_from_slice(name.as_bytes());
+        self.head.extend_from_slice(b": ");
+        // Writing into a Vec cannot fail.
+        let _ = self.head.write_fmt(value);
+        self.head.extend_from_slice(b"\r\n");
+    }
+
+    /// Sets a JSON body with `Content-Type: application/json`.
+    pub fn json<T: Serialize + ?Sized>(&mut self, status: u16, value: &T) {
+        self.status = status;
+        self.header("Content-Type", b"application/json");
+        self.body.clear();
+        if serde_json::to_writer(&mut self.body, value).is_err() {
+            self.body.clear();
+            self.body.extend_from_slice(b"{}");
+        }
+    }
+
+    /// Appends the wire form to `out`.
+    pub fn serialize(&self, out: &mut Vec<u8>, keep_alive: bool) {
+        codec::write_status_line(out, self.status);
+        out.extend_from_slice(&self.head);
+        codec::finish_head(out, self.body.len(), keep_alive);
+        out.extend_from_slice(&self.body);
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// The original's error code (contract §1.6).
+    pub code: u32,
+    /// Human-readable explanation.
+    pub message: &'a str,
+}
+
+/// The original's error codes.
+mod code {
+    pub(super) const GENERIC: u32 = 1;
+    pub(super) const MALFORMED: u32 = 4;
+    pub(super) const NOT_FOUND: u32 = 3;
+    pub(super) const CANNOT_SCHEDULE: u32 = 400;
+    pub(super) const REJECTED: u32 = 401;
+}
+
+/// Turns `err` into the response: status, code, message, and the reason and retry headers.
+/// Headers already set (e.g. `X-P2pfaas-Scheduler`) are kept; the body is replaced.
+pub fn error(resp: &mut Response, err: &Error) {
+    let (status, code) = match err {
+        Error::Codec(e) => (e.status(), code::MALFORMED),
+        Error::RequestTimeout => (408, code::MALFORMED),
+        Error::NoRoute | Error::UnknownFunction => (404, code::NOT_FOUND),
+        Error::MethodNotAllowed { .. } => (405, code::GENERIC),
+        Error::BadInput(_) => (400, code::MALFORMED),
+        Error::Forbidden => (403, code::GENERIC),
+        Error::Overloaded(_) => (429, code::CANNOT_SCHEDULE),
+        Error::Rejected(_) => (503, code::REJECTED),
+        Error::FunctionTimeout => (504, code::GENERIC),
+        Error::FunctionUnreachable | Error::FunctionFailed => (502, code::GENERIC),
+        Error::Persist(_) => (500, code::GENERIC),
+    };
+    match err {
+        Error::Overloaded(reason) => {
+            resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
+            resp.header("Retry-After", b"1");
+        }
+        Error::Rejected(reason) => {
+            resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
+        }
+        Error::MethodNotAllowed { allow } => {
+            resp.header("Allow", allow.as_bytes());
+        }
+        Error::Codec(_) | Error::RequestTimeout => resp.close = true,
+        _ => {}
+    }
+    let message = err.to_string();
+    resp.json(
+        status,
+        &ErrorBody {
+            code,
+            message: &message,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Overload;
+
+    fn wire(resp: &Response) -> String {
+        let mut out = Vec::new();
+        resp.serialize(&mut out, true);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn overload_is_429_with_retry_after_reason_and_code_400() {
+        let mut r = Response::new();
+        r.header("X-P2pfaas-Scheduler", b"NoScheduler");
+        error(&mut r, &Error::Overloaded(Overload::Full));
+        let text = wire(&r);
+        assert!(text.starts_with("HTTP/1.1 429 "), "{text}");
+        assert!(
+            text.contains("X-P2pfaas-Scheduler: NoScheduler\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("X-P2pfaas-Reject-Reason: queue_full\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Retry-After: 1\r\n"), "{text}");
+        assert!(
+            text.ends_with(r#"{"code":400,"message":"job cannot be scheduled: queue_full"}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let cases: [(Error, u16, u32); 7] = [
+            (
+                Error::Rejected(crate::scheduler::RejectReason::RejectHeader),
+                503,
+                401,
+            ),
+            (Error::FunctionTimeout, 504, 1),
+            (Error::FunctionUnreachable, 502, 1),
+            (Error::UnknownFunction, 404, 3),
+            (Error::BadInput("queue_length_max: bad".into()), 400, 4),
+            (Error::MethodNotAllowed { allow: "GET" }, 405, 1),
+            (Error::Codec(codec::Error::BodyTooLarge), 413, 4),
+        ];
+        for (err, status, code) in cases {
+            let mut r = Response::new();
+            error(&mut r, &err);
+            assert_eq!(r.status, status, "{err}");
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            assert_eq!(body["code"], code, "{err}");
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+    }
+
+    #[test]
+    fn header_injection_is_dropped() {
+        let mut r = Response::new();
+        assert!(!r.header("X-Evil", b"a\r\nSet-Cookie: x"));
+        assert!(!wire(&r).contains("Set-Cookie"));
+    }
+
+    #[test]
+    fn timing_header_formats_like_the_original() {
+        let mut r = Response::new();
+        r.header_fmt(
+            "X-P2pfaas-Timing-Total-Seconds-List",
+            format_args!("[{:.6}]", 0.306_657_2),
+        );
+        assert!(wire(&r).contains("X-P2pfaas-Timing-Total-Seconds-List: [0.306657]\r\n"));
+    }
+}

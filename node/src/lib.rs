@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//! - [`config`]: raw input (file, `P2PFAAS_*` env, flags) validated once into a typed `Config`.
+//! - [`runtime`]: one monoio runtime per worker thread, `SO_REUSEPORT` listeners, driver choice, signals.
+//! - [`http`]: accept loop, per-connection task, routing, handlers, the sans-IO HTTP/1.1 codec, and
+//!   `http::respond`, the only place errors become status codes.
+//! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
+//! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
+//! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
+//! - [`node`] / [`worker`]: state shared by all workers / owned by one.
+//! - [`metrics`], [`store`], [`shutdown`], [`error`].
+#![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod queue;
+pub mod runtime;
+pub mod scheduler;
+pub mod shutdown;
+pub mod store;
+pub mod worker;

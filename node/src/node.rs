@@ -1,0 +1,262 @@
+//! Node-wide state shared by all workers: the K-slot admission, the function table with its counters,
+//! per-task-type counters, the run-time settings and the published scheduler descriptor.
+//!
+//! Only admission and the counters are touched per request, and they are atomics. The two `Mutex`es
+//! guard admin-route changes (merge + persist + apply as one step, on the blocking pool); workers never
+//! take them on the request path: they compare a generation number and rebuild their scheduler copy
+//! only when it changed.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use crate::backend::Backend;
+use crate::config::{Config, FunctionConfig};
+use crate::metrics::WorkerMetrics;
+use crate::queue::Admission;
+use crate::scheduler::{self, Descriptor, DescriptorError};
+use crate::shutdown::Shutdown;
+use crate::store::{QueueSettings, Store};
+
+/// A declared function and its live counters.
+#[derive(Debug)]
+pub struct Function {
+    /// Its configuration.
+    pub config: FunctionConfig,
+    /// The backend that runs it.
+    pub backend: Backend,
+    /// Calls of this function admitted and not finished (queued + running), for `max_inflight`.
+    pub inflight: AtomicUsize,
+    /// Calls of this function holding a slot.
+    pub running: AtomicUsize,
+    /// Calls of this function waiting for a slot.
+    pub queued: AtomicUsize,
+}
+
+/// Running and queued jobs of one task type (the learning scheduler's state).
+#[derive(Debug, Default)]
+pub struct TaskCounter {
+    /// Jobs holding a slot.
+    pub running: AtomicUsize,
+    /// Jobs waiting.
+    pub queued: AtomicUsize,
+}
+
+/// Which io driver the workers run, decided once at start.
+#[derive(Debug, Clone)]
+pub struct DriverInfo {
+    /// `io_uring` or `epoll`.
+    pub name: &'static str,
+    /// io_uring setup flags in force, comma-separated.
+    pub flags: String,
+    /// Why io_uring is not in use, when it is not.
+    pub fallback_reason: Option<String>,
+}
+
+/// The shared state.
+#[derive(Debug)]
+pub struct Node {
+    /// Start-up configuration (immutable).
+    pub config: Config,
+    /// K slots + FIFO queue.
+    pub admission: Arc<Admission>,
+    /// Declared functions, sorted by name.
+    pub functions: Vec<Function>,
+    /// Per-task-type counters, `config.queue.task_types` long.
+    pub task_types: Vec<TaskCounter>,
+    /// Data directory.
+    pub store: Store,
+    /// Fired on SIGTERM/SIGINT.
+    pub shutdown: Shutdown,
+    /// Set once when the workers have built their runtimes.
+    pub driver: OnceLock<DriverInfo>,
+    /// One metrics set per worker, in worker order.
+    pub metrics: Vec<Arc<WorkerMetrics>>,
+    /// When the node started.
+    pub started: Instant,
+    settings: Mutex<QueueSettings>,
+    scheduler: Mutex<Descriptor>,
+    scheduler_generation: AtomicU64,
+}
+
+/// Why a start-up restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// A persisted file is unreadable.
+    #[error("cannot read persisted state: {0}")]
+    Io(#[from] std::io::Error),
+    /// The persisted scheduler is invalid.
+    #[error("persisted scheduler is invalid: {0}")]
+    Scheduler(#[from] DescriptorError),
+    /// The persisted queue settings are out of range.
+    #[error("persisted queue settings are invalid: {0}")]
+    Settings(String),
+}
+
+impl Node {
+    /// Builds the node state, restoring persisted run-time settings from the data directory.
+    pub fn new(config: Config) -> Result<Self, RestoreError> {
+        let store = Store::new(config.node.data_dir.clone());
+        let settings = match store.load_queue()? {
+            Some(s) => {
+                validate_settings(&s).map_err(RestoreError::Settings)?;
+                s
+            }
+            None => QueueSettings {
+                parallel_running_functions_max: config.queue.slots,
+                queue_length_max: config.queue.queue_len,
+                queue_enabled: config.queue.enabled,
+            },
+        };
+        let descriptor = match store.load_scheduler()? {
+            Some(d) => {
+                scheduler::build(&d)?;
+                d
+            }
+            None => config.scheduler.clone(),
+        };
+        let admission = Admission::new(
+            settings.parallel_running_functions_max,
+            effective_queue_len(&settings),
+        );
+        let functions = config
+            .functions
+            .iter()
+            .map(|f| Function {
+                config: f.clone(),
+                backend: Backend::from_config(&f.backend),
+                inflight: AtomicUsize::new(0),
+                running: AtomicUsize::new(0),
+                queued: AtomicUsize::new(0),
+            })
+            .collect::<Vec<_>>();
+        let metrics = (0..config.node.workers.get())
+            .map(|_| Arc::new(WorkerMetrics::new(functions.len())))
+            .collect();
+        let task_types = (0..config.queue.task_types)
+            .map(|_| TaskCounter::default())
+            .collect();
+        Ok(Self {
+            admission,
+            functions,
+            task_types,
+            store,
+            shutdown: Shutdown::new(),
+            driver: OnceLock::new(),
+            metrics,
+            started: Instant::now(),
+            settings: Mutex::new(settings),
+            scheduler: Mutex::new(descriptor),
+            scheduler_generation: AtomicU64::new(1),
+            config,
+        })
+    }
+
+    /// Current queue settings.
+    pub fn settings(&self) -> QueueSettings {
+        *self
+            .settings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Merges, validates, persists and applies new queue settings as one step. Blocking: call it from the
+    /// blocking pool. On error nothing changes.
+    pub fn update_settings(
+        &self,
+        merge: impl FnOnce(&mut QueueSettings),
+    ) -> Result<QueueSettings, UpdateError> {
+        let mut guard = self
+            .settings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = *guard;
+        merge(&mut next);
+        validate_settings(&next).map_err(UpdateError::Invalid)?;
+        self.store.save_queue(&next).map_err(UpdateError::Persist)?;
+        self.admission.set_limits(
+            next.parallel_running_functions_max,
+            effective_queue_len(&next),
+        );
+        *guard = next;
+        Ok(next)
+    }
+
+    /// The scheduler descriptor in force and its generation number.
+    pub fn scheduler(&self) -> (u64, Descriptor) {
+        let guard = self
+            .scheduler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (
+            self.scheduler_generation.load(Ordering::Acquire),
+            guard.clone(),
+        )
+    }
+
+    /// Generation of the scheduler descriptor; workers rebuild their copy when it changes.
+    pub fn scheduler_generation(&self) -> u64 {
+        self.scheduler_generation.load(Ordering::Acquire)
+    }
+
+    /// Validates, persists and publishes a new scheduler. Blocking: call it from the blocking pool.
+    /// Running jobs are unaffected (the original refused to switch while any job ran).
+    pub fn set_scheduler(&self, desc: Descriptor) -> Result<(), UpdateError> {
+        scheduler::build(&desc).map_err(|e| UpdateError::Invalid(e.to_string()))?;
+        let mut guard = self
+            .scheduler
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.store
+            .save_scheduler(&desc)
+            .map_err(UpdateError::Persist)?;
+        *guard = desc;
+        self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Index of a function by name.
+    pub fn function_index(&self, name: &str) -> Option<usize> {
+        self.functions
+            .binary_search_by(|f| f.config.name.as_str().cmp(name))
+            .ok()
+    }
+}
+
+/// Why a run-time change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The new value is invalid; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// It could not be saved; nothing was applied.
+    #[error("cannot persist: {0}")]
+    Persist(std::io::Error),
+}
+
+/// Q in force: 0 when the queue is disabled.
+fn effective_queue_len(s: &QueueSettings) -> usize {
+    if s.queue_enabled {
+        s.queue_length_max
+    } else {
+        0
+    }
+}
+
+/// Range checks shared by start-up restore and `/configuration`.
+pub fn validate_settings(s: &QueueSettings) -> Result<(), String> {
+    use crate::config::MAX_SLOTS;
+    if !(1..=MAX_SLOTS).contains(&s.parallel_running_functions_max) {
+        return Err(format!(
+            "parallel_running_functions_max: must be between 1 and {MAX_SLOTS}, got {}",
+            s.parallel_running_functions_max
+        ));
+    }
+    if s.queue_length_max > MAX_SLOTS {
+        return Err(format!(
+            "queue_length_max: must be between 0 and {MAX_SLOTS}, got {}",
+            s.queue_length_max
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `NoScheduler(Loss)`: every job runs on this node.
+//!
+//! `Loss = true` makes the node a loss system (M/M/K/K): a job that finds no free slot is refused instead of
+//! queued, which is what single-node Erlang-B experiments need. `Loss = false` queues as configured.
+//! Unlike the original, the loss check is the atomic admission itself (no check-then-act race).
+
+use rand::RngCore;
+
+use super::{
+    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Scheduler, bool_param,
+    expect_arity,
+};
+
+const NAME: &str = "NoScheduler";
+
+/// Runs everything locally.
+#[derive(Debug, Clone)]
+pub struct NoScheduler {
+    loss: bool,
+}
+
+impl NoScheduler {
+    /// A `NoScheduler` with the given `Loss` flag.
+    pub fn new(loss: bool) -> Self {
+        Self { loss }
+    }
+
+    /// Parses the compatible parameter list `[Loss]`.
+    pub fn from_parameters(params: &[String]) -> Result<Self, DescriptorError> {
+        expect_arity(NAME, "Loss bool", params, 1)?;
+        Ok(Self::new(bool_param(NAME, params, 0, "Loss")?))
+    }
+}
+
+impl Scheduler for NoScheduler {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            name: NAME.into(),
+            parameters: vec![self.loss.to_string()],
+        }
+    }
+
+    fn full_name(&self) -> &str {
+        NAME
+    }
+
+    fn decide(&mut self, _job: &JobMeta, _view: &NodeView, _rng: &mut dyn RngCore) -> Decision {
+        Decision::RunLocal(if self.loss {
+            Admission::NoQueue
+        } else {
+            Admission::Queue
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::*;
+
+    #[test]
+    fn loss_flag_selects_admission_mode() {
+        let job = JobMeta {
+            function: 0,
+            task_type: 0,
+            external: false,
+            hops: 0,
+        };
+        let mut rng = SmallRng::seed_from_u64(1);
+        let view = NodeView::default();
+        assert_eq!(
+            NoScheduler::new(true).decide(&job, &view, &mut rng),
+            Decision::RunLocal(Admission::NoQueue)
+        );
+        assert_eq!(
+            NoScheduler::new(false).decide(&job, &view, &mut rng),
+            Decision::RunLocal(Admission::Queue)
+        );
+    }
+}

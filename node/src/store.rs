@@ -1,0 +1,151 @@
+//! Persistence of run-time configuration in the data directory, under the original's file names so an
+//! operator recognises them. Writes are atomic (temporary file, fsync, rename, fsync of the directory), so
+//! a crash leaves either the old or the new file, never a torn one. Callers run these on the blocking pool.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::scheduler::Descriptor;
+
+/// The original's dynamic configuration (`/configuration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSettings {
+    /// K.
+    pub parallel_running_functions_max: usize,
+    /// Q.
+    pub queue_length_max: usize,
+    /// Whether the queue is used.
+    pub queue_enabled: bool,
+}
+
+/// File names inside the data directory.
+const QUEUE_FILE: &str = "p2p_faas-scheduler.json";
+const SCHEDULER_FILE: &str = "p2p_faas-scheduler-config.json";
+
+/// The data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// A store rooted at `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The persisted queue settings, if any. A corrupt file is an error (named), not silently ignored.
+    pub fn load_queue(&self) -> io::Result<Option<QueueSettings>> {
+        self.load(QUEUE_FILE)
+    }
+
+    /// The persisted scheduler descriptor, if any.
+    pub fn load_scheduler(&self) -> io::Result<Option<Descriptor>> {
+        self.load(SCHEDULER_FILE)
+    }
+
+    /// Atomically replaces the queue settings file.
+    pub fn save_queue(&self, settings: &QueueSettings) -> io::Result<()> {
+        self.save(QUEUE_FILE, settings)
+    }
+
+    /// Atomically replaces the scheduler file.
+    pub fn save_scheduler(&self, desc: &Descriptor) -> io::Result<()> {
+        self.save(SCHEDULER_FILE, desc)
+    }
+
+    fn load<T: DeserializeOwned>(&self, name: &str) -> io::Result<Option<T>> {
+        let path = self.dir.join(name);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn save<T: Serialize>(&self, name: &str, value: &T) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+        write_atomic(&self.dir, name, &bytes)
+    }
+}
+
+/// Writes `dir/name` atomically.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(name))?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ignored = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("p2pfaas-store-{tag}-{}", std::process::id()));
+        let _ignored = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn round_trip_and_missing() {
+        let dir = tempdir("rt");
+        let store = Store::new(&dir);
+        assert_eq!(store.load_queue().ok().flatten(), None);
+        let s = QueueSettings {
+            parallel_running_functions_max: 8,
+            queue_length_max: 0,
+            queue_enabled: false,
+        };
+        assert!(store.save_queue(&s).is_ok());
+        assert_eq!(store.load_queue().ok().flatten(), Some(s));
+        let d = Descriptor {
+            name: "NoScheduler".into(),
+            parameters: vec!["true".into()],
+        };
+        assert!(store.save_scheduler(&d).is_ok());
+        assert_eq!(store.load_scheduler().ok().flatten(), Some(d));
+        // No temporary files are left behind.
+        let leftovers = fs::read_dir(&dir)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+                    .count()
+            })
+            .unwrap_or(usize::MAX);
+        assert_eq!(leftovers, 0);
+        let _ignored = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_naming_the_file() {
+        let dir = tempdir("bad");
+        assert!(fs::create_dir_all(&dir).is_ok());
+        assert!(fs::write(dir.join(QUEUE_FILE), b"{not json").is_ok());
+        let err = Store::new(&dir)
+            .load_queue()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(QUEUE_FILE), "{err}");
+        let _ignored = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,98 @@
+//! Per-worker state: everything one thread-per-core runtime owns. It is `!Send` and lives in an `Rc`;
+//! borrows of its `RefCell`s are always short and never held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use crate::metrics::WorkerMetrics;
+use crate::node::Node;
+use crate::scheduler::{self, Decision, JobMeta, NodeView, Scheduler};
+
+/// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
+struct LocalScheduler {
+    generation: u64,
+    inner: Box<dyn Scheduler>,
+}
+
+/// State owned by one worker thread.
+pub struct Worker {
+    /// Worker number, 0-based.
+    pub index: usize,
+    /// Shared node state.
+    pub node: Arc<Node>,
+    /// This worker's counters.
+    pub metrics: Arc<WorkerMetrics>,
+    /// Seeded per worker (`seed + index`), so runs are reproducible.
+    pub rng: RefCell<SmallRng>,
+    /// Open connections on this worker (drained at shutdown).
+    pub connections: Cell<usize>,
+    scheduler: RefCell<LocalScheduler>,
+}
+
+impl Worker {
+    /// Creates the state of worker `index`.
+    pub fn new(index: usize, node: Arc<Node>) -> Rc<Self> {
+        let (generation, desc) = node.scheduler();
+        // The descriptor was validated before it was published; fall back to local execution if not.
+        let inner = scheduler::build(&desc)
+            .unwrap_or_else(|_| Box::new(scheduler::NoScheduler::new(false)));
+        let metrics = node
+            .metrics
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(WorkerMetrics::new(node.functions.len())));
+        Rc::new(Self {
+            index,
+            rng: RefCell::new(SmallRng::seed_from_u64(
+                node.config.node.seed.wrapping_add(index as u64),
+            )),
+            metrics,
+            connections: Cell::new(0),
+            scheduler: RefCell::new(LocalScheduler { generation, inner }),
+            node,
+        })
+    }
+
+    /// Refreshes the scheduler copy if the node published a new one.
+    fn refresh_scheduler(&self) {
+        let current = self.node.scheduler_generation();
+        if self.scheduler.borrow().generation == current {
+            return;
+        }
+        let (generation, desc) = self.node.scheduler();
+        if let Ok(inner) = scheduler::build(&desc) {
+            *self.scheduler.borrow_mut() = LocalScheduler { generation, inner };
+        }
+    }
+
+    /// The node's view for scheduling.
+    pub fn view(&self) -> NodeView {
+        let a = &self.node.admission;
+        NodeView {
+            running: a.running(),
+            queued: a.queued(),
+            slots: a.slots(),
+            queue_len: a.queue_len(),
+        }
+    }
+
+    /// Asks the current scheduler about `job`; `name` receives the scheduler's display name.
+    pub fn decide(&self, job: &JobMeta, name: impl FnOnce(&str)) -> Decision {
+        self.refresh_scheduler();
+        let view = self.view();
+        let mut sched = self.scheduler.borrow_mut();
+        name(sched.inner.full_name());
+        let mut rng = self.rng.borrow_mut();
+        sched.inner.decide(job, &view, &mut *rng)
+    }
+
+    /// Display name of the current scheduler.
+    pub fn scheduler_name(&self) -> String {
+        self.refresh_scheduler();
+        self.scheduler.borrow().inner.full_name().to_owned()
+    }
+}

@@ -1,0 +1,115 @@
+//! Start-up, persistence across restarts, and graceful shutdown on SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{BASE_CONFIG, Conn, Node, temp_dir};
+use crate::nodetest;
+
+nodetest!(sigterm_finishes_in_flight_work_then_exits_0, |driver| {
+    let mut node = Node::start(driver, BASE_CONFIG, &[]);
+    let addr = node.addr;
+    // Six calls: four run, two wait in the queue; all must complete.
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Conn::open(addr);
+                c.send("POST", "/function/sleep", &[], format!("{i}").as_bytes());
+                c.read_reply()
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let idle = Conn::open(addr);
+    let t0 = Instant::now();
+    node.terminate();
+    let replies: Vec<_> = clients
+        .into_iter()
+        .map(|h| h.join().expect("client"))
+        .collect();
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:#?}");
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.header("Connection") == Some("close"))
+    );
+    let status = node.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "stderr: {}",
+        node.stderr()
+    );
+    // Queued work took a second service time; the process did not exit before it was done.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        t0.elapsed()
+    );
+    drop(idle);
+    // New connections are refused once it has exited.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+});
+
+nodetest!(runtime_settings_persist_across_restart, |driver| {
+    let node = Node::start_in(temp_dir("persist"), driver, BASE_CONFIG, &[]);
+    assert_eq!(
+        node.post(
+            "/configuration",
+            br#"{"parallel_running_functions_max": 7, "queue_enabled": false}"#
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        node.post(
+            "/configuration/scheduler",
+            br#"{"name":"NoScheduler","parameters":["true"]}"#
+        )
+        .status,
+        200
+    );
+    let dir = node.stop_keep_dir();
+    let node = Node::start_in(dir, driver, BASE_CONFIG, &[]);
+    let c = node.get("/configuration").json();
+    assert_eq!(c["parallel_running_functions_max"], 7);
+    assert_eq!(c["queue_enabled"], false);
+    assert_eq!(node.get("/monitoring/load").json()["queue_len"], 0);
+    assert_eq!(
+        node.get("/configuration/scheduler").json()["parameters"][0],
+        "true"
+    );
+});
+
+#[test]
+fn monoio_force_legacy_env_selects_epoll() {
+    let dir = temp_dir("legacy-env");
+    std::fs::write(dir.join("node.toml"), BASE_CONFIG).expect("write");
+    let mut child = std::process::Command::new(crate::harness::binary())
+        .arg("--config")
+        .arg(dir.join("node.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("MONOIO_FORCE_LEGACY_DRIVER", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|a| a.parse().ok())
+        .expect("listening line");
+    let mut c = Conn::open(addr);
+    c.send("GET", "/metrics", &[], b"");
+    let text = c.read_reply().text();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("p2pfaas_runtime_driver_info{driver=\"epoll\""),
+        "{text}"
+    );
+}

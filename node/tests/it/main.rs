@@ -1,0 +1,10 @@
+//! Process integration tests: each starts the real `p2pfaas-node` binary on `127.0.0.1:0`, reads the
+//! `listening <addr>` line, and talks raw HTTP/1.1 to it over std sockets. Every test that needs a node
+//! runs twice, once per io driver (io_uring and epoll), through the `nodetest!` macro.
+
+mod harness;
+
+mod admission;
+mod bad_input;
+mod lifecycle;
+mod protocol;

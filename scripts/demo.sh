@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Demo: builds the node (release), starts it on a free loopback port with the built-in functions,
+# sends real traffic (echo, a burst of sleep calls past K+Q, cpu-loop), and prints a results table.
+# The multi-node demo with schedulers side by side arrives with the bench tool.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v curl >/dev/null || { echo "demo needs curl (scripts/setup.sh installs it)"; exit 1; }
+
+cargo build --release -p p2pfaas-node >&2
+bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cat > "$work/node.toml" <<TOML
+[node]
+listen = "127.0.0.1:0"
+data_dir = "$work/data"
+[queue]
+slots = 4
+queue_len = 4
+[scheduler]
+name = "NoScheduler"
+parameters = ["false"]
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+[functions.sleep]
+backend = "builtin"
+builtin = "sleep"
+mean_ms = 500
+distribution = "fixed"
+[functions.cpu]
+backend = "builtin"
+builtin = "cpu-loop"
+mean_ms = 20
+distribution = "exponential"
+TOML
+
+"$bin" --config "$work/node.toml" > "$work/stdout" 2> "$work/stderr" &
+pid=$!
+for _ in $(seq 100); do grep -q '^listening' "$work/stdout" 2>/dev/null && break; sleep 0.05; done
+addr=$(awk '/^listening/{print $2}' "$work/stdout")
+[ -n "$addr" ] || { echo "node did not start:"; cat "$work/stderr"; exit 1; }
+echo "node listening on $addr ($(grep -o 'driver="[^"]*"' "$work/stderr" | head -1 || true))"
+
+call() { # function, body, extra curl args...
+  local fn=$1 body=$2; shift 2
+  curl -s -o /dev/null -w "$fn %{http_code} %{time_total}\n" -X POST --data-binary "$body" "$@" "http://$addr/function/$fn"
+}
+
+: > "$work/results"
+for i in $(seq 50); do call echo "hello $i" >> "$work/results"; done
+# 12 concurrent 0.5 s calls against K=4, Q=4: 4 run, 4 wait, 4 are refused with 429.
+burst=()
+for i in $(seq 12); do call sleep "job $i" >> "$work/results" & burst+=($!); done
+wait "${burst[@]}"
+for i in $(seq 10); do call cpu "work $i" >> "$work/results"; done
+call echo "refused" -H 'X-P2pfaas-Scheduler-Reject: 1' >> "$work/results"
+
+echo
+printf '%-8s %6s %6s %6s %6s %10s %10s\n' function calls 200 429 503 p50_ms max_ms
+for fn in echo sleep cpu; do
+  awk -v fn="$fn" '$1==fn' "$work/results" | sort -k3 -n | awk -v fn="$fn" '
+    { n++; c[$2]++; t[n]=$3*1000 }
+    END { printf "%-8s %6d %6d %6d %6d %10.2f %10.2f\n", fn, n, c[200], c[429], c[503], t[int((n+1)/2)], t[n] }'
+done
+echo
+echo "rejected on purpose (X-P2pfaas-Scheduler-Reject): $(awk '$2==503' "$work/results" | wc -l)"
+echo "node metrics:"
+curl -s "http://$addr/metrics" | grep -E '^p2pfaas_(invocations_total|runtime_driver_info|slots|queue_length_max)' | grep -v ' 0$' | sed 's/^/  /'

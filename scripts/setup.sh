@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking need on a fresh Debian/Ubuntu machine with rustup.
+# Idempotent. Run as root (or with sudo available).
+set -euo pipefail
+
+sudo_cmd=""
+if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+
+need_pkgs=()
+for cmd_pkg in "curl:curl" "wrk:wrk" "nginx:nginx-light" "cc:build-essential"; do
+  cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_pkgs[@]}"
+fi
+
+rustup component add rustfmt clippy >/dev/null
+if [ "${SKIP_FUZZ_SETUP:-0}" != 1 ]; then
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  cargo +nightly fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+fi
