@@ -1,6 +1,8 @@
 //! Micro-benchmarks for the HTTP/1.x codec's hot paths: parsing a typical
 //! ~200-byte request head (with framing analysis), writing a response head
-//! with ~6 headers into a reused buffer, and decoding a small chunked body.
+//! with ~6 headers into a reused buffer, decoding a small chunked body, and
+//! building + serialising a complete invocation response with the original's
+//! `X-P2pfaas-*` headers (timing lists formatted with `%f`) as the node does.
 //!
 //! Run with `cargo bench --bench codec` (add
 //! `-- --warm-up-time 1 --measurement-time 3` for a quick run).
@@ -12,6 +14,7 @@ use p2pfaas_node::http::codec::{
     BodyDecoder, BodyKind, Limits, finish_head, parse_request, write_chunk, write_header,
     write_status_line,
 };
+use p2pfaas_node::http::respond::Response;
 
 const REQUEST: &[u8] = b"POST /function/resize-image?quality=80 HTTP/1.1\r\n\
 Host: 192.168.1.20:18080\r\n\
@@ -72,5 +75,37 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, write, decode);
+fn invocation_response(c: &mut Criterion) {
+    let mut resp = Response::new();
+    let mut out = Vec::with_capacity(1024);
+    let body = [b'x'; 256];
+    c.bench_function("respond/invocation_headers_and_serialise", |b| {
+        b.iter(|| {
+            resp.reset();
+            resp.header("X-P2pfaas-Version", b"0.1.0");
+            resp.header("X-P2pfaas-Scheduler", b"NoScheduler");
+            resp.header("Content-Type", b"text/plain");
+            let t = black_box(0.000_123_4_f64);
+            resp.header_fmt(
+                "X-P2pfaas-Timing-Total-Seconds-List",
+                format_args!("[{t:.6}]"),
+            );
+            resp.header_fmt(
+                "X-P2pfaas-Timing-Scheduling-Seconds-List",
+                format_args!("[{t:.6}]"),
+            );
+            resp.header_fmt(
+                "X-P2pfaas-Timing-Execution-Time-Seconds",
+                format_args!("{t:.6}"),
+            );
+            resp.header_fmt("X-P2pfaas-Timing-Queue-Seconds", format_args!("{t:.6}"));
+            resp.body.extend_from_slice(&body);
+            out.clear();
+            resp.serialize(&mut out, true);
+            black_box(out.len())
+        });
+    });
+}
+
+criterion_group!(benches, parse, write, decode, invocation_response);
 criterion_main!(benches);

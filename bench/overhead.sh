@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end overhead of the node, side by side with nginx, in one run (ratios survive a noisy machine).
+#
+# Servers are pinned to CPU 0 and wrk to CPU 1 (taskset), one worker each. Each round interleaves the
+# configs; three rounds by default. Measured per config:
+#   c=1  : wrk -c1  -> p50 / p99 latency (single-connection round trip)
+#   c=32 : wrk -c32 -> req/s and server CPU µs per request (from /proc/<pid>/task/*/schedstat)
+#   RSS  : VmRSS after start (idle) and VmHWM at the end
+# Configs:
+#   node-echo    p2pfaas-node, builtin echo, POST 256-byte body echoed back (io_uring driver)
+#   node-epoll   the same on the epoll driver
+#   nginx-200    nginx `return 200` with a fixed 256-byte body
+#
+# Usage: bench/overhead.sh [seconds-per-run] [rounds]     (needs wrk, nginx, taskset; scripts/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-8}
+rounds=${2:-3}
+for tool in wrk nginx taskset; do
+  command -v "$tool" >/dev/null || { echo "needs $tool (run scripts/setup.sh)"; exit 1; }
+done
+cargo build --release -p p2pfaas-node >&2
+bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+body=$(head -c 256 /dev/zero | tr '\0' 'x')
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "$body"
+wrk.headers["Content-Type"] = "text/plain"
+LUA
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_node() { # driver -> sets url, spid
+  local driver=$1 port
+  port=$(free_port)
+  cat > "$work/node-$driver.toml" <<TOML
+[node]
+listen = "127.0.0.1:$port"
+data_dir = "$work/data-$driver"
+workers = 1
+blocking_threads = 1
+[log]
+level = "warn"
+[queue]
+slots = 64
+queue_len = 64
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+TOML
+  taskset -c 0 "$bin" --config "$work/node-$driver.toml" --driver "$driver" > "$work/node-$driver.out" 2>&1 &
+  spid=$!; pids+=("$spid")
+  for _ in $(seq 100); do grep -q '^listening' "$work/node-$driver.out" && break; sleep 0.05; done
+  url="http://127.0.0.1:$port/function/echo"
+}
+
+start_nginx() {
+  local port
+  port=$(free_port)
+  mkdir -p "$work/nginx/logs"
+  cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port reuseport;
+    location / { return 200 "$body"; }
+  }
+}
+NGINX
+  taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  spid=$!; pids+=("$spid")
+  sleep 0.5
+  url="http://127.0.0.1:$port/"
+}
+
+cpu_ns() { # total on-CPU ns of a process tree (nginx: master + worker)
+  local total=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    for t in /proc/"$p"/task/*/schedstat; do
+      [ -r "$t" ] && total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo "$total"
+}
+
+rss_kb() { # VmRSS (or VmHWM) summed over a process tree
+  local field=$2 total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk -v f="$field:" '$1==f{print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+to_us() { # wrk latency like 52.00us / 1.20ms / 1.00s -> microseconds
+  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} else print v }'
+}
+
+results="$work/results.tsv"
+: > "$results"
+measure() { # name
+  local name=$1 idle before after out1 out32 rps reqs p50 p99
+  idle=$(rss_kb "$spid" VmRSS)
+  taskset -c 1 wrk -t1 -c32 -d2s -s "$work/post.lua" "$url" > /dev/null   # warm-up
+  out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$url")
+  p50=$(to_us "$(awk '$1=="50%"{print $2}' <<<"$out1")")
+  p99=$(to_us "$(awk '$1=="99%"{print $2}' <<<"$out1")")
+  before=$(cpu_ns "$spid")
+  out32=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency -s "$work/post.lua" "$url")
+  after=$(cpu_ns "$spid")
+  rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out32")
+  reqs=$(awk '/requests in/{print $1}' <<<"$out32")
+  if grep -q "Non-2xx" <<<"$out32$out1"; then echo "$name: non-2xx responses!" >&2; fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$p50" "$p99" "$rps" \
+    "$(awk -v a="$after" -v b="$before" -v n="$reqs" 'BEGIN{printf "%.2f", (a-b)/1000/n}')" \
+    "$idle" "$(rss_kb "$spid" VmHWM)" >> "$results"
+}
+
+for round in $(seq "$rounds"); do
+  echo "round $round/$rounds" >&2
+  start_node io-uring; measure node-echo; kill "$spid"; wait "$spid" 2>/dev/null || true
+  start_node epoll; measure node-epoll; kill "$spid"; wait "$spid" 2>/dev/null || true
+  start_nginx; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
+done
+
+echo
+echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
+echo "medians over $rounds rounds of ${secs}s; server on CPU0, wrk on CPU1; 256-byte POST bodies"
+echo
+printf '| config | c=1 p50 µs | c=1 p99 µs | c=32 req/s | ratio vs nginx | CPU µs/req | RSS idle KiB | RSS peak KiB |\n|---|---|---|---|---|---|---|---|\n'
+median() { # config column -> median of that column over rounds
+  awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
+}
+nginx_rps=$(median nginx-200 4)
+for name in node-echo node-epoll nginx-200; do
+  rps=$(median "$name" 4)
+  printf '| %s | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
+    "$rps" "$(awk -v r="$rps" -v b="$nginx_rps" 'BEGIN{print r/b}')" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"
+done
+echo
+cat "$results" | sed 's/^/raw\t/' >&2
