@@ -178,3 +178,40 @@ fn invalid_config_exits_64_naming_the_field() {
         );
     }
 }
+
+nodetest!(timeouts_idle_partial_head_and_function, |driver| {
+    let config = format!(
+        "{BASE_CONFIG}\n[http]\nidle_timeout_ms = 300\nrequest_timeout_ms = 700\n\
+         [functions.slow]\nbackend = \"builtin\"\nbuiltin = \"sleep\"\nmean_ms = 2000\ndistribution = \"fixed\"\ntimeout_ms = 200\n"
+    );
+    let node = Node::start(driver, &config, &[]);
+    // An idle keep-alive connection is closed after the idle timeout.
+    let mut idle = Conn::open(node.addr);
+    let t0 = std::time::Instant::now();
+    assert!(idle.is_closed());
+    let waited = t0.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(250)
+            && waited < std::time::Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // A head that never completes gets 408 within the request timeout.
+    let mut partial = Conn::open(node.addr);
+    partial.send_raw(b"POST /function/echo HTTP/1.1\r\nHost: t\r\n");
+    let r = partial.read_reply();
+    assert_eq!(r.status, 408);
+    assert_eq!(r.json()["code"], 4);
+    // A function past its timeout gets 504.
+    let r = node.post("/function/slow", b"x");
+    assert_eq!(r.status, 504);
+    assert_eq!(r.json()["code"], 1);
+    // The request deadline also bounds execution: a 1 s function under a 0.7 s deadline gets 504 in time.
+    let t0 = std::time::Instant::now();
+    let r = node.post("/function/sleep", b"x");
+    assert_eq!(r.status, 504);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+});

@@ -133,17 +133,38 @@ impl Node {
     }
 
     fn spawn(dir: PathBuf, driver: Driver, config: &str, args: &[&str]) -> Result<Self, String> {
+        Self::spawn_wrapped(dir, &[], Some(driver), config, args)
+    }
+
+    /// Starts the binary under a wrapper command (e.g. `setpriv … prlimit …`); `driver: None` leaves
+    /// the choice to the node (`auto`).
+    pub fn spawn_wrapped(
+        dir: PathBuf,
+        wrapper: &[&str],
+        driver: Option<Driver>,
+        config: &str,
+        args: &[&str],
+    ) -> Result<Self, String> {
         let config_path = dir.join("node.toml");
         std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
-        let mut child = Command::new(binary())
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary());
+                c
+            }
+            None => Command::new(binary()),
+        };
+        if let Some(driver) = driver {
+            command.arg("--driver").arg(driver.flag());
+        }
+        let mut child = command
             .arg("--config")
             .arg(&config_path)
             .arg("--data-dir")
             .arg(dir.join("data"))
-            .arg("--driver")
-            .arg(driver.flag())
             .args(args)
             .env_remove("MONOIO_FORCE_LEGACY_DRIVER")
             .stdout(Stdio::piped())

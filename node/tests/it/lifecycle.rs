@@ -113,3 +113,49 @@ fn monoio_force_legacy_env_selects_epoll() {
         "{text}"
     );
 }
+
+/// With io_uring impossible to set up (an unprivileged user whose locked-memory limit is 0 cannot map a
+/// ring), `driver = "auto"` must fall back to epoll, say why, and serve normally.
+#[test]
+fn auto_driver_falls_back_to_epoll_when_io_uring_cannot_be_set_up() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let tools = ["setpriv", "prlimit"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !root || !tools {
+        eprintln!("skipped: needs root plus setpriv and prlimit to run the node unprivileged");
+        return;
+    }
+    let dir = temp_dir("fallback");
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(&dir)
+        .status();
+    let wrapper = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "prlimit",
+        "--memlock=0:0",
+    ];
+    let node = Node::spawn_wrapped(dir, &wrapper, None, BASE_CONFIG, &[])
+        .unwrap_or_else(|e| panic!("node did not start unprivileged: {e}"));
+    let metrics = node.get("/metrics").text();
+    assert!(
+        metrics.contains("p2pfaas_runtime_driver_info{driver=\"epoll\""),
+        "{metrics}"
+    );
+    assert_eq!(node.post("/function/echo", b"fallback").text(), "fallback");
+    let stderr = node.stderr();
+    assert!(
+        stderr.contains("using the epoll driver") && stderr.contains("reason="),
+        "{stderr}"
+    );
+}
