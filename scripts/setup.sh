@@ -17,7 +17,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 rustup component add rustfmt clippy >/dev/null
+# Fuzzing needs a nightly toolchain and cargo-fuzz; without them scripts/test.sh says "skipped: fuzzing".
 if [ "${SKIP_FUZZ_SETUP:-0}" != 1 ]; then
-  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-  cargo +nightly fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal \
+    || echo "warning: no nightly toolchain; fuzzing will be skipped" >&2
+  cargo +nightly fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz --locked \
+    || echo "warning: cargo-fuzz did not install; fuzzing will be skipped" >&2
 fi
