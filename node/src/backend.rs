@@ -2,10 +2,14 @@
 //! (`Call`) and the reply side (`Output`) are plain data; `Output` is reused per connection so the common
 //! path does not allocate. Timeouts are applied by the caller, once, for every backend.
 //!
-//! This build has the built-in test functions (`backend/builtin.rs`); process, HTTP (OpenFaaS watchdog)
-//! and gateway backends implement the same trait.
+//! Implementations: built-in test functions (`backend/builtin.rs`), a local process per call
+//! (`backend/process.rs`), an OpenFaaS-watchdog HTTP function (`backend/http.rs`) and a function behind an
+//! OpenFaaS gateway (`backend/openfaas.rs`).
 
 pub mod builtin;
+pub mod http;
+pub mod openfaas;
+pub mod process;
 
 use std::cell::RefCell;
 
@@ -14,6 +18,39 @@ use rand::rngs::SmallRng;
 pub use builtin::Builtin;
 
 use crate::config::BackendConfig;
+use crate::http::client::Pool;
+use crate::http::codec::RequestHead;
+
+/// The client's request headers, borrowed from the parsed head.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Headers<'a> {
+    head: Option<&'a RequestHead>,
+    buf: &'a [u8],
+}
+
+impl<'a> Headers<'a> {
+    /// Headers of a parsed request.
+    pub fn new(head: &'a RequestHead, buf: &'a [u8]) -> Self {
+        Self {
+            head: Some(head),
+            buf,
+        }
+    }
+
+    /// All headers in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.head.into_iter().flat_map(move |h| h.headers(buf))
+    }
+}
+
+/// What a backend may use besides the call: the worker's RNG and its connection pool.
+pub struct Context<'a> {
+    /// Seeded per worker; borrow only between awaits.
+    pub rng: &'a RefCell<SmallRng>,
+    /// This worker's keep-alive connections to HTTP functions.
+    pub pool: &'a Pool,
+}
 
 /// One invocation as a backend sees it.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +63,8 @@ pub struct Call<'a> {
     pub query: Option<&'a str>,
     /// The request's `Content-Type`.
     pub content_type: Option<&'a [u8]>,
+    /// The request headers (hop-by-hop ones are filtered by backends that forward them).
+    pub headers: Headers<'a>,
     /// The request body.
     pub body: &'a [u8],
 }
@@ -41,6 +80,8 @@ pub struct Output {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Response body.
     pub body: Vec<u8>,
+    /// Execution time reported by the platform (OpenFaaS `X-Duration-Seconds`), if any.
+    pub reported_duration: Option<std::time::Duration>,
 }
 
 impl Output {
@@ -50,16 +91,19 @@ impl Output {
         self.content_type.clear();
         self.headers.clear();
         self.body.clear();
+        self.reported_duration = None;
     }
 }
 
-/// How a backend failed (the caller maps these to 502/504).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a backend failed (the caller maps these to 502/504). The detail ends up in the error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendError {
     /// The function could not be reached or started.
-    Unreachable,
-    /// The function broke without a usable reply.
-    Failed,
+    Unreachable(String),
+    /// The function broke without a usable reply (e.g. a non-zero exit, with stderr's tail).
+    Failed(String),
+    /// The function ran past its own time limit.
+    Timeout,
 }
 
 /// Something that can run a function.
@@ -70,11 +114,12 @@ pub enum BackendError {
     reason = "backends run on one thread-per-core runtime; no Send bound is wanted"
 )]
 pub trait FunctionBackend {
-    /// Runs one call, writing the reply into `out` (already reset). `rng` is borrowed only between awaits.
+    /// Runs one call, writing the reply into `out` (already reset). The caller applies the function's
+    /// timeout by dropping this future, so a backend must clean up on drop (kill a process, close a socket).
     async fn invoke(
         &self,
+        ctx: &Context<'_>,
         call: &Call<'_>,
-        rng: &RefCell<SmallRng>,
         out: &mut Output,
     ) -> Result<(), BackendError>;
 }
@@ -84,6 +129,12 @@ pub trait FunctionBackend {
 pub enum Backend {
     /// A built-in test function.
     Builtin(Builtin),
+    /// A local command per call.
+    Process(process::Process),
+    /// An OpenFaaS-watchdog HTTP function.
+    Http(http::Http),
+    /// A function behind an OpenFaaS gateway.
+    OpenFaas(openfaas::OpenFaas),
 }
 
 impl Backend {
@@ -91,6 +142,9 @@ impl Backend {
     pub fn from_config(config: &BackendConfig) -> Self {
         match config {
             BackendConfig::Builtin(b) => Self::Builtin(Builtin::new(*b)),
+            BackendConfig::Process(p) => Self::Process(process::Process::new(p.clone())),
+            BackendConfig::Http(t) => Self::Http(http::Http::new(t.clone())),
+            BackendConfig::OpenFaas(o) => Self::OpenFaas(openfaas::OpenFaas::new(o.clone())),
         }
     }
 }
@@ -98,12 +152,15 @@ impl Backend {
 impl FunctionBackend for Backend {
     async fn invoke(
         &self,
+        ctx: &Context<'_>,
         call: &Call<'_>,
-        rng: &RefCell<SmallRng>,
         out: &mut Output,
     ) -> Result<(), BackendError> {
         match self {
-            Self::Builtin(b) => b.invoke(call, rng, out).await,
+            Self::Builtin(b) => b.invoke(ctx, call, out).await,
+            Self::Process(p) => p.invoke(ctx, call, out).await,
+            Self::Http(h) => h.invoke(ctx, call, out).await,
+            Self::OpenFaas(o) => o.invoke(ctx, call, out).await,
         }
     }
 }

@@ -80,11 +80,11 @@ pub enum Error {
     #[error("function timed out")]
     FunctionTimeout,
     /// The function could not be reached or started.
-    #[error("function unreachable")]
-    FunctionUnreachable,
+    #[error("function unreachable: {0}")]
+    FunctionUnreachable(String),
     /// The function failed without producing a response.
-    #[error("function failed")]
-    FunctionFailed,
+    #[error("function failed: {0}")]
+    FunctionFailed(String),
     /// Saving run-time configuration failed; the change was not applied.
     #[error("cannot persist configuration: {0}")]
     Persist(std::io::Error),
@@ -101,7 +101,7 @@ impl Error {
             | Self::UnknownFunction
             | Self::BadInput(_)
             | Self::Forbidden => Origin::Client,
-            Self::FunctionTimeout | Self::FunctionUnreachable | Self::FunctionFailed => {
+            Self::FunctionTimeout | Self::FunctionUnreachable(_) | Self::FunctionFailed(_) => {
                 Origin::Backend
             }
             Self::Overloaded(_) | Self::Rejected(_) | Self::Persist(_) => Origin::Internal,
@@ -114,7 +114,7 @@ impl Error {
             self,
             Self::Overloaded(_)
                 | Self::FunctionTimeout
-                | Self::FunctionUnreachable
+                | Self::FunctionUnreachable(_)
                 | Self::Persist(_)
         )
     }

@@ -4,6 +4,7 @@
 //! HTTP/1.1 codec shared by server and clients.
 
 pub mod admin;
+pub mod client;
 pub mod codec;
 pub mod conn;
 pub mod invoke;

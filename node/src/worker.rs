@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
 use crate::scheduler::{self, Decision, JobMeta, NodeView, Scheduler};
@@ -30,6 +31,8 @@ pub struct Worker {
     pub rng: RefCell<SmallRng>,
     /// Open connections on this worker (drained at shutdown).
     pub connections: Cell<usize>,
+    /// Keep-alive connections to HTTP functions, owned by this worker.
+    pub pool: Pool,
     scheduler: RefCell<LocalScheduler>,
 }
 
@@ -52,6 +55,7 @@ impl Worker {
             )),
             metrics,
             connections: Cell::new(0),
+            pool: Pool::new(),
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
             node,
         })

@@ -3,13 +3,12 @@
 //! `cpu-loop` (burns a sampled amount of CPU time on the blocking pool, never on an I/O thread).
 //! Service times are fixed or exponential; samples come from the worker's seeded RNG.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use super::{BackendError, Call, FunctionBackend, Output};
+use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::{self, Distribution};
 
 /// A built-in function.
@@ -70,10 +69,11 @@ fn burn(work: Duration) -> u64 {
 impl FunctionBackend for Builtin {
     async fn invoke(
         &self,
+        ctx: &Context<'_>,
         call: &Call<'_>,
-        rng: &RefCell<SmallRng>,
         out: &mut Output,
     ) -> Result<(), BackendError> {
+        let rng = ctx.rng;
         match self.kind {
             config::Builtin::Echo => echo(call, out),
             config::Builtin::Sleep { mean, distribution } => {
@@ -85,7 +85,7 @@ impl FunctionBackend for Builtin {
                 let work = sample(mean, distribution, &mut rng.borrow_mut());
                 let checksum = monoio::spawn_blocking(move || burn(work))
                     .await
-                    .map_err(|_| BackendError::Failed)?;
+                    .map_err(|_| BackendError::Failed("cpu-loop task was cancelled".into()))?;
                 out.status = 200;
                 out.content_type.extend_from_slice(b"application/json");
                 out.body.extend_from_slice(

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use super::source::Source;
@@ -107,16 +107,41 @@ pub struct RawLog {
     pub level: Option<String>,
 }
 
-/// `[functions.<name>]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// `[functions.<name>]`; also the JSON body of `POST /system/functions` (plus `name`) and what the
+/// registry persists, so one schema serves the file, the API and the data directory.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunction {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    // builtin
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub builtin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub distribution: Option<String>,
+    // process
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    // http and openfaas
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_function: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basic_auth_file: Option<String>,
+    // limits
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_inflight: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
 }
 
 /// Command-line flags, as parsed by `main`; they override the environment, which overrides the file.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::Request;
 use super::codec;
 use super::respond::Response;
-use crate::backend::{BackendError, Call, FunctionBackend, Output};
+use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Output};
 use crate::error::{Error, Overload};
 use crate::metrics::Outcome;
 use crate::node::{Function, TaskCounter};
@@ -215,20 +215,27 @@ async fn run(
         path: suffix,
         query: req.query(),
         content_type: req.header("content-type"),
+        headers: Headers::new(req.head, req.head_buf),
         body: req.body,
+    };
+    let ctx = Context {
+        rng: &w.rng,
+        pool: &w.pool,
     };
     let limit = function
         .config
         .timeout
         .min(req.deadline.saturating_duration_since(started));
-    let result = monoio::time::timeout(limit, function.backend.invoke(&call, &w.rng, out)).await;
+    let result = monoio::time::timeout(limit, function.backend.invoke(&ctx, &call, out)).await;
     let execution = started.elapsed();
     drop(permit);
     drop(occupancy);
     match result {
-        Err(_elapsed) => return Err(Error::FunctionTimeout),
-        Ok(Err(BackendError::Unreachable)) => return Err(Error::FunctionUnreachable),
-        Ok(Err(BackendError::Failed)) => return Err(Error::FunctionFailed),
+        Err(_) | Ok(Err(BackendError::Timeout)) => return Err(Error::FunctionTimeout),
+        Ok(Err(BackendError::Unreachable(detail))) => {
+            return Err(Error::FunctionUnreachable(detail));
+        }
+        Ok(Err(BackendError::Failed(detail))) => return Err(Error::FunctionFailed(detail)),
         Ok(Ok(())) => {}
     }
 
@@ -242,6 +249,8 @@ async fn run(
         }
     }
     std::mem::swap(&mut resp.body, &mut out.body);
+    // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
+    let execution = out.reported_duration.unwrap_or(execution);
     write_timings(resp, req.arrived, scheduled, started, execution);
     Ok(())
 }

@@ -114,7 +114,7 @@ pub fn error(resp: &mut Response, err: &Error) {
         Error::Overloaded(_) => (429, code::CANNOT_SCHEDULE),
         Error::Rejected(_) => (503, code::REJECTED),
         Error::FunctionTimeout => (504, code::GENERIC),
-        Error::FunctionUnreachable | Error::FunctionFailed => (502, code::GENERIC),
+        Error::FunctionUnreachable(_) | Error::FunctionFailed(_) => (502, code::GENERIC),
         Error::Persist(_) => (500, code::GENERIC),
     };
     match err {
@@ -124,6 +124,15 @@ pub fn error(resp: &mut Response, err: &Error) {
         }
         Error::Rejected(reason) => {
             resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
+        }
+        Error::FunctionTimeout => {
+            resp.header("X-P2pfaas-Reject-Reason", b"function_timeout");
+        }
+        Error::FunctionUnreachable(_) => {
+            resp.header("X-P2pfaas-Reject-Reason", b"function_unreachable");
+        }
+        Error::FunctionFailed(_) => {
+            resp.header("X-P2pfaas-Reject-Reason", b"function_failed");
         }
         Error::MethodNotAllowed { allow } => {
             resp.header("Allow", allow.as_bytes());
@@ -183,7 +192,11 @@ mod tests {
                 401,
             ),
             (Error::FunctionTimeout, 504, 1),
-            (Error::FunctionUnreachable, 502, 1),
+            (
+                Error::FunctionUnreachable("connection refused".into()),
+                502,
+                1,
+            ),
             (Error::UnknownFunction, 404, 3),
             (Error::BadInput("queue_length_max: bad".into()), 400, 4),
             (Error::MethodNotAllowed { allow: "GET" }, 405, 1),
