@@ -8,6 +8,7 @@
 //! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
 //! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
+//! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
@@ -20,6 +21,7 @@ pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod queue;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod shutdown;

@@ -96,22 +96,28 @@ pub struct WorkerMetrics {
     pub connections_accepted: AtomicU64,
     /// Connections closed.
     pub connections_closed: AtomicU64,
-    /// One entry per function, in function-table order.
-    pub functions: Vec<FunctionMetrics>,
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl WorkerMetrics {
-    /// Counters for `functions` functions, all zero.
-    pub fn new(functions: usize) -> Self {
+    /// All counters zero. Per-function counters live with each function (`registry::Function`).
+    pub fn new() -> Self {
         Self {
             http_requests: AtomicU64::new(0),
             http_malformed: AtomicU64::new(0),
             connections_accepted: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
-            functions: (0..functions).map(|_| FunctionMetrics::default()).collect(),
         }
     }
 }
+
+/// One function's name and the metrics shards of all workers.
+pub type FunctionShards<'a> = (&'a str, Vec<&'a FunctionMetrics>);
 
 /// Node-level gauges read at scrape time.
 #[derive(Debug, Clone, Copy)]
@@ -136,8 +142,12 @@ pub struct Gauges<'a> {
     pub uptime_seconds: f64,
 }
 
-/// Renders the exposition text for all workers plus the gauges.
-pub fn render(workers: &[&WorkerMetrics], function_names: &[&str], g: &Gauges<'_>) -> String {
+/// Renders the exposition text for all workers and functions plus the gauges.
+pub fn render(
+    workers: &[&WorkerMetrics],
+    functions: &[FunctionShards<'_>],
+    g: &Gauges<'_>,
+) -> String {
     let mut out = String::with_capacity(4096);
     let sum = |f: &dyn Fn(&WorkerMetrics) -> &AtomicU64| -> u64 {
         workers.iter().map(|w| f(w).load(Relaxed)).sum()
@@ -173,11 +183,10 @@ pub fn render(workers: &[&WorkerMetrics], function_names: &[&str], g: &Gauges<'_
         out,
         "# HELP p2pfaas_invocations_total Function invocations by outcome.\n# TYPE p2pfaas_invocations_total counter"
     );
-    for (i, name) in function_names.iter().enumerate() {
+    for (name, fns) in functions {
         for outcome in Outcome::ALL {
-            let v: u64 = workers
+            let v: u64 = fns
                 .iter()
-                .filter_map(|w| w.functions.get(i))
                 .map(|f| f.outcomes[outcome as usize].load(Relaxed))
                 .sum();
             let _ = writeln!(
@@ -191,9 +200,7 @@ pub fn render(workers: &[&WorkerMetrics], function_names: &[&str], g: &Gauges<'_
         out,
         "# HELP p2pfaas_invocation_duration_seconds End-to-end latency of answered invocations.\n# TYPE p2pfaas_invocation_duration_seconds histogram"
     );
-    for (i, name) in function_names.iter().enumerate() {
-        let fns: Vec<&FunctionMetrics> =
-            workers.iter().filter_map(|w| w.functions.get(i)).collect();
+    for (name, fns) in functions {
         let mut cumulative = 0u64;
         for (b, bound) in LATENCY_BOUNDS.iter().enumerate() {
             cumulative += fns
@@ -270,16 +277,17 @@ mod tests {
 
     #[test]
     fn render_sums_workers_and_is_cumulative() {
-        let a = WorkerMetrics::new(1);
-        let b = WorkerMetrics::new(1);
-        a.functions[0].record(Outcome::Ok, Duration::from_micros(50));
-        b.functions[0].record(Outcome::Ok, Duration::from_millis(30));
-        b.functions[0].record(Outcome::Overloaded, Duration::ZERO);
+        let a = WorkerMetrics::new();
+        let b = WorkerMetrics::new();
+        let (fa, fb) = (FunctionMetrics::default(), FunctionMetrics::default());
+        fa.record(Outcome::Ok, Duration::from_micros(50));
+        fb.record(Outcome::Ok, Duration::from_millis(30));
+        fb.record(Outcome::Overloaded, Duration::ZERO);
         a.http_requests.fetch_add(2, Relaxed);
         b.http_requests.fetch_add(1, Relaxed);
         let text = render(
             &[&a, &b],
-            &["echo"],
+            &[("echo", vec![&fa, &fb])],
             &Gauges {
                 running: 1,
                 queued: 2,

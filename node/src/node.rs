@@ -1,5 +1,5 @@
-//! Node-wide state shared by all workers: the K-slot admission, the function table with its counters,
-//! per-task-type counters, the run-time settings and the published scheduler descriptor.
+//! Node-wide state shared by all workers: the K-slot admission, the function registry, per-task-type
+//! counters, the run-time settings and the published scheduler descriptor.
 //!
 //! Only admission and the counters are touched per request, and they are atomics. The two `Mutex`es
 //! guard admin-route changes (merge + persist + apply as one step, on the blocking pool); workers never
@@ -10,28 +10,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use crate::backend::Backend;
-use crate::config::{Config, FunctionConfig};
+use crate::config::Config;
 use crate::metrics::WorkerMetrics;
 use crate::queue::Admission;
+use crate::registry::Registry;
 use crate::scheduler::{self, Descriptor, DescriptorError};
 use crate::shutdown::Shutdown;
 use crate::store::{QueueSettings, Store};
-
-/// A declared function and its live counters.
-#[derive(Debug)]
-pub struct Function {
-    /// Its configuration.
-    pub config: FunctionConfig,
-    /// The backend that runs it.
-    pub backend: Backend,
-    /// Calls of this function admitted and not finished (queued + running), for `max_inflight`.
-    pub inflight: AtomicUsize,
-    /// Calls of this function holding a slot.
-    pub running: AtomicUsize,
-    /// Calls of this function waiting for a slot.
-    pub queued: AtomicUsize,
-}
 
 /// Running and queued jobs of one task type (the learning scheduler's state).
 #[derive(Debug, Default)]
@@ -60,8 +45,8 @@ pub struct Node {
     pub config: Config,
     /// K slots + FIFO queue.
     pub admission: Arc<Admission>,
-    /// Declared functions, sorted by name.
-    pub functions: Vec<Function>,
+    /// The function table and its run-time registry.
+    pub registry: Registry,
     /// Per-task-type counters, `config.queue.task_types` long.
     pub task_types: Vec<TaskCounter>,
     /// Data directory.
@@ -85,6 +70,9 @@ pub enum RestoreError {
     /// A persisted file is unreadable.
     #[error("cannot read persisted state: {0}")]
     Io(#[from] std::io::Error),
+    /// A persisted function registration no longer validates.
+    #[error("persisted function registry is invalid: {0}")]
+    Functions(#[from] crate::config::ConfigError),
     /// The persisted scheduler is invalid.
     #[error("persisted scheduler is invalid: {0}")]
     Scheduler(#[from] DescriptorError),
@@ -119,26 +107,22 @@ impl Node {
             settings.parallel_running_functions_max,
             effective_queue_len(&settings),
         );
-        let functions = config
-            .functions
-            .iter()
-            .map(|f| Function {
-                config: f.clone(),
-                backend: Backend::from_config(&f.backend),
-                inflight: AtomicUsize::new(0),
-                running: AtomicUsize::new(0),
-                queued: AtomicUsize::new(0),
-            })
-            .collect::<Vec<_>>();
-        let metrics = (0..config.node.workers.get())
-            .map(|_| Arc::new(WorkerMetrics::new(functions.len())))
+        let workers = config.node.workers.get();
+        let registry = Registry::new(
+            config.functions.clone(),
+            store.load_functions()?.unwrap_or_default(),
+            workers,
+            config.http.max_body_bytes,
+        )?;
+        let metrics = (0..workers)
+            .map(|_| Arc::new(WorkerMetrics::new()))
             .collect();
         let task_types = (0..config.queue.task_types)
             .map(|_| TaskCounter::default())
             .collect();
         Ok(Self {
             admission,
-            functions,
+            registry,
             task_types,
             store,
             shutdown: Shutdown::new(),
@@ -213,13 +197,6 @@ impl Node {
         *guard = desc;
         self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
-    }
-
-    /// Index of a function by name.
-    pub fn function_index(&self, name: &str) -> Option<usize> {
-        self.functions
-            .binary_search_by(|f| f.config.name.as_str().cmp(name))
-            .ok()
     }
 }
 

@@ -26,8 +26,6 @@ pub struct Descriptor {
 /// What the scheduler needs to know about one invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct JobMeta {
-    /// Index of the function in the node's function table.
-    pub function: usize,
     /// Task type from `X-P2pfaas-Scheduler-Learning-Task-Type` (0 when absent).
     pub task_type: usize,
     /// True when the job arrived from a peer rather than a client.

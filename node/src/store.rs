@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::registry::Overlay;
 use crate::scheduler::Descriptor;
 
 /// The original's dynamic configuration (`/configuration`).
@@ -25,6 +26,7 @@ pub struct QueueSettings {
 /// File names inside the data directory.
 const QUEUE_FILE: &str = "p2p_faas-scheduler.json";
 const SCHEDULER_FILE: &str = "p2p_faas-scheduler-config.json";
+const FUNCTIONS_FILE: &str = "p2p_faas-functions.json";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -46,6 +48,16 @@ impl Store {
     /// The persisted scheduler descriptor, if any.
     pub fn load_scheduler(&self) -> io::Result<Option<Descriptor>> {
         self.load(SCHEDULER_FILE)
+    }
+
+    /// The persisted function-registry overlay, if any.
+    pub fn load_functions(&self) -> io::Result<Option<Overlay>> {
+        self.load(FUNCTIONS_FILE)
+    }
+
+    /// Atomically replaces the function-registry overlay.
+    pub fn save_functions(&self, overlay: &Overlay) -> io::Result<()> {
+        self.save(FUNCTIONS_FILE, overlay)
     }
 
     /// Atomically replaces the queue settings file.

@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
+use crate::registry::{Function, Table};
 use crate::scheduler::{self, Decision, JobMeta, NodeView, Scheduler};
 
 /// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
@@ -34,6 +35,8 @@ pub struct Worker {
     /// Keep-alive connections to HTTP functions, owned by this worker.
     pub pool: Pool,
     scheduler: RefCell<LocalScheduler>,
+    /// This worker's copy of the function table and its generation.
+    table: RefCell<(u64, Arc<Table>)>,
 }
 
 impl Worker {
@@ -47,7 +50,8 @@ impl Worker {
             .metrics
             .get(index)
             .cloned()
-            .unwrap_or_else(|| Arc::new(WorkerMetrics::new(node.functions.len())));
+            .unwrap_or_else(|| Arc::new(WorkerMetrics::new()));
+        let table = RefCell::new(node.registry.snapshot());
         Rc::new(Self {
             index,
             rng: RefCell::new(SmallRng::seed_from_u64(
@@ -57,6 +61,7 @@ impl Worker {
             connections: Cell::new(0),
             pool: Pool::new(),
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
+            table,
             node,
         })
     }
@@ -71,6 +76,20 @@ impl Worker {
         if let Ok(inner) = scheduler::build(&desc) {
             *self.scheduler.borrow_mut() = LocalScheduler { generation, inner };
         }
+    }
+
+    /// The current function table (swapped in when the registry published a new one).
+    pub fn functions(&self) -> Arc<Table> {
+        let current = self.node.registry.generation();
+        if self.table.borrow().0 != current {
+            *self.table.borrow_mut() = self.node.registry.snapshot();
+        }
+        Arc::clone(&self.table.borrow().1)
+    }
+
+    /// Looks a function up by name in the current table.
+    pub fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.functions().get(name).cloned()
     }
 
     /// The node's view for scheduling.

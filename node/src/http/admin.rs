@@ -1,9 +1,11 @@
 //! Everything that is not a function call: version, health, readiness, metrics, the load probe and the
-//! compatible run-time configuration routes. Changes (`POST`) are admin-only — loopback callers, until a
+//! compatible run-time configuration routes, and the function registry (`/system/functions`). Changes (`POST`) are admin-only — loopback callers, until a
 //! cluster key exists — validated field by field (400 naming the field), then merged, persisted and
 //! applied in one step on the blocking pool.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -12,9 +14,12 @@ use super::Request;
 use super::invoke::{VERSION, header};
 use super::respond::Response;
 use super::route::Route;
+use crate::config::BackendConfig;
+use crate::config::raw::RawFunction;
 use crate::error::Error;
 use crate::metrics::{self, Gauges};
 use crate::node::{Node, UpdateError};
+use crate::registry::{Function, RegistryError};
 use crate::scheduler::Descriptor;
 use crate::worker::Worker;
 
@@ -92,6 +97,52 @@ pub async fn handle(
             tracing::info!(name = %desc.name, parameters = ?desc.parameters, "scheduler changed");
             resp.json(200, &desc);
         }
+        Route::ListFunctions => {
+            let table = w.functions();
+            let list: Vec<Value> = table.iter().map(|f| describe(f)).collect();
+            resp.json(200, &list);
+        }
+        Route::GetFunction(name) => {
+            let function = w.function(name).ok_or(Error::UnknownFunction)?;
+            resp.json(200, &describe(&function));
+        }
+        Route::RegisterFunction => {
+            require_admin(req)?;
+            let (name, raw) = parse_registration(req.body)?;
+            let shared = Arc::clone(node);
+            let function = registry_change(move || {
+                shared
+                    .registry
+                    .register(&name, raw, |o| shared.store.save_functions(o))
+            })
+            .await?;
+            tracing::info!(name = function.name(), "function registered");
+            resp.json(200, &describe(&function));
+        }
+        Route::RemoveFunction(name) => {
+            require_admin(req)?;
+            let shared = Arc::clone(node);
+            let owned = name.to_owned();
+            let removed = registry_change(move || {
+                shared
+                    .registry
+                    .remove(&owned, |o| shared.store.save_functions(o))
+            })
+            .await?;
+            // New calls already get 404; wait for the calls in flight to finish (bounded by the
+            // function's own timeout plus a margin, and by the request deadline).
+            let limit = (Instant::now() + removed.config.timeout + Duration::from_secs(1))
+                .min(req.deadline);
+            while removed.inflight.load(Relaxed) > 0 && Instant::now() < limit {
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let drained = removed.inflight.load(Relaxed) == 0;
+            tracing::info!(name, drained, "function removed");
+            resp.json(
+                200,
+                &serde_json::json!({"removed": name, "drained": drained}),
+            );
+        }
         Route::Invoke { .. } => return Err(Error::NoRoute),
     }
     Ok(())
@@ -109,6 +160,65 @@ async fn blocking<T: Send + 'static>(
             "configuration task was cancelled",
         ))),
     }
+}
+
+/// Runs a registry change on the blocking pool (it writes the overlay file).
+async fn registry_change<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, Error> {
+    match monoio::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(RegistryError::Invalid(e))) => Err(Error::BadInput(e.to_string())),
+        Ok(Err(RegistryError::NotFound(_))) => Err(Error::UnknownFunction),
+        Ok(Err(RegistryError::Persist(e))) => Err(Error::Persist(e)),
+        Err(_canceled) => Err(Error::Persist(std::io::Error::other(
+            "registry task was cancelled",
+        ))),
+    }
+}
+
+/// A function as `/system/functions` lists it.
+fn describe(f: &Function) -> Value {
+    let c = &f.config;
+    let backend = match &c.backend {
+        BackendConfig::Builtin(_) => "builtin",
+        BackendConfig::Process(_) => "process",
+        BackendConfig::Http(_) => "http",
+        BackendConfig::OpenFaas(_) => "openfaas",
+    };
+    serde_json::json!({
+        "name": c.name,
+        "backend": backend,
+        "source": f.source,
+        "max_inflight": c.max_inflight,
+        "timeout_ms": u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
+        "max_body_bytes": c.max_body_bytes,
+        "running": f.running.load(Relaxed),
+        "queued": f.queued.load(Relaxed),
+        "config": c.raw,
+    })
+}
+
+/// `POST /system/functions` body: the config file's function table as JSON, plus `name`.
+fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
+    let mut map = json_object(body)?;
+    let name = match map.remove("name") {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(Error::BadInput(format!(
+                "name: expected a string, got {other}"
+            )));
+        }
+        None => return Err(Error::BadInput("name: required".into())),
+    };
+    if !crate::config::is_valid_function_name(&name) {
+        return Err(Error::BadInput(format!(
+            "name: {name:?} is not 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'"
+        )));
+    }
+    let raw: RawFunction = serde_json::from_value(Value::Object(map))
+        .map_err(|e| Error::BadInput(format!("functions.{name}: {e}")))?;
+    Ok((name, raw))
 }
 
 /// Without a cluster key only loopback callers may change the node.
@@ -135,14 +245,14 @@ fn load(node: &Node, resp: &mut Response) {
     resp.header_fmt("X-P2pfaas-Maxload", format_args!("{slots}"));
     resp.header_fmt("X-P2pfog-Queue-Length", format_args!("{queued}"));
     resp.header(header::VERSION, VERSION.as_bytes());
-    let functions: Vec<Value> = node
-        .functions
+    let table = node.registry.snapshot().1;
+    let functions: Vec<Value> = table
         .iter()
         .map(|f| {
             serde_json::json!({
-                "name": f.config.name,
-                "running": f.running.load(std::sync::atomic::Ordering::Relaxed),
-                "queued": f.queued.load(std::sync::atomic::Ordering::Relaxed),
+                "name": f.name(),
+                "running": f.running.load(Relaxed),
+                "queued": f.queued.load(Relaxed),
             })
         })
         .collect();
@@ -151,8 +261,8 @@ fn load(node: &Node, resp: &mut Response) {
         .iter()
         .map(|t| {
             serde_json::json!({
-                "running": t.running.load(std::sync::atomic::Ordering::Relaxed),
-                "queued": t.queued.load(std::sync::atomic::Ordering::Relaxed),
+                "running": t.running.load(Relaxed),
+                "queued": t.queued.load(Relaxed),
             })
         })
         .collect();
@@ -173,10 +283,10 @@ fn load(node: &Node, resp: &mut Response) {
 fn render_metrics(w: &Worker) -> String {
     let node = &w.node;
     let all: Vec<&metrics::WorkerMetrics> = node.metrics.iter().map(AsRef::as_ref).collect();
-    let names: Vec<&str> = node
-        .functions
+    let table = w.functions();
+    let functions: Vec<metrics::FunctionShards<'_>> = table
         .iter()
-        .map(|f| f.config.name.as_str())
+        .map(|f| (f.name(), f.all_metrics().collect()))
         .collect();
     let (driver, flags) = node
         .driver
@@ -185,7 +295,7 @@ fn render_metrics(w: &Worker) -> String {
     let a = &node.admission;
     metrics::render(
         &all,
-        &names,
+        &functions,
         &Gauges {
             running: a.running(),
             queued: a.queued(),

@@ -110,7 +110,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
                 return;
             }
         }
-        let mut decoder = BodyDecoder::new(head.body(), limits.max_body_bytes);
+        let body_limit = function_body_limit(w, head.method(&b.head), head.path(&b.head))
+            .map_or(limits.max_body_bytes, |max| max.min(limits.max_body_bytes));
+        let mut decoder = BodyDecoder::new(head.body(), body_limit);
         loop {
             match decoder.decode(&b.read, &mut b.body) {
                 Ok((used, done)) => {
@@ -169,6 +171,15 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
         if b.read.capacity() > 4 * READ_CHUNK && b.read.len() < READ_CHUNK {
             b.read.shrink_to(READ_CHUNK);
         }
+    }
+}
+
+/// A function's own body limit, when the request invokes one that has it (checked while the body is
+/// read, so an oversized body is refused before it is all received).
+fn function_body_limit(w: &Worker, method: &str, path: &str) -> Option<usize> {
+    match route::route(method, path) {
+        Ok(Route::Invoke { function, .. }) => w.function(function)?.config.max_body_bytes,
+        _ => None,
     }
 }
 

@@ -12,8 +12,9 @@ use super::respond::Response;
 use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Output};
 use crate::error::{Error, Overload};
 use crate::metrics::Outcome;
-use crate::node::{Function, TaskCounter};
+use crate::node::TaskCounter;
 use crate::queue::Admit;
+use crate::registry::Function;
 use crate::scheduler::{Admission, Decision, JobMeta, RejectReason};
 use crate::worker::Worker;
 
@@ -136,9 +137,8 @@ pub async fn invoke(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let node = &w.node;
-    let index = node.function_index(name).ok_or(Error::UnknownFunction)?;
-    let result = run(w, req, index, suffix, resp, out).await;
+    let function = w.function(name).ok_or(Error::UnknownFunction)?;
+    let result = run(w, req, &function, suffix, resp, out).await;
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
@@ -146,27 +146,25 @@ pub async fn invoke(
         Err(Error::FunctionTimeout) => Outcome::Timeout,
         Err(_) => Outcome::FunctionError,
     };
-    if let Some(m) = w.metrics.functions.get(index) {
-        m.record(outcome, req.arrived.elapsed());
-    }
+    function
+        .metrics(w.index)
+        .record(outcome, req.arrived.elapsed());
     result
 }
 
 async fn run(
     w: &Worker,
     req: &Request<'_>,
-    index: usize,
+    function: &Function,
     suffix: &str,
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
     let node = &w.node;
-    let function = &node.functions[index];
     let task = task_type(req, node.task_types.len())?;
     resp.header(header::VERSION, VERSION.as_bytes());
 
     let job = JobMeta {
-        function: index,
         task_type: task,
         external: false,
         hops: 0,

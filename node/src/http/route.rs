@@ -30,6 +30,14 @@ pub enum Route<'a> {
     Readyz,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /system/functions`.
+    ListFunctions,
+    /// `POST /system/functions`.
+    RegisterFunction,
+    /// `GET /system/functions/<name>`.
+    GetFunction(&'a str),
+    /// `DELETE /system/functions/<name>`.
+    RemoveFunction(&'a str),
 }
 
 /// Methods a function invocation accepts (all are passed to the function).
@@ -46,6 +54,18 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
             "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => Ok(Route::Invoke { function, suffix }),
             _ => Err(Error::MethodNotAllowed {
                 allow: INVOKE_METHODS,
+            }),
+        };
+    }
+    if let Some(name) = path.strip_prefix("/system/functions/") {
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::NoRoute);
+        }
+        return match method {
+            "GET" => Ok(Route::GetFunction(name)),
+            "DELETE" => Ok(Route::RemoveFunction(name)),
+            _ => Err(Error::MethodNotAllowed {
+                allow: "GET, DELETE",
             }),
         };
     }
@@ -69,6 +89,11 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
         "/configuration/scheduler" => match method {
             "GET" => Ok(Route::GetScheduler),
             "POST" => Ok(Route::SetScheduler),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
+        "/system/functions" => match method {
+            "GET" => Ok(Route::ListFunctions),
+            "POST" => Ok(Route::RegisterFunction),
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
         "/monitoring/load" => get_only(Route::Load),
@@ -120,6 +145,18 @@ mod tests {
             Some(Route::SetScheduler)
         );
         assert_eq!(route("GET", "/metrics").ok(), Some(Route::Metrics));
+        assert_eq!(
+            route("POST", "/system/functions").ok(),
+            Some(Route::RegisterFunction)
+        );
+        assert_eq!(
+            route("DELETE", "/system/functions/f").ok(),
+            Some(Route::RemoveFunction("f"))
+        );
+        assert!(matches!(
+            route("DELETE", "/system/functions/a/b"),
+            Err(Error::NoRoute)
+        ));
         assert!(matches!(
             route("POST", "/metrics"),
             Err(Error::MethodNotAllowed { allow: "GET" })

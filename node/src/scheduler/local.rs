@@ -63,7 +63,6 @@ mod tests {
     #[test]
     fn loss_flag_selects_admission_mode() {
         let job = JobMeta {
-            function: 0,
             task_type: 0,
             external: false,
             hops: 0,

@@ -8,3 +8,4 @@ mod admission;
 mod bad_input;
 mod lifecycle;
 mod protocol;
+mod registry;
