@@ -7,4 +7,5 @@ mod harness;
 mod admission;
 mod bad_input;
 mod lifecycle;
+mod process_backend;
 mod protocol;
