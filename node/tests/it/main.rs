@@ -7,5 +7,6 @@ mod harness;
 mod admission;
 mod bad_input;
 mod lifecycle;
+mod process_backend;
 mod protocol;
 mod registry;
