@@ -61,6 +61,9 @@ pub struct Node {
     pub started: Instant,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
+    /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
+    /// thread for its whole run, so the pool never has fewer threads than K (it grows with K).
+    blocking: Mutex<threadpool::ThreadPool>,
     scheduler_generation: AtomicU64,
 }
 
@@ -129,11 +132,28 @@ impl Node {
             driver: OnceLock::new(),
             metrics,
             started: Instant::now(),
+            blocking: Mutex::new(
+                threadpool::Builder::new()
+                    .num_threads(blocking_size(
+                        &config,
+                        settings.parallel_running_functions_max,
+                    ))
+                    .thread_name("p2pfaas-blocking".into())
+                    .build(),
+            ),
             settings: Mutex::new(settings),
             scheduler: Mutex::new(descriptor),
             scheduler_generation: AtomicU64::new(1),
             config,
         })
+    }
+
+    /// A handle on the blocking pool (clones share the pool and its size).
+    pub fn blocking_pool(&self) -> threadpool::ThreadPool {
+        self.blocking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Current queue settings.
@@ -209,6 +229,11 @@ pub enum UpdateError {
     /// It could not be saved; nothing was applied.
     #[error("cannot persist: {0}")]
     Persist(std::io::Error),
+}
+
+/// Blocking-pool threads: the configured count, but at least K plus one for file writes.
+fn blocking_size(config: &Config, slots: usize) -> usize {
+    config.node.blocking_threads.get().max(slots + 1)
 }
 
 /// Q in force: 0 when the queue is disabled.

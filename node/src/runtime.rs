@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
-use monoio::blocking::{BlockingTask, DefaultThreadPool, ThreadPool};
+use monoio::blocking::{BlockingTask, ThreadPool};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, DriverChoice};
@@ -48,12 +48,12 @@ pub enum RunError {
     Spawn(io::Error),
 }
 
-/// One shared blocking pool handed to every runtime.
-struct SharedPool(Arc<DefaultThreadPool>);
+/// A handle on the node's blocking pool (`Node::blocking`), attached to every runtime.
+struct SharedPool(threadpool::ThreadPool);
 
 impl ThreadPool for SharedPool {
     fn schedule_task(&self, task: BlockingTask) {
-        self.0.schedule_task(task);
+        self.0.execute(move || task.run());
     }
 }
 
@@ -92,19 +92,15 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         .and_then(|l| l.local_addr().ok())
         .unwrap_or(config.node.listen);
     let node = Arc::new(Node::new(config)?);
-    let pool = Arc::new(DefaultThreadPool::new(
-        node.config.node.blocking_threads.get(),
-    ));
     let (ready_tx, ready_rx) = mpsc::channel::<Result<DriverInfo, RunError>>();
 
     let mut handles = Vec::with_capacity(workers);
     for (index, listener) in listeners.into_iter().enumerate() {
         let node = Arc::clone(&node);
-        let pool = Arc::clone(&pool);
         let ready = ready_tx.clone();
         let handle = thread::Builder::new()
             .name(format!("p2pfaas-w{index}"))
-            .spawn(move || worker_thread(index, &node, listener, &pool, &ready))
+            .spawn(move || worker_thread(index, &node, listener, &ready))
             .map_err(RunError::Spawn)?;
         handles.push(handle);
     }
@@ -193,7 +189,6 @@ fn worker_thread(
     index: usize,
     node: &Arc<Node>,
     listener: TcpListener,
-    pool: &Arc<DefaultThreadPool>,
     ready: &mpsc::Sender<Result<DriverInfo, RunError>>,
 ) {
     if node.config.node.pin_cpus {
@@ -208,7 +203,7 @@ fn worker_thread(
             message,
         }));
     };
-    let attach = || Box::new(SharedPool(Arc::clone(pool)));
+    let attach = || Box::new(SharedPool(node.blocking_pool()));
     let serve = |info: DriverInfo| {
         let _sent = ready.send(Ok(info));
         let worker = Worker::new(index, Arc::clone(node));

@@ -223,3 +223,34 @@ command = ["cat"]
         assert_eq!(reply.text(), "still here");
     }
 );
+
+// Every one of K process calls runs at once: a call holds a blocking-pool thread for its whole run, so
+// the pool grows with K (here K = 6 on a machine with fewer cores), including after a live resize.
+nodetest!(k_process_calls_run_concurrently, |driver| {
+    let dir = crate::harness::temp_dir("concurrency");
+    let functions = format!(
+        "[functions.count]\nbackend = \"process\"\ncommand = [\"sh\", \"-c\", \"touch \\\"$DIR/$$\\\"; sleep 1; ls \\\"$DIR\\\" | wc -l\"]\nenv = {{ DIR = {:?} }}\n",
+        dir.display().to_string()
+    );
+    let node = Node::start(driver, &config(&functions), &[]);
+    assert_eq!(
+        node.post(
+            "/configuration",
+            br#"{"parallel_running_functions_max": 6}"#
+        )
+        .status,
+        200
+    );
+    let replies = crate::harness::concurrent(&node, 6, "/function/count");
+    let counts: Vec<u32> = replies
+        .iter()
+        .map(|r| r.text().trim().parse().unwrap_or(0))
+        .collect();
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:#?}");
+    assert_eq!(
+        counts.iter().max(),
+        Some(&6),
+        "all six must have started before any finished: {counts:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+});
