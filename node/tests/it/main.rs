@@ -6,5 +6,6 @@ mod harness;
 
 mod admission;
 mod bad_input;
+mod http_backend;
 mod lifecycle;
 mod protocol;
