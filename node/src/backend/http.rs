@@ -1,31 +1,45 @@
-//! PLACEHOLDER on the issue-3 branch: replaced by the real backend.
+//! A function served over HTTP by an OpenFaaS-watchdog-compatible server (`backend = "http"`): the call
+//! is forwarded as is (method, path suffix under the target's base path, query, end-to-end headers,
+//! body) through the worker's keep-alive pool, and the function's status, headers and body come back
+//! untouched. Connection handling lives in `http::client`; this module only maps a `Call` to a request.
 
 use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::HttpTarget;
+use crate::http::client::{ClientRequest, request_target};
+use crate::http::codec::Limits;
 
-/// Placeholder.
+/// An HTTP function at a fixed `http://host:port[/base]`.
 #[derive(Debug, Clone)]
 pub struct Http {
-    config: HttpTarget,
+    target: HttpTarget,
 }
 
 impl Http {
-    /// Placeholder.
-    pub fn new(config: HttpTarget) -> Self {
-        Self { config }
+    /// A backend forwarding to `target`.
+    pub fn new(target: HttpTarget) -> Self {
+        Self { target }
     }
 }
 
 impl FunctionBackend for Http {
     async fn invoke(
         &self,
-        _ctx: &Context<'_>,
-        _call: &Call<'_>,
-        _out: &mut Output,
+        ctx: &Context<'_>,
+        call: &Call<'_>,
+        out: &mut Output,
     ) -> Result<(), BackendError> {
-        Err(BackendError::Unreachable(format!(
-            "not implemented: {:?}",
-            self.config
-        )))
+        let target = request_target(&self.target.base_path, call.path, call.query);
+        let req = ClientRequest {
+            method: call.method,
+            target: &target,
+            headers: call.headers,
+            authorization: None,
+            content_type: call.content_type,
+            body: call.body,
+        };
+        // Response limits: the codec defaults (16 KiB head, 4 MiB body), the same as a client request's.
+        ctx.pool
+            .send(&self.target, &req, out, &Limits::default())
+            .await
     }
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod admission;
 mod bad_input;
+mod http_backend;
 mod lifecycle;
 mod process_backend;
 mod protocol;

@@ -1,0 +1,102 @@
+use super::{ClientRequest, forwarded, read_head, request_target, write_request};
+use crate::backend::{Headers, Output};
+use crate::http::codec::{self, Limits};
+
+fn with_request<R>(raw: &[u8], f: impl FnOnce(Headers<'_>) -> R) -> R {
+    let head = codec::parse_request(raw, &Limits::default())
+        .expect("valid")
+        .expect("complete");
+    f(Headers::new(&head, raw))
+}
+
+fn text(req: &ClientRequest<'_>) -> String {
+    let mut out = Vec::new();
+    write_request(&mut out, req, "127.0.0.1:8080").expect("writable");
+    String::from_utf8(out).expect("ascii")
+}
+
+#[test]
+fn request_forwards_end_to_end_headers_and_sets_framing() {
+    let raw = b"PUT /function/f/a?x=1 HTTP/1.1\r\nHost: node\r\nConnection: keep-alive, X-Hop\r\n\
+        X-Hop: 1\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\nContent-Type: text/plain\r\n\
+        Expect: 100-continue\r\nX-Custom: yes\r\nAuthorization: Bearer t\r\n\r\n";
+    let s = with_request(raw, |headers| {
+        text(&ClientRequest {
+            method: "PUT",
+            target: "/a?x=1",
+            headers,
+            authorization: None,
+            content_type: Some(b"text/plain"),
+            body: b"hello",
+        })
+    });
+    assert_eq!(
+        s,
+        "PUT /a?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nX-Custom: yes\r\nAuthorization: Bearer t\r\n\
+         content-type: text/plain\r\ncontent-length: 5\r\n\r\nhello"
+    );
+}
+
+#[test]
+fn own_authorization_replaces_the_clients() {
+    let raw = b"GET / HTTP/1.1\r\nAuthorization: Bearer client\r\n\r\n";
+    let s = with_request(raw, |headers| {
+        text(&ClientRequest {
+            method: "GET",
+            target: "/function/fn",
+            headers,
+            authorization: Some(b"Basic dTpw"),
+            content_type: None,
+            body: b"",
+        })
+    });
+    assert_eq!(
+        s,
+        "GET /function/fn HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nauthorization: Basic dTpw\r\n\
+         content-length: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn header_filter() {
+    for hop in [
+        "Connection",
+        "keep-alive",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Content-Length",
+        "Host",
+    ] {
+        assert!(!forwarded(hop, None, false), "{hop}");
+    }
+    assert!(forwarded("X-Custom", None, false));
+    assert!(!forwarded("X-Custom", Some(b"close, x-custom"), false));
+    assert!(forwarded("Authorization", None, false));
+    assert!(!forwarded("Authorization", None, true));
+}
+
+#[test]
+fn targets() {
+    assert_eq!(request_target("", "", None), "/");
+    assert_eq!(request_target("", "", Some("a=1")), "/?a=1");
+    assert_eq!(request_target("/base", "", None), "/base");
+    assert_eq!(request_target("/base", "/x/y", Some("q")), "/base/x/y?q");
+}
+
+#[test]
+fn response_head_keeps_end_to_end_headers_only() {
+    let raw = b"HTTP/1.1 201 Created\r\nContent-Type: application/x-custom\r\nX-Fn-Header: yes\r\n\
+        Connection: keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 2\r\n\r\nok";
+    let head = codec::parse_response(raw, &Limits::default(), false)
+        .expect("valid")
+        .expect("complete");
+    let mut out = Output::default();
+    out.reset();
+    read_head(&head, raw, &mut out);
+    assert_eq!(out.status, 201);
+    assert_eq!(out.content_type, b"application/x-custom");
+    assert_eq!(
+        out.headers,
+        vec![("X-Fn-Header".to_owned(), b"yes".to_vec())]
+    );
+}
