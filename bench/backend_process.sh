@@ -11,13 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
-command -v wrk >/dev/null || { echo "needs wrk (run scripts/setup.sh)"; exit 1; }
-cargo build --release -p p2pfaas-node >&2
-bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
-work=$(mktemp -d)
-npid=
-cleanup() { [ -n "$npid" ] && kill "$npid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/lib.sh
+bench_init wrk curl
 
 cat > "$work/node.toml" <<TOML
 [node]
@@ -34,15 +29,10 @@ level = "warn"
 backend = "process"
 command = ["cat"]
 TOML
-body=$(head -c 100 /dev/zero | tr '\0' 'x')
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "$body"
-wrk.headers["Content-Type"] = "text/plain"
-LUA
+post_lua 100
 
 "$bin" --config "$work/node.toml" > "$work/out" 2> "$work/err" &
-npid=$!
+pids+=("$!")
 for _ in $(seq 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.05; done
 addr=$(sed -n 's/^listening //p' "$work/out")
 [ -n "$addr" ] || { echo "node did not start: $(cat "$work/err")"; exit 1; }

@@ -16,24 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
 rounds=${2:-3}
-for tool in wrk nginx taskset; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (run scripts/setup.sh)"; exit 1; }
-done
-cargo build --release -p p2pfaas-node >&2
-bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-body=$(head -c 256 /dev/zero | tr '\0' 'x')
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "$body"
-wrk.headers["Content-Type"] = "text/plain"
-LUA
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init wrk nginx taskset
+post_lua 256
 
 start_node() { # driver -> sets url, spid
   local driver=$1 port

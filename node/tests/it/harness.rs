@@ -338,21 +338,8 @@ impl Conn {
     pub fn try_read_reply(&mut self) -> Option<Reply> {
         loop {
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let mut lines = head.split("\r\n");
-                let status = lines
-                    .next()
-                    .and_then(|l| l.split(' ').nth(1))
-                    .and_then(|s| s.parse().ok())?;
-                let headers: Vec<(String, String)> = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-                    .collect();
-                let len: usize = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or(0);
+                let (first, headers, len) = split_head(&self.buf[..end]);
+                let status = first.split(' ').nth(1).and_then(|s| s.parse().ok())?;
                 while self.buf.len() < end + 4 + len {
                     if !self.fill() {
                         return None;
@@ -390,6 +377,23 @@ impl Conn {
     pub fn is_closed(&mut self) -> bool {
         self.buf.is_empty() && !self.fill()
     }
+}
+
+/// Splits a raw head (without the blank line) into its first line, its headers and its Content-Length.
+pub fn split_head(raw: &[u8]) -> (String, Vec<(String, String)>, usize) {
+    let head = String::from_utf8_lossy(raw);
+    let mut lines = head.split("\r\n");
+    let first = lines.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let len = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    (first, headers, len)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -99,19 +99,9 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Received> {
         }
         fill(stream, buf)?;
     };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut start = lines.next()?.split(' ');
+    let (first, headers, len) = crate::harness::split_head(&buf[..end]);
+    let mut start = first.split(' ');
     let (method, target) = (start.next()?.to_owned(), start.next()?.to_owned());
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
     while buf.len() < end + 4 + len {
         fill(stream, buf)?;
     }

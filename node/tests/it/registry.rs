@@ -6,16 +6,26 @@ use std::time::{Duration, Instant};
 use crate::harness::{BASE_CONFIG, Conn, Node, temp_dir};
 use crate::nodetest;
 
-nodetest!(register_replace_delete_and_restore, |driver| {
-    let node = Node::start_in(temp_dir("registry"), driver, BASE_CONFIG, &[]);
-    let list = node.get("/system/functions").json();
-    let names: Vec<&str> = list
-        .as_array()
+fn names(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
         .into_iter()
         .flatten()
         .filter_map(|f| f["name"].as_str())
-        .collect();
-    assert_eq!(names, ["echo", "short", "sleep"]);
+        .collect()
+}
+
+fn names(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .collect()
+}
+
+nodetest!(register_replace_delete_and_restore, |driver| {
+    let node = Node::start_in(temp_dir("registry"), driver, BASE_CONFIG, &[]);
+    let list = node.get("/system/functions").json();
+    assert_eq!(names(&list), ["echo", "short", "sleep"]);
     assert_eq!(list[0]["backend"], "builtin");
     assert_eq!(list[0]["source"], "config");
 
@@ -81,13 +91,7 @@ nodetest!(register_replace_delete_and_restore, |driver| {
     let dir = node.stop_keep_dir();
     let node = Node::start_in(dir, driver, BASE_CONFIG, &[]);
     let list = node.get("/system/functions").json();
-    let names: Vec<&str> = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["name"].as_str())
-        .collect();
-    assert_eq!(names, ["echo", "greet", "short", "tiny"]);
+    assert_eq!(names(&list), ["echo", "greet", "short", "tiny"]);
     assert_eq!(
         node.get("/system/functions/greet").json()["config"]["mean_ms"],
         300.0
