@@ -32,7 +32,7 @@ blocking_threads = 1
 [log]
 level = "warn"
 [queue]
-slots = 64
+slots = 4
 queue_len = 64
 [functions.echo]
 backend = "builtin"

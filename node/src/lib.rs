@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: raw input (file, `P2PFAAS_*` env, flags) validated once into a typed `Config`.
 //! - [`runtime`]: one monoio runtime per worker thread, `SO_REUSEPORT` listeners, driver choice, signals.
+//! - [`blocking`]: the on-demand thread pool for work that must not run on an I/O thread.
 //! - [`http`]: accept loop, per-connection task, routing, handlers, the sans-IO HTTP/1.1 codec, and
 //!   `http::respond`, the only place errors become status codes.
 //! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::blocking::Pool;
 use crate::config::Config;
 use crate::metrics::WorkerMetrics;
 use crate::queue::Admission;
@@ -62,8 +63,8 @@ pub struct Node {
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
-    /// thread for its whole run, so the pool never has fewer threads than K (it grows with K).
-    blocking: Mutex<threadpool::ThreadPool>,
+    /// thread for its whole run, so the pool's limit is never below K + 1 (threads start on demand).
+    blocking: Pool,
     scheduler_generation: AtomicU64,
 }
 
@@ -132,15 +133,10 @@ impl Node {
             driver: OnceLock::new(),
             metrics,
             started: Instant::now(),
-            blocking: Mutex::new(
-                threadpool::Builder::new()
-                    .num_threads(blocking_size(
-                        &config,
-                        settings.parallel_running_functions_max,
-                    ))
-                    .thread_name("p2pfaas-blocking".into())
-                    .build(),
-            ),
+            blocking: Pool::new(blocking_size(
+                &config,
+                settings.parallel_running_functions_max,
+            )),
             settings: Mutex::new(settings),
             scheduler: Mutex::new(descriptor),
             scheduler_generation: AtomicU64::new(1),
@@ -148,12 +144,9 @@ impl Node {
         })
     }
 
-    /// A handle on the blocking pool (clones share the pool and its size).
-    pub fn blocking_pool(&self) -> threadpool::ThreadPool {
-        self.blocking
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    /// A handle on the blocking pool (clones share the pool and its limit).
+    pub fn blocking_pool(&self) -> Pool {
+        self.blocking.clone()
     }
 
     /// Current queue settings.
@@ -182,6 +175,10 @@ impl Node {
             next.parallel_running_functions_max,
             effective_queue_len(&next),
         );
+        self.blocking.set_max(blocking_size(
+            &self.config,
+            next.parallel_running_functions_max,
+        ));
         *guard = next;
         Ok(next)
     }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
-use monoio::blocking::{BlockingTask, ThreadPool};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, DriverChoice};
@@ -46,15 +45,6 @@ pub enum RunError {
     /// A thread could not be spawned.
     #[error("cannot spawn thread: {0}")]
     Spawn(io::Error),
-}
-
-/// A handle on the node's blocking pool (`Node::blocking`), attached to every runtime.
-struct SharedPool(threadpool::ThreadPool);
-
-impl ThreadPool for SharedPool {
-    fn schedule_task(&self, task: BlockingTask) {
-        self.0.execute(move || task.run());
-    }
 }
 
 /// Binds one listener per worker on the same address (`SO_REUSEPORT`). With port 0 the first bind picks
@@ -203,7 +193,7 @@ fn worker_thread(
             message,
         }));
     };
-    let attach = || Box::new(SharedPool(node.blocking_pool()));
+    let attach = || Box::new(node.blocking_pool());
     let serve = |info: DriverInfo| {
         let _sent = ready.send(Ok(info));
         let worker = Worker::new(index, Arc::clone(node));

@@ -14,14 +14,6 @@ fn names(list: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-fn names(list: &serde_json::Value) -> Vec<&str> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["name"].as_str())
-        .collect()
-}
-
 nodetest!(register_replace_delete_and_restore, |driver| {
     let node = Node::start_in(temp_dir("registry"), driver, BASE_CONFIG, &[]);
     let list = node.get("/system/functions").json();
