@@ -19,7 +19,7 @@ pub use builtin::Builtin;
 
 use crate::config::BackendConfig;
 use crate::http::client::Pool;
-use crate::http::codec::RequestHead;
+use crate::http::codec::{Limits, RequestHead};
 
 /// The client's request headers, borrowed from the parsed head.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,6 +50,8 @@ pub struct Context<'a> {
     pub rng: &'a RefCell<SmallRng>,
     /// This worker's keep-alive connections to HTTP functions.
     pub pool: &'a Pool,
+    /// Limits for reading a function's HTTP response (`http.max_head_bytes`, `http.max_response_bytes`).
+    pub response_limits: Limits,
 }
 
 /// One invocation as a backend sees it.

@@ -116,6 +116,8 @@ pub struct HttpConfig {
     pub max_head_bytes: usize,
     /// Largest request body; larger gets 413.
     pub max_body_bytes: usize,
+    /// Largest response an HTTP function may send back (larger fails the call with 502).
+    pub max_response_bytes: usize,
     /// A keep-alive connection with no request for this long is closed.
     pub idle_timeout: Duration,
     /// Time allowed to receive a request and produce its response (queueing included).
@@ -311,6 +313,12 @@ impl Config {
             max_body_bytes: bounded(
                 "http.max_body_bytes",
                 raw.http.max_body_bytes.unwrap_or(4 << 20),
+                0,
+                1 << 30,
+            )?,
+            max_response_bytes: bounded(
+                "http.max_response_bytes",
+                raw.http.max_response_bytes.unwrap_or(16 << 20),
                 0,
                 1 << 30,
             )?,

@@ -6,7 +6,6 @@
 use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::HttpTarget;
 use crate::http::client::{ClientRequest, request_target};
-use crate::http::codec::Limits;
 
 /// An HTTP function at a fixed `http://host:port[/base]`.
 #[derive(Debug, Clone)]
@@ -39,7 +38,7 @@ impl FunctionBackend for Http {
         };
         // Response limits: the codec defaults (16 KiB head, 4 MiB body), the same as a client request's.
         ctx.pool
-            .send(&self.target, &req, out, &Limits::default())
+            .send(&self.target, &req, out, &ctx.response_limits)
             .await
     }
 }

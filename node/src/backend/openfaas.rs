@@ -11,7 +11,6 @@ use std::time::Duration;
 use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::OpenFaasConfig;
 use crate::http::client::{ClientRequest, request_target};
-use crate::http::codec::Limits;
 
 /// Header in which the gateway (its watchdog) reports the function's own execution time.
 const DURATION_HEADER: &str = "X-Duration-Seconds";
@@ -80,7 +79,7 @@ impl FunctionBackend for OpenFaas {
             body: call.body,
         };
         ctx.pool
-            .send(&self.config.gateway, &req, out, &Limits::default())
+            .send(&self.config.gateway, &req, out, &ctx.response_limits)
             .await?;
         out.reported_duration = out
             .headers

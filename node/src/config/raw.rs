@@ -76,6 +76,7 @@ pub struct RawNode {
 pub struct RawHttp {
     pub max_head_bytes: Option<usize>,
     pub max_body_bytes: Option<usize>,
+    pub max_response_bytes: Option<usize>,
     pub idle_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
     pub shutdown_grace_ms: Option<u64>,

@@ -216,9 +216,15 @@ async fn run(
         headers: Headers::new(req.head, req.head_buf),
         body: req.body,
     };
+    let http = &node.config.http;
     let ctx = Context {
         rng: &w.rng,
         pool: &w.pool,
+        response_limits: codec::Limits {
+            max_head_bytes: http.max_head_bytes,
+            max_headers: codec::MAX_HEADERS,
+            max_body_bytes: http.max_response_bytes,
+        },
     };
     let limit = function
         .config

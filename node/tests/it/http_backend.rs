@@ -347,3 +347,22 @@ nodetest!(
         assert!(server.received().is_empty());
     }
 );
+
+nodetest!(
+    response_over_the_limit_is_502_and_the_node_keeps_serving,
+    |driver| {
+        let server = FnServer::start(false, |req| {
+            let size = if req.body == b"big" { 1000 } else { 10 };
+            reply("200 OK", &[], &vec![b'z'; size])
+        });
+        let toml = format!(
+            "{}\n[http]\nmax_response_bytes = 100\n",
+            http_function(server.port, "")
+        );
+        let node = Node::start(driver, &toml, &[]);
+        let r = node.post("/function/f", b"big");
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("function_failed"));
+        assert_eq!(node.post("/function/f", b"small").body, vec![b'z'; 10]);
+    }
+);
