@@ -210,7 +210,7 @@ nodetest!(timeouts_idle_partial_head_and_function, |driver| {
     let r = node.post("/function/sleep", b"x");
     assert_eq!(r.status, 504);
     assert!(
-        t0.elapsed() < std::time::Duration::from_millis(1500),
+        t0.elapsed() < std::time::Duration::from_secs(5),
         "{:?}",
         t0.elapsed()
     );

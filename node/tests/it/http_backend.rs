@@ -264,7 +264,7 @@ nodetest!(stopped_function_is_502_quickly, |driver| {
     let start = Instant::now();
     let r = node.post("/function/f", b"x");
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(3),
         "{:?}",
         start.elapsed()
     );
@@ -277,7 +277,7 @@ nodetest!(stopped_function_is_502_quickly, |driver| {
 
 nodetest!(slow_function_is_504_at_its_timeout, |driver| {
     let server = FnServer::start(false, |req| {
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(6));
         ok(req)
     });
     let node = Node::start(driver, &http_function(server.port, "timeout_ms = 300"), &[]);
@@ -286,7 +286,7 @@ nodetest!(slow_function_is_504_at_its_timeout, |driver| {
     let took = start.elapsed();
     assert_eq!(r.status, 504);
     assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(250) && took < Duration::from_secs(4),
         "{took:?}"
     );
 });
