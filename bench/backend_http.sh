@@ -26,33 +26,19 @@ fn_port=$(free_port)
 proxy_port=$(free_port)
 node_port=$(free_port)
 
-mkdir -p "$work/nginx/logs"
-cat > "$work/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
+start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
   server {
     listen 127.0.0.1:$fn_port;
-    location / { return 200 "ok"; }
+    location / { return 200 \"ok\"; }
   }
   server {
     listen 127.0.0.1:$proxy_port;
     location / {
       proxy_pass http://function;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-NGINX
-taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-pids+=("$!")
+  }"
 
 cat > "$work/node.toml" <<TOML
 [node]

@@ -3,6 +3,8 @@
 #                     (every pid added to $pids is killed, and $work removed, on exit).
 # post_lua BYTES      writes $work/post.lua: a wrk script POSTing a BYTES-long text body.
 # free_port           prints a free loopback TCP port.
+# start_nginx BLOCK   starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
+#                     `http { }`; sets $nginx_pid (also added to $pids).
 
 bench_init() {
   local tool
@@ -26,3 +28,23 @@ LUA
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_nginx() {
+  mkdir -p "$work/nginx/logs"
+  cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+$1
+}
+NGINX
+  taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  sleep 0.5
+}

@@ -44,28 +44,14 @@ TOML
   url="http://127.0.0.1:$port/function/echo"
 }
 
-start_nginx() {
+start_nginx_200() {
   local port
   port=$(free_port)
-  mkdir -p "$work/nginx/logs"
-  cat > "$work/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
+  start_nginx "  server {
     listen 127.0.0.1:$port reuseport;
-    location / { return 200 "$body"; }
-  }
-}
-NGINX
-  taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-  spid=$!; pids+=("$spid")
-  sleep 0.5
+    location / { return 200 \"$body\"; }
+  }"
+  spid=$nginx_pid
   url="http://127.0.0.1:$port/"
 }
 
@@ -115,7 +101,7 @@ for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
   start_node io-uring; measure node-echo; kill "$spid"; wait "$spid" 2>/dev/null || true
   start_node epoll; measure node-epoll; kill "$spid"; wait "$spid" 2>/dev/null || true
-  start_nginx; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
+  start_nginx_200; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
 done
 
 echo
