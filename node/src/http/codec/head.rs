@@ -1,0 +1,428 @@
+//! Request and response heads: httparse over a bounded window, header spans, and the framing analysis
+//! (Content-Length / Transfer-Encoding / keep-alive) that decides how the body that follows is read.
+
+use super::{BodyKind, Error, Limits, MAX_HEADERS, Span, as_str};
+
+/// Header spans shared by request and response heads.
+#[derive(Debug, Clone)]
+struct HeaderSpans {
+    items: [(Span, Span); MAX_HEADERS],
+    count: usize,
+}
+
+impl HeaderSpans {
+    fn collect(buf: &[u8], headers: &[httparse::Header<'_>], err: Error) -> Result<Self, Error> {
+        let mut items = [(Span::default(), Span::default()); MAX_HEADERS];
+        // httparse was given at most MAX_HEADERS slots, so zip never drops one.
+        for (slot, h) in items.iter_mut().zip(headers) {
+            let name = Span::of(buf, h.name.as_bytes()).ok_or(err)?;
+            let value = Span::of(buf, h.value).ok_or(err)?.trim_ows(buf);
+            *slot = (name, value);
+        }
+        Ok(HeaderSpans {
+            items,
+            count: headers.len().min(MAX_HEADERS),
+        })
+    }
+
+    fn slice(&self) -> &[(Span, Span)] {
+        self.items.get(..self.count).unwrap_or_default()
+    }
+
+    fn get<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.slice()
+            .iter()
+            .find(|(n, _)| n.get(buf).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.get(buf))
+    }
+
+    fn iter<'a, 'b>(&'a self, buf: &'b [u8]) -> impl Iterator<Item = (&'b str, &'b [u8])> + 'a
+    where
+        'b: 'a,
+    {
+        self.slice()
+            .iter()
+            .map(move |(n, v)| (as_str(n.get(buf)), v.get(buf)))
+    }
+}
+
+/// What the framing-relevant headers say, before applying message-kind rules.
+struct Framing {
+    content_length: Option<u64>,
+    /// `Some(true)` when Transfer-Encoding is exactly `chunked`,
+    /// `Some(false)` when it is present but anything else.
+    chunked: Option<bool>,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// Iterates the non-empty, OWS-trimmed elements of a comma-separated list.
+fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|b| *b == b',').filter_map(|item| {
+        let item = item.trim_ascii();
+        (!item.is_empty()).then_some(item)
+    })
+}
+
+fn parse_content_length(value: &[u8]) -> Result<u64, Error> {
+    if value.is_empty() {
+        return Err(Error::InvalidContentLength);
+    }
+    value.iter().try_fold(0u64, |acc, b| {
+        if !b.is_ascii_digit() {
+            return Err(Error::InvalidContentLength);
+        }
+        acc.checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(Error::InvalidContentLength)
+    })
+}
+
+fn analyze(headers: &[httparse::Header<'_>]) -> Result<Framing, Error> {
+    let mut f = Framing {
+        content_length: None,
+        chunked: None,
+        close: false,
+        keep_alive: false,
+        expect_continue: false,
+    };
+    // Count codings across all Transfer-Encoding lines: only a single
+    // `chunked` is supported, so `gzip, chunked` or `chunked, chunked` fail.
+    let mut codings = 0usize;
+    let mut all_chunked = true;
+    for h in headers {
+        let value = h.value.trim_ascii();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = parse_content_length(value)?;
+            match f.content_length {
+                Some(prev) if prev != n => return Err(Error::ConflictingFraming),
+                _ => f.content_length = Some(n),
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            f.chunked = Some(false);
+            for coding in list_items(value) {
+                codings += 1;
+                all_chunked &= coding.eq_ignore_ascii_case(b"chunked");
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for opt in list_items(value) {
+                if opt.eq_ignore_ascii_case(b"close") {
+                    f.close = true;
+                } else if opt.eq_ignore_ascii_case(b"keep-alive") {
+                    f.keep_alive = true;
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            f.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    if f.chunked.is_some() {
+        f.chunked = Some(codings == 1 && all_chunked);
+    }
+    Ok(f)
+}
+
+/// Persistence per RFC 9112 §9.3: 1.1 unless `close`, 1.0 only with `keep-alive`.
+fn persistent(minor_version: u8, f: &Framing) -> bool {
+    if f.close {
+        false
+    } else if minor_version >= 1 {
+        true
+    } else {
+        f.keep_alive
+    }
+}
+
+/// Body framing from Transfer-Encoding / Content-Length (RFC 9112 §6.3 steps 3-6).
+/// `None` when neither header is present.
+fn framed_body(f: &Framing, limits: &Limits) -> Result<Option<BodyKind>, Error> {
+    match (f.chunked, f.content_length) {
+        // Smuggling defence: never pick one of the two, reject.
+        (Some(_), Some(_)) => Err(Error::ConflictingFraming),
+        (Some(true), None) => Ok(Some(BodyKind::Chunked)),
+        (Some(false), None) => Err(Error::UnsupportedTransferEncoding),
+        (None, Some(0)) => Ok(Some(BodyKind::Empty)),
+        (None, Some(n)) => {
+            if n > limits.max_body_bytes as u64 {
+                Err(Error::BodyTooLarge)
+            } else {
+                Ok(Some(BodyKind::Length(n)))
+            }
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The part of `buf` handed to httparse: never more than the head limit, so
+/// a complete parse is always within the limit and oversized heads are caught
+/// even while still incomplete.
+fn head_window<'b>(buf: &'b [u8], limits: &Limits) -> &'b [u8] {
+    buf.get(..limits.max_head_bytes).unwrap_or(buf)
+}
+
+fn head_len_u32(len: usize) -> Result<u32, Error> {
+    u32::try_from(len).map_err(|_| Error::HeadTooLarge)
+}
+
+/// A parsed request head: spans into the buffer it was parsed from.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    method: Span,
+    target: Span,
+    minor_version: u8,
+    headers: HeaderSpans,
+    head_len: u32,
+    body: BodyKind,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl RequestHead {
+    /// Bytes of the head including the blank line; the body starts here.
+    pub fn head_len(&self) -> usize {
+        self.head_len as usize
+    }
+
+    /// How the body that follows is framed.
+    pub fn body(&self) -> BodyKind {
+        self.body
+    }
+
+    /// Minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub fn minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
+    /// Whether the connection may be reused after this exchange: HTTP/1.1
+    /// unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+    /// A chunked HTTP/1.0 request is never persistent (its framing is suspect).
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// True for an HTTP/1.1 request with `Expect: 100-continue` (1.0 ones
+    /// must be ignored per RFC 9110 §10.1.1).
+    pub fn expect_continue(&self) -> bool {
+        self.expect_continue
+    }
+
+    /// The request method, e.g. "GET".
+    pub fn method<'b>(&self, buf: &'b [u8]) -> &'b str {
+        as_str(self.method.get(buf))
+    }
+
+    /// The raw request target, e.g. "/function/foo?x=1".
+    pub fn target<'b>(&self, buf: &'b [u8]) -> &'b str {
+        as_str(self.target.get(buf))
+    }
+
+    /// The request target before the first '?'.
+    pub fn path<'b>(&self, buf: &'b [u8]) -> &'b str {
+        let target = self.target(buf);
+        target.split_once('?').map_or(target, |(p, _)| p)
+    }
+
+    /// The request target after the first '?'; `None` if there is no '?'.
+    pub fn query<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
+        self.target(buf).split_once('?').map(|(_, q)| q)
+    }
+
+    /// Value of the first header called `name` (case-insensitive), OWS-trimmed.
+    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.headers.get(buf, name)
+    }
+
+    /// All headers in order, as (name, trimmed value).
+    pub fn headers<'a, 'b>(
+        &'a self,
+        buf: &'b [u8],
+    ) -> impl Iterator<Item = (&'b str, &'b [u8])> + 'a
+    where
+        'b: 'a,
+    {
+        self.headers.iter(buf)
+    }
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `Ok(None)` means more bytes are needed. The body (if any) starts at
+/// `head_len()` and is framed as `body()` says. Errors: a head over
+/// `max_head_bytes` (even while incomplete) → `HeadTooLarge`; more than
+/// `max_headers` → `TooManyHeaders`; a Content-Length over `max_body_bytes`
+/// → `BodyTooLarge` (before any body is read); CL+TE or differing CLs →
+/// `ConflictingFraming`; a Transfer-Encoding other than `chunked` →
+/// `UnsupportedTransferEncoding`; versions other than 1.0/1.1 →
+/// `UnsupportedVersion`.
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>, Error> {
+    let window = head_window(buf, limits);
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let slots = raw
+        .get_mut(..limits.max_headers.min(MAX_HEADERS))
+        .unwrap_or_default();
+    let mut req = httparse::Request::new(slots);
+    let status = req.parse(window).map_err(|e| match e {
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => Error::InvalidHeader,
+        httparse::Error::TooManyHeaders => Error::TooManyHeaders,
+        httparse::Error::Version => Error::UnsupportedVersion,
+        httparse::Error::NewLine | httparse::Error::Status | httparse::Error::Token => {
+            Error::InvalidRequestLine
+        }
+    })?;
+    let head_len = match status {
+        httparse::Status::Complete(n) => n,
+        // The window is full and still no blank line: the head can only be larger.
+        httparse::Status::Partial if buf.len() >= limits.max_head_bytes => {
+            return Err(Error::HeadTooLarge);
+        }
+        httparse::Status::Partial => return Ok(None),
+    };
+    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
+    else {
+        return Err(Error::InvalidRequestLine);
+    };
+    let framing = analyze(req.headers)?;
+    let body = framed_body(&framing, limits)?.unwrap_or(BodyKind::Empty);
+    let mut keep_alive = persistent(minor_version, &framing);
+    if minor_version == 0 && body == BodyKind::Chunked {
+        keep_alive = false;
+    }
+    Ok(Some(RequestHead {
+        method: Span::of(buf, method.as_bytes()).ok_or(Error::InvalidRequestLine)?,
+        target: Span::of(buf, target.as_bytes()).ok_or(Error::InvalidRequestLine)?,
+        minor_version,
+        headers: HeaderSpans::collect(buf, req.headers, Error::InvalidHeader)?,
+        head_len: head_len_u32(head_len)?,
+        body,
+        keep_alive,
+        expect_continue: framing.expect_continue && minor_version >= 1,
+    }))
+}
+
+/// Response head for the client side (function and peer calls).
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    status: u16,
+    reason: Span,
+    minor_version: u8,
+    headers: HeaderSpans,
+    head_len: u32,
+    body: BodyKind,
+    keep_alive: bool,
+}
+
+impl ResponseHead {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase (may be empty).
+    pub fn reason<'b>(&self, buf: &'b [u8]) -> &'b str {
+        as_str(self.reason.get(buf))
+    }
+
+    /// Minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub fn minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
+    /// Bytes of the head including the blank line; the body starts here.
+    pub fn head_len(&self) -> usize {
+        self.head_len as usize
+    }
+
+    /// How the body that follows is framed.
+    pub fn body(&self) -> BodyKind {
+        self.body
+    }
+
+    /// Whether the connection may be reused after this response's body.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Value of the first header called `name` (case-insensitive), OWS-trimmed.
+    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.headers.get(buf, name)
+    }
+
+    /// All headers in order, as (name, trimmed value).
+    pub fn headers<'a, 'b>(
+        &'a self,
+        buf: &'b [u8],
+    ) -> impl Iterator<Item = (&'b str, &'b [u8])> + 'a
+    where
+        'b: 'a,
+    {
+        self.headers.iter(buf)
+    }
+}
+
+/// Parses a response head from the start of `buf`.
+///
+/// `request_was_head`: a response to HEAD has no body; 1xx/204/304 have no
+/// body either; with neither Content-Length nor Transfer-Encoding the body is
+/// `UntilClose` (and `keep_alive()` is false). 1xx interim responses (e.g.
+/// 100 Continue) are returned like any head; callers skip them. Limits and
+/// framing errors as for [`parse_request`]; status-line errors are
+/// `InvalidStatusLine`.
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+    request_was_head: bool,
+) -> Result<Option<ResponseHead>, Error> {
+    let window = head_window(buf, limits);
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let slots = raw
+        .get_mut(..limits.max_headers.min(MAX_HEADERS))
+        .unwrap_or_default();
+    let mut res = httparse::Response::new(slots);
+    let status = res.parse(window).map_err(|e| match e {
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => Error::InvalidHeader,
+        httparse::Error::TooManyHeaders => Error::TooManyHeaders,
+        httparse::Error::NewLine
+        | httparse::Error::Status
+        | httparse::Error::Token
+        | httparse::Error::Version => Error::InvalidStatusLine,
+    })?;
+    let head_len = match status {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial if buf.len() >= limits.max_head_bytes => {
+            return Err(Error::HeadTooLarge);
+        }
+        httparse::Status::Partial => return Ok(None),
+    };
+    let (Some(code), Some(minor_version)) = (res.code, res.version) else {
+        return Err(Error::InvalidStatusLine);
+    };
+    let framing = analyze(res.headers)?;
+    let mut keep_alive = persistent(minor_version, &framing);
+    // RFC 9112 §6.3 step 1: these never have a body, whatever the headers say.
+    let bodyless = request_was_head || (100..200).contains(&code) || code == 204 || code == 304;
+    let body = if bodyless {
+        BodyKind::Empty
+    } else {
+        match framed_body(&framing, limits)? {
+            Some(kind) => kind,
+            None => {
+                keep_alive = false;
+                BodyKind::UntilClose
+            }
+        }
+    };
+    if minor_version == 0 && body == BodyKind::Chunked {
+        keep_alive = false;
+    }
+    Ok(Some(ResponseHead {
+        status: code,
+        reason: Span::of(buf, res.reason.unwrap_or("").as_bytes())
+            .ok_or(Error::InvalidStatusLine)?,
+        minor_version,
+        headers: HeaderSpans::collect(buf, res.headers, Error::InvalidHeader)?,
+        head_len: head_len_u32(head_len)?,
+        body,
+        keep_alive,
+    }))
+}
