@@ -10,9 +10,8 @@ use std::io;
 ///
 /// No variant is retryable with the same input: the caller must fix the
 /// configuration or the file. Every failing call leaves existing state
-/// unchanged, except [`Error::Io`] and [`Error::Truncated`] during
-/// [`persist::load`](crate::persist::load), which may leave the value function
-/// cleared (documented there).
+/// unchanged ([`persist`](crate::persist) validates a whole file before it
+/// touches the value function).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
