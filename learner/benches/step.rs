@@ -11,14 +11,14 @@
 //!
 //! Run: `cargo bench -p p2pfaas-learner -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Results (2 shared cores, container, 2026-11-27, commit 69a84d6):
+//! Results (2 shared cores, VM, 2026-11-27):
 //!
-//! | bench        | time     |
-//! |--------------|----------|
-//! | qtable/act   | 67.5 ns   |
-//! | qtable/train | 52.8 ns   |
-//! | tiles/act    | 184 ns (over target; measured before removing `floor()`)   |
-//! | tiles/train  | 405 ns   |
+//! | bench        | 69a84d6 | + truncation instead of `floor()`, per-tiling seeds precomputed |
+//! |--------------|---------|------|
+//! | qtable/act   | 67.5 ns | 67.2 ns |
+//! | qtable/train | 52.8 ns | 50.9 ns |
+//! | tiles/act    | 184 ns  | 117.7 ns (still over the 100 ns target) |
+//! | tiles/train  | 405 ns  | 205.4 ns |
 
 use std::hint::black_box;
 

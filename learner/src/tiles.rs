@@ -29,6 +29,8 @@ pub struct Tiles {
     inv_widths: Vec<f32>,
     /// `tilings × dims` displacements, in tile widths, in [0, 1).
     offsets: Vec<f32>,
+    /// Per-tiling hash seeds, mixed once here instead of on every lookup.
+    seeds: Vec<u64>,
     /// `table_size - 1`.
     mask: usize,
     /// `table_size × actions` weights, action-minor so one tile's weights for
@@ -93,6 +95,11 @@ impl Tiles {
             highs: dims.iter().map(|d| d.high).collect(),
             inv_widths: dims.iter().map(|d| 1.0 / d.width).collect(),
             offsets,
+            // Mixed before the coordinates are folded in: a plain `seed ^ t` let
+            // (tiling 1, coord c) collide with (tiling 2, coord c ^ 3).
+            seeds: (0..n)
+                .map(|t| fmix64(0x1319_8A2E_0370_7344_u64 ^ t as u64))
+                .collect(),
             mask: config.table_size() - 1,
             weights: vec![0.0; size],
             step_scale,
@@ -118,11 +125,12 @@ impl Tiles {
     /// If `state.len() != dims` or `out.len() < tilings`.
     pub fn active(&self, state: &[f32], out: &mut [u32]) {
         assert_eq!(state.len(), self.dims, "state has the tiling's dims");
-        for (t, slot) in out[..self.tilings].iter_mut().enumerate() {
-            let offsets = &self.offsets[t * self.dims..(t + 1) * self.dims];
-            // Mixed before the coordinates are folded in: a plain `seed ^ t`
-            // let (tiling 1, coord c) collide with (tiling 2, coord c ^ 3).
-            let mut h = fmix64(0x1319_8A2E_0370_7344_u64 ^ t as u64);
+        for ((slot, offsets), &seed) in out[..self.tilings]
+            .iter_mut()
+            .zip(self.offsets.chunks_exact(self.dims))
+            .zip(&self.seeds)
+        {
+            let mut h = seed;
             for d in 0..self.dims {
                 // NaN clamps to NaN and casts to 0: deterministic, if meaningless.
                 let x = state[d].clamp(self.lows[d], self.highs[d]);

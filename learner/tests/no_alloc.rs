@@ -139,6 +139,27 @@ fn act_and_train_never_allocate() {
     assert_eq!(table_allocations, 0, "Q-table act + train allocated");
     assert_eq!(tile_allocations, 0, "tile coding act + train allocated");
 
+    // The EID window: pushes with shuffled pairs, duplicates and gaps, drained into training.
+    let mut window = p2pfaas_learner::window::Window::new(256, 2, 8, 32).expect("valid");
+    let mut trained = 0u64;
+    ARMED.with(|a| a.set(true));
+    for eid in 0..100_000u64 {
+        // Swap neighbours, drop every 97th entry and repeat every 89th.
+        let e = eid ^ 1;
+        if e % 97 != 0 {
+            let state = [(e % 11) as f32, (e % 21) as f32];
+            let _ = window.push(e, &state, (e % 14) as u32, 1.0);
+            if e % 89 == 0 {
+                let _ = window.push(e, &state, (e % 14) as u32, 1.0);
+            }
+        }
+        window.drain(|t| trained += u64::from(t.action) + 1);
+    }
+    ARMED.with(|a| a.set(false));
+    let window_allocations = ALLOCATIONS.load(Ordering::SeqCst) - tile_allocations;
+    assert!(trained > 0);
+    assert_eq!(window_allocations, 0, "EID window push + drain allocated");
+
     // The counter must be able to fail: an allocation while armed is seen.
     // Checked in the same test because the counter is shared by all threads.
     ARMED.with(|a| a.set(true));
