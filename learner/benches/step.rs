@@ -1,0 +1,118 @@
+//! Act and train cost of one learner step.
+//!
+//! Measures, for a Q-table holding 10⁴ states × 14 actions and for tile
+//! coding with 8 tilings × 14 actions:
+//! - `act`: one ε-greedy choice (ε = 0.1) over 14 actions;
+//! - `train`: one differential-Sarsa update (two `q` reads, one `update`).
+//!
+//! States cycle through a pre-generated array so lookups miss the cache the
+//! way a real stream of states would. Targets (design.md §5): act ≤ 100 ns,
+//! train ≤ 1 µs.
+//!
+//! Run: `cargo bench -p p2pfaas-learner -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Results (2 shared cores, VM, 2026-11-27):
+//!
+//! | bench        | 69a84d6 | + truncation instead of `floor()`, per-tiling seeds precomputed |
+//! |--------------|---------|------|
+//! | qtable/act   | 67.5 ns | 67.2 ns |
+//! | qtable/train | 52.8 ns | 50.9 ns |
+//! | tiles/act    | 184 ns  | 117.7 ns (still over the 100 ns target) |
+//! | tiles/train  | 405 ns  | 205.4 ns |
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use p2pfaas_learner::{
+    config::{Config, Dimension, Params, TileConfig},
+    policy::EpsilonGreedy,
+    qtable::QTable,
+    td::{Td, Transition},
+    tiles::Tiles,
+    value::ValueFunction,
+};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+const ACTIONS: usize = 14;
+const STATES: usize = 10_000;
+
+/// 10⁴ distinct integer-valued states of 3 components.
+fn states() -> Vec<[f32; 3]> {
+    (0..STATES)
+        .map(|i| {
+            let i = u16::try_from(i).expect("fits");
+            [
+                f32::from(i % 10),
+                f32::from((i / 10) % 100),
+                f32::from(i / 1000),
+            ]
+        })
+        .collect()
+}
+
+fn bench<V: ValueFunction>(c: &mut Criterion, name: &str, mut v: V) {
+    let config = Config::try_new(Params::default()).expect("valid params");
+    let mut policy = EpsilonGreedy::try_new(&config, ACTIONS).expect("valid");
+    let mut td = Td::try_new(&config, ACTIONS).expect("valid");
+    let mut rng = SmallRng::seed_from_u64(1);
+    let states = states();
+    for s in &states {
+        for a in 0..ACTIONS {
+            v.update(s, a, rng.gen_range(-1.0..1.0));
+        }
+    }
+
+    let mut i = 0;
+    c.bench_function(&format!("{name}/act"), |b| {
+        b.iter(|| {
+            i = (i + 1) % STATES;
+            black_box(policy.act(&v, black_box(&states[i]), &mut rng))
+        });
+    });
+    c.bench_function(&format!("{name}/train"), |b| {
+        b.iter(|| {
+            i = (i + 1) % STATES;
+            let j = (i * 7919) % STATES;
+            let t = Transition {
+                state: &states[i],
+                action: i % ACTIONS,
+                reward: 1.0,
+                next_state: &states[j],
+                next_action: j % ACTIONS,
+            };
+            black_box(td.differential_sarsa(&mut v, black_box(&t)))
+        });
+    });
+}
+
+fn step(c: &mut Criterion) {
+    let table = QTable::try_new(3, ACTIONS, STATES).expect("valid shape");
+    bench(c, "qtable", table);
+
+    let dims = [
+        Dimension {
+            low: 0.0,
+            high: 10.0,
+            width: 2.0,
+        },
+        Dimension {
+            low: 0.0,
+            high: 100.0,
+            width: 10.0,
+        },
+        Dimension {
+            low: 0.0,
+            high: 10.0,
+            width: 2.0,
+        },
+    ];
+    let tiling = TileConfig::try_new(8, &dims, 1 << 14).expect("valid tiling");
+    bench(
+        c,
+        "tiles",
+        Tiles::try_new(&tiling, ACTIONS).expect("valid shape"),
+    );
+}
+
+criterion_group!(benches, step);
+criterion_main!(benches);
