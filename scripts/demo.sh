@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Demo: builds the node (release), starts it on a free loopback port with the built-in functions,
-# sends real traffic (echo, a burst of sleep calls past K+Q, cpu-loop), and prints a results table.
+# Demo: builds the node (release), starts it on a free loopback port with the built-in functions and a
+# process function (`cat`), sends real traffic (echo, a burst of sleep calls past K+Q, cpu-loop, cat), and
+# prints a results table.
 # The multi-node demo with schedulers side by side arrives with the bench tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,9 @@ backend = "builtin"
 builtin = "cpu-loop"
 mean_ms = 20
 distribution = "exponential"
+[functions.cat]
+backend = "process"
+command = ["cat"]
 TOML
 
 "$bin" --config "$work/node.toml" > "$work/stdout" 2> "$work/stderr" &
@@ -55,11 +59,12 @@ burst=()
 for i in $(seq 12); do call sleep "job $i" >> "$work/results" & burst+=($!); done
 wait "${burst[@]}"
 for i in $(seq 10); do call cpu "work $i" >> "$work/results"; done
+for i in $(seq 10); do call cat "stdin $i" >> "$work/results"; done
 call echo "refused" -H 'X-P2pfaas-Scheduler-Reject: 1' >> "$work/results"
 
 echo
 printf '%-8s %6s %6s %6s %6s %10s %10s\n' function calls 200 429 503 p50_ms max_ms
-for fn in echo sleep cpu; do
+for fn in echo sleep cpu cat; do
   awk -v fn="$fn" '$1==fn' "$work/results" | sort -k3 -n | awk -v fn="$fn" '
     { n++; c[$2]++; t[n]=$3*1000 }
     END { printf "%-8s %6d %6d %6d %6d %10.2f %10.2f\n", fn, n, c[200], c[429], c[503], t[int((n+1)/2)], t[n] }'
