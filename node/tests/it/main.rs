@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_access;
 mod admission;
 mod bad_input;
 mod http_backend;
