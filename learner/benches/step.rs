@@ -13,12 +13,12 @@
 //!
 //! Results (2 shared cores, VM, 2026-11-27):
 //!
-//! | bench        | 69a84d6 | + truncation instead of `floor()`, per-tiling seeds precomputed |
-//! |--------------|---------|------|
-//! | qtable/act   | 67.5 ns | 67.2 ns |
-//! | qtable/train | 52.8 ns | 50.9 ns |
-//! | tiles/act    | 184 ns  | 117.7 ns (still over the 100 ns target) |
-//! | tiles/train  | 405 ns  | 205.4 ns |
+//! | bench        | 69a84d6 | + truncation instead of `floor()`, per-tiling seeds | + rows padded to 8 lanes |
+//! |--------------|---------|------|------|
+//! | qtable/act   | 67.5 ns | 67.2 ns | 69.1 ns |
+//! | qtable/train | 52.8 ns | 50.9 ns | 52.6 ns |
+//! | tiles/act    | 184 ns  | 117.7 ns | 110.1 ns (still over the 100 ns target) |
+//! | tiles/train  | 405 ns  | 205.4 ns | 208.2 ns |
 
 use std::hint::black_box;
 

@@ -18,7 +18,8 @@
 //!
 //! A Q-table body is `entries × (dims + actions)` floats (each state then its
 //! values), so loading re-inserts states and does not depend on the hash
-//! function. A tile body is the `table_size × actions` weights.
+//! function. A tile body is the `table_size × stride` weights (`stride` = actions
+//! rounded up to a multiple of 8, the padding being zeros).
 //!
 //! Loading checks every header field against the value function being loaded
 //! into and changes nothing unless the whole file is valid. Saving writes a

@@ -18,6 +18,12 @@ use crate::{
     value::ValueFunction,
 };
 
+/// Most actions tile coding supports: `q_all` sums rows in a stack array of this size.
+pub const MAX_ACTIONS: usize = 64;
+
+/// Width of the chunks `q_all` adds (eight f32 = one 256-bit vector).
+const LANES: usize = 8;
+
 /// A tile-coded action-value function.
 #[derive(Debug, Clone)]
 pub struct Tiles {
@@ -33,9 +39,12 @@ pub struct Tiles {
     seeds: Vec<u64>,
     /// `table_size - 1`.
     mask: usize,
-    /// `table_size × actions` weights, action-minor so one tile's weights for
+    /// `table_size × stride` weights, action-minor so one tile's weights for
     /// every action share a cache line in `q_all`.
     weights: Vec<f32>,
+    /// Row length: `actions` rounded up to a multiple of [`LANES`], so `q_all`
+    /// adds whole fixed-width chunks that the compiler vectorises.
+    stride: usize,
     /// `1 / tilings`, precomputed for `update`.
     step_scale: f32,
     /// Hash of the configuration, so weights saved under another tiling are
@@ -51,18 +60,20 @@ impl Tiles {
     /// [`Error::InvalidParameter`] naming `actions` when zero, or
     /// `table_size` when the weight table would overflow.
     pub fn try_new(config: &TileConfig, actions: usize) -> Result<Self> {
-        if actions == 0 {
+        if !(1..=MAX_ACTIONS).contains(&actions) {
             return Err(Error::InvalidParameter {
                 name: "actions",
-                value: 0.0,
-                expected: ">= 1",
+                #[allow(clippy::cast_precision_loss, reason = "display only")]
+                value: actions as f64,
+                expected: "1..=64",
             });
         }
+        let stride = actions.next_multiple_of(LANES);
         let n = config.tilings();
         let dims = config.dimensions();
         let size = config
             .table_size()
-            .checked_mul(actions)
+            .checked_mul(stride)
             .ok_or(Error::InvalidParameter {
                 name: "table_size",
                 // Display only; the product overflowed, the factor did not.
@@ -102,6 +113,7 @@ impl Tiles {
                 .collect(),
             mask: config.table_size() - 1,
             weights: vec![0.0; size],
+            stride,
             step_scale,
             layout,
         })
@@ -180,21 +192,25 @@ impl ValueFunction for Tiles {
         self.active(state, &mut idx);
         idx[..self.tilings]
             .iter()
-            .map(|&i| self.weights[i as usize * self.actions + action])
+            .map(|&i| self.weights[i as usize * self.stride + action])
             .sum()
     }
 
     fn q_all(&self, state: &[f32], out: &mut [f32]) {
         let mut idx = [0u32; MAX_TILINGS];
         self.active(state, &mut idx);
-        let out = &mut out[..self.actions];
-        out.fill(0.0);
+        let mut acc = [0.0_f32; MAX_ACTIONS];
+        let acc = &mut acc[..self.stride];
         for &i in &idx[..self.tilings] {
-            let row = &self.weights[i as usize * self.actions..(i as usize + 1) * self.actions];
-            for (o, w) in out.iter_mut().zip(row) {
-                *o += w;
+            let start = i as usize * self.stride;
+            let row = &self.weights[start..start + self.stride];
+            for (a, w) in acc.chunks_exact_mut(LANES).zip(row.chunks_exact(LANES)) {
+                for (x, y) in a.iter_mut().zip(w) {
+                    *x += y;
+                }
             }
         }
+        out[..self.actions].copy_from_slice(&acc[..self.actions]);
     }
 
     fn update(&mut self, state: &[f32], action: usize, step: f32) {
@@ -203,7 +219,7 @@ impl ValueFunction for Tiles {
         self.active(state, &mut idx);
         let share = step * self.step_scale;
         for &i in &idx[..self.tilings] {
-            self.weights[i as usize * self.actions + action] += share;
+            self.weights[i as usize * self.stride + action] += share;
         }
     }
 }
