@@ -5,6 +5,7 @@
 //! input gets its 4xx and the connection is closed after a bounded drain so the client can read the reply.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBufMut, SliceMut};
@@ -17,6 +18,7 @@ use super::route::{self, Route};
 use super::{Request, admin, invoke};
 use crate::backend::Output;
 use crate::error::Error;
+use crate::registry::Function;
 use crate::shutdown::Shutdown;
 use crate::worker::Worker;
 
@@ -110,7 +112,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
                 return;
             }
         }
-        let body_limit = function_body_limit(w, head.method(&b.head), head.path(&b.head))
+        // Looked up once per request: the function's own body limit applies while the body is read.
+        let target = invoked_function(w, head.method(&b.head), head.path(&b.head));
+        let body_limit = target
+            .as_ref()
+            .and_then(|f| f.config.max_body_bytes)
             .map_or(limits.max_body_bytes, |max| max.min(limits.max_body_bytes));
         let mut decoder = BodyDecoder::new(head.body(), body_limit);
         loop {
@@ -152,7 +158,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
             arrived,
             deadline,
         };
-        handle(w, &req, &mut b.response, &mut b.output).await;
+        handle(w, &req, target, &mut b.response, &mut b.output).await;
 
         // --- write ---
         let keep_alive = head.keep_alive() && !b.response.close && !shutdown.is_triggered();
@@ -174,21 +180,28 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
     }
 }
 
-/// A function's own body limit, when the request invokes one that has it (checked while the body is
-/// read, so an oversized body is refused before it is all received).
-fn function_body_limit(w: &Worker, method: &str, path: &str) -> Option<usize> {
+/// The function a request invokes, if it invokes one that exists.
+fn invoked_function(w: &Worker, method: &str, path: &str) -> Option<Arc<Function>> {
     match route::route(method, path) {
-        Ok(Route::Invoke { function, .. }) => w.function(function)?.config.max_body_bytes,
+        Ok(Route::Invoke { function, .. }) => w.function(function),
         _ => None,
     }
 }
 
-/// Routes one request and runs its handler; any error becomes an error response.
-async fn handle(w: &Worker, req: &Request<'_>, resp: &mut Response, out: &mut Output) {
+/// Routes one request and runs its handler; any error becomes an error response. `target` is the
+/// function `invoked_function` found for this request's path.
+async fn handle(
+    w: &Worker,
+    req: &Request<'_>,
+    target: Option<Arc<Function>>,
+    resp: &mut Response,
+    out: &mut Output,
+) {
     let result = match route::route(req.method(), req.path()) {
-        Ok(Route::Invoke { function, suffix }) => {
-            invoke::invoke(w, req, function, suffix, resp, out).await
-        }
+        Ok(Route::Invoke { suffix, .. }) => match target {
+            Some(function) => invoke::invoke(w, req, &function, suffix, resp, out).await,
+            None => Err(Error::UnknownFunction),
+        },
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

@@ -132,13 +132,12 @@ fn task_type(req: &Request<'_>, count: usize) -> Result<usize, Error> {
 pub async fn invoke(
     w: &Worker,
     req: &Request<'_>,
-    name: &str,
+    function: &Function,
     suffix: &str,
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let function = w.function(name).ok_or(Error::UnknownFunction)?;
-    let result = run(w, req, &function, suffix, resp, out).await;
+    let result = run(w, req, function, suffix, resp, out).await;
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
