@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (warnings are errors), unit, property and process
-# integration tests (both io drivers), and a short fuzz run of the HTTP codec when cargo-fuzz is present.
+# integration tests (both io drivers), benches and docs build (doc warnings are errors), and a short fuzz
+# run of each fuzz target when cargo-fuzz is present.
 # Usage: scripts/test.sh            (FUZZ_SECONDS=0 skips fuzzing; default 30 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ echo "== cargo test (unit, property, integration)"
 cargo test --workspace
 echo "== benches compile"
 cargo bench --workspace --no-run
+echo "== docs (-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 fuzz_seconds=${FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" != 0 ]; then

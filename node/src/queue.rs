@@ -21,7 +21,7 @@
 //! # Protocol
 //!
 //! * `running` counts slots in use: permits, granted-but-unpolled tickets and
-//!   transient *reservations* made by [`drain`](Admission::drain). A slot is
+//!   transient *reservations* made by `drain`. A slot is
 //!   only ever taken with a CAS that checks `running < K` (`try_reserve`).
 //! * `queued` counts waiters in state `Waiting`. It is incremented (CAS bounded
 //!   by `Q`) *before* the waiter is pushed and decremented only after the

@@ -113,7 +113,7 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_tchar)
 }
 
-/// Writes "HTTP/1.1 <status> <reason>\r\n". A status outside 100..=999
+/// Writes `HTTP/1.1 <status> <reason>\r\n`. A status outside 100..=999
 /// cannot be put on the wire and is written as 500.
 pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
     let status = if (100..=999).contains(&status) {
@@ -154,7 +154,7 @@ pub fn finish_head(out: &mut Vec<u8>, content_length: usize, keep_alive: bool) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes "<METHOD> <target> HTTP/1.1\r\nhost: <host>\r\n" for the client
+/// Writes `<METHOD> <target> HTTP/1.1\r\nhost: <host>\r\n` for the client
 /// side. `method` must be a token, `target` non-empty without whitespace or
 /// control bytes, `host` without whitespace or control bytes; otherwise
 /// `Err(Error::InvalidRequestLine)` and nothing is appended.
@@ -177,7 +177,7 @@ pub fn write_request_line(
     Ok(())
 }
 
-/// Appends one chunk ("<hex>\r\n<data>\r\n"); empty `data` writes the
+/// Appends one chunk (`<hex>\r\n<data>\r\n`); empty `data` writes the
 /// last-chunk and the end of the (empty) trailer section, "0\r\n\r\n".
 pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
     push_hex(out, data.len() as u64);
