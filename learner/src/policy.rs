@@ -74,12 +74,7 @@ impl EpsilonGreedy {
         V: ValueFunction + ?Sized,
         R: Rng + ?Sized,
     {
-        assert_eq!(
-            v.actions(),
-            self.scratch.len(),
-            "policy sized for the value function"
-        );
-        v.q_all(state, &mut self.scratch);
+        load_values(v, state, &mut self.scratch);
         argmax(&self.scratch, rng)
     }
 
@@ -124,12 +119,7 @@ impl Softmax {
         V: ValueFunction + ?Sized,
         R: Rng + ?Sized,
     {
-        assert_eq!(
-            v.actions(),
-            self.scratch.len(),
-            "policy sized for the value function"
-        );
-        v.q_all(state, &mut self.scratch);
+        load_values(v, state, &mut self.scratch);
         // Subtracting the max keeps exp() in range for any Q scale.
         let max = crate::value::max_value(&self.scratch);
         let mut total = 0.0;
@@ -151,6 +141,19 @@ impl Softmax {
 
 /// Index of a maximum of `values`, uniformly among ties (reservoir sampling,
 /// so no buffer of tied indices is needed).
+/// Fills `scratch` with every action's value for `state`.
+///
+/// # Panics
+/// If the policy was built for a different number of actions than `v` has.
+fn load_values<V: ValueFunction + ?Sized>(v: &V, state: &[f32], scratch: &mut [f32]) {
+    assert_eq!(
+        v.actions(),
+        scratch.len(),
+        "policy sized for the value function"
+    );
+    v.q_all(state, scratch);
+}
+
 fn argmax<R: Rng + ?Sized>(values: &[f32], rng: &mut R) -> usize {
     let mut best = 0;
     let mut best_value = f32::NEG_INFINITY;

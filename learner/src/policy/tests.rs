@@ -13,18 +13,23 @@ fn table_with(values: &[f32]) -> QTable {
     t
 }
 
-#[test]
-fn greedy_picks_the_maximum() {
-    let t = table_with(&[1.0, 5.0, 2.0]);
-    let mut p = EpsilonGreedy::try_new(
+/// An ε-greedy policy with ε = 0 throughout: it always exploits.
+fn greedy_policy(actions: usize) -> EpsilonGreedy {
+    EpsilonGreedy::try_new(
         &config(Params {
             epsilon_start: 0.0,
             epsilon_min: 0.0,
             ..Params::default()
         }),
-        3,
+        actions,
     )
-    .expect("valid");
+    .expect("valid")
+}
+
+#[test]
+fn greedy_picks_the_maximum() {
+    let t = table_with(&[1.0, 5.0, 2.0]);
+    let mut p = greedy_policy(3);
     let mut rng = SmallRng::seed_from_u64(1);
     for _ in 0..100 {
         assert_eq!(p.act(&t, &[0.0], &mut rng), 1);
@@ -34,15 +39,7 @@ fn greedy_picks_the_maximum() {
 #[test]
 fn ties_are_broken_uniformly() {
     let t = table_with(&[3.0, 1.0, 3.0, 3.0]);
-    let mut p = EpsilonGreedy::try_new(
-        &config(Params {
-            epsilon_start: 0.0,
-            epsilon_min: 0.0,
-            ..Params::default()
-        }),
-        4,
-    )
-    .expect("valid");
+    let mut p = greedy_policy(4);
     let mut rng = SmallRng::seed_from_u64(2);
     let mut counts = [0u32; 4];
     for _ in 0..30_000 {
