@@ -46,6 +46,16 @@ impl EpsilonGreedy {
         self.epsilon
     }
 
+    /// Takes the floor, decay factor and decay mode from `config`, keeping
+    /// the current ε (raised to the new floor if below it); `epsilon_start`
+    /// only matters to a new policy.
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.min = config.epsilon_min();
+        self.factor = config.epsilon_decay();
+        self.decay = config.decay();
+        self.epsilon = self.epsilon.max(self.min);
+    }
+
     /// Chooses an action for `state`; decays ε afterwards under
     /// [`Decay::PerStep`].
     ///

@@ -100,6 +100,14 @@ impl Td {
         })
     }
 
+    /// Takes new step sizes and discount from `config`, keeping the current
+    /// average-reward estimate `R̄` (so a running learner can be retuned).
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.alpha = config.alpha();
+        self.gamma = config.gamma();
+        self.average.beta = config.beta();
+    }
+
     /// The average-reward estimate (moved only by differential Sarsa).
     pub fn average_reward(&self) -> AverageReward {
         self.average

@@ -218,6 +218,30 @@ impl Window {
         self
     }
 
+    /// Changes the window size and the gap wait in place, keeping every
+    /// buffered entry (the ring capacity is fixed at construction).
+    ///
+    /// # Errors
+    /// [`WindowError`] when a value is out of range for this ring; nothing
+    /// changes then.
+    pub fn set_limits(&mut self, window_size: usize, max_wait: usize) -> Result<(), WindowError> {
+        if window_size == 0 || window_size >= self.capacity {
+            return Err(WindowError::WindowSize {
+                window_size,
+                capacity: self.capacity,
+            });
+        }
+        if max_wait >= self.capacity {
+            return Err(WindowError::MaxWait {
+                max_wait,
+                capacity: self.capacity,
+            });
+        }
+        self.window_size = window_size;
+        self.max_wait = max_wait;
+        Ok(())
+    }
+
     /// Forgets every buffered entry and the cursor (e.g. after the EID source
     /// restarted its counter). Counters are kept. Does not allocate.
     pub fn reset(&mut self) {

@@ -86,8 +86,25 @@ pub struct Config {
     pub scheduler: Descriptor,
     /// Logging.
     pub log: LogConfig,
+    /// The learning agent.
+    pub learner: LearnerConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
+}
+
+/// `[learner]`.
+#[derive(Debug, Clone)]
+pub struct LearnerConfig {
+    /// Serve the original learner's routes at their original paths on this address too (port 19020).
+    pub listen: Option<SocketAddr>,
+    /// Reward of a job answered within its deadline.
+    pub reward_met: f32,
+    /// Reward of a job answered late, failed, or refused for lack of capacity.
+    pub reward_missed: f32,
+    /// Reward of a job the learner rejected.
+    pub reward_rejected: f32,
+    /// Initial parameters (a persisted `/learner/parameters` overrides them at start).
+    pub parameters: crate::learning::Parameters,
 }
 
 /// `[node]`.
@@ -239,6 +256,8 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     /// Largest request body this function accepts (413), at most the node's `http.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
+    /// Deadline for the learning reward when a request carries no `X-P2pfaas-Deadline-Ms`.
+    pub deadline: Option<Duration>,
     /// The raw table it was built from (listed and persisted by the registry).
     pub raw: raw::RawFunction,
 }
@@ -361,7 +380,9 @@ impl Config {
                 .unwrap_or_else(|| vec!["false".into()]),
         };
         // Fail at start-up rather than on the first request.
-        crate::scheduler::build(&scheduler).map_err(|e| field_err("scheduler", e.to_string()))?;
+        crate::scheduler::parse(&scheduler, queue.task_types)
+            .map_err(|e| field_err("scheduler", e.to_string()))?;
+        let learner = learner(raw.learner)?;
 
         let log = LogConfig {
             format: match raw.log.format.as_deref().unwrap_or("text") {
@@ -389,9 +410,54 @@ impl Config {
             queue,
             scheduler,
             log,
+            learner,
             functions,
         })
     }
+}
+
+/// Validates `[learner]`.
+fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
+    let listen = match raw.listen.as_deref() {
+        None => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            field_err(
+                "learner.listen",
+                format!("expected host:port such as 0.0.0.0:19020, got {text:?}"),
+            )
+        })?),
+    };
+    let reward = |field: &str, v: Option<f64>, default: f32| -> Result<f32, ConfigError> {
+        match v {
+            None => Ok(default),
+            #[allow(clippy::cast_possible_truncation, reason = "rewards are stored as f32")]
+            Some(r) if r.is_finite() && r.abs() <= 1e6 => Ok(r as f32),
+            Some(r) => Err(field_err(
+                field,
+                format!("must be a finite number within ±1e6, got {r}"),
+            )),
+        }
+    };
+    let mut parameters = crate::learning::Parameters::default();
+    if let Some(table) = raw.parameters {
+        let json = serde_json::to_value(&table)
+            .map_err(|e| field_err("learner.parameters", e.to_string()))?;
+        if let serde_json::Value::Object(map) = json {
+            parameters
+                .merge(&map)
+                .map_err(|e| field_err("learner.parameters", e))?;
+        }
+        parameters
+            .validate(crate::learning::WINDOW_CAPACITY)
+            .map_err(|e| field_err("learner.parameters", e))?;
+    }
+    Ok(LearnerConfig {
+        listen,
+        reward_met: reward("learner.reward_met", raw.reward_met, 1.0)?,
+        reward_missed: reward("learner.reward_missed", raw.reward_missed, 0.0)?,
+        reward_rejected: reward("learner.reward_rejected", raw.reward_rejected, 0.0)?,
+        parameters,
+    })
 }
 
 /// Validates one `[functions.<name>]` table (also used for registrations through the API).
@@ -534,6 +600,10 @@ pub fn function(
         backend,
         max_inflight,
         timeout: millis(&at("timeout_ms"), raw.timeout_ms.unwrap_or(30_000))?,
+        deadline: raw
+            .deadline_ms
+            .map(|ms| millis(&at("deadline_ms"), ms))
+            .transpose()?,
         max_body_bytes,
         raw: raw.clone(),
     })

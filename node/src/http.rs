@@ -8,6 +8,7 @@ pub mod client;
 pub mod codec;
 pub mod conn;
 pub mod invoke;
+pub mod learner;
 pub mod respond;
 pub mod route;
 
@@ -19,7 +20,7 @@ use crate::worker::Worker;
 
 /// Accepts connections until shutdown, then waits (up to the grace period) for open connections to
 /// finish their in-flight request.
-pub async fn serve(listener: monoio::net::TcpListener, worker: Rc<Worker>) {
+pub async fn serve(listener: monoio::net::TcpListener, worker: Rc<Worker>, router: route::Router) {
     let shutdown = worker.node.shutdown.clone();
     loop {
         monoio::select! {
@@ -30,7 +31,7 @@ pub async fn serve(listener: monoio::net::TcpListener, worker: Rc<Worker>) {
                     worker.connections.set(worker.connections.get() + 1);
                     let w = Rc::clone(&worker);
                     monoio::spawn(async move {
-                        conn::serve(stream, peer, &w).await;
+                        conn::serve(stream, peer, &w, router).await;
                         w.connections.set(w.connections.get().saturating_sub(1));
                         w.metrics.connections_closed.fetch_add(1, Relaxed);
                     });

@@ -8,6 +8,7 @@
 //!   `http::respond`, the only place errors become status codes.
 //! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
 //! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
+//! - [`learning`]: the node's learning agent (`LearningScheduler`, `/learner/*`) on the `learner` crate.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
@@ -20,6 +21,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod learning;
 pub mod metrics;
 pub mod node;
 pub mod queue;

@@ -271,9 +271,94 @@ pub fn render(
     out
 }
 
+/// Appends the learning agent's counters and gauges.
+pub fn render_learner(out: &mut String, s: &crate::learning::Stats) {
+    let mut metric = |name: &str, kind: &str, help: &str, value: &dyn std::fmt::Display| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "p2pfaas_learner_inferences_total",
+        "counter",
+        "Actions chosen by the learning agent.",
+        &s.inferences,
+    );
+    metric(
+        "p2pfaas_learner_trained_items_total",
+        "counter",
+        "Transitions trained.",
+        &s.trained_items,
+    );
+    metric(
+        "p2pfaas_learner_rewards_total",
+        "counter",
+        "Rewards received (computed by the node or sent to /train).",
+        &s.rewards,
+    );
+    metric(
+        "p2pfaas_learner_reward_sum",
+        "counter",
+        "Sum of the rewards received.",
+        &s.reward_sum,
+    );
+    metric(
+        "p2pfaas_learner_epsilon",
+        "gauge",
+        "Exploration rate of the ε-greedy policy.",
+        &s.epsilon,
+    );
+    metric(
+        "p2pfaas_learner_average_reward",
+        "gauge",
+        "Average-reward estimate R̄ of differential Sarsa.",
+        &s.average_reward,
+    );
+    metric(
+        "p2pfaas_learner_pending_entries",
+        "gauge",
+        "Learning entries waiting in the EID window.",
+        &s.pending_entries,
+    );
+    metric(
+        "p2pfaas_learner_states",
+        "gauge",
+        "States in the Q-table.",
+        &s.states,
+    );
+    metric(
+        "p2pfaas_learner_states_rejected_total",
+        "counter",
+        "New states refused because the Q-table was full.",
+        &s.states_rejected,
+    );
+    metric(
+        "p2pfaas_learner_gaps_skipped_total",
+        "counter",
+        "Missing EIDs skipped after waiting.",
+        &s.gaps_skipped,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learner_block_has_counters_and_gauges() {
+        let mut out = String::new();
+        render_learner(
+            &mut out,
+            &crate::learning::Stats {
+                inferences: 12,
+                epsilon: 0.5,
+                ..crate::learning::Stats::default()
+            },
+        );
+        assert!(out.contains("# TYPE p2pfaas_learner_inferences_total counter\np2pfaas_learner_inferences_total 12\n"), "{out}");
+        assert!(out.contains("p2pfaas_learner_epsilon 0.5\n"), "{out}");
+    }
 
     #[test]
     fn render_sums_workers_and_is_cumulative() {

@@ -12,10 +12,11 @@ use std::time::Instant;
 
 use crate::blocking::Pool;
 use crate::config::Config;
+use crate::learning::{self, Agent};
 use crate::metrics::WorkerMetrics;
 use crate::queue::Admission;
 use crate::registry::Registry;
-use crate::scheduler::{self, Descriptor, DescriptorError};
+use crate::scheduler::{self, Descriptor, DescriptorError, Spec};
 use crate::shutdown::Shutdown;
 use crate::store::{QueueSettings, Store};
 
@@ -60,6 +61,8 @@ pub struct Node {
     pub metrics: Vec<Arc<WorkerMetrics>>,
     /// When the node started.
     pub started: Instant,
+    /// The learning agent (`LearningScheduler`, `/learner/*`).
+    pub agent: Arc<Agent>,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
@@ -83,6 +86,9 @@ pub enum RestoreError {
     /// The persisted queue settings are out of range.
     #[error("persisted queue settings are invalid: {0}")]
     Settings(String),
+    /// The persisted learner parameters are out of range.
+    #[error("persisted learner parameters are invalid: {0}")]
+    Learner(#[from] learning::LearnError),
 }
 
 impl Node {
@@ -102,11 +108,24 @@ impl Node {
         };
         let descriptor = match store.load_scheduler()? {
             Some(d) => {
-                scheduler::build(&d)?;
+                scheduler::parse(&d, config.queue.task_types)?;
                 d
             }
             None => config.scheduler.clone(),
         };
+        let agent = Arc::new(Agent::new(
+            learner_dims(&descriptor, config.queue.task_types),
+            store.load_learner()?.unwrap_or(config.learner.parameters),
+        )?);
+        let weights = store.weights_path();
+        if weights.exists() {
+            match agent.load(&weights) {
+                Ok(()) => tracing::info!(path = %weights.display(), "learner weights loaded"),
+                Err(e) => {
+                    tracing::warn!(path = %weights.display(), error = %e, "learner weights not loaded; starting empty");
+                }
+            }
+        }
         let admission = Admission::new(
             settings.parallel_running_functions_max,
             effective_queue_len(&settings),
@@ -133,6 +152,7 @@ impl Node {
             driver: OnceLock::new(),
             metrics,
             started: Instant::now(),
+            agent,
             blocking: Pool::new(blocking_size(
                 &config,
                 settings.parallel_running_functions_max,
@@ -195,6 +215,49 @@ impl Node {
         )
     }
 
+    /// What workers need to build a scheduler.
+    pub fn scheduler_context(&self) -> scheduler::Context<'_> {
+        scheduler::Context {
+            task_types: self.config.queue.task_types,
+            agent: &self.agent,
+        }
+    }
+
+    /// Validates, persists and applies a partial learner-parameter update. Blocking: call it from the
+    /// blocking pool. On error nothing changes.
+    pub fn set_learner_parameters(
+        &self,
+        patch: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<learning::Parameters, UpdateError> {
+        // Validate on a copy first so a failed save leaves the agent unchanged.
+        let mut next = self.agent.parameters();
+        next.merge(patch).map_err(UpdateError::Invalid)?;
+        next.validate(learning::WINDOW_CAPACITY)
+            .map_err(UpdateError::Invalid)?;
+        self.store
+            .save_learner(&next)
+            .map_err(UpdateError::Persist)?;
+        self.agent
+            .set_parameters(patch)
+            .map_err(|e| UpdateError::Invalid(e.to_string()))
+    }
+
+    /// Saves the learner's weights into the data directory (at shutdown).
+    pub fn save_learner_weights(&self) {
+        let path = self.store.weights_path();
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            tracing::warn!(path = %dir.display(), error = %e, "cannot create the data directory");
+        }
+        match self.agent.save(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "learner weights not saved");
+            }
+        }
+    }
+
     /// Generation of the scheduler descriptor; workers rebuild their copy when it changes.
     pub fn scheduler_generation(&self) -> u64 {
         self.scheduler_generation.load(Ordering::Acquire)
@@ -203,7 +266,8 @@ impl Node {
     /// Validates, persists and publishes a new scheduler. Blocking: call it from the blocking pool.
     /// Running jobs are unaffected (the original refused to switch while any job ran).
     pub fn set_scheduler(&self, desc: Descriptor) -> Result<(), UpdateError> {
-        scheduler::build(&desc).map_err(|e| UpdateError::Invalid(e.to_string()))?;
+        scheduler::parse(&desc, self.config.queue.task_types)
+            .map_err(|e| UpdateError::Invalid(e.to_string()))?;
         let mut guard = self
             .scheduler
             .lock()
@@ -211,6 +275,10 @@ impl Node {
         self.store
             .save_scheduler(&desc)
             .map_err(UpdateError::Persist)?;
+        // A new N changes the state's shape: the agent starts over for it.
+        self.agent
+            .resize(learner_dims(&desc, self.config.queue.task_types))
+            .map_err(|e| UpdateError::Invalid(e.to_string()))?;
         *guard = desc;
         self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -226,6 +294,14 @@ pub enum UpdateError {
     /// It could not be saved; nothing was applied.
     #[error("cannot persist: {0}")]
     Persist(std::io::Error),
+}
+
+/// State dimension of the learner for `desc`: `1 + 2N` for `LearningScheduler(N)`, else for one task type.
+fn learner_dims(desc: &Descriptor, task_types: usize) -> usize {
+    match scheduler::parse(desc, task_types) {
+        Ok(Spec::Learning { task_types }) => learning::dims_for(task_types),
+        _ => learning::dims_for(1),
+    }
 }
 
 /// Blocking-pool threads: the configured count, but at least K plus one for file writes.

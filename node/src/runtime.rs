@@ -81,6 +81,17 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         .first()
         .and_then(|l| l.local_addr().ok())
         .unwrap_or(config.node.listen);
+    // The original learner's port, served by the same workers with the learner's routes only.
+    let mut learner_listeners: Vec<Option<TcpListener>> = match config.learner.listen {
+        Some(learner_addr) => {
+            let bound = bind(learner_addr, workers)?;
+            if let Some(a) = bound.first().and_then(|l| l.local_addr().ok()) {
+                tracing::info!(addr = %a, "learner API listening");
+            }
+            bound.into_iter().map(Some).collect()
+        }
+        None => (0..workers).map(|_| None).collect(),
+    };
     let node = Arc::new(Node::new(config)?);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<DriverInfo, RunError>>();
 
@@ -88,9 +99,10 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
     for (index, listener) in listeners.into_iter().enumerate() {
         let node = Arc::clone(&node);
         let ready = ready_tx.clone();
+        let learner = learner_listeners.get_mut(index).and_then(Option::take);
         let handle = thread::Builder::new()
             .name(format!("p2pfaas-w{index}"))
-            .spawn(move || worker_thread(index, &node, listener, &ready))
+            .spawn(move || worker_thread(index, &node, listener, learner, &ready))
             .map_err(RunError::Spawn)?;
         handles.push(handle);
     }
@@ -134,6 +146,7 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
     for h in handles {
         let _joined = h.join();
     }
+    node.save_learner_weights();
     tracing::info!("shut down");
     Ok(())
 }
@@ -179,6 +192,7 @@ fn worker_thread(
     index: usize,
     node: &Arc<Node>,
     listener: TcpListener,
+    learner: Option<TcpListener>,
     ready: &mpsc::Sender<Result<DriverInfo, RunError>>,
 ) {
     if node.config.node.pin_cpus {
@@ -197,7 +211,7 @@ fn worker_thread(
     let serve = |info: DriverInfo| {
         let _sent = ready.send(Ok(info));
         let worker = Worker::new(index, Arc::clone(node));
-        worker_main(worker, listener)
+        worker_main(worker, listener, learner)
     };
     let mut uring_error = None;
     if node.config.node.driver != DriverChoice::Epoll {
@@ -243,9 +257,23 @@ fn worker_thread(
     }
 }
 
-async fn worker_main(worker: Rc<Worker>, listener: TcpListener) {
+async fn worker_main(worker: Rc<Worker>, listener: TcpListener, learner: Option<TcpListener>) {
+    if let Some(l) = learner {
+        match monoio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                monoio::spawn(http::serve(
+                    l,
+                    Rc::clone(&worker),
+                    http::route::learner_port,
+                ));
+            }
+            Err(e) => {
+                tracing::error!(worker = worker.index, error = %e, "cannot register the learner listener");
+            }
+        }
+    }
     match monoio::net::TcpListener::from_std(listener) {
-        Ok(listener) => http::serve(listener, worker).await,
+        Ok(listener) => http::serve(listener, worker, http::route::route).await,
         Err(e) => tracing::error!(worker = worker.index, error = %e, "cannot register listener"),
     }
 }

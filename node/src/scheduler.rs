@@ -5,12 +5,18 @@
 //! Algorithms are selected by the original's descriptor `{name, parameters: [strings]}` (contract §1.4).
 //! Adding one is a file in `scheduler/` plus one arm in [`build`].
 
+mod learning;
 mod local;
+
+use std::sync::Arc;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+pub use learning::{Learning, LearningScheduler};
 pub use local::NoScheduler;
+
+use crate::learning::Agent;
 
 /// The compatible, serialisable name of an algorithm and its string parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,9 +40,18 @@ pub struct JobMeta {
     pub hops: u32,
 }
 
+/// Running and queued jobs of one task type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeLoad {
+    /// Jobs of this type holding a slot.
+    pub running: u32,
+    /// Jobs of this type waiting.
+    pub queued: u32,
+}
+
 /// The node's load as the scheduler sees it at decision time.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NodeView {
+pub struct NodeView<'a> {
     /// Jobs holding a slot.
     pub running: usize,
     /// Jobs waiting for a slot.
@@ -45,9 +60,12 @@ pub struct NodeView {
     pub slots: usize,
     /// Q (0 when the queue is disabled).
     pub queue_len: usize,
+    /// Per task type, filled only for schedulers whose [`Scheduler::needs_type_loads`] is true
+    /// (empty otherwise).
+    pub per_type: &'a [TypeLoad],
 }
 
-impl NodeView {
+impl NodeView<'_> {
     /// The original's load measure: running + queued.
     pub fn load(&self) -> usize {
         self.running + self.queued
@@ -68,6 +86,8 @@ pub enum Admission {
 pub enum RejectReason {
     /// The client asked for it with `X-P2pfaas-Scheduler-Reject`.
     RejectHeader,
+    /// The learning agent chose action 0 (reject).
+    Learner,
 }
 
 impl RejectReason {
@@ -75,6 +95,7 @@ impl RejectReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RejectHeader => "reject_header",
+            Self::Learner => "learner_reject",
         }
     }
 }
@@ -88,14 +109,47 @@ pub enum Decision {
     Reject(RejectReason),
 }
 
+/// What a decision leaves for the response and for learning, besides the [`Decision`] itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Note {
+    /// Set by learning schedulers: what to report in the learning headers and train on later.
+    pub learning: Option<Learning>,
+    /// Why the decision differs from what the algorithm chose (e.g. a forward action with no peer to
+    /// forward to ran locally); sent as `X-P2pfaas-Scheduler-Fallback`.
+    pub fallback: Option<&'static str>,
+}
+
 /// A scheduling algorithm. One instance lives on each worker thread (`&mut self`, no sharing).
 pub trait Scheduler {
     /// The compatible descriptor this instance was built from.
     fn descriptor(&self) -> Descriptor;
     /// Display name with parameters for `X-P2pfaas-Scheduler`, e.g. `NoScheduler`.
     fn full_name(&self) -> &str;
-    /// Decides what to do with `job`, given the node's view and the caller's RNG.
-    fn decide(&mut self, job: &JobMeta, view: &NodeView, rng: &mut dyn RngCore) -> Decision;
+    /// Whether [`NodeView::per_type`] must be filled (reading the counters costs a few cache misses).
+    fn needs_type_loads(&self) -> bool {
+        false
+    }
+    /// Decides what to do with `job`, given the node's view and the caller's RNG; `note` receives
+    /// what the response and learning need.
+    fn decide(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision;
+    /// The outcome of a job this scheduler decided with `learning`, as a reward. Learning schedulers
+    /// train on it; others ignore it.
+    fn observe(&mut self, _learning: &Learning, _reward: f32) {}
+}
+
+/// What building a scheduler may need from the node.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Task types the node counts (`queue.task_types`).
+    pub task_types: usize,
+    /// The node's learning agent.
+    pub agent: &'a Arc<Agent>,
 }
 
 /// Why a descriptor could not be turned into a scheduler.
@@ -103,7 +157,7 @@ pub trait Scheduler {
 #[non_exhaustive]
 pub enum DescriptorError {
     /// No algorithm has this name.
-    #[error("unknown scheduler {name:?} (known: NoScheduler)")]
+    #[error("unknown scheduler {name:?} (known: NoScheduler, LearningScheduler)")]
     UnknownName {
         /// The name given.
         name: String,
@@ -140,21 +194,74 @@ pub enum DescriptorError {
     },
 }
 
-/// Builds the algorithm a descriptor names, checking its parameters.
-pub fn build(desc: &Descriptor) -> Result<Box<dyn Scheduler>, DescriptorError> {
+/// A descriptor whose parameters have been checked, before it is instantiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spec {
+    /// `NoScheduler(Loss)`.
+    No {
+        /// Loss flag.
+        loss: bool,
+    },
+    /// `LearningScheduler(NumberOfTaskTypes)`.
+    Learning {
+        /// N.
+        task_types: usize,
+    },
+}
+
+/// Checks a descriptor's name and parameters against a node counting `task_types` task types.
+pub fn parse(desc: &Descriptor, task_types: usize) -> Result<Spec, DescriptorError> {
     match desc.name.as_str() {
-        "NoScheduler" => Ok(Box::new(NoScheduler::from_parameters(&desc.parameters)?)),
+        "NoScheduler" => Ok(Spec::No {
+            loss: NoScheduler::parse(&desc.parameters)?,
+        }),
+        "LearningScheduler" => Ok(Spec::Learning {
+            task_types: LearningScheduler::parse(&desc.parameters, task_types)?,
+        }),
         "ForwardScheduler"
         | "PowerOfNScheduler"
         | "PowerOfNSchedulerTau"
-        | "RoundRobinWithMasterScheduler"
-        | "LearningScheduler" => Err(DescriptorError::NotAvailable {
+        | "RoundRobinWithMasterScheduler" => Err(DescriptorError::NotAvailable {
             name: desc.name.clone(),
         }),
         _ => Err(DescriptorError::UnknownName {
             name: desc.name.clone(),
         }),
     }
+}
+
+/// Builds the algorithm a descriptor names, checking its parameters.
+pub fn build(desc: &Descriptor, ctx: &Context<'_>) -> Result<Box<dyn Scheduler>, DescriptorError> {
+    Ok(match parse(desc, ctx.task_types)? {
+        Spec::No { loss } => Box::new(NoScheduler::new(loss)),
+        Spec::Learning { task_types } => {
+            Box::new(LearningScheduler::new(task_types, Arc::clone(ctx.agent)))
+        }
+    })
+}
+
+/// Parses parameter `index` of `name` as an unsigned integer within `range`.
+fn uint_param(
+    name: &'static str,
+    params: &[String],
+    index: usize,
+    param: &'static str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, DescriptorError> {
+    let raw = params.get(index).map_or("", String::as_str);
+    raw.parse::<usize>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| DescriptorError::Parameter {
+            name,
+            index,
+            param,
+            problem: format!(
+                "expected an integer from {} to {}, got {raw:?}",
+                range.start(),
+                range.end()
+            ),
+        })
 }
 
 /// Parses a boolean the way the original (Go's `strconv.ParseBool`) did, so old descriptors keep working.
@@ -224,6 +331,18 @@ mod tests {
             name: name.into(),
             parameters: p.iter().map(|s| (*s).to_owned()).collect(),
         };
+        let agent = Arc::new(
+            Agent::new(
+                crate::learning::dims_for(2),
+                crate::learning::Parameters::default(),
+            )
+            .expect("default parameters are valid"),
+        );
+        let ctx = Context {
+            task_types: 4,
+            agent: &agent,
+        };
+        let build = |desc: &Descriptor| build(desc, &ctx);
         assert!(matches!(
             build(&d("Nope", &[])).err(),
             Some(DescriptorError::UnknownName { .. })
@@ -232,6 +351,22 @@ mod tests {
             build(&d("NoScheduler", &[])).err(),
             Some(DescriptorError::Arity { got: 0, .. })
         ));
+        assert_eq!(
+            build(&d("LearningScheduler", &["5"]))
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some(
+                "LearningScheduler parameter 0 (NumberOfTaskTypes): expected an integer from 1 to 4, got \"5\""
+            )
+        );
+        assert_eq!(
+            build(&d("LearningScheduler", &["2"]))
+                .ok()
+                .map(|s| s.full_name().to_owned())
+                .as_deref(),
+            Some("LearningScheduler(2)")
+        );
         let err = build(&d("NoScheduler", &["maybe"]))
             .err()
             .map(|e| e.to_string());

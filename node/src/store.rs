@@ -9,8 +9,25 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::learning::Parameters;
 use crate::registry::Overlay;
 use crate::scheduler::Descriptor;
+
+/// The original learner's config file shape (`p2pfaas_learner.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearnerFile {
+    /// Always `SarsaQTable` (the original's only learner name), kept for operators' tools.
+    pub learner_name: LearnerName,
+    /// The parameters.
+    pub learner_parameters: Parameters,
+}
+
+/// The learner name in [`LearnerFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LearnerName {
+    /// Tabular Sarsa family.
+    SarsaQTable,
+}
 
 /// The original's dynamic configuration (`/configuration`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +44,8 @@ pub struct QueueSettings {
 const QUEUE_FILE: &str = "p2p_faas-scheduler.json";
 const SCHEDULER_FILE: &str = "p2p_faas-scheduler-config.json";
 const FUNCTIONS_FILE: &str = "p2p_faas-functions.json";
+const LEARNER_FILE: &str = "p2pfaas_learner.json";
+const WEIGHTS_FILE: &str = "p2pfaas_learner-qtable.bin";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -63,6 +82,29 @@ impl Store {
     /// Atomically replaces the queue settings file.
     pub fn save_queue(&self, settings: &QueueSettings) -> io::Result<()> {
         self.save(QUEUE_FILE, settings)
+    }
+
+    /// The persisted learner parameters, if any.
+    pub fn load_learner(&self) -> io::Result<Option<Parameters>> {
+        Ok(self
+            .load::<LearnerFile>(LEARNER_FILE)?
+            .map(|f| f.learner_parameters))
+    }
+
+    /// Atomically replaces the learner parameters file.
+    pub fn save_learner(&self, parameters: &Parameters) -> io::Result<()> {
+        self.save(
+            LEARNER_FILE,
+            &LearnerFile {
+                learner_name: LearnerName::SarsaQTable,
+                learner_parameters: *parameters,
+            },
+        )
+    }
+
+    /// Where the learner's weights are saved at shutdown and loaded at start.
+    pub fn weights_path(&self) -> PathBuf {
+        self.dir.join(WEIGHTS_FILE)
     }
 
     /// Atomically replaces the scheduler file.

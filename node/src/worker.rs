@@ -12,7 +12,7 @@ use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
 use crate::registry::{Function, Table};
-use crate::scheduler::{self, Decision, JobMeta, NodeView, Scheduler};
+use crate::scheduler::{self, Decision, JobMeta, Learning, NodeView, Note, Scheduler, TypeLoad};
 
 /// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
 struct LocalScheduler {
@@ -35,6 +35,8 @@ pub struct Worker {
     /// Keep-alive connections to HTTP functions, owned by this worker.
     pub pool: Pool,
     scheduler: RefCell<LocalScheduler>,
+    /// Scratch for the per-task-type loads, one entry per counted type.
+    type_loads: RefCell<Vec<TypeLoad>>,
     /// This worker's copy of the function table and its generation.
     table: RefCell<(u64, Arc<Table>)>,
 }
@@ -44,7 +46,7 @@ impl Worker {
     pub fn new(index: usize, node: Arc<Node>) -> Rc<Self> {
         let (generation, desc) = node.scheduler();
         // The descriptor was validated before it was published; fall back to local execution if not.
-        let inner = scheduler::build(&desc)
+        let inner = scheduler::build(&desc, &node.scheduler_context())
             .unwrap_or_else(|_| Box::new(scheduler::NoScheduler::new(false)));
         let metrics = node
             .metrics
@@ -61,6 +63,7 @@ impl Worker {
             connections: Cell::new(0),
             pool: Pool::new(),
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
+            type_loads: RefCell::new(vec![TypeLoad::default(); node.task_types.len()]),
             table,
             node,
         })
@@ -73,7 +76,7 @@ impl Worker {
             return;
         }
         let (generation, desc) = self.node.scheduler();
-        if let Ok(inner) = scheduler::build(&desc) {
+        if let Ok(inner) = scheduler::build(&desc, &self.node.scheduler_context()) {
             *self.scheduler.borrow_mut() = LocalScheduler { generation, inner };
         }
     }
@@ -92,25 +95,45 @@ impl Worker {
         self.functions().get(name).cloned()
     }
 
-    /// The node's view for scheduling.
-    pub fn view(&self) -> NodeView {
+    /// The node's view for scheduling; `per_type` is filled in from the task counters when given.
+    pub fn view<'a>(&self, per_type: Option<&'a mut [TypeLoad]>) -> NodeView<'a> {
         let a = &self.node.admission;
+        let per_type: &'a [TypeLoad] = match per_type {
+            Some(loads) => {
+                let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+                for (load, counter) in loads.iter_mut().zip(&self.node.task_types) {
+                    load.running =
+                        to_u32(counter.running.load(std::sync::atomic::Ordering::Relaxed));
+                    load.queued = to_u32(counter.queued.load(std::sync::atomic::Ordering::Relaxed));
+                }
+                loads
+            }
+            None => &[],
+        };
         NodeView {
             running: a.running(),
             queued: a.queued(),
             slots: a.slots(),
             queue_len: a.queue_len(),
+            per_type,
         }
     }
 
-    /// Asks the current scheduler about `job`; `name` receives the scheduler's display name.
-    pub fn decide(&self, job: &JobMeta, name: impl FnOnce(&str)) -> Decision {
+    /// Asks the current scheduler about `job`; `name` receives the scheduler's display name and `note`
+    /// what the response and learning need.
+    pub fn decide(&self, job: &JobMeta, note: &mut Note, name: impl FnOnce(&str)) -> Decision {
         self.refresh_scheduler();
-        let view = self.view();
         let mut sched = self.scheduler.borrow_mut();
+        let mut loads = self.type_loads.borrow_mut();
+        let view = self.view(sched.inner.needs_type_loads().then_some(&mut loads[..]));
         name(sched.inner.full_name());
         let mut rng = self.rng.borrow_mut();
-        sched.inner.decide(job, &view, &mut *rng)
+        sched.inner.decide(job, &view, &mut *rng, note)
+    }
+
+    /// Reports the reward of a job decided with `learning` to the current scheduler.
+    pub fn observe(&self, learning: &Learning, reward: f32) {
+        self.scheduler.borrow_mut().inner.observe(learning, reward);
     }
 
     /// Display name of the current scheduler.

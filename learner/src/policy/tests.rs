@@ -125,3 +125,31 @@ fn zero_actions_rejected() {
     assert!(EpsilonGreedy::try_new(&c, 0).is_err());
     assert!(Softmax::try_new(&c, 0).is_err());
 }
+
+#[test]
+fn reconfigure_keeps_epsilon_above_the_new_floor() {
+    let mut p = EpsilonGreedy::try_new(
+        &config(Params {
+            epsilon_start: 0.5,
+            epsilon_min: 0.0,
+            epsilon_decay: 0.5,
+            ..Params::default()
+        }),
+        2,
+    )
+    .expect("valid");
+    let t = table_with(&[0.0, 1.0]);
+    let mut rng = SmallRng::seed_from_u64(3);
+    p.act(&t, &[0.0], &mut rng);
+    assert!((p.epsilon() - 0.25).abs() < 1e-6);
+    p.reconfigure(&config(Params {
+        epsilon_start: 0.9,
+        epsilon_min: 0.3,
+        epsilon_decay: 1.0,
+        ..Params::default()
+    }));
+    // Raised to the floor, not restarted at epsilon_start; no decay any more.
+    assert!((p.epsilon() - 0.3).abs() < 1e-6);
+    p.act(&t, &[0.0], &mut rng);
+    assert!((p.epsilon() - 0.3).abs() < 1e-6);
+}

@@ -148,3 +148,39 @@ fn discounted_forms_by_hand() {
     let mut q4 = q;
     assert!(close(td(p, 2).step(Form::QLearning, &mut q4, &t, 0.0), 2.5));
 }
+
+#[test]
+fn reconfigure_keeps_the_average_reward() {
+    let mut q = table(1);
+    let mut td = td(
+        Params {
+            alpha: 0.5,
+            beta: 0.5,
+            ..Params::default()
+        },
+        1,
+    );
+    let t = Transition {
+        state: &[0.0],
+        action: 0,
+        reward: 2.0,
+        next_state: &[0.0],
+        next_action: 0,
+    };
+    // δ = 2 − 0 + 0 − 0 = 2 → R̄ = 1.
+    td.differential_sarsa(&mut q, &t);
+    assert!(close(td.average_reward().value(), 1.0));
+    td.reconfigure(
+        &Config::try_new(Params {
+            alpha: 0.1,
+            beta: 0.25,
+            ..Params::default()
+        })
+        .expect("valid"),
+    );
+    assert!(close(td.average_reward().value(), 1.0));
+    // Q(0,0) = 1 now; δ = 2 − 1 + 1 − 1 = 1 → R̄ = 1 + 0.25, Q += 0.1.
+    td.differential_sarsa(&mut q, &t);
+    assert!(close(td.average_reward().value(), 1.25));
+    assert!(close(q.q(&[0.0], 0), 1.1));
+}

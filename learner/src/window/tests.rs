@@ -370,3 +370,24 @@ proptest! {
         prop_assert_eq!(s.pushed, s.trained + s.tails + s.evicted + win.pending() as u64);
     }
 }
+
+#[test]
+fn set_limits_keeps_buffered_entries_and_checks_ranges() {
+    let mut w = Window::new(8, 2, 4, 2).expect("valid").with_start(1);
+    let mut out = Vec::new();
+    for e in 1..=3 {
+        assert_eq!(push(&mut w, e), Push::Accepted);
+    }
+    drain(&mut w, &mut out);
+    assert!(out.is_empty(), "W = 4 is not complete yet");
+    assert!(w.set_limits(8, 0).is_err());
+    assert!(w.set_limits(0, 0).is_err());
+    assert!(w.set_limits(2, 8).is_err());
+    w.set_limits(2, 1).expect("in range");
+    drain(&mut w, &mut out);
+    assert_eq!(
+        out.iter().map(|s| s.eid).collect::<Vec<_>>(),
+        vec![1],
+        "the smaller window releases the first block (1 → 2) of what was buffered"
+    );
+}

@@ -54,7 +54,20 @@ pub struct Raw {
     #[serde(default)]
     pub log: RawLog,
     #[serde(default)]
+    pub learner: RawLearner,
+    #[serde(default)]
     pub functions: BTreeMap<String, RawFunction>,
+}
+
+/// `[learner]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLearner {
+    pub listen: Option<String>,
+    pub reward_met: Option<f64>,
+    pub reward_missed: Option<f64>,
+    pub reward_rejected: Option<f64>,
+    pub parameters: Option<toml::Table>,
 }
 
 /// `[node]`.
@@ -141,6 +154,8 @@ pub struct RawFunction {
     pub max_inflight: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
 }

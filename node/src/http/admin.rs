@@ -143,13 +143,13 @@ pub async fn handle(
                 &serde_json::json!({"removed": name, "drained": drained}),
             );
         }
-        Route::Invoke { .. } => return Err(Error::NoRoute),
+        Route::Invoke { .. } | Route::Learner(_) => return Err(Error::NoRoute),
     }
     Ok(())
 }
 
 /// Runs a configuration change on the blocking pool (it writes files).
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, UpdateError> + Send + 'static,
 ) -> Result<T, Error> {
     match monoio::spawn_blocking(f).await {
@@ -222,7 +222,7 @@ fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
 }
 
 /// Without a cluster key only loopback callers may change the node.
-fn require_admin(req: &Request<'_>) -> Result<(), Error> {
+pub(super) fn require_admin(req: &Request<'_>) -> Result<(), Error> {
     let ip = req.peer.ip();
     let loopback = match ip {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
@@ -293,7 +293,7 @@ fn render_metrics(w: &Worker) -> String {
         .get()
         .map_or(("unknown", ""), |d| (d.name, d.flags.as_str()));
     let a = &node.admission;
-    metrics::render(
+    let mut text = metrics::render(
         &all,
         &functions,
         &Gauges {
@@ -307,7 +307,9 @@ fn render_metrics(w: &Worker) -> String {
             scheduler: &w.scheduler_name(),
             uptime_seconds: node.started.elapsed().as_secs_f64(),
         },
-    )
+    );
+    metrics::render_learner(&mut text, &node.agent.stats());
+    text
 }
 
 /// A partial `/configuration` update.
@@ -319,7 +321,7 @@ struct SettingsPatch {
 }
 
 /// Parses a JSON object, naming the first bad field.
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
+pub(super) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Error::BadInput("expected a JSON object".into())),

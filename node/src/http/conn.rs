@@ -14,8 +14,8 @@ use monoio::net::TcpStream;
 
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
 use super::respond::{self, Response};
-use super::route::{self, Route};
-use super::{Request, admin, invoke};
+use super::route::{Route, Router};
+use super::{Request, admin, invoke, learner};
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
@@ -48,7 +48,7 @@ struct Buffers {
 }
 
 /// Serves one connection until it closes, times out, errs or the node shuts down.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker, router: Router) {
     let http = w.node.config.http;
     let limits = Limits {
         max_head_bytes: http.max_head_bytes,
@@ -113,7 +113,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
             }
         }
         // Looked up once per request: the function's own body limit applies while the body is read.
-        let target = invoked_function(w, head.method(&b.head), head.path(&b.head));
+        let target = invoked_function(w, router, head.method(&b.head), head.path(&b.head));
         let body_limit = target
             .as_ref()
             .and_then(|f| f.config.max_body_bytes)
@@ -158,7 +158,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
             arrived,
             deadline,
         };
-        handle(w, &req, target, &mut b.response, &mut b.output).await;
+        handle(w, router, &req, target, &mut b.response, &mut b.output).await;
 
         // --- write ---
         let keep_alive = head.keep_alive() && !b.response.close && !shutdown.is_triggered();
@@ -181,8 +181,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker) {
 }
 
 /// The function a request invokes, if it invokes one that exists.
-fn invoked_function(w: &Worker, method: &str, path: &str) -> Option<Arc<Function>> {
-    match route::route(method, path) {
+fn invoked_function(w: &Worker, router: Router, method: &str, path: &str) -> Option<Arc<Function>> {
+    match router(method, path) {
         Ok(Route::Invoke { function, .. }) => w.function(function),
         _ => None,
     }
@@ -192,16 +192,18 @@ fn invoked_function(w: &Worker, method: &str, path: &str) -> Option<Arc<Function
 /// function `invoked_function` found for this request's path.
 async fn handle(
     w: &Worker,
+    router: Router,
     req: &Request<'_>,
     target: Option<Arc<Function>>,
     resp: &mut Response,
     out: &mut Output,
 ) {
-    let result = match route::route(req.method(), req.path()) {
+    let result = match router(req.method(), req.path()) {
         Ok(Route::Invoke { suffix, .. }) => match target {
             Some(function) => invoke::invoke(w, req, &function, suffix, resp, out).await,
             None => Err(Error::UnknownFunction),
         },
+        Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

@@ -15,7 +15,7 @@ use crate::metrics::Outcome;
 use crate::node::TaskCounter;
 use crate::queue::Admit;
 use crate::registry::Function;
-use crate::scheduler::{Admission, Decision, JobMeta, RejectReason};
+use crate::scheduler::{Admission, Decision, JobMeta, Learning, Note, RejectReason};
 use crate::worker::Worker;
 
 /// Version sent in `X-P2pfaas-Version` and `GET /`.
@@ -41,6 +41,18 @@ pub mod header {
     pub const EXECUTION: &str = "X-P2pfaas-Timing-Execution-Time-Seconds";
     /// New: time spent waiting for a slot (the original measured it but never sent it).
     pub const QUEUE: &str = "X-P2pfaas-Timing-Queue-Seconds";
+    /// New: the client's deadline in milliseconds; with a learning scheduler the node computes the reward.
+    pub const DEADLINE_MS: &str = "X-P2pfaas-Deadline-Ms";
+    /// Execution id of a learning decision.
+    pub const LEARNING_EID: &str = "X-P2pfaas-Scheduler-Learning-Eid";
+    /// State of a learning decision (comma-joined `%f`).
+    pub const LEARNING_STATE: &str = "X-P2pfaas-Scheduler-Learning-State";
+    /// Action of a learning decision (`%f`).
+    pub const LEARNING_ACTION: &str = "X-P2pfaas-Scheduler-Learning-Action";
+    /// ε of a learning decision (`%f`).
+    pub const LEARNING_EPS: &str = "X-P2pfaas-Scheduler-Learning-Eps";
+    /// New: why the job did not go where the scheduler chose (e.g. no peer for a forward action).
+    pub const FALLBACK: &str = "X-P2pfaas-Scheduler-Fallback";
 }
 
 /// Tracks one job in the per-function and per-task-type counters; undoes exactly what it did on drop.
@@ -128,7 +140,27 @@ fn task_type(req: &Request<'_>, count: usize) -> Result<usize, Error> {
     }
 }
 
-/// Handles one invocation and records its outcome.
+/// Parses `X-P2pfaas-Deadline-Ms` (a positive number of milliseconds, fractions allowed), falling back to
+/// the function's configured deadline.
+fn deadline(req: &Request<'_>, function: &Function) -> Result<Option<Duration>, Error> {
+    let Some(raw) = req.header(header::DEADLINE_MS) else {
+        return Ok(function.config.deadline);
+    };
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|ms| *ms > 0.0 && *ms <= 86_400_000.0)
+        .map(|ms| Some(Duration::from_secs_f64(ms / 1000.0)))
+        .ok_or_else(|| {
+            Error::BadInput(format!(
+                "{}: expected milliseconds between 0 and 86400000, got {:?}",
+                header::DEADLINE_MS,
+                String::from_utf8_lossy(raw)
+            ))
+        })
+}
+
+/// Handles one invocation, records its outcome and, for a learning decision with a deadline, the reward.
 pub async fn invoke(
     w: &Worker,
     req: &Request<'_>,
@@ -137,7 +169,9 @@ pub async fn invoke(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let result = run(w, req, function, suffix, resp, out).await;
+    let mut job = JobRecord::default();
+    let result = run(w, req, function, suffix, resp, out, &mut job).await;
+    let total = req.arrived.elapsed();
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
@@ -145,10 +179,50 @@ pub async fn invoke(
         Err(Error::FunctionTimeout) => Outcome::Timeout,
         Err(_) => Outcome::FunctionError,
     };
-    function
-        .metrics(w.index)
-        .record(outcome, req.arrived.elapsed());
+    function.metrics(w.index).record(outcome, total);
+    if let (Some(learning), Some(deadline)) = (&job.note.learning, job.deadline) {
+        let r = &w.node.config.learner;
+        let reward = match &result {
+            Ok(()) if (200..300).contains(&resp.status) && total <= deadline => r.reward_met,
+            Err(Error::Rejected(_)) => r.reward_rejected,
+            _ => r.reward_missed,
+        };
+        w.observe(learning, reward);
+    }
     result
+}
+
+/// The learning headers of contract §1.5 (`%f` formatting, state values comma-joined).
+fn write_learning(resp: &mut Response, l: &Learning) {
+    struct Joined<'a>(&'a [f32]);
+    impl std::fmt::Display for Joined<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            for (i, v) in self.0.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{v:.6}")?;
+            }
+            Ok(())
+        }
+    }
+    resp.header_fmt(header::LEARNING_EID, format_args!("{}", l.eid));
+    resp.header_fmt(
+        header::LEARNING_STATE,
+        format_args!("{}", Joined(l.state())),
+    );
+    resp.header_fmt(
+        header::LEARNING_ACTION,
+        format_args!("{:.6}", f64::from(l.action)),
+    );
+    resp.header_fmt(header::LEARNING_EPS, format_args!("{:.6}", l.epsilon));
+}
+
+/// What `run` learns about the job that `invoke` needs after it, whatever the result.
+#[derive(Default)]
+struct JobRecord {
+    note: Note,
+    deadline: Option<Duration>,
 }
 
 async fn run(
@@ -158,9 +232,12 @@ async fn run(
     suffix: &str,
     resp: &mut Response,
     out: &mut Output,
+    record: &mut JobRecord,
 ) -> Result<(), Error> {
     let node = &w.node;
     let task = task_type(req, node.task_types.len())?;
+    record.deadline = deadline(req, function)?;
+    let note = &mut record.note;
     resp.header(header::VERSION, VERSION.as_bytes());
 
     let job = JobMeta {
@@ -176,9 +253,16 @@ async fn run(
         resp.header(header::SCHEDULER, b"RejectScheduler");
         Decision::Reject(RejectReason::RejectHeader)
     } else {
-        w.decide(&job, |n| {
+        let decision = w.decide(&job, note, |n| {
             resp.header(header::SCHEDULER, n.as_bytes());
-        })
+        });
+        if let Some(l) = &note.learning {
+            write_learning(resp, l);
+        }
+        if let Some(reason) = note.fallback {
+            resp.header(header::FALLBACK, reason.as_bytes());
+        }
+        decision
     };
     let scheduled = Instant::now();
     let mode = match decision {

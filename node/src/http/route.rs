@@ -38,6 +38,74 @@ pub enum Route<'a> {
     GetFunction(&'a str),
     /// `DELETE /system/functions/<name>`.
     RemoveFunction(&'a str),
+    /// The learner API (`/learner/…` here, the original paths on the learner port).
+    Learner(LearnerRoute),
+}
+
+/// The original learner's routes (contract §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnerRoute {
+    /// `GET /` on the learner port.
+    Hello,
+    /// `GET act`: an action for the state in `X-P2pfaas-Learning-State`.
+    Act,
+    /// `GET|POST train`: one entry in headers.
+    Train,
+    /// `POST train_batch`: a JSON array of entries.
+    TrainBatch,
+    /// `GET parameters`.
+    GetParameters,
+    /// `POST parameters`.
+    SetParameters,
+    /// `GET stats`.
+    Stats,
+    /// `GET weights`.
+    Weights,
+    /// `GET|POST reset`.
+    Reset,
+}
+
+/// A route table: the main port's [`route`] or the learner port's [`learner_port`].
+pub type Router = for<'a> fn(&str, &'a str) -> Result<Route<'a>, Error>;
+
+/// Routes of the learner port (the original's port 19020): its paths, and the `/learner/…` forms too.
+pub fn learner_port<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
+    if path == "/" {
+        return match method {
+            "GET" => Ok(Route::Learner(LearnerRoute::Hello)),
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        };
+    }
+    let name = path
+        .strip_prefix("/learner/")
+        .unwrap_or(path.trim_start_matches('/'));
+    learner(method, name)
+}
+
+/// `/learner/<name>` and the learner port's `/<name>`.
+fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
+    use LearnerRoute as L;
+    let only = |allowed: &'static str, route| {
+        if allowed.split(", ").any(|m| m == method) {
+            Ok(Route::Learner(route))
+        } else {
+            Err(Error::MethodNotAllowed { allow: allowed })
+        }
+    };
+    match name {
+        "act" => only("GET, POST", L::Act),
+        "train" => only("GET, POST", L::Train),
+        "train_batch" => only("POST", L::TrainBatch),
+        "parameters" => match method {
+            "GET" => Ok(Route::Learner(L::GetParameters)),
+            "POST" => Ok(Route::Learner(L::SetParameters)),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
+        "stats" => only("GET", L::Stats),
+        "weights" => only("GET", L::Weights),
+        "reset" => only("GET, POST", L::Reset),
+        _ => Err(Error::NoRoute),
+    }
 }
 
 /// Methods a function invocation accepts (all are passed to the function).
@@ -56,6 +124,9 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
                 allow: INVOKE_METHODS,
             }),
         };
+    }
+    if let Some(name) = path.strip_prefix("/learner/") {
+        return learner(method, name);
     }
     if let Some(name) = path.strip_prefix("/system/functions/") {
         if name.is_empty() || name.contains('/') {
@@ -107,6 +178,36 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learner_port_serves_the_original_paths() {
+        use LearnerRoute as L;
+        for (method, path, want) in [
+            ("GET", "/", L::Hello),
+            ("GET", "/act", L::Act),
+            ("GET", "/train", L::Train),
+            ("POST", "/train_batch", L::TrainBatch),
+            ("GET", "/learner/parameters", L::GetParameters),
+            ("POST", "/learner/parameters", L::SetParameters),
+            ("GET", "/learner/stats", L::Stats),
+            ("GET", "/learner/weights", L::Weights),
+            ("GET", "/learner/reset", L::Reset),
+        ] {
+            assert_eq!(
+                learner_port(method, path).ok(),
+                Some(Route::Learner(want)),
+                "{method} {path}"
+            );
+        }
+        assert!(matches!(
+            learner_port("GET", "/function/echo"),
+            Err(Error::NoRoute)
+        ));
+        assert!(matches!(
+            learner_port("DELETE", "/learner/stats"),
+            Err(Error::MethodNotAllowed { allow: "GET" })
+        ));
+    }
 
     #[test]
     fn function_routes_split_name_and_suffix() {
@@ -162,6 +263,15 @@ mod tests {
             Err(Error::MethodNotAllowed { allow: "GET" })
         ));
         assert!(matches!(route("GET", "/nope"), Err(Error::NoRoute)));
+        assert_eq!(
+            route("POST", "/learner/train_batch").ok(),
+            Some(Route::Learner(LearnerRoute::TrainBatch))
+        );
+        assert!(matches!(
+            route("GET", "/learner/train_batch"),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
+        assert!(matches!(route("GET", "/act"), Err(Error::NoRoute)));
         assert!(matches!(
             route("DELETE", "/"),
             Err(Error::MethodNotAllowed { .. })

@@ -7,8 +7,8 @@
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Scheduler, bool_param,
-    expect_arity,
+    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler,
+    bool_param, expect_arity,
 };
 
 const NAME: &str = "NoScheduler";
@@ -25,10 +25,10 @@ impl NoScheduler {
         Self { loss }
     }
 
-    /// Parses the compatible parameter list `[Loss]`.
-    pub fn from_parameters(params: &[String]) -> Result<Self, DescriptorError> {
+    /// Parses the compatible parameter list `[Loss]` into the `Loss` flag.
+    pub fn parse(params: &[String]) -> Result<bool, DescriptorError> {
         expect_arity(NAME, "Loss bool", params, 1)?;
-        Ok(Self::new(bool_param(NAME, params, 0, "Loss")?))
+        bool_param(NAME, params, 0, "Loss")
     }
 }
 
@@ -44,7 +44,13 @@ impl Scheduler for NoScheduler {
         NAME
     }
 
-    fn decide(&mut self, _job: &JobMeta, _view: &NodeView, _rng: &mut dyn RngCore) -> Decision {
+    fn decide(
+        &mut self,
+        _job: &JobMeta,
+        _view: &NodeView<'_>,
+        _rng: &mut dyn RngCore,
+        _note: &mut Note,
+    ) -> Decision {
         Decision::RunLocal(if self.loss {
             Admission::NoQueue
         } else {
@@ -69,12 +75,13 @@ mod tests {
         };
         let mut rng = SmallRng::seed_from_u64(1);
         let view = NodeView::default();
+        let mut note = Note::default();
         assert_eq!(
-            NoScheduler::new(true).decide(&job, &view, &mut rng),
+            NoScheduler::new(true).decide(&job, &view, &mut rng, &mut note),
             Decision::RunLocal(Admission::NoQueue)
         );
         assert_eq!(
-            NoScheduler::new(false).decide(&job, &view, &mut rng),
+            NoScheduler::new(false).decide(&job, &view, &mut rng, &mut note),
             Decision::RunLocal(Admission::Queue)
         );
     }

@@ -8,6 +8,7 @@ mod admin_access;
 mod admission;
 mod bad_input;
 mod http_backend;
+mod learning;
 mod lifecycle;
 mod process_backend;
 mod protocol;

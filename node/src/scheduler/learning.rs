@@ -1,0 +1,251 @@
+//! `LearningScheduler(NumberOfTaskTypes)`: the node's learning agent picks the action (contract §1.7).
+//!
+//! State `[task type, running per type…, queued per type…]` (`1 + 2N` values), actions `0` reject, `1` run
+//! locally, `2` probe one peer, `3 + i` forward to peer slot `i`. Peer slots are stable ids, not positions
+//! in a membership list, so an action keeps its meaning when peers join or leave; until this build has
+//! peers, actions 2 and above run locally and say so (`X-P2pfaas-Scheduler-Fallback`). The decision is an
+//! in-process call to the shared [`Agent`] (the original paid a WebSocket round trip to a Python process).
+//! Jobs from peers run locally without learning, as in the original.
+
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use super::{
+    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, RejectReason,
+    Scheduler, expect_arity, uint_param,
+};
+use crate::learning::{Agent, MAX_DIMS, MAX_TASK_TYPES, dims_for};
+
+const NAME: &str = "LearningScheduler";
+
+/// What one learning decision was: reported in the learning headers and trained on when the job ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Learning {
+    /// Execution id.
+    pub eid: u64,
+    /// Action chosen.
+    pub action: u32,
+    /// ε of the policy that chose it.
+    pub epsilon: f32,
+    state: [f32; MAX_DIMS],
+    dims: u8,
+}
+
+impl Learning {
+    /// The state the action was chosen in.
+    pub fn state(&self) -> &[f32] {
+        &self.state[..usize::from(self.dims)]
+    }
+}
+
+/// The learning scheduler; every worker's copy shares the node's agent.
+#[derive(Debug)]
+pub struct LearningScheduler {
+    task_types: usize,
+    agent: Arc<Agent>,
+    name: String,
+}
+
+impl LearningScheduler {
+    /// A scheduler over `task_types` task types (at most [`MAX_TASK_TYPES`]).
+    pub fn new(task_types: usize, agent: Arc<Agent>) -> Self {
+        let task_types = task_types.clamp(1, MAX_TASK_TYPES);
+        Self {
+            task_types,
+            agent,
+            name: format!("{NAME}({task_types})"),
+        }
+    }
+
+    /// Parses `[NumberOfTaskTypes]` for a node counting `node_task_types` types.
+    pub fn parse(params: &[String], node_task_types: usize) -> Result<usize, DescriptorError> {
+        expect_arity(NAME, "NumberOfTaskTypes uint", params, 1)?;
+        uint_param(
+            NAME,
+            params,
+            0,
+            "NumberOfTaskTypes",
+            1..=node_task_types.min(MAX_TASK_TYPES),
+        )
+    }
+
+    /// The state vector of `job` under `view`, written into `out`; returns its length.
+    fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
+        let n = self.task_types;
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "task types and job counts are far below 2^24"
+        )]
+        {
+            out[0] = job.task_type as f32;
+            for t in 0..n {
+                let load = view.per_type.get(t).copied().unwrap_or_default();
+                out[1 + t] = load.running as f32;
+                out[1 + n + t] = load.queued as f32;
+            }
+        }
+        dims_for(n)
+    }
+}
+
+impl Scheduler for LearningScheduler {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            name: NAME.into(),
+            parameters: vec![self.task_types.to_string()],
+        }
+    }
+
+    fn full_name(&self) -> &str {
+        &self.name
+    }
+
+    fn needs_type_loads(&self) -> bool {
+        true
+    }
+
+    fn decide(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        let local = Decision::RunLocal(Admission::Queue);
+        if job.external {
+            return local;
+        }
+        let mut state = [0.0; MAX_DIMS];
+        let dims = self.state(job, view, &mut state);
+        let Some((eid, action, epsilon)) = self.agent.decide(&state[..dims], rng) else {
+            // The agent was resized for another N between this copy's build and now.
+            note.fallback = Some("learner_state_mismatch");
+            return local;
+        };
+        note.learning = Some(Learning {
+            eid,
+            action,
+            epsilon,
+            state,
+            // dims ≤ MAX_DIMS = 33.
+            dims: u8::try_from(dims).unwrap_or(u8::MAX),
+        });
+        match action {
+            0 => Decision::Reject(RejectReason::Learner),
+            1 => local,
+            // No peers in this build yet: probing and forwarding have nobody to go to.
+            2 => {
+                note.fallback = Some("no_peers_to_probe");
+                local
+            }
+            _ => {
+                note.fallback = Some("unknown_peer");
+                local
+            }
+        }
+    }
+
+    fn observe(&mut self, learning: &Learning, reward: f32) {
+        // An unknown EID (the agent was reset or resized meanwhile) is counted by the agent.
+        let _known = self.agent.reward(learning.eid, reward);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::*;
+    use crate::learning::Parameters;
+    use crate::scheduler::TypeLoad;
+
+    fn agent(task_types: usize, params: Parameters) -> Arc<Agent> {
+        Arc::new(Agent::new(dims_for(task_types), params).expect("valid"))
+    }
+
+    fn job(task_type: usize) -> JobMeta {
+        JobMeta {
+            task_type,
+            external: false,
+            hops: 0,
+        }
+    }
+
+    #[test]
+    fn state_is_type_then_running_then_queued() {
+        let s = LearningScheduler::new(2, agent(2, Parameters::default()));
+        let per_type = [
+            TypeLoad {
+                running: 3,
+                queued: 1,
+            },
+            TypeLoad {
+                running: 2,
+                queued: 0,
+            },
+        ];
+        let view = NodeView {
+            per_type: &per_type,
+            ..NodeView::default()
+        };
+        let mut out = [0.0; MAX_DIMS];
+        let n = s.state(&job(1), &view, &mut out);
+        assert_eq!(&out[..n], &[1.0, 3.0, 2.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn actions_map_to_decisions_and_notes() {
+        // ε = 1: every action is uniform, so all four show up.
+        let params = Parameters {
+            actions_n: 4,
+            epsilon_start: 1.0,
+            epsilon_min: 1.0,
+            ..Parameters::default()
+        };
+        let mut s = LearningScheduler::new(1, agent(1, params));
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut seen = [false; 4];
+        let mut last_eid = 0;
+        for _ in 0..200 {
+            let mut note = Note::default();
+            let d = s.decide(&job(0), &NodeView::default(), &mut rng, &mut note);
+            let l = note.learning.expect("client jobs carry learning data");
+            assert!(l.eid > last_eid, "EIDs increase");
+            last_eid = l.eid;
+            assert_eq!(l.state(), &[0.0, 0.0, 0.0]);
+            seen[l.action as usize] = true;
+            match l.action {
+                0 => assert_eq!(d, Decision::Reject(RejectReason::Learner)),
+                1 => {
+                    assert_eq!(d, Decision::RunLocal(Admission::Queue));
+                    assert!(note.fallback.is_none());
+                }
+                _ => {
+                    assert_eq!(d, Decision::RunLocal(Admission::Queue));
+                    assert!(note.fallback.is_some());
+                }
+            }
+        }
+        assert_eq!(seen, [true; 4]);
+    }
+
+    #[test]
+    fn peer_jobs_run_locally_without_learning() {
+        let mut s = LearningScheduler::new(1, agent(1, Parameters::default()));
+        let mut note = Note::default();
+        let external = JobMeta {
+            external: true,
+            ..job(0)
+        };
+        let d = s.decide(
+            &external,
+            &NodeView::default(),
+            &mut SmallRng::seed_from_u64(1),
+            &mut note,
+        );
+        assert_eq!(d, Decision::RunLocal(Admission::Queue));
+        assert!(note.learning.is_none());
+    }
+}
