@@ -114,7 +114,7 @@ impl Node {
             None => config.scheduler.clone(),
         };
         let agent = Arc::new(Agent::new(
-            learner_dims(&descriptor, config.queue.task_types),
+            learner_dims(&descriptor, config.queue.task_types).unwrap_or(learning::dims_for(1)),
             store.load_learner()?.unwrap_or(config.learner.parameters),
         )?);
         let weights = store.weights_path();
@@ -275,10 +275,13 @@ impl Node {
         self.store
             .save_scheduler(&desc)
             .map_err(UpdateError::Persist)?;
-        // A new N changes the state's shape: the agent starts over for it.
-        self.agent
-            .resize(learner_dims(&desc, self.config.queue.task_types))
-            .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+        // A new N changes the state's shape: the agent starts over for it. Other schedulers leave the
+        // agent (and what it learned) alone.
+        if let Some(dims) = learner_dims(&desc, self.config.queue.task_types) {
+            self.agent
+                .resize(dims)
+                .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+        }
         *guard = desc;
         self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -296,11 +299,11 @@ pub enum UpdateError {
     Persist(std::io::Error),
 }
 
-/// State dimension of the learner for `desc`: `1 + 2N` for `LearningScheduler(N)`, else for one task type.
-fn learner_dims(desc: &Descriptor, task_types: usize) -> usize {
+/// State dimension of the learner for `desc`: `1 + 2N` for `LearningScheduler(N)`, `None` for the others.
+fn learner_dims(desc: &Descriptor, task_types: usize) -> Option<usize> {
     match scheduler::parse(desc, task_types) {
-        Ok(Spec::Learning { task_types }) => learning::dims_for(task_types),
-        _ => learning::dims_for(1),
+        Ok(Spec::Learning { task_types }) => Some(learning::dims_for(task_types)),
+        _ => None,
     }
 }
 

@@ -183,8 +183,8 @@ fn train_headers(req: &Request<'_>) -> Result<Entry, Error> {
             header::ACTION
         ))
     })?;
-    #[allow(clippy::cast_possible_truncation, reason = "rewards are stored as f32")]
-    let reward = number(header::REWARD)? as f32;
+    let reward = narrow(number(header::REWARD)?)
+        .ok_or_else(|| Error::BadInput(format!("{}: out of range for a reward", header::REWARD)))?;
     Ok(Entry {
         eid,
         state,
@@ -229,13 +229,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Entry>, Error> {
                 .ok_or_else(|| bad("eid", "a non-negative integer"))?;
             let state = match map.get("state") {
                 Some(Value::String(s)) => parse_state(s).ok(),
-                Some(Value::Array(values)) => values
-                    .iter()
-                    .map(|v| {
-                        #[allow(clippy::cast_possible_truncation, reason = "states are f32")]
-                        v.as_f64().filter(|f| f.is_finite()).map(|f| f as f32)
-                    })
-                    .collect(),
+                Some(Value::Array(values)) => {
+                    values.iter().map(|v| v.as_f64().and_then(narrow)).collect()
+                }
                 _ => None,
             }
             .ok_or_else(|| bad("state", "comma-separated numbers"))?;
@@ -244,11 +240,11 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Entry>, Error> {
                 .and_then(number)
                 .and_then(parse_action)
                 .ok_or_else(|| bad("action", "a non-negative number"))?;
-            #[allow(clippy::cast_possible_truncation, reason = "rewards are stored as f32")]
             let reward = map
                 .get("reward")
                 .and_then(number)
-                .ok_or_else(|| bad("reward", "a number"))? as f32;
+                .and_then(narrow)
+                .ok_or_else(|| bad("reward", "a number within f32 range"))?;
             Ok(Entry {
                 eid,
                 state,
@@ -257,6 +253,16 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Entry>, Error> {
             })
         })
         .collect()
+}
+
+/// `v` as an `f32`, if it stays finite (`1e300` would become infinity and poison the table).
+fn narrow(v: f64) -> Option<f32> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the learner works in f32; overflow is checked"
+    )]
+    let f = v as f32;
+    f.is_finite().then_some(f)
 }
 
 /// A JSON number, or a string holding one (the original's Go benchmark sent strings).
@@ -322,7 +328,13 @@ mod tests {
         );
         assert_eq!(
             message(parse_batch(br#"[{"eid":1,"state":"0","action":1}]"#)),
-            "[0].reward: expected a number, got nothing"
+            "[0].reward: expected a number within f32 range, got nothing"
+        );
+        assert_eq!(
+            message(parse_batch(
+                br#"[{"eid":1,"state":"0","action":1,"reward":1e300}]"#
+            )),
+            "[0].reward: expected a number within f32 range, got 1e300"
         );
         assert_eq!(
             message(parse_batch(

@@ -227,7 +227,7 @@ fn real(v: &Value) -> Option<f32> {
         clippy::cast_possible_truncation,
         reason = "learning rates are stored as f32"
     )]
-    v.as_f64().filter(|f| f.is_finite()).map(|f| f as f32)
+    v.as_f64().map(|f| f as f32).filter(|f| f.is_finite())
 }
 
 #[cfg(test)]

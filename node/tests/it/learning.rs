@@ -412,3 +412,50 @@ nodetest!(weights_survive_a_restart, |driver| {
     let node = Node::start_in(dir, driver, CONFIG, &[]);
     assert_eq!(node.get("/learner/weights").json(), before);
 });
+
+nodetest!(switching_schedulers_keeps_what_was_learned, |driver| {
+    let config = CONFIG.replace("task_types = 1", "task_types = 2");
+    let node = Node::start(driver, &config, &[]);
+    let r = node.post(
+        "/learner/train_batch",
+        br#"[{"eid":1,"state":"0,0,0","action":1,"reward":1},
+             {"eid":2,"state":"0,1,0","action":1,"reward":1}]"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = node.get("/learner/weights").json();
+    let set = |body: &[u8]| node.post("/configuration/scheduler", body);
+    assert_eq!(
+        set(br#"{"name":"NoScheduler","parameters":["false"]}"#).status,
+        200
+    );
+    assert_eq!(
+        set(br#"{"name":"LearningScheduler","parameters":["1"]}"#).status,
+        200
+    );
+    assert_eq!(node.get("/learner/weights").json(), before);
+    // More task types than the node counts is refused, naming the parameter.
+    let r = set(br#"{"name":"LearningScheduler","parameters":["3"]}"#);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("NumberOfTaskTypes"), "{}", r.text());
+    // A new N changes the state's shape: the table starts over with 1 + 2·2 values per state.
+    assert_eq!(
+        set(br#"{"name":"LearningScheduler","parameters":["2"]}"#).status,
+        200
+    );
+    assert_eq!(node.get("/learner/stats").json()["dims"], 5);
+    assert_eq!(node.get("/learner/stats").json()["states"], 0);
+    let r = node.call(
+        "POST",
+        "/function/echo",
+        &[("X-P2pfaas-Scheduler-Learning-Task-Type", "1")],
+        b"",
+    );
+    assert_eq!(
+        r.header("X-P2pfaas-Scheduler-Learning-State"),
+        Some("1.000000,0.000000,0.000000,0.000000,0.000000")
+    );
+    assert_eq!(
+        r.header("X-P2pfaas-Scheduler"),
+        Some("LearningScheduler(2)")
+    );
+});
