@@ -334,7 +334,7 @@ mod tests {
             message(parse_batch(
                 br#"[{"eid":1,"state":"0","action":1,"reward":1e300}]"#
             )),
-            "[0].reward: expected a number within f32 range, got 1e300"
+            "[0].reward: expected a number within f32 range, got 1e+300"
         );
         assert_eq!(
             message(parse_batch(
