@@ -106,12 +106,15 @@ fn step(c: &mut Criterion) {
             width: 2.0,
         },
     ];
+    // 8 × 6 × 11 × 6 = 3,168 tiles: dense in 2¹⁴ slots, hashed in 2¹¹.
     let tiling = TileConfig::try_new(8, &dims, 1 << 14).expect("valid tiling");
-    bench(
-        c,
-        "tiles",
-        Tiles::try_new(&tiling, ACTIONS).expect("valid shape"),
-    );
+    let tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid shape");
+    assert!(tiles.is_dense());
+    bench(c, "tiles", tiles);
+    let tiling = TileConfig::try_new(8, &dims, 1 << 11).expect("valid tiling");
+    let tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid shape");
+    assert!(!tiles.is_dense());
+    bench(c, "tiles-hashed", tiles);
 }
 
 criterion_group!(benches, step);

@@ -279,6 +279,41 @@ impl Tiles {
     }
 }
 
+impl Tiles {
+    /// `out = Σ rows idx`, for rows of `R` chunks. A local accumulator stays
+    /// in registers; summing into a stack row made each add a load, add and
+    /// store through memory.
+    fn sum_rows<const R: usize>(&self, idx: &[u32], out: &mut [f32]) {
+        debug_assert_eq!(self.row, R);
+        let mut acc = [[0.0_f32; LANES]; R];
+        for &i in idx {
+            let start = i as usize * R;
+            let row = &self.weights[start..start + R];
+            for (a, w) in acc.iter_mut().zip(row) {
+                for (x, y) in a.iter_mut().zip(&w.0) {
+                    *x += y;
+                }
+            }
+        }
+        for (out, a) in out.chunks_mut(LANES).zip(&acc) {
+            store(out, a);
+        }
+    }
+}
+
+/// Writes `acc[..out.len()]` (at most [`LANES`]) in whole pieces of 8, 4, 2
+/// and 1 values: a slice copy of a partial chunk was a `memcpy` call, and
+/// value-by-value stores make the policy's vector loads wait for them.
+fn store(out: &mut [f32], acc: &[f32; LANES]) {
+    let mut at = 0;
+    for piece in [8, 4, 2, 1] {
+        if out.len() - at >= piece {
+            out[at..at + piece].copy_from_slice(&acc[at..at + piece]);
+            at += piece;
+        }
+    }
+}
+
 /// `scaled` (a non-negative coordinate in tile widths) as fixed point with
 /// [`FRACTION`] fractional bits. Scaling by a power of two is exact; the cast
 /// truncates below 2⁻³², saturates at 2⁶³ (2³¹ tiles) and maps NaN to 0.
@@ -313,21 +348,24 @@ impl ValueFunction for Tiles {
         let mut idx = [0u32; MAX_TILINGS];
         let idx = &mut idx[..self.tilings];
         self.active(state, idx);
-        for (chunk, out) in out[..self.actions].chunks_mut(LANES).enumerate() {
-            // A local accumulator stays in registers; summing into a stack
-            // row made each add a load, add and store through memory.
-            let mut acc = [0.0_f32; LANES];
-            for &i in idx.iter() {
-                let row = &self.weights[i as usize * self.row + chunk].0;
-                for (x, y) in acc.iter_mut().zip(row) {
-                    *x += y;
-                }
-            }
-            // Element by element over a fixed 8: a slice copy of the
-            // partial last chunk was a `memcpy` call.
-            for (i, &x) in acc.iter().enumerate() {
-                if let Some(o) = out.get_mut(i) {
-                    *o = x;
+        let out = &mut out[..self.actions];
+        // Up to 32 actions the whole row is summed at once, in registers:
+        // the chunks' add chains then run side by side.
+        match self.row {
+            1 => self.sum_rows::<1>(idx, out),
+            2 => self.sum_rows::<2>(idx, out),
+            3 => self.sum_rows::<3>(idx, out),
+            4 => self.sum_rows::<4>(idx, out),
+            _ => {
+                for (chunk, out) in out.chunks_mut(LANES).enumerate() {
+                    let mut acc = [0.0_f32; LANES];
+                    for &i in idx.iter() {
+                        let row = &self.weights[i as usize * self.row + chunk].0;
+                        for (x, y) in acc.iter_mut().zip(row) {
+                            *x += y;
+                        }
+                    }
+                    store(out, &acc);
                 }
             }
         }
