@@ -30,9 +30,11 @@ pub const MAX_ACTIONS: usize = 64;
 /// Fractional bits of the fixed-point tile coordinates in [`Tiles::active`].
 const FRACTION: u32 = 32;
 
-/// Odd multiplier of the multiply-shift hash (2⁶⁴/φ): consecutive tile
-/// numbers land far apart in the table.
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Odd multiplier of the multiply-shift hash (2³²/φ, Knuth's multiplicative
+/// hashing): consecutive tile numbers land far apart in the table. 32-bit,
+/// like the tile numbers, because SSE2 multiplies four 32-bit lanes at a
+/// time but has no 64-bit multiply.
+const GOLDEN: u32 = 0x9E37_79B9;
 
 /// One chunk of a weight row. The alignment keeps a chunk inside one cache
 /// line, so a 14-action row (two chunks) costs two aligned loads per tiling.
@@ -66,7 +68,7 @@ pub struct Tiles {
     /// Whether tile numbers are slots already (every tile of every tiling
     /// fits in the table) or must be hashed into it.
     dense: bool,
-    /// `64 − log2(table_size)` (63 for a one-slot table): the hash keeps the
+    /// `32 − log2(table_size)` (31 for a one-slot table): the hash keeps the
     /// top bits of the product, which depend on every bit of the key.
     shift: u32,
     /// `table_size - 1`.
@@ -74,7 +76,8 @@ pub struct Tiles {
     /// `table_size` rows of `row` chunks, action-minor so one tile's weights
     /// for every action are adjacent for `q_all`.
     weights: Vec<Lanes>,
-    /// Chunks per row: `actions` rounded up to a multiple of [`LANES`].
+    /// Chunks per row: `actions / LANES`, rounded up; the padding lanes
+    /// stay zero.
     row: usize,
     /// `1 / tilings`, precomputed for `update`.
     step_scale: f32,
@@ -171,7 +174,9 @@ impl Tiles {
             offsets,
             bases,
             dense,
-            shift: (64 - config.table_size().trailing_zeros()).min(63),
+            shift: 32u32
+                .saturating_sub(config.table_size().trailing_zeros())
+                .min(31),
             mask: config.table_size() - 1,
             weights: vec![Lanes([0.0; LANES]); size],
             row,
@@ -246,10 +251,10 @@ impl Tiles {
         }
         if !self.dense {
             for key in out.iter_mut() {
-                let hashed = u64::from(*key).wrapping_mul(GOLDEN) >> self.shift;
-                #[allow(clippy::cast_possible_truncation, reason = "masked to table_size")]
-                let index = (hashed as usize & self.mask) as u32;
-                *key = index;
+                // Tables of over 2³² slots cannot be indexed by u32 anyway.
+                #[allow(clippy::cast_possible_truncation, reason = "see above")]
+                let mask = self.mask as u32;
+                *key = (key.wrapping_mul(GOLDEN) >> self.shift) & mask;
             }
         }
     }
