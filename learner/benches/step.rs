@@ -21,12 +21,12 @@
 //! | tiles/act    | 184 ns  | 117.7 ns | 110.1 ns (still over the 100 ns target) |
 //! | tiles/train  | 405 ns  | 205.4 ns | 208.2 ns |
 //!
-//! Then 5ae1366 against 7d60102 (mixed-radix tile numbers, fixed-point
+//! Then 5ae1366 against e688c00 (mixed-radix tile numbers, fixed-point
 //! digits, register accumulators, branch-free ε-greedy argmax), the two bench
 //! binaries alternating five times in one session with the machine under
 //! load (load average ≈ 5 on 2 cores, so both columns run slow), median:
 //!
-//! | bench              | 5ae1366  | 7d60102  | ratio |
+//! | bench              | 5ae1366  | e688c00  | ratio |
 //! |--------------------|----------|----------|-------|
 //! | qtable/act         | 104.5 ns | 72.7 ns  | 0.70  |
 //! | qtable/train       | 83.3 ns  | 82.1 ns  | 0.98  |
@@ -37,7 +37,7 @@
 //!
 //! At load ≈ 3, interleaved pairs of intermediate builds gave tiles/act
 //! 118 → 58 ns and tiles/train 232 → 98 ns before the `q_all` change
-//! (644fed0), and tiles/act 56 → 50 ns for that change (e15e0f6).
+//! (f37c31c), and tiles/act 56 → 50 ns for that change (fd5f500).
 
 use std::hint::black_box;
 
