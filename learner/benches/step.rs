@@ -1,7 +1,8 @@
 //! Act and train cost of one learner step.
 //!
 //! Measures, for a Q-table holding 10⁴ states × 14 actions and for tile
-//! coding with 8 tilings × 14 actions:
+//! coding with 8 tilings × 14 actions (3,168 tiles: dense in 2¹⁴ slots as
+//! `tiles`, hashed into 2¹¹ as `tiles-hashed`):
 //! - `act`: one ε-greedy choice (ε = 0.1) over 14 actions;
 //! - `train`: one differential-Sarsa update (two `q` reads, one `update`).
 //!
@@ -11,7 +12,7 @@
 //!
 //! Run: `cargo bench -p p2pfaas-learner -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Results (2 shared cores, VM, 2026-11-27):
+//! Results (2 shared cores, VM, 2026-11-27), earlier rounds one at a time:
 //!
 //! | bench        | 69a84d6 | + truncation instead of `floor()`, per-tiling seeds | + rows padded to 8 lanes |
 //! |--------------|---------|------|------|
@@ -19,6 +20,24 @@
 //! | qtable/train | 52.8 ns | 50.9 ns | 52.6 ns |
 //! | tiles/act    | 184 ns  | 117.7 ns | 110.1 ns (still over the 100 ns target) |
 //! | tiles/train  | 405 ns  | 205.4 ns | 208.2 ns |
+//!
+//! Then 5ae1366 against e688c00 (mixed-radix tile numbers, fixed-point
+//! digits, register accumulators, branch-free ε-greedy argmax), the two bench
+//! binaries alternating five times in one session with the machine under
+//! load (load average ≈ 5 on 2 cores, so both columns run slow), median:
+//!
+//! | bench              | 5ae1366  | e688c00  | ratio |
+//! |--------------------|----------|----------|-------|
+//! | qtable/act         | 104.5 ns | 72.7 ns  | 0.70  |
+//! | qtable/train       | 83.3 ns  | 82.1 ns  | 0.98  |
+//! | tiles/act          | 176.6 ns | 74.7 ns  | 0.42  |
+//! | tiles/train        | 332.8 ns | 143.0 ns | 0.43  |
+//! | tiles-hashed/act   | —        | 86.3 ns  |       |
+//! | tiles-hashed/train | —        | 166.0 ns |       |
+//!
+//! At load ≈ 3, interleaved pairs of intermediate builds gave tiles/act
+//! 118 → 58 ns and tiles/train 232 → 98 ns before the `q_all` change
+//! (f37c31c), and tiles/act 56 → 50 ns for that change (fd5f500).
 
 use std::hint::black_box;
 
@@ -106,12 +125,15 @@ fn step(c: &mut Criterion) {
             width: 2.0,
         },
     ];
+    // 8 × 6 × 11 × 6 = 3,168 tiles: dense in 2¹⁴ slots, hashed in 2¹¹.
     let tiling = TileConfig::try_new(8, &dims, 1 << 14).expect("valid tiling");
-    bench(
-        c,
-        "tiles",
-        Tiles::try_new(&tiling, ACTIONS).expect("valid shape"),
-    );
+    let tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid shape");
+    assert!(tiles.is_dense());
+    bench(c, "tiles", tiles);
+    let tiling = TileConfig::try_new(8, &dims, 1 << 11).expect("valid tiling");
+    let tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid shape");
+    assert!(!tiles.is_dense());
+    bench(c, "tiles-hashed", tiles);
 }
 
 criterion_group!(benches, step);

@@ -32,11 +32,12 @@ pub enum Error {
     #[error("not a p2pfaas learner weight file (bad magic)")]
     BadMagic,
     /// The file was written by an incompatible format version.
-    #[error("unsupported weight file version {found} (this build reads {supported})")]
+    #[error("unsupported weight file version {found} (this build reads up to {supported})")]
     UnsupportedVersion {
         /// Version found in the file.
         found: u32,
-        /// Version this build reads and writes.
+        /// Version this build writes, the newest it reads (older ones are
+        /// read only where their layout still means the same thing).
         supported: u32,
     },
     /// A header field does not match the value function being loaded into.

@@ -38,8 +38,19 @@ use crate::{
 
 /// Magic bytes at the start of every weight file.
 pub const MAGIC: [u8; 8] = *b"P2PFLRN\0";
-/// Format version written and accepted by this build.
-pub const VERSION: u32 = 1;
+/// Format version written by this build, and the newest it reads.
+///
+/// - 1: first format.
+/// - 2: tile coding numbers tiles in mixed radix (dense slots when the
+///   table is large enough, else a multiply-shift hash) instead of chaining a
+///   hash over the dimensions. The bytes are laid out as in version 1, but
+///   version-1 tile weights belong to other slots, so they are refused;
+///   version-1 Q-table files are unchanged and still load.
+pub const VERSION: u32 = 2;
+/// Oldest version whose Q-table body this build reads.
+const OLDEST_QTABLE: u32 = 1;
+/// Oldest version whose tile weights mean the same tiles in this build.
+const OLDEST_TILES: u32 = 2;
 const HEADER_LEN: usize = 56;
 const KIND_QTABLE: u32 = 1;
 const KIND_TILES: u32 = 2;
@@ -70,7 +81,9 @@ impl Header {
         out.extend_from_slice(&self.entries.to_le_bytes());
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self> {
+    /// Decodes and checks the magic and that the version is in
+    /// `oldest..=VERSION`.
+    fn decode(bytes: &[u8], oldest: u32) -> Result<Self> {
         if bytes.len() < HEADER_LEN {
             return Err(Error::Truncated {
                 expected: HEADER_LEN as u64,
@@ -91,7 +104,7 @@ impl Header {
             u64::from_le_bytes(b)
         };
         let version = u32_at(8);
-        if version != VERSION {
+        if !(oldest..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
@@ -166,7 +179,7 @@ pub fn save_qtable(table: &QTable, path: &Path) -> Result<()> {
 /// capacity). On error `table` is unchanged.
 pub fn load_qtable(table: &mut QTable, path: &Path) -> Result<()> {
     let bytes = fs::read(path)?;
-    let header = Header::decode(&bytes)?;
+    let header = Header::decode(&bytes, OLDEST_QTABLE)?;
     header.check(&qtable_header(table, header.entries))?;
     if header.entries > table.capacity() as u64 {
         return Err(Error::Mismatch {
@@ -193,11 +206,10 @@ pub fn load_qtable(table: &mut QTable, path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
 pub fn save_tiles(tiles: &Tiles, path: &Path) -> Result<()> {
-    let weights = tiles.weights();
-    let mut out = Vec::with_capacity(HEADER_LEN + 4 * weights.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + 4 * tiles.weight_count());
     tiles_header(tiles).encode(&mut out);
-    weights
-        .iter()
+    tiles
+        .weights()
         .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     write_atomically(path, &out)
 }
@@ -209,7 +221,7 @@ pub fn save_tiles(tiles: &Tiles, path: &Path) -> Result<()> {
 /// differ. On error `tiles` is unchanged.
 pub fn load_tiles(tiles: &mut Tiles, path: &Path) -> Result<()> {
     let bytes = fs::read(path)?;
-    let header = Header::decode(&bytes)?;
+    let header = Header::decode(&bytes, OLDEST_TILES)?;
     let expected = tiles_header(tiles);
     header.check(&expected)?;
     if header.entries != expected.entries {
@@ -244,7 +256,7 @@ fn tiles_header(tiles: &Tiles) -> Header {
         size: tiles.table_size() as u64,
         tilings: shape_u32(tiles.tilings()),
         layout: tiles.layout(),
-        entries: tiles.weights().len() as u64,
+        entries: tiles.weight_count() as u64,
     }
 }
 
@@ -274,8 +286,8 @@ fn body(bytes: &[u8], entries: u64, row: usize) -> Result<&[u8]> {
     Ok(&bytes[HEADER_LEN..])
 }
 
-fn decode_f32s(bytes: &[u8], out: &mut [f32]) {
-    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+fn decode_f32s<'a>(bytes: &[u8], out: impl IntoIterator<Item = &'a mut f32>) {
+    for (x, b) in out.into_iter().zip(bytes.chunks_exact(4)) {
         *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     }
 }

@@ -11,7 +11,7 @@ use rand::Rng;
 use crate::{
     config::{Config, Decay},
     error::{Error, Result},
-    value::ValueFunction,
+    value::{LANES, ValueFunction, max_value},
 };
 
 /// ε-greedy: a uniformly random action with probability ε, otherwise a
@@ -22,6 +22,9 @@ pub struct EpsilonGreedy {
     min: f32,
     factor: f32,
     decay: Decay,
+    actions: usize,
+    /// One value per action, then `-inf` up to a multiple of [`LANES`], so
+    /// [`argmax`] scans whole vectors; the padding is never written.
     scratch: Vec<f32>,
 }
 
@@ -37,7 +40,8 @@ impl EpsilonGreedy {
             min: config.epsilon_min(),
             factor: config.epsilon_decay(),
             decay: config.decay(),
-            scratch: vec![0.0; actions],
+            actions,
+            scratch: vec![f32::NEG_INFINITY; actions.next_multiple_of(LANES)],
         })
     }
 
@@ -67,7 +71,7 @@ impl EpsilonGreedy {
         R: Rng + ?Sized,
     {
         let action = if rng.r#gen::<f32>() < self.epsilon {
-            rng.gen_range(0..self.scratch.len())
+            rng.gen_range(0..self.actions)
         } else {
             self.greedy(v, state, rng)
         };
@@ -84,8 +88,8 @@ impl EpsilonGreedy {
         V: ValueFunction + ?Sized,
         R: Rng + ?Sized,
     {
-        load_values(v, state, &mut self.scratch);
-        argmax(&self.scratch, rng)
+        load_values(v, state, &mut self.scratch[..self.actions]);
+        argmax(&self.scratch, self.actions, rng)
     }
 
     /// Marks the end of an episode; decays ε under [`Decay::PerEpisode`].
@@ -131,7 +135,7 @@ impl Softmax {
     {
         load_values(v, state, &mut self.scratch);
         // Subtracting the max keeps exp() in range for any Q scale.
-        let max = crate::value::max_value(&self.scratch);
+        let max = max_value(&self.scratch);
         let mut total = 0.0;
         for q in &mut self.scratch {
             *q = ((*q - max) / self.temperature).exp();
@@ -149,8 +153,6 @@ impl Softmax {
     }
 }
 
-/// Index of a maximum of `values`, uniformly among ties (reservoir sampling,
-/// so no buffer of tied indices is needed).
 /// Fills `scratch` with every action's value for `state`.
 ///
 /// # Panics
@@ -164,23 +166,70 @@ fn load_values<V: ValueFunction + ?Sized>(v: &V, state: &[f32], scratch: &mut [f
     v.q_all(state, scratch);
 }
 
-fn argmax<R: Rng + ?Sized>(values: &[f32], rng: &mut R) -> usize {
-    let mut best = 0;
-    let mut best_value = f32::NEG_INFINITY;
-    let mut ties = 0u32;
-    for (a, &q) in values.iter().enumerate() {
-        if q > best_value {
-            best = a;
-            best_value = q;
-            ties = 1;
-        } else if q == best_value {
-            ties += 1;
-            if rng.gen_range(0..ties) == 0 {
-                best = a;
-            }
+/// Index of a maximum of `values[..actions]`, uniformly among ties (one
+/// draw from `rng` when there are several maximisers, none otherwise); 0
+/// when every value is NaN. `values` is padded with `-inf` to a multiple of
+/// [`LANES`].
+///
+/// Branch-free scans: a compare-and-branch loop mispredicted wherever the
+/// running maximum changed, which with learned values is anywhere.
+fn argmax<R: Rng + ?Sized>(values: &[f32], actions: usize, rng: &mut R) -> usize {
+    let max = max_value(values);
+    // The maximisers of each block of 64 actions, as a bit mask; padding is
+    // masked off (it ties with the max when every value is -inf).
+    let block_mask = |block: usize| {
+        let start = block * 64;
+        let mut mask = maximisers(&values[start..values.len().min(start + 64)], max);
+        if actions - start < 64 {
+            mask &= (1 << (actions - start)) - 1;
         }
+        mask
+    };
+    let blocks = actions.div_ceil(64);
+    if blocks == 1 {
+        return pick(block_mask(0), rng);
     }
-    best
+    let ties: u32 = (0..blocks).map(|b| block_mask(b).count_ones()).sum();
+    let mut skip = if ties > 1 { rng.gen_range(0..ties) } else { 0 };
+    for b in 0..blocks {
+        let mask = block_mask(b);
+        if skip < mask.count_ones() {
+            return b * 64 + nth_bit(mask, skip);
+        }
+        skip -= mask.count_ones();
+    }
+    0
+}
+
+/// Bit `i` set where `block[i] == max`; `block` is at most 64 values, a
+/// multiple of [`LANES`].
+fn maximisers(block: &[f32], max: f32) -> u64 {
+    let mut mask = 0;
+    for (c, chunk) in block.chunks_exact(LANES).enumerate() {
+        let mut bits = 0u64;
+        for (i, &q) in chunk.iter().enumerate() {
+            bits |= u64::from(q == max) << i;
+        }
+        mask |= bits << (c * LANES);
+    }
+    mask
+}
+
+/// A uniformly chosen set bit of `mask` (0 when none is set).
+fn pick<R: Rng + ?Sized>(mask: u64, rng: &mut R) -> usize {
+    match mask.count_ones() {
+        0 => 0,
+        1 => mask.trailing_zeros() as usize,
+        ties => nth_bit(mask, rng.gen_range(0..ties)),
+    }
+}
+
+/// Position of the `n`-th (from 0) set bit of `mask`.
+fn nth_bit(mut mask: u64, n: u32) -> usize {
+    for _ in 0..n {
+        mask &= mask - 1;
+    }
+    mask.trailing_zeros() as usize
 }
 
 fn check_actions(actions: usize) -> Result<()> {

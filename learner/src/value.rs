@@ -38,10 +38,58 @@ pub trait ValueFunction {
     fn update(&mut self, state: &[f32], action: usize, step: f32);
 }
 
-/// Largest value in `values` (`-inf` when empty).
+/// Width of the blocks the hot loops work in: eight `f32` are one 256-bit
+/// vector, or two 128-bit ones on baseline x86-64.
+pub(crate) const LANES: usize = 8;
+
+/// Largest value in `values` (`-inf` when empty or all NaN; NaNs are
+/// ignored).
 ///
 /// Used by targets that need `max_a Q`, where which maximiser wins does not
-/// matter; policies break ties at random instead.
+/// matter, and by the policies before they pick among the maximisers.
 pub(crate) fn max_value(values: &[f32]) -> f32 {
-    values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    // `if q > m` keeps `m` when `q` is NaN and compiles to one `maxps`;
+    // `f32::max` adds NaN fix-ups to every lane.
+    fn larger(m: f32, q: f32) -> f32 {
+        if q > m { q } else { m }
+    }
+    // Eight independent running maxima, then a halving tree: a single fold
+    // is a chain of dependent max operations, one per action.
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, &q) in lanes.iter_mut().zip(chunk) {
+            *m = larger(*m, q);
+        }
+    }
+    for (m, &q) in lanes.iter_mut().zip(rest) {
+        *m = larger(*m, q);
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            lanes[i] = larger(lanes[i], lanes[i + width]);
+        }
+        width /= 2;
+    }
+    lanes[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_value;
+
+    #[test]
+    fn max_value_of_any_length() {
+        assert_eq!(max_value(&[]), f32::NEG_INFINITY);
+        for len in 1..=20 {
+            for at in 0..len {
+                let mut v: Vec<f32> = (0..len).map(|i| -(i as f32)).collect();
+                v[at] = 5.0;
+                assert_eq!(max_value(&v), 5.0, "len {len}, max at {at}");
+            }
+        }
+        assert_eq!(max_value(&[f32::NAN, 1.0, f32::NAN]), 1.0);
+    }
 }

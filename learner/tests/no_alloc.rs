@@ -70,7 +70,7 @@ const ACTIONS: usize = 14;
 /// A toy scheduling loop: state = (queue length, peer load), action 0 runs
 /// locally, others forward. Returns a checksum so the work is not optimised
 /// away.
-fn run<V: ValueFunction>(v: &mut V, config: &Config, rng: &mut SmallRng) -> f32 {
+fn run<V: ValueFunction>(v: &mut V, config: &Config, rng: &mut SmallRng, steps: usize) -> f32 {
     let mut policy = EpsilonGreedy::try_new(config, ACTIONS).expect("valid");
     let mut td = Td::try_new(config, ACTIONS).expect("valid");
     let mut state = [0.0f32, 0.0];
@@ -79,7 +79,7 @@ fn run<V: ValueFunction>(v: &mut V, config: &Config, rng: &mut SmallRng) -> f32 
 
     ALLOCATIONS.store(0, Ordering::SeqCst);
     ARMED.with(|a| a.set(true));
-    for _ in 0..STEPS {
+    for _ in 0..steps {
         let reward = if action == 0 && state[0] < 5.0 {
             1.0
         } else {
@@ -113,7 +113,7 @@ fn act_and_train_never_allocate() {
     let mut rng = SmallRng::seed_from_u64(42);
 
     let mut table = QTable::try_new(2, ACTIONS, 10_000).expect("valid");
-    let checksum = run(&mut table, &config, &mut rng);
+    let checksum = run(&mut table, &config, &mut rng, STEPS);
     let table_allocations = ALLOCATIONS.load(Ordering::SeqCst);
     assert!(checksum.is_finite());
     assert_eq!(table.len(), 11 * 21, "every visited state is stored");
@@ -132,8 +132,17 @@ fn act_and_train_never_allocate() {
     ];
     let tiling = TileConfig::try_new(8, &dims, 4096).expect("valid");
     let mut tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid");
-    let checksum = run(&mut tiles, &config, &mut rng);
-    let tile_allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert!(tiles.is_dense());
+    let checksum = run(&mut tiles, &config, &mut rng, STEPS);
+    let mut tile_allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert!(checksum.is_finite());
+    // The hashed path (288 tiles in 64 slots) differs only in the index
+    // step; a tenth of the steps keeps the debug run short.
+    let tiling = TileConfig::try_new(8, &dims, 64).expect("valid");
+    let mut tiles = Tiles::try_new(&tiling, ACTIONS).expect("valid");
+    assert!(!tiles.is_dense());
+    let checksum = run(&mut tiles, &config, &mut rng, STEPS / 10);
+    tile_allocations += ALLOCATIONS.load(Ordering::SeqCst);
     assert!(checksum.is_finite());
 
     assert_eq!(table_allocations, 0, "Q-table act + train allocated");

@@ -44,7 +44,7 @@ fn tiles_round_trip() {
     let mut u = tiles(1.0);
     load_tiles(&mut u, &p).expect("load");
     assert_eq!(u.q(&[3.3], 1), t.q(&[3.3], 1));
-    assert_eq!(u.weights(), t.weights());
+    assert!(u.weights().eq(t.weights()));
 }
 
 #[test]
@@ -117,4 +117,33 @@ fn corrupt_files_are_rejected() {
         load_qtable(&mut t, &path("missing.bin")),
         Err(Error::Io(_))
     ));
+}
+
+/// Version 1 numbered tiles differently: its tile weights are refused, while
+/// its Q-table files (same layout) still load.
+#[test]
+fn version_1_tiles_refused_qtables_accepted() {
+    let p = path("v1-tiles.bin");
+    save_tiles(&tiles(1.0), &p).expect("save");
+    let mut bytes = fs::read(&p).expect("read");
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    fs::write(&p, &bytes).expect("write");
+    assert!(matches!(
+        load_tiles(&mut tiles(1.0), &p),
+        Err(Error::UnsupportedVersion {
+            found: 1,
+            supported: VERSION
+        })
+    ));
+
+    let mut t = QTable::try_new(2, 3, 8).expect("valid");
+    t.update(&[1.0, 21.0], 2, 1.5);
+    let p = path("v1-q.bin");
+    save_qtable(&t, &p).expect("save");
+    let mut bytes = fs::read(&p).expect("read");
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    fs::write(&p, &bytes).expect("write");
+    let mut u = QTable::try_new(2, 3, 8).expect("valid");
+    load_qtable(&mut u, &p).expect("version-1 Q-table loads");
+    assert_eq!(u.q(&[1.0, 21.0], 2), 1.5);
 }

@@ -153,3 +153,40 @@ fn reconfigure_keeps_epsilon_above_the_new_floor() {
     p.act(&t, &[0.0], &mut rng);
     assert!((p.epsilon() - 0.3).abs() < 1e-6);
 }
+
+#[test]
+fn ties_across_blocks_of_64_actions() {
+    // 70 actions: the second block (64..70) is a partial one.
+    let mut values = vec![0.0; 70];
+    values[3] = 2.0;
+    values[66] = 2.0;
+    let t = table_with(&values);
+    let mut p = greedy_policy(70);
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut counts = [0u32; 70];
+    for _ in 0..4_000 {
+        counts[p.act(&t, &[0.0], &mut rng)] += 1;
+    }
+    assert_eq!(counts[3] + counts[66], 4_000, "counts {counts:?}");
+    assert!((1_800..2_200).contains(&counts[3]), "counts {counts:?}");
+}
+
+#[test]
+fn padding_never_wins() {
+    // Every value -inf ties with the -inf padding of the scratch row: only
+    // real actions may be chosen, and uniformly.
+    let t = table_with(&[f32::NEG_INFINITY; 3]);
+    let mut p = greedy_policy(3);
+    let mut rng = SmallRng::seed_from_u64(8);
+    let mut counts = [0u32; 3];
+    for _ in 0..3_000 {
+        counts[p.act(&t, &[0.0], &mut rng)] += 1;
+    }
+    assert!(
+        counts.iter().all(|&c| (800..1_200).contains(&c)),
+        "{counts:?}"
+    );
+    // NaN everywhere has no maximiser: action 0, as documented.
+    let t = table_with(&[f32::NAN; 3]);
+    assert_eq!(p.act(&t, &[0.0], &mut rng), 0);
+}

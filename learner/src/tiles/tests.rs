@@ -103,3 +103,47 @@ proptest! {
         prop_assert_eq!(&a[..tilings], &c[..tilings]);
     }
 }
+
+#[test]
+fn dense_exactly_when_every_tile_fits() {
+    // 6 digits in [0, 10] by 2 (5 tiles plus the offset one) × 11 in
+    // [-5, 5] by 1 = 66 tiles per tiling.
+    assert!(tiles(8, 1024).is_dense(), "8 × 66 = 528 slots fit 1024");
+    assert!(tiles(8, 512).is_dense() == (8 * 66 <= 512));
+    assert!(!tiles(8, 256).is_dense());
+}
+
+/// In a dense table two states share tiling `t`'s slot exactly when they
+/// lie in the same tile of tiling `t`, computed here independently with a
+/// float floor: no collisions, and the digits follow the offsets.
+#[test]
+fn dense_slots_are_tiles() {
+    let t = tiles(8, 1024);
+    assert!(t.is_dense());
+    let tile = |x: f32, y: f32, tiling: usize| {
+        let digit = |v: f32, low: f32, high: f32, width: f32, d: usize| {
+            let scaled = (v.clamp(low, high) - low) * (1.0 / width);
+            let offset = ((tiling * (2 * d + 1)) % 8) as f64 / 8.0;
+            (f64::from(scaled) + offset).floor() as i64
+        };
+        (digit(x, 0.0, 10.0, 2.0, 0), digit(y, -5.0, 5.0, 1.0, 1))
+    };
+    let grid: Vec<(f32, f32)> = (0..=60)
+        .flat_map(|i| (0..=60).map(move |j| (i as f32 * 0.2 - 0.5, j as f32 * 0.2 - 6.0)))
+        .collect();
+    let mut seen = std::collections::HashMap::new();
+    for &(x, y) in &grid {
+        let mut idx = [0u32; 8];
+        t.active(&[x, y], &mut idx);
+        for (tiling, &i) in idx.iter().enumerate() {
+            let key = (tiling, tile(x, y, tiling));
+            let prior = seen.insert(i, key);
+            assert!(
+                prior.is_none_or(|p| p == key),
+                "slot {i} holds {prior:?} and {key:?}"
+            );
+        }
+    }
+    // Every tile of every tiling was visited: 8 × 66 slots.
+    assert_eq!(seen.len(), 8 * 66);
+}

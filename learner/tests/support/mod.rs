@@ -1,6 +1,10 @@
 //! Shared support for the learner's integration tests: small MDPs with exact
 //! solutions, so convergence can be judged against the optimum rather than
 //! against a previous run.
+//!
+//! - [`access_control`]: average reward, finite (differential Sarsa, Q-table).
+//! - [`gridworld`]: discounted, finite, stochastic (Q-learning, Q-table).
+//! - [`admission`]: average reward, continuous state (tile coding).
 
 #![allow(
     dead_code,
@@ -9,3 +13,5 @@
 )]
 
 pub mod access_control;
+pub mod admission;
+pub mod gridworld;
