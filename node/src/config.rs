@@ -88,8 +88,50 @@ pub struct Config {
     pub log: LogConfig,
     /// The learning agent.
     pub learner: LearnerConfig,
+    /// Who this node is to its peers, and where to find them.
+    pub discovery: DiscoveryConfig,
+    /// Forwarding and probing.
+    pub peers: PeersConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
+}
+
+/// `[discovery]`.
+#[derive(Debug, Clone)]
+pub struct DiscoveryConfig {
+    /// This node's id (`machine_id`); default `p2pfaas-<advertise>`.
+    pub machine_id: Option<String>,
+    /// `host:port` peers use to reach this node; default the listen address (with `127.0.0.1` for an
+    /// unspecified IP, and the bound port when listening on port 0).
+    pub advertise: Option<String>,
+    /// Peers to contact at start, `host:port` each (the original took bare IPs on a fixed port).
+    pub init_servers: Vec<String>,
+    /// The original's `machine_group_name`.
+    pub group_name: String,
+}
+
+/// Which peer protocol to speak when forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerProtocol {
+    /// The original's JSON until the peer shows it speaks native, then native.
+    Auto,
+    /// Always the original's JSON (base64 payload).
+    Json,
+    /// Always native (raw body, metadata in headers).
+    Native,
+}
+
+/// `[peers]`.
+#[derive(Debug, Clone, Copy)]
+pub struct PeersConfig {
+    /// Longest wait for a forwarded job's answer (also bounded by the request deadline).
+    pub forward_timeout: Duration,
+    /// Longest wait for a load probe.
+    pub probe_timeout: Duration,
+    /// How often each known peer's load and functions are refreshed.
+    pub refresh_interval: Duration,
+    /// Protocol choice.
+    pub protocol: PeerProtocol,
 }
 
 /// `[learner]`.
@@ -383,6 +425,32 @@ impl Config {
         crate::scheduler::parse(&scheduler, queue.task_types)
             .map_err(|e| field_err("scheduler", e.to_string()))?;
         let learner = learner(raw.learner)?;
+        let discovery = discovery(raw.discovery)?;
+        let peers = PeersConfig {
+            forward_timeout: millis(
+                "peers.forward_timeout_ms",
+                raw.peers.forward_timeout_ms.unwrap_or(30_000),
+            )?,
+            probe_timeout: millis(
+                "peers.probe_timeout_ms",
+                raw.peers.probe_timeout_ms.unwrap_or(1_000),
+            )?,
+            refresh_interval: millis(
+                "peers.refresh_interval_ms",
+                raw.peers.refresh_interval_ms.unwrap_or(1_000),
+            )?,
+            protocol: match raw.peers.protocol.as_deref().unwrap_or("auto") {
+                "auto" => PeerProtocol::Auto,
+                "json" => PeerProtocol::Json,
+                "native" => PeerProtocol::Native,
+                other => {
+                    return Err(field_err(
+                        "peers.protocol",
+                        format!("expected auto, json or native, got {other:?}"),
+                    ));
+                }
+            },
+        };
 
         let log = LogConfig {
             format: match raw.log.format.as_deref().unwrap_or("text") {
@@ -411,9 +479,48 @@ impl Config {
             scheduler,
             log,
             learner,
+            discovery,
+            peers,
             functions,
         })
     }
+}
+
+/// Checks a `host:port` peer address; the message says what is wrong.
+pub fn check_peer_addr(addr: &str) -> Result<(), String> {
+    match parse_http_url(&format!("http://{addr}")) {
+        Ok(t) if t.base_path.is_empty() && addr.rsplit_once(':').is_some() => Ok(()),
+        _ => Err(format!(
+            "expected host:port such as 10.0.0.2:18080, got {addr:?}"
+        )),
+    }
+}
+
+/// Validates `[discovery]`.
+fn discovery(raw: raw::RawDiscovery) -> Result<DiscoveryConfig, ConfigError> {
+    if let Some(id) = &raw.machine_id
+        && (id.is_empty()
+            || id.len() > 128
+            || id.bytes().any(|b| b.is_ascii_control() || b == b'"'))
+    {
+        return Err(field_err(
+            "discovery.machine_id",
+            "1-128 printable characters without quotes",
+        ));
+    }
+    if let Some(a) = &raw.advertise {
+        check_peer_addr(a).map_err(|e| field_err("discovery.advertise", e))?;
+    }
+    let init_servers = raw.init_servers.unwrap_or_default();
+    for (i, s) in init_servers.iter().enumerate() {
+        check_peer_addr(s).map_err(|e| field_err(format!("discovery.init_servers[{i}]"), e))?;
+    }
+    Ok(DiscoveryConfig {
+        machine_id: raw.machine_id,
+        advertise: raw.advertise,
+        init_servers,
+        group_name: raw.group_name.unwrap_or_default(),
+    })
 }
 
 /// Validates `[learner]`.

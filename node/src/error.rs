@@ -85,6 +85,12 @@ pub enum Error {
     /// The function failed without producing a response.
     #[error("function failed: {0}")]
     FunctionFailed(String),
+    /// The job was forwarded, the peer failed, and it could not run here either.
+    #[error("forwarding failed and the job cannot run here: {0}")]
+    PeerFailed(String),
+    /// A forwarded job came back to a node already on its path, or travelled too far.
+    #[error("loop detected: this node is already on the job's path")]
+    LoopDetected,
     /// Saving run-time configuration failed; the change was not applied.
     #[error("cannot persist configuration: {0}")]
     Persist(std::io::Error),
@@ -104,6 +110,7 @@ impl Error {
             Self::FunctionTimeout | Self::FunctionUnreachable(_) | Self::FunctionFailed(_) => {
                 Origin::Backend
             }
+            Self::PeerFailed(_) | Self::LoopDetected => Origin::Internal,
             Self::Overloaded(_) | Self::Rejected(_) | Self::Persist(_) => Origin::Internal,
         }
     }
@@ -113,6 +120,7 @@ impl Error {
         matches!(
             self,
             Self::Overloaded(_)
+                | Self::PeerFailed(_)
                 | Self::FunctionTimeout
                 | Self::FunctionUnreachable(_)
                 | Self::Persist(_)

@@ -7,8 +7,11 @@ pub mod admin;
 pub mod client;
 pub mod codec;
 pub mod conn;
+pub mod discovery;
+pub mod forward;
 pub mod invoke;
 pub mod learner;
+pub mod peer;
 pub mod respond;
 pub mod route;
 

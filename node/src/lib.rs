@@ -8,6 +8,7 @@
 //!   `http::respond`, the only place errors become status codes.
 //! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
 //! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
+//! - [`peers`]: the table of peers (ids, addresses, functions, loads) and the peer protocol's wire format.
 //! - [`learning`]: the node's learning agent (`LearningScheduler`, `/learner/*`) on the `learner` crate.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
@@ -24,6 +25,7 @@ pub mod http;
 pub mod learning;
 pub mod metrics;
 pub mod node;
+pub mod peers;
 pub mod queue;
 pub mod registry;
 pub mod runtime;

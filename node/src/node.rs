@@ -63,6 +63,8 @@ pub struct Node {
     pub started: Instant,
     /// The learning agent (`LearningScheduler`, `/learner/*`).
     pub agent: Arc<Agent>,
+    /// Known peers.
+    pub peers: crate::peers::PeerTable,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
@@ -153,6 +155,7 @@ impl Node {
             metrics,
             started: Instant::now(),
             agent,
+            peers: crate::peers::PeerTable::new(String::new(), String::new()),
             blocking: Pool::new(blocking_size(
                 &config,
                 settings.parallel_running_functions_max,
@@ -162,6 +165,27 @@ impl Node {
             scheduler_generation: AtomicU64::new(1),
             config,
         })
+    }
+
+    /// Settles this node's identity once its listener is bound (`addr`), then adds the configured peers.
+    pub fn set_bound(&self, addr: std::net::SocketAddr) {
+        let d = &self.config.discovery;
+        let advertise = d.advertise.clone().unwrap_or_else(|| {
+            let ip = if addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                addr.ip()
+            };
+            std::net::SocketAddr::new(ip, addr.port()).to_string()
+        });
+        let id = d
+            .machine_id
+            .clone()
+            .unwrap_or_else(|| format!("p2pfaas-{advertise}"));
+        self.peers.set_own(id, advertise);
+        for server in &d.init_servers {
+            let _ = self.peers.add(server);
+        }
     }
 
     /// A handle on the blocking pool (clones share the pool and its limit).

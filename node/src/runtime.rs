@@ -93,6 +93,7 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         None => (0..workers).map(|_| None).collect(),
     };
     let node = Arc::new(Node::new(config)?);
+    node.set_bound(addr);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<DriverInfo, RunError>>();
 
     let mut handles = Vec::with_capacity(workers);
@@ -258,6 +259,11 @@ fn worker_thread(
 }
 
 async fn worker_main(worker: Rc<Worker>, listener: TcpListener, learner: Option<TcpListener>) {
+    // One worker keeps the peer table's loads and functions fresh.
+    if worker.index == 0 {
+        let w = Rc::clone(&worker);
+        monoio::spawn(async move { http::forward::refresh(&w).await });
+    }
     if let Some(l) = learner {
         match monoio::net::TcpListener::from_std(l) {
             Ok(l) => {

@@ -5,16 +5,29 @@
 //! Algorithms are selected by the original's descriptor `{name, parameters: [strings]}` (contract §1.4).
 //! Adding one is a file in `scheduler/` plus one arm in [`build`].
 
+mod cluster;
+mod forward;
 mod learning;
+mod least_loaded;
 mod local;
+mod power_of_n;
+mod round_robin;
 
 use std::sync::Arc;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+pub use cluster::{
+    MAX_PROBES, PeerId, PeerLoad, PeerView, Probe, ProbeResult, least_loaded, least_loaded_probed,
+    probe_or, sample_probe,
+};
+pub use forward::ForwardScheduler;
 pub use learning::{Learning, LearningScheduler};
+pub use least_loaded::{Jsq, LeastLoadedCached};
 pub use local::NoScheduler;
+pub use power_of_n::PowerOfN;
+pub use round_robin::RoundRobinWithMaster;
 
 use crate::learning::Agent;
 
@@ -63,6 +76,9 @@ pub struct NodeView<'a> {
     /// Per task type, filled only for schedulers whose [`Scheduler::needs_type_loads`] is true
     /// (empty otherwise).
     pub per_type: &'a [TypeLoad],
+    /// The peers that may take this job (alive, serving its function, not on its path), filled only for
+    /// schedulers whose [`Scheduler::needs_peers`] is true.
+    pub peers: &'a [PeerView<'a>],
 }
 
 impl NodeView<'_> {
@@ -88,6 +104,8 @@ pub enum RejectReason {
     RejectHeader,
     /// The learning agent chose action 0 (reject).
     Learner,
+    /// A round-robin master takes jobs from workers only, not from clients.
+    MasterClientJob,
 }
 
 impl RejectReason {
@@ -96,6 +114,7 @@ impl RejectReason {
         match self {
             Self::RejectHeader => "reject_header",
             Self::Learner => "learner_reject",
+            Self::MasterClientJob => "master_takes_no_client_jobs",
         }
     }
 }
@@ -107,6 +126,10 @@ pub enum Decision {
     RunLocal(Admission),
     /// Refuse deliberately (503).
     Reject(RejectReason),
+    /// Send it to this peer.
+    Forward(PeerId),
+    /// Ask these peers for their load first, then call [`Scheduler::after_probe`].
+    Probe(Probe),
 }
 
 /// What a decision leaves for the response and for learning, besides the [`Decision`] itself.
@@ -138,6 +161,27 @@ pub trait Scheduler {
         rng: &mut dyn RngCore,
         note: &mut Note,
     ) -> Decision;
+    /// Whether [`NodeView::peers`] must be filled.
+    fn needs_peers(&self) -> bool {
+        false
+    }
+    /// The decision after a [`Decision::Probe`], given what each probed peer answered (failed probes
+    /// have no load). Must not return another probe.
+    fn after_probe(
+        &mut self,
+        _job: &JobMeta,
+        _view: &NodeView<'_>,
+        _probes: &[ProbeResult],
+        _rng: &mut dyn RngCore,
+        _note: &mut Note,
+    ) -> Decision {
+        Decision::RunLocal(Admission::Queue)
+    }
+    /// If set, the decision takes effect no earlier than this long after the job arrived (the original's
+    /// Tau: a model of stale load information).
+    fn decision_delay(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// The outcome of a job this scheduler decided with `learning`, as a reward. Learning schedulers
     /// train on it; others ignore it.
     fn observe(&mut self, _learning: &Learning, _reward: f32) {}
@@ -157,14 +201,11 @@ pub struct Context<'a> {
 #[non_exhaustive]
 pub enum DescriptorError {
     /// No algorithm has this name.
-    #[error("unknown scheduler {name:?} (known: NoScheduler, LearningScheduler)")]
+    #[error(
+        "unknown scheduler {name:?} (known: NoScheduler, ForwardScheduler, PowerOfNScheduler, \
+         PowerOfNSchedulerTau, RoundRobinWithMasterScheduler, LearningScheduler, LeastLoadedCached, JSQ)"
+    )]
     UnknownName {
-        /// The name given.
-        name: String,
-    },
-    /// The algorithm exists in the original but not yet in this build.
-    #[error("scheduler {name:?} needs peers, which this build does not provide yet")]
-    NotAvailable {
         /// The name given.
         name: String,
     },
@@ -195,35 +236,49 @@ pub enum DescriptorError {
 }
 
 /// A descriptor whose parameters have been checked, before it is instantiated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spec {
     /// `NoScheduler(Loss)`.
     No {
         /// Loss flag.
         loss: bool,
     },
-    /// `LearningScheduler(NumberOfTaskTypes)`.
+    /// `LearningScheduler(NumberOfTaskTypes)`: needs the node's agent.
     Learning {
         /// N.
         task_types: usize,
     },
+    /// Every algorithm that needs nothing from the node beyond its parameters, already built.
+    Plain(Box<dyn Scheduler>),
+}
+
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::No { loss } => write!(f, "NoScheduler({loss})"),
+            Self::Learning { task_types } => write!(f, "LearningScheduler({task_types})"),
+            Self::Plain(s) => f.write_str(s.full_name()),
+        }
+    }
 }
 
 /// Checks a descriptor's name and parameters against a node counting `task_types` task types.
 pub fn parse(desc: &Descriptor, task_types: usize) -> Result<Spec, DescriptorError> {
+    let p = &desc.parameters;
     match desc.name.as_str() {
         "NoScheduler" => Ok(Spec::No {
-            loss: NoScheduler::parse(&desc.parameters)?,
+            loss: NoScheduler::parse(p)?,
         }),
         "LearningScheduler" => Ok(Spec::Learning {
-            task_types: LearningScheduler::parse(&desc.parameters, task_types)?,
+            task_types: LearningScheduler::parse(p, task_types)?,
         }),
-        "ForwardScheduler"
-        | "PowerOfNScheduler"
-        | "PowerOfNSchedulerTau"
-        | "RoundRobinWithMasterScheduler" => Err(DescriptorError::NotAvailable {
-            name: desc.name.clone(),
-        }),
+        "ForwardScheduler" => Ok(Spec::Plain(Box::new(ForwardScheduler::parse(p)?))),
+        "PowerOfNScheduler" => Ok(Spec::Plain(Box::new(PowerOfN::parse(p, false)?))),
+        "PowerOfNSchedulerTau" => Ok(Spec::Plain(Box::new(PowerOfN::parse(p, true)?))),
+        "RoundRobinWithMasterScheduler" => {
+            Ok(Spec::Plain(Box::new(RoundRobinWithMaster::parse(p)?)))
+        }
+        "LeastLoadedCached" => Ok(Spec::Plain(Box::new(LeastLoadedCached::parse(p)?))),
+        "JSQ" => Ok(Spec::Plain(Box::new(Jsq::parse(p)?))),
         _ => Err(DescriptorError::UnknownName {
             name: desc.name.clone(),
         }),
@@ -237,6 +292,42 @@ pub fn build(desc: &Descriptor, ctx: &Context<'_>) -> Result<Box<dyn Scheduler>,
         Spec::Learning { task_types } => {
             Box::new(LearningScheduler::new(task_types, Arc::clone(ctx.agent)))
         }
+        Spec::Plain(s) => s,
+    })
+}
+
+/// Parses a Go-style duration as the original's Tau parameter took it: `300ms`, `1s`, `1.5s`, `250us`.
+pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic() || c == 'µ')?;
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+    let seconds = match unit {
+        "ns" => value / 1e9,
+        "us" | "µs" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    std::time::Duration::try_from_secs_f64(seconds).ok()
+}
+/// Parses parameter `index` of `name` as a Go-style duration (`300ms`).
+fn duration_param(
+    name: &'static str,
+    params: &[String],
+    index: usize,
+    param: &'static str,
+) -> Result<std::time::Duration, DescriptorError> {
+    let raw = params.get(index).map_or("", String::as_str);
+    parse_go_duration(raw).ok_or_else(|| DescriptorError::Parameter {
+        name,
+        index,
+        param,
+        problem: format!("expected a duration such as 300ms or 1s, got {raw:?}"),
     })
 }
 
@@ -308,9 +399,66 @@ fn bool_param(
     })
 }
 
+/// Helpers shared by the schedulers' unit tests.
+#[cfg(test)]
+mod test_support {
+    use std::time::Duration;
+
+    use super::{JobMeta, PeerId, PeerLoad, PeerView};
+
+    /// A job that travelled `hops` hops; `external` when it came from a peer.
+    pub(super) fn job(hops: u32, external: bool) -> JobMeta {
+        JobMeta {
+            task_type: 0,
+            external,
+            hops,
+        }
+    }
+
+    /// Peers 0, 1, 2… with the given cached loads.
+    pub(super) fn peers(loads: &[Option<PeerLoad>]) -> Vec<PeerView<'static>> {
+        loads
+            .iter()
+            .zip(0u32..)
+            .map(|(load, i)| PeerView {
+                id: PeerId(i),
+                addr: "127.0.0.1:1",
+                load: *load,
+                age: Duration::ZERO,
+            })
+            .collect()
+    }
+
+    /// A cached or probed load of `jobs` running jobs on a K = 4 node.
+    pub(super) fn load(jobs: u32) -> Option<PeerLoad> {
+        Some(PeerLoad {
+            running: jobs,
+            queued: 0,
+            slots: 4,
+        })
+    }
+
+    /// Owned parameter strings.
+    pub(super) fn strings(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| (*s).to_owned()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("250us"), Some(Duration::from_micros(250)));
+        for bad in ["", "300", "ms", "-1s", "1d", "1e400s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn go_parse_bool_forms() {
@@ -376,10 +524,23 @@ mod tests {
                 "NoScheduler parameter 0 (Loss): expected a boolean (true/false/1/0), got \"maybe\""
             )
         );
-        assert!(matches!(
-            build(&d("PowerOfNScheduler", &["1", "2", "true", "1"])).err(),
-            Some(DescriptorError::NotAvailable { .. })
-        ));
+        assert_eq!(
+            build(&d("PowerOfNScheduler", &["1", "2", "true", "1"]))
+                .ok()
+                .map(|s| s.full_name().to_owned())
+                .as_deref(),
+            Some("PowerOfNScheduler(1, 2, true, 1)")
+        );
+        assert_eq!(
+            build(&d(
+                "PowerOfNSchedulerTau",
+                &["1", "0", "true", "1", "300ms"]
+            ))
+            .ok()
+            .map(|s| s.full_name().to_owned())
+            .as_deref(),
+            Some("PowerOfNSchedulerTau(1, 0, true, 1, 300ms)")
+        );
         let ok = build(&d("NoScheduler", &["true"]))
             .ok()
             .map(|s| s.descriptor());

@@ -11,8 +11,12 @@ use rand::rngs::SmallRng;
 use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
+use crate::peers::{MAX_VIEW, Snapshot};
 use crate::registry::{Function, Table};
-use crate::scheduler::{self, Decision, JobMeta, Learning, NodeView, Note, Scheduler, TypeLoad};
+use crate::scheduler::{
+    self, Decision, JobMeta, Learning, NodeView, Note, PeerId, PeerView, ProbeResult, Scheduler,
+    TypeLoad,
+};
 
 /// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
 struct LocalScheduler {
@@ -39,7 +43,19 @@ pub struct Worker {
     type_loads: RefCell<Vec<TypeLoad>>,
     /// This worker's copy of the function table and its generation.
     table: RefCell<(u64, Arc<Table>)>,
+    /// This worker's copy of the peer table and its generation.
+    peers: RefCell<(u64, Arc<Snapshot>)>,
+    /// Rotates where the peer view starts, so large tables are seen evenly.
+    view_offset: Cell<usize>,
 }
+
+/// An empty entry for the fixed-size peer view.
+const NO_PEER: PeerView<'static> = PeerView {
+    id: PeerId(0),
+    addr: "",
+    load: None,
+    age: std::time::Duration::ZERO,
+};
 
 impl Worker {
     /// Creates the state of worker `index`.
@@ -54,6 +70,7 @@ impl Worker {
             .cloned()
             .unwrap_or_else(|| Arc::new(WorkerMetrics::new()));
         let table = RefCell::new(node.registry.snapshot());
+        let peers = RefCell::new(node.peers.snapshot());
         Rc::new(Self {
             index,
             rng: RefCell::new(SmallRng::seed_from_u64(
@@ -65,6 +82,8 @@ impl Worker {
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
             type_loads: RefCell::new(vec![TypeLoad::default(); node.task_types.len()]),
             table,
+            peers,
+            view_offset: Cell::new(index),
             node,
         })
     }
@@ -116,19 +135,79 @@ impl Worker {
             slots: a.slots(),
             queue_len: a.queue_len(),
             per_type,
+            peers: &[],
         }
     }
 
-    /// Asks the current scheduler about `job`; `name` receives the scheduler's display name and `note`
-    /// what the response and learning need.
-    pub fn decide(&self, job: &JobMeta, note: &mut Note, name: impl FnOnce(&str)) -> Decision {
+    /// The current peer table (swapped in when the node published a new one).
+    pub fn peers(&self) -> Arc<Snapshot> {
+        let current = self.node.peers.generation();
+        if self.peers.borrow().0 != current {
+            *self.peers.borrow_mut() = self.node.peers.snapshot();
+        }
+        Arc::clone(&self.peers.borrow().1)
+    }
+
+    /// Runs `f` with the node's view for a call of `function` whose path so far is `path`, filling the
+    /// per-type loads and the eligible peers only when `sched` needs them.
+    fn with_view<R>(
+        &self,
+        sched: &mut dyn Scheduler,
+        function: &str,
+        path: &[String],
+        f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>) -> R,
+    ) -> R {
+        let mut loads = self.type_loads.borrow_mut();
+        let mut view = self.view(sched.needs_type_loads().then_some(&mut loads[..]));
+        let snapshot = sched.needs_peers().then(|| self.peers());
+        let mut buf = [NO_PEER; MAX_VIEW];
+        if let Some(snapshot) = &snapshot {
+            let offset = self.view_offset.get().wrapping_add(1);
+            self.view_offset.set(offset);
+            let n = snapshot.fill_view(function, path, self.node.peers.now_ms(), offset, &mut buf);
+            view.peers = &buf[..n];
+        }
+        f(sched, &view)
+    }
+
+    /// Asks the current scheduler about `job`, a call of `function` that passed the nodes in `path`;
+    /// `name` receives the scheduler's display name and `note` what the response and learning need.
+    pub fn decide(
+        &self,
+        job: &JobMeta,
+        function: &str,
+        path: &[String],
+        note: &mut Note,
+        name: impl FnOnce(&str),
+    ) -> Decision {
         self.refresh_scheduler();
         let mut sched = self.scheduler.borrow_mut();
-        let mut loads = self.type_loads.borrow_mut();
-        let view = self.view(sched.inner.needs_type_loads().then_some(&mut loads[..]));
         name(sched.inner.full_name());
         let mut rng = self.rng.borrow_mut();
-        sched.inner.decide(job, &view, &mut *rng, note)
+        self.with_view(&mut *sched.inner, function, path, |s, view| {
+            s.decide(job, view, &mut *rng, note)
+        })
+    }
+
+    /// The decision after probing, with a fresh view.
+    pub fn after_probe(
+        &self,
+        job: &JobMeta,
+        function: &str,
+        path: &[String],
+        results: &[ProbeResult],
+        note: &mut Note,
+    ) -> Decision {
+        let mut sched = self.scheduler.borrow_mut();
+        let mut rng = self.rng.borrow_mut();
+        self.with_view(&mut *sched.inner, function, path, |s, view| {
+            s.after_probe(job, view, results, &mut *rng, note)
+        })
+    }
+
+    /// The current scheduler's decision delay (Tau).
+    pub fn decision_delay(&self) -> Option<std::time::Duration> {
+        self.scheduler.borrow().inner.decision_delay()
     }
 
     /// Reports the reward of a job decided with `learning` to the current scheduler.

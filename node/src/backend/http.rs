@@ -35,6 +35,7 @@ impl FunctionBackend for Http {
             authorization: None,
             content_type: call.content_type,
             body: call.body,
+            extra: &[],
         };
         // Response limits: the codec defaults (16 KiB head, 4 MiB body), the same as a client request's.
         ctx.pool

@@ -77,6 +77,7 @@ impl FunctionBackend for OpenFaas {
             authorization,
             content_type: call.content_type,
             body: call.body,
+            extra: &[],
         };
         ctx.pool
             .send(&self.config.gateway, &req, out, &ctx.response_limits)

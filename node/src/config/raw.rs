@@ -56,7 +56,31 @@ pub struct Raw {
     #[serde(default)]
     pub learner: RawLearner,
     #[serde(default)]
+    pub discovery: RawDiscovery,
+    #[serde(default)]
+    pub peers: RawPeers,
+    #[serde(default)]
     pub functions: BTreeMap<String, RawFunction>,
+}
+
+/// `[discovery]` (the original discovery service's configuration names).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscovery {
+    pub machine_id: Option<String>,
+    pub advertise: Option<String>,
+    pub init_servers: Option<Vec<String>>,
+    pub group_name: Option<String>,
+}
+
+/// `[peers]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeers {
+    pub forward_timeout_ms: Option<u64>,
+    pub probe_timeout_ms: Option<u64>,
+    pub refresh_interval_ms: Option<u64>,
+    pub protocol: Option<String>,
 }
 
 /// `[learner]`.

@@ -143,7 +143,12 @@ pub async fn handle(
                 &serde_json::json!({"removed": name, "drained": drained}),
             );
         }
-        Route::Invoke { .. } | Route::Learner(_) => return Err(Error::NoRoute),
+        Route::Invoke { .. }
+        | Route::PeerInvoke { .. }
+        | Route::Learner(_)
+        | Route::Discovery(_) => {
+            return Err(Error::NoRoute);
+        }
     }
     Ok(())
 }
@@ -245,6 +250,10 @@ fn load(node: &Node, resp: &mut Response) {
     resp.header_fmt("X-P2pfaas-Maxload", format_args!("{slots}"));
     resp.header_fmt("X-P2pfog-Queue-Length", format_args!("{queued}"));
     resp.header(header::VERSION, VERSION.as_bytes());
+    resp.header(
+        crate::peers::wire::header::PROTOCOL,
+        crate::peers::wire::header::NATIVE.as_bytes(),
+    );
     let table = node.registry.snapshot().1;
     let functions: Vec<Value> = table
         .iter()
@@ -269,6 +278,7 @@ fn load(node: &Node, resp: &mut Response) {
     resp.json(
         200,
         &serde_json::json!({
+            "machine_id": node.peers.own().0,
             "running": running,
             "queued": queued,
             "load": running + queued,

@@ -49,6 +49,8 @@ pub struct ClientRequest<'a> {
     pub content_type: Option<&'a [u8]>,
     /// Request body (sent with `Content-Length`).
     pub body: &'a [u8],
+    /// Headers of our own (peer protocol, signatures); a client header with the same name is dropped.
+    pub extra: &'a [(&'a str, &'a [u8])],
 }
 
 /// A keep-alive connection and the buffers that travel with it.
@@ -353,7 +355,9 @@ pub fn write_request(
         .find(|(n, _)| n.eq_ignore_ascii_case("connection"))
         .map(|(_, v)| v);
     for (name, value) in req.headers.iter() {
-        if forwarded(name, connection, req.authorization.is_some()) {
+        if forwarded(name, connection, req.authorization.is_some())
+            && !req.extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             // Parsed headers are already valid; a rejected one is dropped rather than failing the call.
             let _ = codec::write_header(out, name, value);
         }
@@ -363,6 +367,9 @@ pub fn write_request(
     }
     if let Some(auth) = req.authorization {
         codec::write_header(out, "authorization", auth)?;
+    }
+    for (name, value) in req.extra {
+        codec::write_header(out, name, value)?;
     }
     codec::finish_head(out, req.body.len(), true);
     out.extend_from_slice(req.body);

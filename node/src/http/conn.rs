@@ -15,7 +15,7 @@ use monoio::net::TcpStream;
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
 use super::respond::{self, Response};
 use super::route::{Route, Router};
-use super::{Request, admin, invoke, learner};
+use super::{Request, admin, discovery, invoke, learner, peer};
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
@@ -183,7 +183,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker, router: 
 /// The function a request invokes, if it invokes one that exists.
 fn invoked_function(w: &Worker, router: Router, method: &str, path: &str) -> Option<Arc<Function>> {
     match router(method, path) {
-        Ok(Route::Invoke { function, .. }) => w.function(function),
+        Ok(Route::Invoke { function, .. } | Route::PeerInvoke { function, .. }) => {
+            w.function(function)
+        }
         _ => None,
     }
 }
@@ -203,7 +205,11 @@ async fn handle(
             Some(function) => invoke::invoke(w, req, &function, suffix, resp, out).await,
             None => Err(Error::UnknownFunction),
         },
+        Ok(Route::PeerInvoke { suffix, .. }) => {
+            peer::handle(w, req, target, suffix, resp, out).await
+        }
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
+        Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

@@ -6,13 +6,13 @@
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::{Duration, Instant};
 
-use super::Request;
-use super::codec;
 use super::respond::Response;
+use super::{Request, codec, forward};
 use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Output};
 use crate::error::{Error, Overload};
 use crate::metrics::Outcome;
 use crate::node::TaskCounter;
+use crate::peers::wire;
 use crate::queue::Admit;
 use crate::registry::Function;
 use crate::scheduler::{Admission, Decision, JobMeta, Learning, Note, RejectReason};
@@ -114,9 +114,42 @@ impl Drop for Occupancy<'_> {
     }
 }
 
+/// One job to decide and run, however it arrived: from a client (`/function/…`) or from a peer
+/// (`/peer/function/…`, either protocol). Borrowed from the request where possible.
+pub struct Invocation<'a> {
+    /// Method the function sees.
+    pub method: &'a str,
+    /// Path after the function name (empty or starting with `/`).
+    pub suffix: &'a str,
+    /// Query string, without `?`.
+    pub query: Option<&'a str>,
+    /// Content type of the body.
+    pub content_type: Option<&'a [u8]>,
+    /// The caller's headers (passed to the function, minus hop-by-hop ones).
+    pub headers: Headers<'a>,
+    /// The body.
+    pub body: &'a [u8],
+    /// Task type.
+    pub task_type: usize,
+    /// Deadline for the learning reward.
+    pub deadline: Option<Duration>,
+    /// Hops travelled (0 for client jobs).
+    pub hops: u32,
+    /// True when a peer sent it.
+    pub external: bool,
+    /// Machine ids of the nodes it passed, origin first (not this node).
+    pub path_ids: Vec<String>,
+    /// Their addresses, in the same order.
+    pub path_addrs: Vec<String>,
+    /// When its head was complete here.
+    pub arrived: Instant,
+    /// When this node must have answered.
+    pub answer_by: Instant,
+}
+
 /// Parses the task-type header: absent means 0; otherwise an integer below the configured count.
-fn task_type(req: &Request<'_>, count: usize) -> Result<usize, Error> {
-    let Some(raw) = req.header(header::TASK_TYPE) else {
+pub fn task_type(raw: Option<&[u8]>, count: usize) -> Result<usize, Error> {
+    let Some(raw) = raw else {
         return Ok(0);
     };
     // The original sent it as a float ("1.0"); accept integral floats too.
@@ -142,8 +175,8 @@ fn task_type(req: &Request<'_>, count: usize) -> Result<usize, Error> {
 
 /// Parses `X-P2pfaas-Deadline-Ms` (a positive number of milliseconds, fractions allowed), falling back to
 /// the function's configured deadline.
-fn deadline(req: &Request<'_>, function: &Function) -> Result<Option<Duration>, Error> {
-    let Some(raw) = req.header(header::DEADLINE_MS) else {
+pub fn deadline(raw: Option<&[u8]>, function: &Function) -> Result<Option<Duration>, Error> {
+    let Some(raw) = raw else {
         return Ok(function.config.deadline);
     };
     std::str::from_utf8(raw)
@@ -160,7 +193,7 @@ fn deadline(req: &Request<'_>, function: &Function) -> Result<Option<Duration>, 
         })
 }
 
-/// Handles one invocation, records its outcome and, for a learning decision with a deadline, the reward.
+/// `/function/<name>`: a client's call.
 pub async fn invoke(
     w: &Worker,
     req: &Request<'_>,
@@ -169,9 +202,54 @@ pub async fn invoke(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let mut job = JobRecord::default();
-    let result = run(w, req, function, suffix, resp, out, &mut job).await;
-    let total = req.arrived.elapsed();
+    let inv = Invocation {
+        method: req.method(),
+        suffix,
+        query: req.query(),
+        content_type: req.header("content-type"),
+        headers: Headers::new(req.head, req.head_buf),
+        body: req.body,
+        task_type: task_type(req.header(header::TASK_TYPE), w.node.task_types.len())?,
+        deadline: deadline(req.header(header::DEADLINE_MS), function)?,
+        hops: 0,
+        external: false,
+        path_ids: Vec::new(),
+        path_addrs: Vec::new(),
+        arrived: req.arrived,
+        answer_by: req.deadline,
+    };
+    let overrides = if req.has_flag_header(header::BYPASS) {
+        Some(Override::Bypass)
+    } else if req.has_flag_header(header::REJECT) {
+        Some(Override::Reject)
+    } else {
+        None
+    };
+    execute(w, &inv, overrides, function, resp, out).await
+}
+
+/// The client's override headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Override {
+    /// `X-P2pfaas-Scheduler-Bypass`: run here, queue rules apply.
+    Bypass,
+    /// `X-P2pfaas-Scheduler-Reject`: refuse (503).
+    Reject,
+}
+
+/// Decides, runs (here or on a peer) and answers one invocation; records its outcome and, for a learning
+/// decision with a deadline, the reward.
+pub async fn execute(
+    w: &Worker,
+    inv: &Invocation<'_>,
+    overrides: Option<Override>,
+    function: &Function,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let mut note = Note::default();
+    let result = run(w, inv, overrides, function, resp, out, &mut note).await;
+    let total = inv.arrived.elapsed();
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
@@ -180,7 +258,7 @@ pub async fn invoke(
         Err(_) => Outcome::FunctionError,
     };
     function.metrics(w.index).record(outcome, total);
-    if let (Some(learning), Some(deadline)) = (&job.note.learning, job.deadline) {
+    if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
         let r = &w.node.config.learner;
         let reward = match &result {
             Ok(()) if (200..300).contains(&resp.status) && total <= deadline => r.reward_met,
@@ -218,58 +296,107 @@ fn write_learning(resp: &mut Response, l: &Learning) {
     resp.header_fmt(header::LEARNING_EPS, format_args!("{:.6}", l.epsilon));
 }
 
-/// What `run` learns about the job that `invoke` needs after it, whatever the result.
-#[derive(Default)]
-struct JobRecord {
-    note: Note,
-    deadline: Option<Duration>,
-}
-
 async fn run(
     w: &Worker,
-    req: &Request<'_>,
+    inv: &Invocation<'_>,
+    overrides: Option<Override>,
     function: &Function,
-    suffix: &str,
     resp: &mut Response,
     out: &mut Output,
-    record: &mut JobRecord,
+    note: &mut Note,
 ) -> Result<(), Error> {
-    let node = &w.node;
-    let task = task_type(req, node.task_types.len())?;
-    record.deadline = deadline(req, function)?;
-    let note = &mut record.note;
     resp.header(header::VERSION, VERSION.as_bytes());
-
     let job = JobMeta {
-        task_type: task,
-        external: false,
-        hops: 0,
+        task_type: inv.task_type,
+        external: inv.external,
+        hops: inv.hops,
     };
-    // Override headers, in the original's order: bypass, then reject.
-    let decision = if req.has_flag_header(header::BYPASS) {
-        resp.header(header::SCHEDULER, b"NoScheduler");
-        Decision::RunLocal(Admission::Queue)
-    } else if req.has_flag_header(header::REJECT) {
-        resp.header(header::SCHEDULER, b"RejectScheduler");
-        Decision::Reject(RejectReason::RejectHeader)
-    } else {
-        let decision = w.decide(&job, note, |n| {
-            resp.header(header::SCHEDULER, n.as_bytes());
-        });
-        if let Some(l) = &note.learning {
-            write_learning(resp, l);
+    let mut decision = match overrides {
+        Some(Override::Bypass) => {
+            resp.header(header::SCHEDULER, b"NoScheduler");
+            Decision::RunLocal(Admission::Queue)
         }
-        if let Some(reason) = note.fallback {
-            resp.header(header::FALLBACK, reason.as_bytes());
+        Some(Override::Reject) => {
+            resp.header(header::SCHEDULER, b"RejectScheduler");
+            Decision::Reject(RejectReason::RejectHeader)
         }
-        decision
+        None => {
+            let decision = w.decide(&job, function.name(), &inv.path_ids, note, |n| {
+                resp.header(header::SCHEDULER, n.as_bytes());
+            });
+            if let Some(l) = &note.learning {
+                write_learning(resp, l);
+            }
+            decision
+        }
     };
-    let scheduled = Instant::now();
+    let mut probing = None;
+    if let Decision::Probe(probe) = decision {
+        let started = Instant::now();
+        let results = forward::probe(w, probe.peers()).await;
+        probing = Some(started.elapsed());
+        decision = w.after_probe(&job, function.name(), &inv.path_ids, &results, note);
+    }
+    if let Some(delay) = w.decision_delay() {
+        let at = inv.arrived + delay;
+        monoio::time::sleep(at.saturating_duration_since(Instant::now())).await;
+    }
+    let timing = forward::Timing {
+        arrived: inv.arrived,
+        scheduled: Instant::now(),
+        probing,
+    };
     let mode = match decision {
         Decision::RunLocal(mode) => mode,
-        Decision::Reject(reason) => return Err(Error::Rejected(reason)),
+        Decision::Reject(reason) => {
+            write_fallback(resp, note);
+            return Err(Error::Rejected(reason));
+        }
+        Decision::Forward(peer) => {
+            match forward::forward(w, inv, function, peer, timing, resp, out).await {
+                Ok(()) => {
+                    write_fallback(resp, note);
+                    return Ok(());
+                }
+                // One fallback: run here if there is room now, else say why the peer failed.
+                Err(reason) => {
+                    note.fallback = Some("peer_failed");
+                    write_fallback(resp, note);
+                    return run_local(w, inv, function, Admission::Queue, resp, out, timing)
+                        .await
+                        .map_err(|e| match e {
+                            Error::Overloaded(_) => Error::PeerFailed(reason),
+                            other => other,
+                        });
+                }
+            }
+        }
+        // `after_probe` never probes again; treat a second probe as "keep it here".
+        Decision::Probe(_) => Admission::Queue,
     };
+    write_fallback(resp, note);
+    run_local(w, inv, function, mode, resp, out, timing).await
+}
 
+fn write_fallback(resp: &mut Response, note: &Note) {
+    if let Some(reason) = note.fallback {
+        resp.header(header::FALLBACK, reason.as_bytes());
+    }
+}
+
+/// Admits the job through K slots and the queue, runs the backend, and writes the function's answer with
+/// the timing headers.
+async fn run_local(
+    w: &Worker,
+    inv: &Invocation<'_>,
+    function: &Function,
+    mode: Admission,
+    resp: &mut Response,
+    out: &mut Output,
+    timing: forward::Timing,
+) -> Result<(), Error> {
+    let node = &w.node;
+    let task = inv.task_type;
     let mut occupancy = Occupancy::enter(function, &node.task_types[task])?;
     let permit = match mode {
         Admission::NoQueue => node
@@ -280,7 +407,7 @@ async fn run(
             Admit::Run(permit) => permit,
             Admit::Wait(ticket) => {
                 occupancy.wait();
-                monoio::time::timeout_at(monoio::time::Instant::from_std(req.deadline), ticket)
+                monoio::time::timeout_at(monoio::time::Instant::from_std(inv.answer_by), ticket)
                     .await
                     .map_err(|_| Error::Overloaded(Overload::QueueTimeout))?
             }
@@ -292,12 +419,12 @@ async fn run(
     let started = Instant::now();
     out.reset();
     let call = Call {
-        method: req.method(),
-        path: suffix,
-        query: req.query(),
-        content_type: req.header("content-type"),
-        headers: Headers::new(req.head, req.head_buf),
-        body: req.body,
+        method: inv.method,
+        path: inv.suffix,
+        query: inv.query,
+        content_type: inv.content_type,
+        headers: inv.headers,
+        body: inv.body,
     };
     let http = &node.config.http;
     let ctx = Context {
@@ -312,7 +439,7 @@ async fn run(
     let limit = function
         .config
         .timeout
-        .min(req.deadline.saturating_duration_since(started));
+        .min(inv.answer_by.saturating_duration_since(started));
     let result = monoio::time::timeout(limit, function.backend.invoke(&ctx, &call, out)).await;
     let execution = started.elapsed();
     drop(permit);
@@ -338,12 +465,12 @@ async fn run(
     std::mem::swap(&mut resp.body, &mut out.body);
     // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
     let execution = out.reported_duration.unwrap_or(execution);
-    write_timings(resp, req.arrived, scheduled, started, execution);
+    write_timings(resp, timing, started, execution);
     Ok(())
 }
 
 /// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
-fn passes_through(name: &str) -> bool {
+pub fn passes_through(name: &str) -> bool {
     !codec::is_hop_by_hop(name)
         && !name.eq_ignore_ascii_case("content-type")
         && !name
@@ -354,25 +481,30 @@ fn passes_through(name: &str) -> bool {
 /// The original's timing headers for a locally executed job (`%f` seconds in one-element lists).
 fn write_timings(
     resp: &mut Response,
-    arrived: Instant,
-    scheduled: Instant,
+    timing: forward::Timing,
     started: Instant,
     execution: Duration,
 ) {
     let secs = |d: Duration| d.as_secs_f64();
-    let total = arrived.elapsed();
+    let total = timing.arrived.elapsed();
     resp.header_fmt(header::TOTAL, format_args!("[{:.6}]", secs(total)));
     resp.header_fmt(
         header::SCHEDULING,
         format_args!(
             "[{:.6}]",
-            secs(scheduled.saturating_duration_since(arrived))
+            secs(timing.scheduled.saturating_duration_since(timing.arrived))
         ),
     );
+    if let Some(p) = timing.probing {
+        resp.header_fmt(wire::header::PROBING, format_args!("[{:.6}]", secs(p)));
+    }
     resp.header_fmt(header::EXECUTION, format_args!("{:.6}", secs(execution)));
     resp.header_fmt(
         header::QUEUE,
-        format_args!("{:.6}", secs(started.saturating_duration_since(scheduled))),
+        format_args!(
+            "{:.6}",
+            secs(started.saturating_duration_since(timing.scheduled))
+        ),
     );
 }
 

@@ -63,6 +63,18 @@ impl Response {
         self.head.extend_from_slice(b"\r\n");
     }
 
+    /// The value of a header already added (case-insensitive name), if any. Scans the serialised lines:
+    /// for the rare paths that read back what they wrote (peer responses), not the hot path.
+    pub fn header_value(&self, name: &str) -> Option<&[u8]> {
+        self.head.split(|b| *b == b'\n').find_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (n, v) = line.split_at(colon);
+            n.eq_ignore_ascii_case(name.as_bytes())
+                .then(|| v[1..].trim_ascii())
+        })
+    }
+
     /// Sets a JSON body with `Content-Type: application/json`.
     pub fn json<T: Serialize + ?Sized>(&mut self, status: u16, value: &T) {
         self.status = status;
@@ -116,6 +128,8 @@ pub fn error(resp: &mut Response, err: &Error) {
         Error::FunctionTimeout => (504, code::GENERIC),
         Error::FunctionUnreachable(_) | Error::FunctionFailed(_) => (502, code::GENERIC),
         Error::Persist(_) => (500, code::GENERIC),
+        Error::PeerFailed(_) => (502, code::GENERIC),
+        Error::LoopDetected => (508, code::GENERIC),
     };
     match err {
         Error::Overloaded(reason) => {
@@ -133,6 +147,12 @@ pub fn error(resp: &mut Response, err: &Error) {
         }
         Error::FunctionFailed(_) => {
             resp.header("X-P2pfaas-Reject-Reason", b"function_failed");
+        }
+        Error::PeerFailed(_) => {
+            resp.header("X-P2pfaas-Reject-Reason", b"peer_failed");
+        }
+        Error::LoopDetected => {
+            resp.header("X-P2pfaas-Reject-Reason", b"loop_detected");
         }
         Error::MethodNotAllowed { allow } => {
             resp.header("Allow", allow.as_bytes());
@@ -210,6 +230,19 @@ mod tests {
             assert_eq!(body["code"], code, "{err}");
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
+    }
+
+    #[test]
+    fn headers_can_be_read_back() {
+        let mut r = Response::new();
+        r.header("X-A", b"1");
+        r.header_fmt("X-P2pfaas-Peers-List-Id", format_args!("[\"a\"]"));
+        assert_eq!(
+            r.header_value("x-p2pfaas-peers-list-id"),
+            Some(&b"[\"a\"]"[..])
+        );
+        assert_eq!(r.header_value("X-A"), Some(&b"1"[..]));
+        assert_eq!(r.header_value("X-B"), None);
     }
 
     #[test]

@@ -14,6 +14,13 @@ pub enum Route<'a> {
         /// Rest of the path after the name (empty or starting with `/`), passed to the function.
         suffix: &'a str,
     },
+    /// `POST /peer/function/<name>[/<suffix>]`: a job forwarded by a peer.
+    PeerInvoke {
+        /// Function name.
+        function: &'a str,
+        /// Rest of the path after the name.
+        suffix: &'a str,
+    },
     /// `GET /configuration`.
     GetConfiguration,
     /// `POST /configuration`.
@@ -40,6 +47,8 @@ pub enum Route<'a> {
     RemoveFunction(&'a str),
     /// The learner API (`/learner/…` here, the original paths on the learner port).
     Learner(LearnerRoute),
+    /// The discovery API (`/discovery/…`).
+    Discovery(super::discovery::DiscoveryRoute),
 }
 
 /// The original learner's routes (contract §2.2).
@@ -125,8 +134,24 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
             }),
         };
     }
+    if let Some(rest) = path.strip_prefix("/peer/function/") {
+        let (function, suffix) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        if function.is_empty() {
+            return Err(Error::UnknownFunction);
+        }
+        return match method {
+            "POST" => Ok(Route::PeerInvoke { function, suffix }),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
+        };
+    }
     if let Some(name) = path.strip_prefix("/learner/") {
         return learner(method, name);
+    }
+    if path == "/discovery" {
+        return super::discovery::route(method, "").map(Route::Discovery);
+    }
+    if let Some(rest) = path.strip_prefix("/discovery/") {
+        return super::discovery::route(method, rest).map(Route::Discovery);
     }
     if let Some(name) = path.strip_prefix("/system/functions/") {
         if name.is_empty() || name.contains('/') {
@@ -272,6 +297,17 @@ mod tests {
             Err(Error::MethodNotAllowed { allow: "POST" })
         ));
         assert!(matches!(route("GET", "/act"), Err(Error::NoRoute)));
+        assert_eq!(
+            route("POST", "/peer/function/echo/x").ok(),
+            Some(Route::PeerInvoke {
+                function: "echo",
+                suffix: "/x"
+            })
+        );
+        assert!(matches!(
+            route("GET", "/peer/function/echo"),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
         assert!(matches!(
             route("DELETE", "/"),
             Err(Error::MethodNotAllowed { .. })

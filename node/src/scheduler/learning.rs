@@ -1,19 +1,21 @@
 //! `LearningScheduler(NumberOfTaskTypes)`: the node's learning agent picks the action (contract §1.7).
 //!
 //! State `[task type, running per type…, queued per type…]` (`1 + 2N` values), actions `0` reject, `1` run
-//! locally, `2` probe one peer, `3 + i` forward to peer slot `i`. Peer slots are stable ids, not positions
-//! in a membership list, so an action keeps its meaning when peers join or leave; until this build has
-//! peers, actions 2 and above run locally and say so (`X-P2pfaas-Scheduler-Fallback`). The decision is an
-//! in-process call to the shared [`Agent`] (the original paid a WebSocket round trip to a Python process).
-//! Jobs from peers run locally without learning, as in the original.
+//! locally, `2` probe one random peer and forward if it is less loaded than this node, `3 + i` forward to
+//! peer `i`. Peers are addressed by their stable id (their slot in the peer table), not by position in a
+//! membership list, so an action keeps its meaning when peers join or leave; an action whose peer cannot
+//! take the job (unknown, down, not serving the function, on the job's path) runs locally and says so
+//! (`X-P2pfaas-Scheduler-Fallback`). The decision is an in-process call to the shared [`Agent`] (the
+//! original paid a WebSocket round trip to a Python process). Jobs from peers run locally without
+//! learning, as in the original.
 
 use std::sync::Arc;
 
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, RejectReason,
-    Scheduler, expect_arity, uint_param,
+    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, PeerId, ProbeResult,
+    RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
 };
 use crate::learning::{Agent, MAX_DIMS, MAX_TASK_TYPES, dims_for};
 
@@ -105,6 +107,10 @@ impl Scheduler for LearningScheduler {
         true
     }
 
+    fn needs_peers(&self) -> bool {
+        true
+    }
+
     fn decide(
         &mut self,
         job: &JobMeta,
@@ -134,16 +140,30 @@ impl Scheduler for LearningScheduler {
         match action {
             0 => Decision::Reject(RejectReason::Learner),
             1 => local,
-            // No peers in this build yet: probing and forwarding have nobody to go to.
-            2 => {
-                note.fallback = Some("no_peers_to_probe");
-                local
-            }
-            _ => {
-                note.fallback = Some("unknown_peer");
-                local
+            2 => probe_or(view.peers, 1, rng, note, local),
+            k => {
+                let id = PeerId(k - 3);
+                if view.peers.iter().any(|p| p.id == id) {
+                    Decision::Forward(id)
+                } else {
+                    note.fallback = Some("peer_unavailable");
+                    local
+                }
             }
         }
+    }
+
+    fn after_probe(
+        &mut self,
+        _job: &JobMeta,
+        view: &NodeView<'_>,
+        probes: &[ProbeResult],
+        rng: &mut dyn RngCore,
+        _note: &mut Note,
+    ) -> Decision {
+        // The original's threshold: the total load counted in the state.
+        least_loaded_probed(probes, view.load(), rng)
+            .map_or(Decision::RunLocal(Admission::Queue), Decision::Forward)
     }
 
     fn observe(&mut self, learning: &Learning, reward: f32) {

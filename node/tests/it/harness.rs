@@ -418,3 +418,15 @@ pub fn concurrent(node: &Node, n: usize, path: &str) -> Vec<Reply> {
         .map(|h| h.join().expect("client thread"))
         .collect()
 }
+
+/// Polls `node`'s `/discovery/list` until it lists `want` peers (or 10 s pass); returns the list.
+pub fn wait_for_peers(node: &Node, want: usize) -> serde_json::Value {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = node.get("/discovery/list").json();
+        if list.as_array().is_some_and(|a| a.len() >= want) || Instant::now() > end {
+            return list;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -254,7 +254,7 @@ nodetest!(forward_actions_fall_back_to_local_with_a_reason, |driver| {
     }
     assert_eq!(
         reasons.into_iter().collect::<Vec<_>>(),
-        vec!["no_peers_to_probe".to_owned(), "unknown_peer".to_owned()]
+        vec!["no_peer".to_owned(), "peer_unavailable".to_owned()]
     );
 });
 

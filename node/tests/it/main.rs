@@ -10,6 +10,7 @@ mod bad_input;
 mod http_backend;
 mod learning;
 mod lifecycle;
+mod peers;
 mod process_backend;
 mod protocol;
 mod registry;

@@ -28,6 +28,7 @@ fn request_forwards_end_to_end_headers_and_sets_framing() {
             authorization: None,
             content_type: Some(b"text/plain"),
             body: b"hello",
+            extra: &[],
         })
     });
     assert_eq!(
@@ -48,6 +49,7 @@ fn own_authorization_replaces_the_clients() {
             authorization: Some(b"Basic dTpw"),
             content_type: None,
             body: b"",
+            extra: &[],
         })
     });
     assert_eq!(

@@ -1,0 +1,442 @@
+//! Talking to peers: load probes, the periodic refresh of the peer table, and forwarding one job in the
+//! peer's protocol (contract §1.8–1.9). Connections come from the worker's keep-alive pool.
+//!
+//! Every answer a peer gives carries its load, which goes straight into the peer table; a peer that does
+//! not answer a refresh is counted as failing, and after a few failures it leaves every view until it
+//! answers again. A forwarding failure (no connection, timeout, garbage, or a refusal by the peer's own
+//! admission) is returned to the caller, which falls back once; a function error on the executor is a
+//! clean answer and comes back as is.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use super::codec;
+use super::invoke::{Invocation, header, passes_through};
+use super::respond::Response;
+use crate::backend::{Headers, Output};
+use crate::config::PeerProtocol;
+use crate::http::client::{ClientRequest, request_target};
+use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
+use crate::peers::{Peer, PeerTable, Snapshot};
+use crate::registry::Function;
+use crate::scheduler::{PeerId, PeerLoad, ProbeResult};
+use crate::worker::Worker;
+
+/// When this node decided, and how long it probed: its entries in the timing lists.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// When the job arrived here.
+    pub arrived: Instant,
+    /// When the decision took effect.
+    pub scheduled: Instant,
+    /// Time spent probing, if it probed.
+    pub probing: Option<Duration>,
+}
+
+/// Polls every future to completion concurrently on this worker; outputs in input order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Probes the given peers at once; a probe that fails or times out has no load.
+pub async fn probe(w: &Worker, ids: &[PeerId]) -> Vec<ProbeResult> {
+    let snapshot = w.peers();
+    let probes = ids.iter().map(|&id| {
+        let snapshot = &snapshot;
+        async move {
+            let load = match snapshot.get(id) {
+                Some(peer) => probe_one(w, peer).await,
+                None => None,
+            };
+            ProbeResult { id, load }
+        }
+    });
+    join_all(probes.collect()).await
+}
+
+/// Refreshes every known peer's load and functions every `peers.refresh_interval` until shutdown.
+/// Runs on one worker only.
+pub async fn refresh(w: &Worker) {
+    let interval = w.node.config.peers.refresh_interval;
+    loop {
+        let snapshot: std::sync::Arc<Snapshot> = w.peers();
+        let all = snapshot
+            .peers()
+            .iter()
+            .filter(|p| !p.is_removed())
+            .map(|p| probe_one(w, p));
+        join_all(all.collect()).await;
+        monoio::select! {
+            () = monoio::time::sleep(interval) => {}
+            () = w.node.shutdown.wait() => return,
+        }
+    }
+}
+
+/// `GET /monitoring/load` on `peer`: its load from the headers, and its id and functions from the JSON
+/// body (an original node has no body: it is assumed to serve what this node serves, as every node of an
+/// original cluster did).
+async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
+    let table = &w.node.peers;
+    let mut out = Output::default();
+    let req = ClientRequest {
+        method: "GET",
+        target: "/monitoring/load",
+        headers: Headers::default(),
+        authorization: None,
+        content_type: None,
+        body: b"",
+        extra: &[("User-Agent", b"Machine")],
+    };
+    let limits = codec::Limits {
+        max_head_bytes: 16 * 1024,
+        max_headers: codec::MAX_HEADERS,
+        max_body_bytes: 1 << 20,
+    };
+    let answer = monoio::time::timeout(
+        w.node.config.peers.probe_timeout,
+        w.pool.send(&peer.target, &req, &mut out, &limits),
+    )
+    .await;
+    let load = match answer {
+        Ok(Ok(())) if out.status == 200 => wire::load_from_headers(|n| header_of(&out, n)),
+        _ => None,
+    };
+    let Some(load) = load else {
+        PeerTable::report_failure(&peer.live);
+        return None;
+    };
+    // Identity first: a peer is listed as soon as its load is in, and must be usable by then.
+    let body: serde_json::Value = serde_json::from_slice(&out.body).unwrap_or_default();
+    let machine_id = body["machine_id"].as_str().unwrap_or(&peer.addr).to_owned();
+    let functions: BTreeSet<String> = match body["functions"].as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|f| f["name"].as_str().map(str::to_owned))
+            .collect(),
+        None => w.functions().iter().map(|f| f.name().to_owned()).collect(),
+    };
+    table.report_identity(peer.id, &machine_id, functions);
+    if header_of(&out, wire::header::PROTOCOL).is_some() {
+        PeerTable::report_native(&peer.live);
+    }
+    table.report_load(&peer.live, load);
+    Some(load)
+}
+
+/// First value of a response header.
+fn header_of<'o>(out: &'o Output, name: &str) -> Option<&'o [u8]> {
+    out.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// A JSON array of numbers (a timing list), or nothing.
+fn numbers(value: Option<&[u8]>) -> Vec<f64> {
+    value
+        .and_then(|v| serde_json::from_slice(v).ok())
+        .unwrap_or_default()
+}
+
+/// The path and timings of a forwarded job from the answering peer to the executor, to which this node
+/// prepends itself.
+#[derive(Debug, Default)]
+struct Route {
+    ids: Vec<String>,
+    addrs: Vec<String>,
+    total: Vec<f64>,
+    scheduling: Vec<f64>,
+    probing: Vec<f64>,
+}
+
+/// Node-level refusals from a peer: the job never ran there, so it may run somewhere else.
+fn is_refusal(reason: &[u8]) -> bool {
+    !reason.starts_with(b"function_")
+}
+
+/// Sends the job to `peer` and, on an answer, writes the client's response into `resp`. `Err` carries
+/// the reason when the peer failed or refused before running it.
+pub async fn forward(
+    w: &Worker,
+    inv: &Invocation<'_>,
+    function: &Function,
+    id: PeerId,
+    timing: Timing,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), String> {
+    let snapshot = w.peers();
+    let peer = snapshot
+        .get(id)
+        .ok_or_else(|| format!("peer {} is no longer known", id.0))?;
+    let native = match w.node.config.peers.protocol {
+        PeerProtocol::Native => true,
+        PeerProtocol::Json => false,
+        PeerProtocol::Auto => peer.speaks_native(),
+    };
+    let (own_id, own_addr) = w.node.peers.own();
+    let mut ids = inv.path_ids.clone();
+    ids.push(own_id.clone());
+    let mut addrs = inv.path_addrs.clone();
+    addrs.push(own_addr.clone());
+    let hops = (inv.hops + 1).to_string();
+    let limit = w
+        .node
+        .config
+        .peers
+        .forward_timeout
+        .min(inv.answer_by.saturating_duration_since(Instant::now()));
+    let limits = codec::Limits {
+        max_head_bytes: w.node.config.http.max_head_bytes,
+        max_headers: codec::MAX_HEADERS,
+        max_body_bytes: w.node.config.http.max_response_bytes,
+    };
+    out.reset();
+    let sent = if native {
+        let target = request_target(
+            &format!("/peer/function/{}", function.name()),
+            inv.suffix,
+            inv.query,
+        );
+        let (ids_json, addrs_json) = (wire::format_list(&ids), wire::format_list(&addrs));
+        let task = inv.task_type.to_string();
+        let extra: [(&str, &[u8]); 6] = [
+            (wire::header::PROTOCOL, wire::header::NATIVE.as_bytes()),
+            (wire::header::METHOD, inv.method.as_bytes()),
+            (wire::header::HOPS, hops.as_bytes()),
+            (wire::header::PEERS_ID, ids_json.as_bytes()),
+            (wire::header::PEERS_IP, addrs_json.as_bytes()),
+            (header::TASK_TYPE, task.as_bytes()),
+        ];
+        let req = ClientRequest {
+            method: "POST",
+            target: &target,
+            headers: inv.headers,
+            authorization: None,
+            content_type: inv.content_type,
+            body: inv.body,
+            extra: &extra,
+        };
+        monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
+    } else {
+        let body = json_request(inv, function, &ids, &addrs);
+        let req = ClientRequest {
+            method: "POST",
+            target: &format!("/peer/function/{}", function.name()),
+            headers: Headers::default(),
+            authorization: None,
+            content_type: Some(b"application/json"),
+            body: &body,
+            extra: &[
+                (wire::header::ACCEPTS, wire::header::NATIVE.as_bytes()),
+                ("User-Agent", b"Machine"),
+            ],
+        };
+        monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
+    };
+    match sent {
+        Err(_) => {
+            return Err(format!(
+                "peer {} did not answer within {limit:?}",
+                peer.addr
+            ));
+        }
+        Ok(Err(e)) => {
+            PeerTable::report_failure(&peer.live);
+            let detail = match e {
+                crate::backend::BackendError::Unreachable(d)
+                | crate::backend::BackendError::Failed(d) => d,
+                crate::backend::BackendError::Timeout => "timed out".into(),
+            };
+            return Err(format!("peer {}: {detail}", peer.addr));
+        }
+        Ok(Ok(())) => {}
+    }
+    if let Some(load) = wire::load_from_headers(|n| header_of(out, n)) {
+        w.node.peers.report_load(&peer.live, load);
+    }
+    if header_of(out, wire::header::PROTOCOL).is_some() {
+        PeerTable::report_native(&peer.live);
+    }
+    let route = if header_of(out, wire::header::PEERS_ID).is_some() || native {
+        native_answer(out, &peer.addr, resp)?
+    } else {
+        json_answer(out, &peer.addr, resp)?
+    };
+    write_route(resp, route, &own_id, &own_addr, timing);
+    Ok(())
+}
+
+/// The original's JSON body for `inv`.
+fn json_request(
+    inv: &Invocation<'_>,
+    function: &Function,
+    ids: &[String],
+    addrs: &[String],
+) -> Vec<u8> {
+    let headers = inv
+        .headers
+        .iter()
+        .filter(|(n, _)| passes_through(n) && !n.eq_ignore_ascii_case("host"))
+        .filter_map(|(n, v)| Some((n.to_owned(), std::str::from_utf8(v).ok()?.to_owned())))
+        .collect();
+    let body = JsonRequest {
+        service_id_request: 0,
+        service_id_tracing: String::new(),
+        function_name: function.name().to_owned(),
+        hops: inv.hops + 1,
+        peers_list: Some(
+            ids.iter()
+                .zip(addrs)
+                .map(|(id, addr)| PathMember {
+                    machine_id: id.clone(),
+                    machine_ip: addr.clone(),
+                    timings: Timings::default(),
+                })
+                .collect(),
+        ),
+        payload: wire::encode_body(inv.body),
+        content_type: inv
+            .content_type
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_default(),
+        headers: Some(headers),
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// A native answer: the function's status, headers and body as is, plus the path and timing lists.
+fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Route, String> {
+    if let Some(reason) = header_of(out, "X-P2pfaas-Reject-Reason")
+        && is_refusal(reason)
+    {
+        return Err(format!(
+            "peer {addr} refused the job ({})",
+            String::from_utf8_lossy(reason)
+        ));
+    }
+    resp.status = out.status;
+    if !out.content_type.is_empty() {
+        resp.header("Content-Type", &out.content_type);
+    }
+    for (name, value) in &out.headers {
+        let keep = passes_through(name)
+            || [header::EXECUTION, header::QUEUE, "X-P2pfaas-Reject-Reason"]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h));
+        if keep {
+            resp.header(name, value);
+        }
+    }
+    let route = Route {
+        ids: header_of(out, wire::header::PEERS_ID)
+            .and_then(wire::parse_list)
+            .unwrap_or_default(),
+        addrs: header_of(out, wire::header::PEERS_IP)
+            .and_then(wire::parse_list)
+            .unwrap_or_default(),
+        total: numbers(header_of(out, header::TOTAL)),
+        scheduling: numbers(header_of(out, header::SCHEDULING)),
+        probing: numbers(header_of(out, wire::header::PROBING)),
+    };
+    std::mem::swap(&mut resp.body, &mut out.body);
+    Ok(route)
+}
+
+/// A JSON answer (the original's protocol): status and base64 body, path executor first.
+fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, String> {
+    let answer: JsonResponse = serde_json::from_slice(&out.body)
+        .map_err(|e| format!("peer {addr} sent an unreadable answer: {e}"))?;
+    let body = wire::decode_body(&answer.body).map_err(|e| format!("peer {addr}: {e}"))?;
+    if matches!(answer.status_code, 429 | 503 | 508) {
+        return Err(format!(
+            "peer {addr} refused the job ({})",
+            answer.status_code
+        ));
+    }
+    // The original answered status 0 when the function failed.
+    resp.status = if answer.status_code == 0 {
+        502
+    } else {
+        answer.status_code
+    };
+    if let Some(ct) = &answer.content_type {
+        resp.header("Content-Type", ct.as_bytes());
+    }
+    resp.body = body;
+    let members = answer.peers_list.iter().rev();
+    let execution = answer
+        .peers_list
+        .first()
+        .and_then(|m| m.timings.execution_time);
+    if let Some(e) = execution {
+        resp.header_fmt(header::EXECUTION, format_args!("{e:.6}"));
+    }
+    Ok(Route {
+        ids: members.clone().map(|m| m.machine_id.clone()).collect(),
+        addrs: members.clone().map(|m| m.machine_ip.clone()).collect(),
+        total: members
+            .clone()
+            .map(|m| m.timings.total_time.unwrap_or(0.0))
+            .collect(),
+        scheduling: members
+            .clone()
+            .map(|m| m.timings.scheduling_time.unwrap_or(0.0))
+            .collect(),
+        probing: members
+            .map(|m| m.timings.probing_time.unwrap_or(0.0))
+            .collect(),
+    })
+}
+
+/// Prepends this node to the route and writes the forwarded-job headers of contract §1.5.
+fn write_route(resp: &mut Response, route: Route, own_id: &str, own_addr: &str, t: Timing) {
+    let prepend = |mine: f64, rest: Vec<f64>| {
+        let mut all = Vec::with_capacity(rest.len() + 1);
+        all.push(mine);
+        all.extend(rest);
+        serde_json::to_string(&all).unwrap_or_else(|_| "[]".into())
+    };
+    let mut ids = vec![own_id.to_owned()];
+    ids.extend(route.ids);
+    let mut addrs = vec![own_addr.to_owned()];
+    addrs.extend(route.addrs);
+    let hops = ids.len().saturating_sub(1);
+    resp.header(wire::header::EXTERNALLY_EXECUTED, b"True");
+    resp.header_fmt(wire::header::HOPS, format_args!("{hops}"));
+    resp.header(wire::header::PEERS_ID, wire::format_list(&ids).as_bytes());
+    resp.header(wire::header::PEERS_IP, wire::format_list(&addrs).as_bytes());
+    let secs = |d: Duration| d.as_secs_f64();
+    let total = prepend(secs(t.arrived.elapsed()), route.total);
+    resp.header(header::TOTAL, total.as_bytes());
+    let scheduling = prepend(
+        secs(t.scheduled.saturating_duration_since(t.arrived)),
+        route.scheduling,
+    );
+    resp.header(header::SCHEDULING, scheduling.as_bytes());
+    let probing = prepend(t.probing.map_or(0.0, secs), route.probing);
+    resp.header(wire::header::PROBING, probing.as_bytes());
+}

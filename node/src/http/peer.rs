@@ -1,0 +1,242 @@
+//! `POST /peer/function/<name>[/<path>]`: a job forwarded by a peer (contract §1.9), in the native
+//! protocol or the original's JSON. The job is decided by this node's own scheduler (as in the original)
+//! with its hop count and path, so MaxHops limits hold and a node already on the path is never chosen;
+//! a job that reaches a node on its own path is refused as a loop (508).
+//!
+//! Every answer, errors included, states that this node speaks native and carries its load, so the
+//! sender's cached view stays fresh without extra probes.
+
+use std::sync::Arc;
+
+use super::Request;
+use super::invoke::{self, Invocation, header};
+use super::respond::{self, Response};
+use crate::backend::{Headers, Output};
+use crate::error::Error;
+use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
+use crate::registry::Function;
+use crate::worker::Worker;
+
+/// Longest path a job may travel.
+const MAX_PATH: usize = 64;
+
+/// Serves a forwarded job. `function` is the one named in the path, if this node serves it.
+pub async fn handle(
+    w: &Worker,
+    req: &Request<'_>,
+    function: Option<Arc<Function>>,
+    suffix: &str,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let native = req
+        .header(wire::header::PROTOCOL)
+        .is_some_and(|v| v.starts_with(b"native"));
+    write_identity(w, resp);
+    if native {
+        let result = native_job(w, req, function, suffix, resp, out).await;
+        if result.is_ok() && resp.header_value(wire::header::PEERS_ID).is_none() {
+            // Executed here: the path back starts (and ends) with this node.
+            let (id, addr) = w.node.peers.own();
+            resp.header(wire::header::PEERS_ID, wire::format_list(&[id]).as_bytes());
+            resp.header(
+                wire::header::PEERS_IP,
+                wire::format_list(&[addr]).as_bytes(),
+            );
+        }
+        return result;
+    }
+    let result = json_job(w, req, function, resp, out).await;
+    if let Err(e) = &result {
+        respond::error(resp, e);
+    }
+    wrap_json(w, resp);
+    Ok(())
+}
+
+/// This node's id, protocol and current load, on every peer answer.
+fn write_identity(w: &Worker, resp: &mut Response) {
+    let a = &w.node.admission;
+    resp.header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
+    resp.header(wire::header::MACHINE_ID, w.node.peers.own().0.as_bytes());
+    resp.header_fmt(wire::header::LOAD, format_args!("{}", a.running()));
+    resp.header_fmt(wire::header::QUEUE_LENGTH, format_args!("{}", a.queued()));
+    resp.header_fmt(wire::header::MAXLOAD, format_args!("{}", a.slots()));
+}
+
+/// Refuses a path that already contains this node, or that is too long.
+fn check_path(w: &Worker, ids: &[String], addrs: &[String]) -> Result<(), Error> {
+    let (own_id, own_addr) = w.node.peers.own();
+    if ids.len() > MAX_PATH || ids.contains(&own_id) || addrs.contains(&own_addr) {
+        return Err(Error::LoopDetected);
+    }
+    Ok(())
+}
+
+async fn native_job(
+    w: &Worker,
+    req: &Request<'_>,
+    function: Option<Arc<Function>>,
+    suffix: &str,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let list = |name: &str| -> Result<Vec<String>, Error> {
+        match req.header(name) {
+            None => Ok(Vec::new()),
+            Some(v) => wire::parse_list(v).ok_or_else(|| {
+                Error::BadInput(format!("{name}: expected a JSON array of strings"))
+            }),
+        }
+    };
+    let (ids, addrs) = (list(wire::header::PEERS_ID)?, list(wire::header::PEERS_IP)?);
+    let hops = req
+        .header(wire::header::HOPS)
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u32>().ok())
+        .filter(|h| *h >= 1)
+        .ok_or_else(|| {
+            Error::BadInput(format!(
+                "{}: expected a positive integer",
+                wire::header::HOPS
+            ))
+        })?;
+    check_path(w, &ids, &addrs)?;
+    let function = function.ok_or(Error::UnknownFunction)?;
+    let method = match req.header(wire::header::METHOD) {
+        None => "POST",
+        Some(m) => match m {
+            b"GET" => "GET",
+            b"POST" => "POST",
+            b"PUT" => "PUT",
+            b"PATCH" => "PATCH",
+            b"DELETE" => "DELETE",
+            _ => {
+                return Err(Error::BadInput(format!(
+                    "{}: expected GET, POST, PUT, PATCH or DELETE",
+                    wire::header::METHOD
+                )));
+            }
+        },
+    };
+    let inv = Invocation {
+        method,
+        suffix,
+        query: req.query(),
+        content_type: req.header("content-type"),
+        headers: Headers::new(req.head, req.head_buf),
+        body: req.body,
+        task_type: invoke::task_type(req.header(header::TASK_TYPE), w.node.task_types.len())?,
+        // The reward belongs to the origin's learner.
+        deadline: None,
+        hops,
+        external: true,
+        path_ids: ids,
+        path_addrs: addrs,
+        arrived: req.arrived,
+        answer_by: req.deadline,
+    };
+    invoke::execute(w, &inv, None, &function, resp, out).await
+}
+
+async fn json_job(
+    w: &Worker,
+    req: &Request<'_>,
+    function: Option<Arc<Function>>,
+    resp: &mut Response,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let job: JsonRequest = serde_json::from_slice(req.body)
+        .map_err(|e| Error::BadInput(format!("malformed peer request: {e}")))?;
+    let body = wire::decode_body(&job.payload).map_err(Error::BadInput)?;
+    let path = job.peers_list.unwrap_or_default();
+    let ids: Vec<String> = path.iter().map(|m| m.machine_id.clone()).collect();
+    let addrs: Vec<String> = path.iter().map(|m| m.machine_ip.clone()).collect();
+    check_path(w, &ids, &addrs)?;
+    let function = function.ok_or(Error::UnknownFunction)?;
+    let task = job
+        .headers
+        .as_ref()
+        .and_then(|h| {
+            h.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(header::TASK_TYPE))
+        })
+        .map(|(_, v)| v.as_bytes());
+    let content_type = (!job.content_type.is_empty()).then_some(job.content_type.as_bytes());
+    let inv = Invocation {
+        method: "POST",
+        suffix: "",
+        query: None,
+        content_type,
+        headers: Headers::default(),
+        body: &body,
+        task_type: invoke::task_type(task, w.node.task_types.len())?,
+        deadline: None,
+        // The original always sent 1; a missing value means one hop.
+        hops: job.hops.max(1),
+        external: true,
+        path_ids: ids,
+        path_addrs: addrs,
+        arrived: req.arrived,
+        answer_by: req.deadline,
+    };
+    invoke::execute(w, &inv, None, &function, resp, out).await
+}
+
+/// Turns the response built for this job into the original's JSON answer: status, base64 body, and the
+/// path with timings, executor first.
+fn wrap_json(w: &Worker, resp: &mut Response) {
+    let numbers = |name: &str| -> Vec<f64> {
+        resp.header_value(name)
+            .and_then(|v| serde_json::from_slice(v).ok())
+            .unwrap_or_default()
+    };
+    let list = |name: &str| -> Vec<String> {
+        resp.header_value(name)
+            .and_then(wire::parse_list)
+            .unwrap_or_default()
+    };
+    let (own_id, own_addr) = w.node.peers.own();
+    let (mut ids, mut addrs) = (list(wire::header::PEERS_ID), list(wire::header::PEERS_IP));
+    if ids.is_empty() {
+        ids.push(own_id);
+        addrs.push(own_addr);
+    }
+    let (total, scheduling, probing) = (
+        numbers(header::TOTAL),
+        numbers(header::SCHEDULING),
+        numbers(wire::header::PROBING),
+    );
+    let execution = resp
+        .header_value(header::EXECUTION)
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<f64>().ok());
+    let last = ids.len() - 1;
+    let mut members: Vec<PathMember> = ids
+        .into_iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(i, (machine_id, machine_ip))| PathMember {
+            machine_id,
+            machine_ip,
+            timings: Timings {
+                execution_time: (i == last).then_some(execution).flatten(),
+                total_time: total.get(i).copied(),
+                scheduling_time: scheduling.get(i).copied(),
+                probing_time: probing.get(i).copied(),
+            },
+        })
+        .collect();
+    members.reverse();
+    let content_type = resp
+        .header_value("content-type")
+        .map(|c| String::from_utf8_lossy(c).into_owned());
+    let answer = JsonResponse {
+        peers_list: members,
+        body: wire::encode_body(&resp.body),
+        status_code: resp.status,
+        content_type,
+    };
+    let status = resp.status;
+    resp.reset();
+    write_identity(w, resp);
+    resp.json(status, &answer);
+}

@@ -1,0 +1,365 @@
+//! The node's table of peers: who they are, where they are, which functions they serve, which protocol
+//! they speak and their last reported load. Schedulers see it through [`Snapshot::fill_view`].
+//!
+//! Each peer gets a stable [`PeerId`] (its slot) the first time it is seen; slots are never reused, so a
+//! learning action keeps addressing the same peer. Identity and functions change rarely and are published
+//! as immutable snapshots (workers compare a generation number, like the function registry); loads change
+//! all the time and live in atomics shared by every snapshot, so a report never republishes anything.
+
+pub mod wire;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::config::{HttpTarget, parse_http_url};
+use crate::scheduler::{PeerId, PeerLoad, PeerView};
+
+/// Most peers one decision looks at (a stack array; larger clusters are seen through a rotating window).
+pub const MAX_VIEW: usize = 64;
+/// Failed refreshes after which a peer is considered down (until it answers again).
+const DOWN_AFTER_FAILURES: u32 = 3;
+
+/// What changes often about a peer, shared by all snapshots.
+#[derive(Debug)]
+pub struct Live {
+    running: AtomicU32,
+    queued: AtomicU32,
+    slots: AtomicU32,
+    /// Milliseconds since the node started at the last report, 0 = never.
+    reported_ms: AtomicU64,
+    failures: AtomicU32,
+    native: AtomicBool,
+    /// Forgotten by `/discovery/reset` until it is added again.
+    removed: AtomicBool,
+}
+
+/// One peer as a snapshot holds it.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Stable id.
+    pub id: PeerId,
+    /// `host:port`.
+    pub addr: String,
+    /// Parsed address for the HTTP client.
+    pub target: HttpTarget,
+    /// Its `machine_id`, once known.
+    pub machine_id: Option<String>,
+    /// Functions it serves, once known (a node never forwards a function a peer does not advertise).
+    pub functions: Option<Arc<BTreeSet<String>>>,
+    /// Loads and health.
+    pub live: Arc<Live>,
+}
+
+impl Peer {
+    /// Whether it answered recently enough to be used.
+    pub fn is_up(&self) -> bool {
+        self.live.failures.load(Relaxed) < DOWN_AFTER_FAILURES && !self.live.removed.load(Relaxed)
+    }
+
+    /// Whether `/discovery/reset` forgot it.
+    pub fn is_removed(&self) -> bool {
+        self.live.removed.load(Relaxed)
+    }
+
+    /// Whether it has ever answered (a claimed address is trusted only then).
+    pub fn has_answered(&self) -> bool {
+        self.live.reported_ms.load(Relaxed) > 0
+    }
+
+    /// Failed refreshes in a row (the original's `dead_polls`).
+    pub fn failures(&self) -> u32 {
+        self.live.failures.load(Relaxed)
+    }
+
+    /// Milliseconds since the table was created at its last report (0 = never).
+    pub fn reported_ms(&self) -> u64 {
+        self.live.reported_ms.load(Relaxed)
+    }
+
+    /// Whether it has shown it speaks the native protocol.
+    pub fn speaks_native(&self) -> bool {
+        self.live.native.load(Relaxed)
+    }
+
+    /// Whether it serves `function`.
+    pub fn serves(&self, function: &str) -> bool {
+        self.functions
+            .as_ref()
+            .is_some_and(|f| f.contains(function))
+    }
+
+    /// Whether this peer is the node named by an id or address on a job's path.
+    pub fn is_on(&self, path: &[String]) -> bool {
+        path.iter()
+            .any(|p| *p == self.addr || self.machine_id.as_deref() == Some(p.as_str()))
+    }
+}
+
+/// An immutable view of the table.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    peers: Vec<Peer>,
+}
+
+impl Snapshot {
+    /// Every peer, in slot order.
+    pub fn peers(&self) -> &[Peer] {
+        &self.peers
+    }
+
+    /// The peer in slot `id`.
+    pub fn get(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(usize::try_from(id.0).ok()?)
+    }
+
+    /// Fills `out` with the peers that may take a call of `function` whose path so far is `path` (ids and
+    /// addresses): up, serving it, not on the path. Starts at `offset` (rotated per call) so that large
+    /// tables are seen evenly through the fixed-size window; returns how many were written.
+    pub fn fill_view<'a>(
+        &'a self,
+        function: &str,
+        path: &[String],
+        now_ms: u64,
+        offset: usize,
+        out: &mut [PeerView<'a>; MAX_VIEW],
+    ) -> usize {
+        let n = self.peers.len();
+        let mut len = 0;
+        for i in 0..n {
+            let p = &self.peers[(offset + i) % n];
+            if len == MAX_VIEW {
+                break;
+            }
+            if !p.is_up() || !p.serves(function) || p.is_on(path) {
+                continue;
+            }
+            let reported = p.live.reported_ms.load(Relaxed);
+            out[len] = PeerView {
+                id: p.id,
+                addr: &p.addr,
+                load: (reported > 0).then(|| PeerLoad {
+                    running: p.live.running.load(Relaxed),
+                    queued: p.live.queued.load(Relaxed),
+                    slots: p.live.slots.load(Relaxed),
+                }),
+                age: Duration::from_millis(now_ms.saturating_sub(reported)),
+            };
+            len += 1;
+        }
+        len
+    }
+}
+
+/// The table.
+#[derive(Debug)]
+pub struct PeerTable {
+    started: Instant,
+    /// This node's own advertised address and id: never added as a peer.
+    own: Mutex<(String, String)>,
+    state: Mutex<Arc<Snapshot>>,
+    generation: AtomicU64,
+}
+
+impl PeerTable {
+    /// An empty table for a node that calls itself `machine_id` at `advertise`.
+    pub fn new(machine_id: String, advertise: String) -> Self {
+        Self {
+            started: Instant::now(),
+            own: Mutex::new((machine_id, advertise)),
+            state: Mutex::new(Arc::new(Snapshot::default())),
+            generation: AtomicU64::new(1),
+        }
+    }
+
+    /// This node's `(machine_id, advertise)`.
+    pub fn own(&self) -> (String, String) {
+        self.own
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets this node's identity (the advertised address is known only once the port is bound).
+    pub fn set_own(&self, machine_id: String, advertise: String) {
+        *self.own.lock().unwrap_or_else(PoisonError::into_inner) = (machine_id, advertise);
+    }
+
+    /// Milliseconds since the table was created (the clock of load reports).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The current snapshot and its generation.
+    pub fn snapshot(&self) -> (u64, Arc<Snapshot>) {
+        let guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (self.generation.load(Relaxed), Arc::clone(&guard))
+    }
+
+    /// Generation of the current snapshot.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Adds a peer by address (or returns the one already there). Ignores this node's own address.
+    pub fn add(&self, addr: &str) -> Option<PeerId> {
+        let (own_id, own_addr) = self.own();
+        if addr == own_addr || addr == own_id {
+            return None;
+        }
+        let target = parse_http_url(&format!("http://{addr}")).ok()?;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = state.peers.iter().find(|p| p.addr == addr) {
+            p.live.removed.store(false, Relaxed);
+            return Some(p.id);
+        }
+        let id = PeerId(u32::try_from(state.peers.len()).ok()?);
+        let mut peers = state.peers.clone();
+        peers.push(Peer {
+            id,
+            addr: addr.to_owned(),
+            target,
+            machine_id: None,
+            functions: None,
+            live: Arc::new(Live {
+                running: AtomicU32::new(0),
+                queued: AtomicU32::new(0),
+                slots: AtomicU32::new(0),
+                reported_ms: AtomicU64::new(0),
+                failures: AtomicU32::new(0),
+                native: AtomicBool::new(false),
+                removed: AtomicBool::new(false),
+            }),
+        });
+        *state = Arc::new(Snapshot { peers });
+        self.generation.fetch_add(1, Relaxed);
+        Some(id)
+    }
+
+    /// Forgets every peer (the original's `/reset`); their slots stay reserved, and adding one again
+    /// brings it back under the same id.
+    pub fn remove_all(&self) {
+        let (_, snapshot) = self.snapshot();
+        for p in snapshot.peers() {
+            p.live.removed.store(true, Relaxed);
+        }
+    }
+
+    /// When the table was created, as Unix seconds (to turn report times into the original's timestamps).
+    pub fn unix_at_start(&self) -> u64 {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        since
+            .as_secs()
+            .saturating_sub(self.started.elapsed().as_secs())
+    }
+
+    /// Records a load report from peer `id` (a probe, a refresh or a piggybacked response).
+    pub fn report_load(&self, live: &Live, load: PeerLoad) {
+        live.running.store(load.running, Relaxed);
+        live.queued.store(load.queued, Relaxed);
+        live.slots.store(load.slots, Relaxed);
+        live.reported_ms.store(self.now_ms().max(1), Relaxed);
+        live.failures.store(0, Relaxed);
+    }
+
+    /// Records that a peer did not answer.
+    pub fn report_failure(live: &Live) {
+        live.failures.fetch_add(1, Relaxed);
+    }
+
+    /// Records that a peer speaks the native protocol.
+    pub fn report_native(live: &Live) {
+        live.native.store(true, Relaxed);
+    }
+
+    /// Updates a peer's identity and functions when they changed; republishes only then. A peer that
+    /// turns out to be this node (same machine id) is given no functions, so nothing is sent to it.
+    pub fn report_identity(&self, id: PeerId, machine_id: &str, functions: BTreeSet<String>) {
+        let own_id = self.own().0;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(p) = state.get(id) else { return };
+        let functions = if machine_id == own_id {
+            BTreeSet::new()
+        } else {
+            functions
+        };
+        if p.machine_id.as_deref() == Some(machine_id) && p.functions.as_deref() == Some(&functions)
+        {
+            return;
+        }
+        let mut peers = state.peers.clone();
+        if let Some(p) = usize::try_from(id.0).ok().and_then(|i| peers.get_mut(i)) {
+            p.machine_id = Some(machine_id.to_owned());
+            p.functions = Some(Arc::new(functions));
+        }
+        *state = Arc::new(Snapshot { peers });
+        self.generation.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn slots_are_stable_and_self_is_ignored() {
+        let t = PeerTable::new("me".into(), "127.0.0.1:1".into());
+        assert_eq!(t.add("127.0.0.1:1"), None);
+        assert_eq!(t.add("127.0.0.1:2"), Some(PeerId(0)));
+        assert_eq!(t.add("127.0.0.1:3"), Some(PeerId(1)));
+        assert_eq!(t.add("127.0.0.1:2"), Some(PeerId(0)));
+        assert_eq!(t.add("not an address"), None);
+        assert_eq!(t.snapshot().1.peers().len(), 2);
+    }
+
+    #[test]
+    fn view_holds_only_peers_that_may_take_the_job() {
+        let t = PeerTable::new("me".into(), "127.0.0.1:1".into());
+        let a = t.add("127.0.0.1:2").expect("added");
+        let b = t.add("127.0.0.1:3").expect("added");
+        let c = t.add("127.0.0.1:4").expect("added");
+        t.report_identity(a, "a", set(&["echo"]));
+        t.report_identity(b, "b", set(&["echo", "sleep"]));
+        // c never reported its functions: never a target.
+        let (_, snap) = t.snapshot();
+        let live = |id: PeerId| Arc::clone(&snap.get(id).expect("present").live);
+        t.report_load(
+            &live(b),
+            PeerLoad {
+                running: 2,
+                queued: 1,
+                slots: 4,
+            },
+        );
+        let ids = |f: &str, path: &[String]| {
+            let (_, snap) = t.snapshot();
+            let mut out = [PeerView {
+                id: PeerId(0),
+                addr: "",
+                load: None,
+                age: Duration::ZERO,
+            }; MAX_VIEW];
+            let n = snap.fill_view(f, path, t.now_ms(), 0, &mut out);
+            let loads: Vec<Option<u32>> =
+                out[..n].iter().map(|p| p.load.map(|l| l.jobs())).collect();
+            (out[..n].iter().map(|p| p.id).collect::<Vec<_>>(), loads)
+        };
+        assert_eq!(ids("echo", &[]).0, vec![a, b]);
+        assert_eq!(ids("sleep", &[]), (vec![b], vec![Some(3)]));
+        assert_eq!(ids("echo", &["b".into()]).0, vec![a]);
+        assert_eq!(ids("echo", &["127.0.0.1:2".into()]).0, vec![b]);
+        // Three failed refreshes take a peer out until it answers again.
+        for _ in 0..3 {
+            PeerTable::report_failure(&live(a));
+        }
+        assert_eq!(ids("echo", &[]).0, vec![b]);
+        let _ = c;
+    }
+}

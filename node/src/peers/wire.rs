@@ -1,0 +1,206 @@
+//! The peer protocol on the wire (contract §1.9): the original's JSON request and response, the native
+//! mode's header names, the path lists both carry, and the load headers every peer response piggybacks.
+//!
+//! Native mode sends the body as is with its metadata in headers; the original's JSON mode wraps the body
+//! in base64 (a third larger). A native request carries `X-P2pfaas-Peer-Protocol: native/1`; a p2pfaas
+//! node states the same header on its load reports and on every peer answer, so a sender knows from its
+//! first probe or exchange that the peer speaks native, and an original node (which never states it) is
+//! only ever sent JSON.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::scheduler::PeerLoad;
+
+/// Header names of the peer protocol.
+pub mod header {
+    /// `native/1` on a native request, and on every answer (and load report) of a node that speaks it.
+    pub const PROTOCOL: &str = "X-P2pfaas-Peer-Protocol";
+    /// On a JSON request from a node that speaks native too: asks the receiver to say so.
+    pub const ACCEPTS: &str = "X-P2pfaas-Peer-Accepts";
+    /// Value of [`PROTOCOL`].
+    pub const NATIVE: &str = "native/1";
+    /// Native: hops travelled including the one being made.
+    pub const HOPS: &str = "X-P2pfaas-Hops";
+    /// Native: the client's method (the original always used POST).
+    pub const METHOD: &str = "X-P2pfaas-Method";
+    /// JSON array of machine ids: on a request, the path so far (origin first); on a response, the
+    /// nodes from the answering one to the executor.
+    pub const PEERS_ID: &str = "X-P2pfaas-Peers-List-Id";
+    /// The same path as `host:port` addresses (the original sent IPs).
+    pub const PEERS_IP: &str = "X-P2pfaas-Peers-List-Ip";
+    /// Set on the client's response when the job ran on another node.
+    pub const EXTERNALLY_EXECUTED: &str = "X-P2pfaas-Externally-Executed";
+    /// Per node, from arrival to the decision's effect, including probing.
+    pub const PROBING: &str = "X-P2pfaas-Timing-Probing-Seconds-List";
+    /// Running jobs (the original's probe header).
+    pub const LOAD: &str = "X-P2pfaas-Load";
+    /// K.
+    pub const MAXLOAD: &str = "X-P2pfaas-Maxload";
+    /// Queued jobs (the original's spelling).
+    pub const QUEUE_LENGTH: &str = "X-P2pfog-Queue-Length";
+    /// The sender's machine id, on native responses.
+    pub const MACHINE_ID: &str = "X-P2pfaas-Machine-Id";
+}
+
+/// Timings one node reports for a forwarded job (seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Function execution, on the executor only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_time: Option<f64>,
+    /// Arrival to reply at this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_time: Option<f64>,
+    /// Arrival to decision at this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_time: Option<f64>,
+    /// Time spent probing at this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probing_time: Option<f64>,
+}
+
+/// One node on a job's path (`PeersListMember`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathMember {
+    /// Its id.
+    pub machine_id: String,
+    /// Its address (`host:port` from p2pfaas nodes, an IP from the original).
+    pub machine_ip: String,
+    /// Its timings, on responses.
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+/// The original's forwarding request body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JsonRequest {
+    /// Request id at the origin.
+    #[serde(default)]
+    pub service_id_request: u64,
+    /// Tracing id.
+    #[serde(default)]
+    pub service_id_tracing: String,
+    /// Function name.
+    #[serde(default)]
+    pub function_name: String,
+    /// Hops travelled including this one.
+    #[serde(default)]
+    pub hops: u32,
+    /// The path so far (the original always sent null).
+    #[serde(default)]
+    pub peers_list: Option<Vec<PathMember>>,
+    /// Base64 of the body.
+    #[serde(default)]
+    pub payload: String,
+    /// The body's content type.
+    #[serde(default)]
+    pub content_type: String,
+    /// The client's headers (the original always sent null).
+    #[serde(default)]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The original's forwarding response body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JsonResponse {
+    /// Executor first, then each node on the way back.
+    #[serde(default)]
+    pub peers_list: Vec<PathMember>,
+    /// Base64 of the function's output or of an error JSON.
+    #[serde(default)]
+    pub body: String,
+    /// The status to answer with.
+    #[serde(default)]
+    pub status_code: u16,
+    /// New, ignored by the original: the function's content type (the original lost it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// Base64 (standard alphabet, padded), as the original's Go `[]byte` JSON encoding.
+pub fn encode_body(body: &[u8]) -> String {
+    STANDARD.encode(body)
+}
+
+/// Decodes a base64 body; the error says why.
+pub fn decode_body(text: &str) -> Result<Vec<u8>, String> {
+    STANDARD
+        .decode(text)
+        .map_err(|e| format!("payload is not base64: {e}"))
+}
+
+/// A JSON array of strings (a path header); `None` when it is not one.
+pub fn parse_list(value: &[u8]) -> Option<Vec<String>> {
+    serde_json::from_slice(value).ok()
+}
+
+/// A JSON array of strings for a path header.
+pub fn format_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
+}
+
+/// The load headers of a peer's response (`X-P2pfaas-Load`, `-Maxload`, `X-P2pfog-Queue-Length`).
+pub fn load_from_headers<'h>(mut header: impl FnMut(&str) -> Option<&'h [u8]>) -> Option<PeerLoad> {
+    let mut num = |name: &str| -> Option<u32> {
+        std::str::from_utf8(header(name)?).ok()?.trim().parse().ok()
+    };
+    Some(PeerLoad {
+        running: num(header::LOAD)?,
+        queued: num(header::QUEUE_LENGTH).unwrap_or(0),
+        slots: num(header::MAXLOAD).unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_originals_json_shapes_parse() {
+        let req: JsonRequest = serde_json::from_str(
+            r#"{"service_id_request": 42, "service_id_tracing": "n0t7", "function_name": "fn-pigo",
+                "hops": 1, "peers_list": null, "payload": "aGk=", "content_type": "image/jpeg",
+                "headers": null}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(req.function_name, "fn-pigo");
+        assert_eq!(decode_body(&req.payload), Ok(b"hi".to_vec()));
+        let resp: JsonResponse = serde_json::from_str(
+            r#"{"peers_list":[{"machine_id":"node-a","machine_ip":"127.0.0.1",
+               "timings":{"execution_time":0.2022,"total_time":0.5031,"scheduling_time":0.3007,
+               "probing_time":0.0020}}],"body":"aGk=","status_code":200}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(resp.status_code, 200);
+        assert_eq!(resp.peers_list[0].timings.total_time, Some(0.5031));
+        assert!(decode_body("not base64!").is_err());
+    }
+
+    #[test]
+    fn lists_and_load_headers() {
+        assert_eq!(format_list(&["a", "b\"c"]), r#"["a","b\"c"]"#);
+        assert_eq!(
+            parse_list(br#"["a","b"]"#),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(parse_list(b"[1]"), None);
+        let headers = [
+            (header::LOAD, &b"3"[..]),
+            (header::QUEUE_LENGTH, b"2"),
+            (header::MAXLOAD, b"4"),
+        ];
+        let find = |n: &str| headers.iter().find(|(h, _)| *h == n).map(|(_, v)| *v);
+        assert_eq!(
+            load_from_headers(find),
+            Some(PeerLoad {
+                running: 3,
+                queued: 2,
+                slots: 4
+            })
+        );
+        assert_eq!(load_from_headers(|_| None), None);
+    }
+}

@@ -1,0 +1,394 @@
+//! Several nodes on loopback (distinct ports): forwarding under each peer-aware scheduler, hop limits
+//! and loop refusal, errors coming back cleanly, a peer killed mid-traffic, and the original's JSON peer
+//! protocol in both directions.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Conn, Node, Reply, wait_for_peers};
+use crate::nodetest;
+
+/// A node called `id` with K = `slots`, the given scheduler and peers.
+fn config(
+    id: &str,
+    slots: usize,
+    scheduler: &str,
+    params: &[&str],
+    peers: &[SocketAddr],
+) -> String {
+    let params = params
+        .iter()
+        .map(|p| format!("{p:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let peers = peers
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+[node]
+listen = "127.0.0.1:0"
+workers = 2
+[queue]
+slots = {slots}
+queue_len = 8
+[scheduler]
+name = "{scheduler}"
+parameters = [{params}]
+[discovery]
+machine_id = "{id}"
+init_servers = [{peers}]
+[peers]
+refresh_interval_ms = 200
+probe_timeout_ms = 500
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+[functions.sleep]
+backend = "builtin"
+builtin = "sleep"
+mean_ms = 400
+distribution = "fixed"
+[functions.fail]
+backend = "process"
+command = ["sh", "-c", "echo broken >&2; exit 3"]
+"#
+    )
+}
+
+fn call(addr: SocketAddr, path: &str, body: &[u8]) -> Reply {
+    let mut c = Conn::open(addr);
+    c.send("POST", path, &[], body);
+    c.read_reply()
+}
+
+/// One call now, then `more` concurrent calls 100 ms later (when the first holds this node's only slot).
+fn busy_then(addr: SocketAddr, more: usize) -> Vec<Reply> {
+    let first = std::thread::spawn(move || call(addr, "/function/sleep", b"first"));
+    std::thread::sleep(Duration::from_millis(100));
+    let rest: Vec<_> = (0..more)
+        .map(|i| {
+            std::thread::spawn(move || call(addr, "/function/sleep", format!("{i}").as_bytes()))
+        })
+        .collect();
+    let mut all = vec![first.join().expect("client")];
+    all.extend(rest.into_iter().map(|h| h.join().expect("client")));
+    all
+}
+
+fn list(r: &Reply, name: &str) -> Vec<String> {
+    r.header(name)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default()
+}
+
+fn numbers(r: &Reply, name: &str) -> Vec<f64> {
+    r.header(name)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default()
+}
+
+/// A busy node forwards to its idle peer; the answer carries the forwarded-job headers.
+fn forwards_when_busy(driver: crate::harness::Driver, scheduler: &str, params: &[&str]) {
+    let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+    let a = Node::start(driver, &config("a", 1, scheduler, params, &[b.addr]), &[]);
+    assert_eq!(wait_for_peers(&a, 1).as_array().map(Vec::len), Some(1));
+    let replies = busy_then(a.addr, 2);
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:#?}");
+    let forwarded: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.header("X-P2pfaas-Externally-Executed") == Some("True"))
+        .collect();
+    assert!(!forwarded.is_empty(), "{replies:#?}");
+    for r in forwarded {
+        assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
+        assert_eq!(list(r, "X-P2pfaas-Peers-List-Id"), ["a", "b"]);
+        assert_eq!(
+            list(r, "X-P2pfaas-Peers-List-Ip"),
+            [a.addr.to_string(), b.addr.to_string()]
+        );
+        let total = numbers(r, "X-P2pfaas-Timing-Total-Seconds-List");
+        assert_eq!(total.len(), 2, "{:?}", r.headers);
+        assert!(total[0] >= total[1] && total[1] >= 0.4, "{total:?}");
+        assert!(r.seconds("X-P2pfaas-Timing-Execution-Time-Seconds") >= 0.4);
+        assert!(
+            r.text().starts_with(char::is_numeric),
+            "body kept: {}",
+            r.text()
+        );
+    }
+}
+
+nodetest!(power_of_n_forwards_from_a_busy_node, |driver| {
+    forwards_when_busy(driver, "PowerOfNScheduler", &["1", "1", "false", "1"]);
+});
+
+nodetest!(least_loaded_cached_forwards_without_probing, |driver| {
+    forwards_when_busy(driver, "LeastLoadedCached", &["1", "1"]);
+});
+
+nodetest!(hops_are_counted_and_loops_refused, |driver| {
+    let c = Node::start(
+        driver,
+        &config("c", 4, "ForwardScheduler", &["2"], &[]),
+        &[],
+    );
+    let b = Node::start(
+        driver,
+        &config("b", 4, "ForwardScheduler", &["2"], &[c.addr]),
+        &[],
+    );
+    let a = Node::start(
+        driver,
+        &config("a", 4, "ForwardScheduler", &["2"], &[b.addr, c.addr]),
+        &[],
+    );
+    // b and c learn about each other and about a from their configuration only where given: c knows
+    // nobody, so a job reaching c first (a → c) runs there after one hop.
+    wait_for_peers(&a, 2);
+    wait_for_peers(&b, 1);
+    let mut seen_two = false;
+    for _ in 0..20 {
+        let r = call(a.addr, "/function/echo", b"x");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let ids = list(&r, "X-P2pfaas-Peers-List-Id");
+        let hops: usize = r
+            .header("X-P2pfaas-Hops")
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(ids.len(), hops + 1);
+        assert_eq!(ids[0], "a");
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ids.len(), "no node twice: {ids:?}");
+        assert!(hops <= 2);
+        if hops == 2 {
+            assert_eq!(ids, ["a", "b", "c"]);
+            assert_eq!(numbers(&r, "X-P2pfaas-Timing-Total-Seconds-List").len(), 3);
+            seen_two = true;
+        }
+    }
+    assert!(seen_two, "a → b → c happens (b forwards once more)");
+    // A job whose path already holds this node is refused.
+    let mut conn = Conn::open(a.addr);
+    conn.send(
+        "POST",
+        "/peer/function/echo",
+        &[
+            ("X-P2pfaas-Peer-Protocol", "native/1"),
+            ("X-P2pfaas-Hops", "1"),
+            ("X-P2pfaas-Peers-List-Id", "[\"a\"]"),
+            ("X-P2pfaas-Peers-List-Ip", "[\"10.0.0.1:1\"]"),
+        ],
+        b"x",
+    );
+    let r = conn.read_reply();
+    assert_eq!(r.status, 508, "{}", r.text());
+    assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("loop_detected"));
+    assert!(
+        r.header("X-P2pfaas-Load").is_some(),
+        "load piggybacks on errors too"
+    );
+});
+
+nodetest!(a_forwarded_function_error_comes_back_clean, |driver| {
+    let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+    let a = Node::start(
+        driver,
+        &config("a", 4, "ForwardScheduler", &["1"], &[b.addr]),
+        &[],
+    );
+    wait_for_peers(&a, 1);
+    let r = call(a.addr, "/function/fail", b"");
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("function_failed"));
+    assert_eq!(r.header("X-P2pfaas-Externally-Executed"), Some("True"));
+    assert!(r.text().contains("broken"), "{}", r.text());
+});
+
+nodetest!(
+    a_peer_killed_mid_traffic_leaves_no_request_unanswered,
+    |driver| {
+        let mut b = Node::start(driver, &config("b", 8, "NoScheduler", &["false"], &[]), &[]);
+        let a = Node::start(
+            driver,
+            &config("a", 8, "ForwardScheduler", &["1"], &[b.addr]),
+            &[],
+        );
+        wait_for_peers(&a, 1);
+        let addr = a.addr;
+        let clients: Vec<_> = (0..6)
+            .map(|_| std::thread::spawn(move || call(addr, "/function/sleep", b"x")))
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        let _ = b.child.kill();
+        let _ = b.child.wait();
+        let started = Instant::now();
+        for c in clients {
+            let r = c.join().expect("every request gets a response");
+            assert!(
+                r.status == 200 || r.status == 502,
+                "{} {:?}",
+                r.status,
+                r.text()
+            );
+            if r.status == 200 {
+                assert_eq!(
+                    r.header("X-P2pfaas-Scheduler-Fallback"),
+                    Some("peer_failed")
+                );
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The survivor stops listing (and using) the dead peer within a few refreshes.
+        let end = Instant::now() + Duration::from_secs(6);
+        while wait_for_peers(&a, 0)
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            assert!(Instant::now() < end, "dead peer still listed");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let r = call(a.addr, "/function/echo", b"after");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("X-P2pfaas-Scheduler-Fallback"), Some("no_peer"));
+    }
+);
+
+nodetest!(answers_the_originals_json_peer_requests, |driver| {
+    let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+    let mut conn = Conn::open(b.addr);
+    let body = br#"{"service_id_request": 42, "service_id_tracing": "t", "function_name": "echo",
+        "hops": 1, "peers_list": null, "payload": "aGVsbG8=", "content_type": "text/plain",
+        "headers": null}"#;
+    conn.send(
+        "POST",
+        "/peer/function/echo",
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "Machine"),
+        ],
+        body,
+    );
+    let r = conn.read_reply();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["status_code"], 200);
+    assert_eq!(answer["body"], "aGVsbG8=");
+    assert_eq!(answer["peers_list"][0]["machine_id"], "b");
+    assert!(
+        answer["peers_list"][0]["timings"]["total_time"]
+            .as_f64()
+            .is_some()
+    );
+    assert_eq!(r.header("X-P2pfaas-Peer-Protocol"), Some("native/1"));
+    // A bad payload is a 400 inside the original's envelope.
+    conn.send(
+        "POST",
+        "/peer/function/echo",
+        &[("Content-Type", "application/json")],
+        br#"{"function_name":"echo","hops":1,"payload":"%%%"}"#,
+    );
+    let r = conn.read_reply();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["status_code"], 400);
+});
+
+/// A stand-in for an original P2PFaaS node: `/monitoring/load` with headers only, and the JSON peer
+/// protocol; records the JSON requests it got.
+fn original_node() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || serve_original(stream, &record));
+        }
+    });
+    (addr, seen)
+}
+
+fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let mut length = 0;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some((n, v)) = h.split_once(':')
+                && n.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply = if path == "/monitoring/load" {
+            "HTTP/1.1 200 OK\r\nX-P2pfaas-Load: 0\r\nX-P2pfaas-Maxload: 4\r\nX-P2pfog-Queue-Length: 0\r\nContent-Length: 0\r\n\r\n".to_owned()
+        } else {
+            let job: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            record
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(job.clone());
+            let answer = serde_json::json!({
+                "peers_list": [{"machine_id": "orig", "machine_ip": "127.0.0.1",
+                                "timings": {"execution_time": 0.01, "total_time": 0.02}}],
+                "body": job["payload"],
+                "status_code": 200,
+            })
+            .to_string();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+        };
+        if out.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+nodetest!(forwards_to_an_original_node_in_json, |driver| {
+    let (orig, seen) = original_node();
+    let a = Node::start(
+        driver,
+        &config("a", 4, "ForwardScheduler", &["1"], &[orig]),
+        &[],
+    );
+    wait_for_peers(&a, 1);
+    let r = call(a.addr, "/function/echo", b"hello");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "hello");
+    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "orig"]);
+    assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
+    let jobs = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["hops"], 1);
+    assert_eq!(jobs[0]["function_name"], "echo");
+    assert_eq!(jobs[0]["payload"], "aGVsbG8=");
+    assert_eq!(jobs[0]["peers_list"][0]["machine_id"], "a");
+});
