@@ -92,6 +92,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// Forwarding and probing.
     pub peers: PeersConfig,
+    /// Cluster key.
+    pub auth: AuthConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
 }
@@ -119,6 +121,25 @@ pub enum PeerProtocol {
     Json,
     /// Always native (raw body, metadata in headers).
     Native,
+}
+
+/// `[auth]`.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// The cluster key (read from `cluster_key_file` at start), if any.
+    pub cluster_key: Option<Vec<u8>>,
+    /// How far a signature's timestamp may be from now.
+    pub replay_window: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("AuthConfig")
+            .field("cluster_key", &self.cluster_key.as_ref().map(|_| "<set>"))
+            .field("replay_window", &self.replay_window)
+            .finish()
+    }
 }
 
 /// `[peers]`.
@@ -426,6 +447,16 @@ impl Config {
             .map_err(|e| field_err("scheduler", e.to_string()))?;
         let learner = learner(raw.learner)?;
         let discovery = discovery(raw.discovery)?;
+        let auth = AuthConfig {
+            cluster_key: match raw.auth.cluster_key_file.as_deref() {
+                None => None,
+                Some(path) => Some(read_key(path)?),
+            },
+            replay_window: millis(
+                "auth.replay_window_ms",
+                raw.auth.replay_window_ms.unwrap_or(30_000),
+            )?,
+        };
         let peers = PeersConfig {
             forward_timeout: millis(
                 "peers.forward_timeout_ms",
@@ -481,9 +512,30 @@ impl Config {
             learner,
             discovery,
             peers,
+            auth,
             functions,
         })
     }
+}
+
+/// Reads the cluster key file: its bytes, without surrounding whitespace, at least
+/// [`crate::auth::MIN_KEY_BYTES`] of them.
+fn read_key(path: &str) -> Result<Vec<u8>, ConfigError> {
+    let field = "auth.cluster_key_file";
+    let bytes =
+        std::fs::read(path).map_err(|e| field_err(field, format!("cannot read {path:?}: {e}")))?;
+    let key = bytes.trim_ascii().to_vec();
+    if key.len() < crate::auth::MIN_KEY_BYTES {
+        return Err(field_err(
+            field,
+            format!(
+                "{path:?} holds {} bytes; a cluster key needs at least {}",
+                key.len(),
+                crate::auth::MIN_KEY_BYTES
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 /// Checks a `host:port` peer address; the message says what is wrong.

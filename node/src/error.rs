@@ -70,6 +70,9 @@ pub enum Error {
     /// An admin route was called by a caller who may not.
     #[error("admin routes accept only loopback callers when no cluster key is configured")]
     Forbidden,
+    /// A peer or admin call failed the cluster-key check.
+    #[error("{0}")]
+    Unauthorized(crate::auth::AuthError),
     /// No capacity now.
     #[error("job cannot be scheduled: {}", .0.as_str())]
     Overloaded(Overload),
@@ -106,7 +109,8 @@ impl Error {
             | Self::MethodNotAllowed { .. }
             | Self::UnknownFunction
             | Self::BadInput(_)
-            | Self::Forbidden => Origin::Client,
+            | Self::Forbidden
+            | Self::Unauthorized(_) => Origin::Client,
             Self::FunctionTimeout | Self::FunctionUnreachable(_) | Self::FunctionFailed(_) => {
                 Origin::Backend
             }

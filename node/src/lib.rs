@@ -13,10 +13,12 @@
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
+//! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod backend;
 pub mod blocking;
 pub mod config;

@@ -109,10 +109,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(config.log.format, &config.log.level);
-    if !config.node.listen.ip().is_loopback() {
+    if config.auth.cluster_key.is_none() && !config.node.listen.ip().is_loopback() {
         tracing::warn!(
             listen = %config.node.listen,
-            "no cluster key: admin routes accept loopback callers only"
+            "no cluster key: admin routes accept loopback callers only, peer routes are unauthenticated"
         );
     }
     let result = p2pfaas_node::runtime::run(config, |addr| {

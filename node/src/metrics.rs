@@ -96,6 +96,12 @@ pub struct WorkerMetrics {
     pub connections_accepted: AtomicU64,
     /// Connections closed.
     pub connections_closed: AtomicU64,
+    /// Jobs this node sent to a peer that answered.
+    pub forwarded: AtomicU64,
+    /// Forwards that failed or were refused (the job fell back here).
+    pub forward_failed: AtomicU64,
+    /// Jobs received from peers.
+    pub peer_jobs: AtomicU64,
 }
 
 impl Default for WorkerMetrics {
@@ -112,6 +118,9 @@ impl WorkerMetrics {
             http_malformed: AtomicU64::new(0),
             connections_accepted: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            forward_failed: AtomicU64::new(0),
+            peer_jobs: AtomicU64::new(0),
         }
     }
 }
@@ -177,6 +186,21 @@ pub fn render(
         "p2pfaas_connections_closed_total",
         "TCP connections closed.",
         sum(&|w| &w.connections_closed),
+    );
+    counter(
+        "p2pfaas_forwarded_total",
+        "Jobs sent to a peer that answered.",
+        sum(&|w| &w.forwarded),
+    );
+    counter(
+        "p2pfaas_forward_failures_total",
+        "Forwards that failed or were refused; the job fell back to this node.",
+        sum(&|w| &w.forward_failed),
+    );
+    counter(
+        "p2pfaas_peer_jobs_total",
+        "Jobs received from peers.",
+        sum(&|w| &w.peer_jobs),
     );
 
     let _ = writeln!(
@@ -269,6 +293,27 @@ pub fn render(
         g.scheduler.replace('"', "'")
     );
     out
+}
+
+/// Appends the peer and authentication metrics: peers by state, and refused calls by reason.
+pub fn render_peers(out: &mut String, up: usize, known: usize, auth_failures: &[(&str, u64)]) {
+    let _ = writeln!(
+        out,
+        "# HELP p2pfaas_peers Known peers by state.\n# TYPE p2pfaas_peers gauge\n\
+         p2pfaas_peers{{state=\"up\"}} {up}\np2pfaas_peers{{state=\"down\"}} {}",
+        known - up.min(known)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP p2pfaas_auth_failures_total Peer and admin calls refused by the cluster-key check.\n\
+         # TYPE p2pfaas_auth_failures_total counter"
+    );
+    for (reason, n) in auth_failures {
+        let _ = writeln!(
+            out,
+            "p2pfaas_auth_failures_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
 }
 
 /// Appends the learning agent's counters and gauges.

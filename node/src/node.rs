@@ -65,6 +65,8 @@ pub struct Node {
     pub agent: Arc<Agent>,
     /// Known peers.
     pub peers: crate::peers::PeerTable,
+    /// Signatures for peer and admin calls.
+    pub auth: crate::auth::Auth,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
@@ -156,6 +158,10 @@ impl Node {
             started: Instant::now(),
             agent,
             peers: crate::peers::PeerTable::new(String::new(), String::new()),
+            auth: crate::auth::Auth::new(
+                config.auth.cluster_key.clone(),
+                config.auth.replay_window,
+            ),
             blocking: Pool::new(blocking_size(
                 &config,
                 settings.parallel_running_functions_max,

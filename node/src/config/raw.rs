@@ -60,6 +60,8 @@ pub struct Raw {
     #[serde(default)]
     pub peers: RawPeers,
     #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
     pub functions: BTreeMap<String, RawFunction>,
 }
 
@@ -81,6 +83,14 @@ pub struct RawPeers {
     pub probe_timeout_ms: Option<u64>,
     pub refresh_interval_ms: Option<u64>,
     pub protocol: Option<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub cluster_key_file: Option<String>,
+    pub replay_window_ms: Option<u64>,
 }
 
 /// `[learner]`.

@@ -67,7 +67,7 @@ pub async fn handle(
         Route::Load => load(node, resp),
         Route::GetConfiguration => resp.json(200, &node.settings()),
         Route::SetConfiguration => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let patch = parse_settings_patch(req.body)?;
             let shared = Arc::clone(node);
             let updated = blocking(move || {
@@ -89,7 +89,7 @@ pub async fn handle(
         }
         Route::GetScheduler => resp.json(200, &node.scheduler().1),
         Route::SetScheduler => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let desc = parse_descriptor(req.body)?;
             let shared = Arc::clone(node);
             let applied = desc.clone();
@@ -107,7 +107,7 @@ pub async fn handle(
             resp.json(200, &describe(&function));
         }
         Route::RegisterFunction => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let (name, raw) = parse_registration(req.body)?;
             let shared = Arc::clone(node);
             let function = registry_change(move || {
@@ -120,7 +120,7 @@ pub async fn handle(
             resp.json(200, &describe(&function));
         }
         Route::RemoveFunction(name) => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let shared = Arc::clone(node);
             let owned = name.to_owned();
             let removed = registry_change(move || {
@@ -227,7 +227,10 @@ fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
 }
 
 /// Without a cluster key only loopback callers may change the node.
-pub(super) fn require_admin(req: &Request<'_>) -> Result<(), Error> {
+pub(super) fn require_admin(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
+    if w.node.auth.enabled() {
+        return require_signed(w, req);
+    }
     let ip = req.peer.ip();
     let loopback = match ip {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
@@ -240,6 +243,25 @@ pub(super) fn require_admin(req: &Request<'_>) -> Result<(), Error> {
     } else {
         Err(Error::Forbidden)
     }
+}
+
+/// With a cluster key, the call must carry a valid signature (peer, gossip and admin routes); without
+/// one, everything passes here.
+pub(super) fn require_signed(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
+    let target = match req.query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_owned(),
+    };
+    w.node
+        .auth
+        .verify(
+            req.method(),
+            &target,
+            req.body,
+            std::time::SystemTime::now(),
+            |name| req.header(name),
+        )
+        .map_err(Error::Unauthorized)
 }
 
 /// `GET /monitoring/load`: the original's three headers plus a JSON body with the detail.
@@ -319,6 +341,19 @@ fn render_metrics(w: &Worker) -> String {
         },
     );
     metrics::render_learner(&mut text, &node.agent.stats());
+    let peers = w.peers();
+    let up = peers
+        .peers()
+        .iter()
+        .filter(|p| p.is_up() && p.has_answered())
+        .count();
+    let failures = node.auth.failures();
+    let by_reason: Vec<(&str, u64)> = crate::auth::AuthError::ALL
+        .iter()
+        .zip(failures)
+        .map(|(e, n)| (e.label(), n))
+        .collect();
+    metrics::render_peers(&mut text, up, peers.peers().len(), &by_reason);
     text
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Request;
-use super::admin::{json_object, require_admin};
+use super::admin::{json_object, require_admin, require_signed};
 use super::invoke::VERSION;
 use super::respond::Response;
 use crate::config::check_peer_addr;
@@ -69,6 +69,7 @@ pub fn handle(
             if req
                 .header("user-agent")
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"Machine"))
+                && (!w.node.auth.enabled() || require_signed(w, req).is_ok())
                 && let Some(claimed) = req
                     .header("p2pfaas-machine-ip")
                     .and_then(|v| std::str::from_utf8(v).ok())
@@ -110,7 +111,7 @@ pub fn handle(
             }),
         ),
         DiscoveryRoute::SetConfiguration => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let mut servers = Vec::new();
             for (key, value) in json_object(req.body)? {
                 match (key.as_str(), value) {
@@ -140,7 +141,7 @@ pub fn handle(
             resp.json(200, &serde_json::json!({"added": servers}));
         }
         DiscoveryRoute::Reset => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             table.remove_all();
             resp.json(200, &serde_json::json!({"reset": true}));
         }

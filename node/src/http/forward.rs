@@ -223,7 +223,8 @@ pub async fn forward(
         );
         let (ids_json, addrs_json) = (wire::format_list(&ids), wire::format_list(&addrs));
         let task = inv.task_type.to_string();
-        let extra: [(&str, &[u8]); 6] = [
+        let signed = sign(w, &target, inv.body);
+        let mut extra: Vec<(&str, &[u8])> = vec![
             (wire::header::PROTOCOL, wire::header::NATIVE.as_bytes()),
             (wire::header::METHOD, inv.method.as_bytes()),
             (wire::header::HOPS, hops.as_bytes()),
@@ -231,6 +232,7 @@ pub async fn forward(
             (wire::header::PEERS_IP, addrs_json.as_bytes()),
             (header::TASK_TYPE, task.as_bytes()),
         ];
+        add_signature(&mut extra, signed.as_ref());
         let req = ClientRequest {
             method: "POST",
             target: &target,
@@ -243,17 +245,21 @@ pub async fn forward(
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
     } else {
         let body = json_request(inv, function, &ids, &addrs);
+        let target = format!("/peer/function/{}", function.name());
+        let signed = sign(w, &target, &body);
+        let mut extra: Vec<(&str, &[u8])> = vec![
+            (wire::header::ACCEPTS, wire::header::NATIVE.as_bytes()),
+            ("User-Agent", b"Machine"),
+        ];
+        add_signature(&mut extra, signed.as_ref());
         let req = ClientRequest {
             method: "POST",
-            target: &format!("/peer/function/{}", function.name()),
+            target: &target,
             headers: Headers::default(),
             authorization: None,
             content_type: Some(b"application/json"),
             body: &body,
-            extra: &[
-                (wire::header::ACCEPTS, wire::header::NATIVE.as_bytes()),
-                ("User-Agent", b"Machine"),
-            ],
+            extra: &extra,
         };
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
     };
@@ -281,13 +287,40 @@ pub async fn forward(
     if header_of(out, wire::header::PROTOCOL).is_some() {
         PeerTable::report_native(&peer.live);
     }
-    let route = if header_of(out, wire::header::PEERS_ID).is_some() || native {
-        native_answer(out, &peer.addr, resp)?
+    let answer = if header_of(out, wire::header::PEERS_ID).is_some() || native {
+        native_answer(out, &peer.addr, resp)
     } else {
-        json_answer(out, &peer.addr, resp)?
+        json_answer(out, &peer.addr, resp)
     };
+    let counter = if answer.is_ok() {
+        &w.metrics.forwarded
+    } else {
+        &w.metrics.forward_failed
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let route = answer?;
     write_route(resp, route, &own_id, &own_addr, timing);
     Ok(())
+}
+
+/// Signs a POST of `body` to `target` with the cluster key, if one is configured.
+fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth::Signed> {
+    let nonce = rand::RngCore::next_u64(&mut *w.rng.borrow_mut());
+    w.node
+        .auth
+        .sign("POST", target, body, std::time::SystemTime::now(), nonce)
+}
+
+/// Adds the signature headers, if signed.
+fn add_signature<'a>(
+    extra: &mut Vec<(&'a str, &'a [u8])>,
+    signed: Option<&'a crate::auth::Signed>,
+) {
+    if let Some(s) = signed {
+        extra.push((crate::auth::header::TIMESTAMP, s.timestamp.as_bytes()));
+        extra.push((crate::auth::header::NONCE, s.nonce.as_bytes()));
+        extra.push((crate::auth::header::SIGNATURE, s.signature.as_bytes()));
+    }
 }
 
 /// The original's JSON body for `inv`.

@@ -81,7 +81,7 @@ pub async fn handle(
         }
         LearnerRoute::GetParameters => resp.json(200, &parameters_body(w)),
         LearnerRoute::SetParameters => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let patch = json_object(req.body)?;
             let node = Arc::clone(&w.node);
             let applied = blocking(move || node.set_learner_parameters(&patch)).await?;
@@ -91,7 +91,7 @@ pub async fn handle(
         LearnerRoute::Stats => resp.json(200, &agent.stats()),
         LearnerRoute::Weights => resp.json(200, &agent.weights()),
         LearnerRoute::Reset => {
-            require_admin(req)?;
+            require_admin(w, req)?;
             let node = Arc::clone(&w.node);
             blocking(move || {
                 node.agent

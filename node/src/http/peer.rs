@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use super::Request;
+use super::admin::require_signed;
 use super::invoke::{self, Invocation, header};
 use super::respond::{self, Response};
 use crate::backend::{Headers, Output};
@@ -33,6 +34,9 @@ pub async fn handle(
         .header(wire::header::PROTOCOL)
         .is_some_and(|v| v.starts_with(b"native"));
     write_identity(w, resp);
+    w.metrics
+        .peer_jobs
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if native {
         let result = native_job(w, req, function, suffix, resp, out).await;
         if result.is_ok() && resp.header_value(wire::header::PEERS_ID).is_none() {
@@ -81,6 +85,7 @@ async fn native_job(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
+    require_signed(w, req)?;
     let list = |name: &str| -> Result<Vec<String>, Error> {
         match req.header(name) {
             None => Ok(Vec::new()),
@@ -145,6 +150,7 @@ async fn json_job(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
+    require_signed(w, req)?;
     let job: JsonRequest = serde_json::from_slice(req.body)
         .map_err(|e| Error::BadInput(format!("malformed peer request: {e}")))?;
     let body = wire::decode_body(&job.payload).map_err(Error::BadInput)?;

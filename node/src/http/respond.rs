@@ -123,6 +123,7 @@ pub fn error(resp: &mut Response, err: &Error) {
         Error::MethodNotAllowed { .. } => (405, code::GENERIC),
         Error::BadInput(_) => (400, code::MALFORMED),
         Error::Forbidden => (403, code::GENERIC),
+        Error::Unauthorized(_) => (401, code::GENERIC),
         Error::Overloaded(_) => (429, code::CANNOT_SCHEDULE),
         Error::Rejected(_) => (503, code::REJECTED),
         Error::FunctionTimeout => (504, code::GENERIC),
@@ -153,6 +154,11 @@ pub fn error(resp: &mut Response, err: &Error) {
         }
         Error::LoopDetected => {
             resp.header("X-P2pfaas-Reject-Reason", b"loop_detected");
+        }
+        Error::Unauthorized(e) => {
+            resp.header("X-P2pfaas-Reject-Reason", b"unauthorized");
+            resp.header("WWW-Authenticate", b"P2pfaas-HMAC-SHA256");
+            resp.header("X-P2pfaas-Auth-Error", e.label().as_bytes());
         }
         Error::MethodNotAllowed { allow } => {
             resp.header("Allow", allow.as_bytes());

@@ -6,6 +6,7 @@ mod harness;
 
 mod admin_access;
 mod admission;
+mod auth;
 mod bad_input;
 mod http_backend;
 mod learning;
