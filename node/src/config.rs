@@ -101,6 +101,8 @@ pub struct Config {
 /// `[discovery]`.
 #[derive(Debug, Clone)]
 pub struct DiscoveryConfig {
+    /// Also serve the original discovery service's paths on this address (the original's port 19000).
+    pub listen: Option<SocketAddr>,
     /// This node's id (`machine_id`); default `p2pfaas-<advertise>`.
     pub machine_id: Option<String>,
     /// `host:port` peers use to reach this node; default the listen address (with `127.0.0.1` for an
@@ -548,6 +550,23 @@ pub fn check_peer_addr(addr: &str) -> Result<(), String> {
     }
 }
 
+/// An optional `host:port` to listen on; the error names `field` and shows `example`.
+fn optional_addr(
+    field: &str,
+    text: Option<&str>,
+    example: &str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    text.map(|t| {
+        t.parse().map_err(|_| {
+            field_err(
+                field,
+                format!("expected host:port such as {example}, got {t:?}"),
+            )
+        })
+    })
+    .transpose()
+}
+
 /// Validates `[discovery]`.
 fn discovery(raw: raw::RawDiscovery) -> Result<DiscoveryConfig, ConfigError> {
     if let Some(id) = &raw.machine_id
@@ -568,6 +587,7 @@ fn discovery(raw: raw::RawDiscovery) -> Result<DiscoveryConfig, ConfigError> {
         check_peer_addr(s).map_err(|e| field_err(format!("discovery.init_servers[{i}]"), e))?;
     }
     Ok(DiscoveryConfig {
+        listen: optional_addr("discovery.listen", raw.listen.as_deref(), "0.0.0.0:19000")?,
         machine_id: raw.machine_id,
         advertise: raw.advertise,
         init_servers,
@@ -577,15 +597,7 @@ fn discovery(raw: raw::RawDiscovery) -> Result<DiscoveryConfig, ConfigError> {
 
 /// Validates `[learner]`.
 fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
-    let listen = match raw.listen.as_deref() {
-        None => None,
-        Some(text) => Some(text.parse().map_err(|_| {
-            field_err(
-                "learner.listen",
-                format!("expected host:port such as 0.0.0.0:19020, got {text:?}"),
-            )
-        })?),
-    };
+    let listen = optional_addr("learner.listen", raw.listen.as_deref(), "0.0.0.0:19020")?;
     let reward = |field: &str, v: Option<f64>, default: f32| -> Result<f32, ConfigError> {
         match v {
             None => Ok(default),

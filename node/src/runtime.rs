@@ -81,17 +81,33 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         .first()
         .and_then(|l| l.local_addr().ok())
         .unwrap_or(config.node.listen);
-    // The original learner's port, served by the same workers with the learner's routes only.
-    let mut learner_listeners: Vec<Option<TcpListener>> = match config.learner.listen {
-        Some(learner_addr) => {
-            let bound = bind(learner_addr, workers)?;
+    // The original learner's and discovery service's ports, served by the same workers with their own
+    // routes only.
+    let mut extra: Vec<Vec<(TcpListener, http::route::Router)>> =
+        (0..workers).map(|_| Vec::new()).collect();
+    let ports = [
+        (
+            config.learner.listen,
+            http::route::learner_port as http::route::Router,
+            "learner",
+        ),
+        (
+            config.discovery.listen,
+            http::route::discovery_port,
+            "discovery",
+        ),
+    ];
+    for (port, router, name) in ports {
+        if let Some(port_addr) = port {
+            let bound = bind(port_addr, workers)?;
             if let Some(a) = bound.first().and_then(|l| l.local_addr().ok()) {
-                tracing::info!(addr = %a, "learner API listening");
+                tracing::info!(addr = %a, api = name, "compatible API listening");
             }
-            bound.into_iter().map(Some).collect()
+            for (slot, l) in extra.iter_mut().zip(bound) {
+                slot.push((l, router));
+            }
         }
-        None => (0..workers).map(|_| None).collect(),
-    };
+    }
     let node = Arc::new(Node::new(config)?);
     node.set_bound(addr);
     let (ready_tx, ready_rx) = mpsc::channel::<Result<DriverInfo, RunError>>();
@@ -100,10 +116,10 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
     for (index, listener) in listeners.into_iter().enumerate() {
         let node = Arc::clone(&node);
         let ready = ready_tx.clone();
-        let learner = learner_listeners.get_mut(index).and_then(Option::take);
+        let extra = std::mem::take(&mut extra[index]);
         let handle = thread::Builder::new()
             .name(format!("p2pfaas-w{index}"))
-            .spawn(move || worker_thread(index, &node, listener, learner, &ready))
+            .spawn(move || worker_thread(index, &node, listener, extra, &ready))
             .map_err(RunError::Spawn)?;
         handles.push(handle);
     }
@@ -193,7 +209,7 @@ fn worker_thread(
     index: usize,
     node: &Arc<Node>,
     listener: TcpListener,
-    learner: Option<TcpListener>,
+    extra: Vec<(TcpListener, http::route::Router)>,
     ready: &mpsc::Sender<Result<DriverInfo, RunError>>,
 ) {
     if node.config.node.pin_cpus {
@@ -212,7 +228,7 @@ fn worker_thread(
     let serve = |info: DriverInfo| {
         let _sent = ready.send(Ok(info));
         let worker = Worker::new(index, Arc::clone(node));
-        worker_main(worker, listener, learner)
+        worker_main(worker, listener, extra)
     };
     let mut uring_error = None;
     if node.config.node.driver != DriverChoice::Epoll {
@@ -258,23 +274,23 @@ fn worker_thread(
     }
 }
 
-async fn worker_main(worker: Rc<Worker>, listener: TcpListener, learner: Option<TcpListener>) {
+async fn worker_main(
+    worker: Rc<Worker>,
+    listener: TcpListener,
+    extra: Vec<(TcpListener, http::route::Router)>,
+) {
     // One worker keeps the peer table's loads and functions fresh.
     if worker.index == 0 {
         let w = Rc::clone(&worker);
         monoio::spawn(async move { http::forward::refresh(&w).await });
     }
-    if let Some(l) = learner {
+    for (l, router) in extra {
         match monoio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                monoio::spawn(http::serve(
-                    l,
-                    Rc::clone(&worker),
-                    http::route::learner_port,
-                ));
+                monoio::spawn(http::serve(l, Rc::clone(&worker), router));
             }
             Err(e) => {
-                tracing::error!(worker = worker.index, error = %e, "cannot register the learner listener");
+                tracing::error!(worker = worker.index, error = %e, "cannot register a compatible-API listener");
             }
         }
     }

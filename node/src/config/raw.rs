@@ -69,6 +69,7 @@ pub struct Raw {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDiscovery {
+    pub listen: Option<String>,
     pub machine_id: Option<String>,
     pub advertise: Option<String>,
     pub init_servers: Option<Vec<String>>,

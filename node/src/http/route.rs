@@ -91,6 +91,12 @@ pub fn learner_port<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error>
     learner(method, name)
 }
 
+/// Routes of the discovery port (the original's port 19000): `/`, `/list`, `/configuration`, `/reset`.
+pub fn discovery_port<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    super::discovery::route(method, rest).map(Route::Discovery)
+}
+
 /// `/learner/<name>` and the learner port's `/<name>`.
 fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
     use LearnerRoute as L;

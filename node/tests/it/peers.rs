@@ -392,3 +392,51 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
     assert_eq!(jobs[0]["payload"], "aGVsbG8=");
     assert_eq!(jobs[0]["peers_list"][0]["machine_id"], "a");
 });
+
+nodetest!(
+    discovery_api_on_its_own_port_lists_reached_peers,
+    |driver| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+        let a_config = config("a", 4, "NoScheduler", &["false"], &[b.addr]).replace(
+            "[discovery]\n",
+            &format!("[discovery]\nlisten = \"127.0.0.1:{port}\"\n"),
+        );
+        let a = Node::start(driver, &a_config, &[]);
+        wait_for_peers(&a, 1);
+        let discovery: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let get = |path: &str| {
+            let mut c = Conn::open(discovery);
+            c.send("GET", path, &[], b"");
+            c.read_reply()
+        };
+        assert!(
+            get("/")
+                .text()
+                .starts_with("Welcome to the p2p-fog discovery service")
+        );
+        let list = get("/list");
+        assert_eq!(list.header("P2pfaas-Machine-Name"), Some("a"));
+        let machines = list.json();
+        assert_eq!(machines[0]["name"], "b");
+        assert_eq!(machines[0]["ip"], b.addr.to_string());
+        assert_eq!(machines[0]["alive"], true);
+        let conf = get("/configuration").json();
+        assert_eq!(conf["machine_id"], "a");
+        assert_eq!(conf["machine_ip"], a.addr.to_string());
+        // Function calls are not served there.
+        assert_eq!(get("/function/echo").status, 404);
+        // Forgetting every peer (admin, loopback here) empties the list until one is added again.
+        assert_eq!(a.get("/discovery/reset").status, 200);
+        assert_eq!(get("/list").json(), serde_json::json!([]));
+        let r = a.post(
+            "/discovery/configuration",
+            format!("{{\"init_servers\": [\"{}\"]}}", b.addr).as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(wait_for_peers(&a, 1)[0]["name"], "b");
+    }
+);
