@@ -10,6 +10,7 @@
 //! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
+//! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
@@ -20,6 +21,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod load;
 pub mod metrics;
 pub mod node;
 pub mod queue;

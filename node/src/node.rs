@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::blocking::Pool;
 use crate::config::Config;
+use crate::load::{self, LoadSample};
 use crate::metrics::WorkerMetrics;
 use crate::queue::Admission;
 use crate::registry::Registry;
@@ -60,6 +61,8 @@ pub struct Node {
     pub metrics: Vec<Arc<WorkerMetrics>>,
     /// When the node started.
     pub started: Instant,
+    /// The latest load sample, written by the sampler thread, read lock-free (`Node::load`).
+    load: Arc<load::Shared>,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
@@ -133,6 +136,7 @@ impl Node {
             driver: OnceLock::new(),
             metrics,
             started: Instant::now(),
+            load: Arc::new(load::Shared::new()),
             blocking: Pool::new(blocking_size(
                 &config,
                 settings.parallel_running_functions_max,
@@ -142,6 +146,16 @@ impl Node {
             scheduler_generation: AtomicU64::new(1),
             config,
         })
+    }
+
+    /// The latest load sample (lock-free; `source` is `none` until the sampler's first interval).
+    pub fn load(&self) -> LoadSample {
+        self.load.load()
+    }
+
+    /// The slot the load sampler publishes into, and where the chosen source is recorded.
+    pub fn load_shared(&self) -> &Arc<load::Shared> {
+        &self.load
     }
 
     /// A handle on the blocking pool (clones share the pool and its limit).

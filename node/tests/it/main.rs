@@ -9,6 +9,7 @@ mod admission;
 mod bad_input;
 mod http_backend;
 mod lifecycle;
+mod load;
 mod process_backend;
 mod protocol;
 mod registry;

@@ -1,0 +1,390 @@
+//! The eBPF source (feature `ebpf`): loads the object built from `ebpf/` by build.rs, sets the
+//! tracepoint record offsets read from tracefs, attaches the programs, pins the maps under
+//! `load.pin_dir` (replacing stale pins from a crashed node) and reads them each interval. Dropping
+//! [`Probes`] detaches the programs and removes the pins.
+
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use p2pfaas_ebpf_common::{CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
+
+use super::kernel::{self, CpuCounters, Measured, Snapshot};
+use super::tracefs;
+use crate::config::LoadConfig;
+
+/// The object built by build.rs (aya-build) from the `ebpf` crate.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2pfaas"));
+
+/// Why the eBPF source is unavailable. Start-up only; the sampler falls back to PSI/procfs (or fails
+/// when `load.source = "ebpf"`), and the message is the reason exported in `/metrics`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// tracefs is not mounted (classic tracepoints need it): `mount -t tracefs tracefs /sys/kernel/tracing`.
+    #[error("tracefs is not mounted at {}", tracefs::MOUNTS.join(" or "))]
+    NoTracefs,
+    /// A tracepoint format file is unreadable.
+    #[error("cannot read {path}: {source}")]
+    Format {
+        /// The format file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A field the programs need is missing from a format file (an unexpected kernel).
+    #[error("{event}: no field {field} in the tracepoint format")]
+    Field {
+        /// `sched_switch`, …
+        event: &'static str,
+        /// `prev_pid`, …
+        field: &'static str,
+    },
+    /// The kernel refused the object (no BPF, no privileges, seccomp, …).
+    #[error("loading the eBPF object: {}", chain(.0))]
+    Load(#[source] aya::EbpfError),
+    /// The object lacks a program or map the node expects (built from another version).
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+    /// A program could not be loaded or attached.
+    #[error("program {name}: {}", chain(.source))]
+    Program {
+        /// Program name.
+        name: &'static str,
+        /// aya's error.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// A map could not be opened or written.
+    #[error("map {name}: {}", chain(.source))]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// aya's error.
+        #[source]
+        source: aya::maps::MapError,
+    },
+    /// The monotonic clock could not be read.
+    #[error("clock_gettime(CLOCK_MONOTONIC): {0}")]
+    Clock(nix::Error),
+}
+
+/// An error and its sources, joined with ": " (aya's own messages omit the OS error).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+/// Loader settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to pin the maps; `None` pins nothing.
+    pub pin_dir: Option<PathBuf>,
+    /// Use the kernel's BTF for relocations (`false` proves the programs need none).
+    pub kernel_btf: bool,
+}
+
+impl Options {
+    /// The node's settings: pins under `load.pin_dir`, kernel BTF when present.
+    pub fn from_config(config: &LoadConfig) -> Self {
+        Self {
+            pin_dir: Some(config.pin_dir.clone()),
+            kernel_btf: true,
+        }
+    }
+}
+
+/// Loaded, attached programs and the maps the sampler reads.
+pub struct Probes {
+    /// Owns the programs and their links; dropping it detaches them.
+    _ebpf: Ebpf,
+    cpu_stats: PerCpuArray<MapData, CpuStat>,
+    runq: PerCpuArray<MapData, RunqHist>,
+    tracked: HashMap<MapData, u32, u32>,
+    node_state: Array<MapData, NodeState>,
+    /// Pins to remove on drop (only the ones this process created).
+    pins: Vec<PathBuf>,
+    pin_dir: Option<PathBuf>,
+    prev: Option<Snapshot>,
+    pid: u32,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("pins", &self.pins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probes {
+    /// Loads, attaches and pins; then tracks this process (and, through the programs, its children).
+    pub fn load(options: &Options) -> Result<Self, Error> {
+        let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
+        let offsets = Offsets::read(&root)?;
+        let globals = offsets.globals();
+        let mut loader = EbpfLoader::new();
+        if !options.kernel_btf {
+            loader.btf(None);
+        }
+        for (name, value) in &globals {
+            loader.override_global(name, value, true);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
+        for (name, category, event) in PROGRAMS {
+            let program: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or(Error::Missing(name))?
+                .try_into()
+                .map_err(|source| Error::Program { name, source })?;
+            program
+                .load()
+                .map_err(|source| Error::Program { name, source })?;
+            program
+                .attach(category, event)
+                .map_err(|source| Error::Program { name, source })?;
+        }
+        let pins = match &options.pin_dir {
+            Some(dir) => pin_all(&ebpf, dir),
+            None => Vec::new(),
+        };
+        let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
+        let map_err = |name| move |source| Error::Map { name, source };
+        let cpu_stats =
+            PerCpuArray::try_from(take(map::CPU_STATS)?).map_err(map_err(map::CPU_STATS))?;
+        let runq = PerCpuArray::try_from(take(map::RUNQ_HIST)?).map_err(map_err(map::RUNQ_HIST))?;
+        let mut tracked: HashMap<MapData, u32, u32> =
+            HashMap::try_from(take(map::TRACKED)?).map_err(map_err(map::TRACKED))?;
+        let node_state =
+            Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
+        let pid = std::process::id();
+        tracked.insert(pid, 1, 0).map_err(map_err(map::TRACKED))?;
+        let mut probes = Self {
+            _ebpf: ebpf,
+            cpu_stats,
+            runq,
+            tracked,
+            node_state,
+            pins,
+            pin_dir: options.pin_dir.clone(),
+            prev: None,
+            pid,
+        };
+        // Claim the pins at once: another node starting now checks this pid before replacing them.
+        probes.publish_node_state(0, 0, 0, 0.0);
+        probes.prev = Some(probes.snapshot()?);
+        Ok(probes)
+    }
+
+    /// Adds a process (e.g. a function process started before the probes) to the tracked set; its
+    /// later children join automatically.
+    pub fn track(&mut self, pid: u32) -> Result<(), Error> {
+        self.tracked.insert(pid, 1, 0).map_err(|source| Error::Map {
+            name: map::TRACKED,
+            source,
+        })
+    }
+
+    /// The directory the maps are pinned in, if they are.
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pin_dir.as_deref()
+    }
+
+    /// Reads the maps and measures the interval since the previous call.
+    pub fn sample(&mut self) -> Result<Measured, Error> {
+        let cur = self.snapshot()?;
+        let measured = match &self.prev {
+            Some(prev) => kernel::measure(prev, &cur),
+            None => kernel::measure(&cur, &cur),
+        };
+        self.prev = Some(cur);
+        Ok(measured)
+    }
+
+    /// Writes the node's scheduler state into the pinned `NODE_STATE` map (best effort: a failed write
+    /// only makes the bpftool view stale).
+    pub fn publish_node_state(
+        &mut self,
+        running: usize,
+        queued: usize,
+        slots: usize,
+        utilisation: f64,
+    ) {
+        let to64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let state = NodeState {
+            running: to64(running),
+            queued: to64(queued),
+            slots: to64(slots),
+            pid: u64::from(self.pid),
+            updated_ns: monotonic_ns().unwrap_or(0),
+            utilisation_ppm: (utilisation.clamp(0.0, 1.0) * 1e6) as u64,
+        };
+        if let Err(e) = self.node_state.set(0, state, 0) {
+            tracing::debug!(error = %e, "cannot write NODE_STATE");
+        }
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, Error> {
+        let map_err = |name| move |source| Error::Map { name, source };
+        let stats = self.cpu_stats.get(&0, 0).map_err(map_err(map::CPU_STATS))?;
+        let hists = self.runq.get(&0, 0).map_err(map_err(map::RUNQ_HIST))?;
+        let at_ns = monotonic_ns()?;
+        let cpus = stats.iter().map(counters).collect();
+        let mut runq = [0u64; kernel::RUNQ_SLOTS];
+        for h in hists.iter() {
+            for (sum, n) in runq.iter_mut().zip(h.slots) {
+                *sum += n;
+            }
+        }
+        Ok(Snapshot { at_ns, cpus, runq })
+    }
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        for pin in &self.pins {
+            if let Err(e) = std::fs::remove_file(pin) {
+                tracing::warn!(pin = %pin.display(), error = %e, "cannot remove pinned map");
+            }
+        }
+        if let Some(dir) = &self.pin_dir {
+            // Only succeeds when empty: another node's pins (or a user's) are left alone.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn counters(s: &CpuStat) -> CpuCounters {
+    CpuCounters {
+        busy_ns: s.busy_ns,
+        last_switch_ns: s.last_switch_ns,
+        switches: s.switches,
+        tracked_ns: s.tracked_ns,
+        curr_busy: s.curr_busy != 0,
+        curr_tracked: s.curr_tracked != 0,
+    }
+}
+
+/// `CLOCK_MONOTONIC` in ns: the clock `bpf_ktime_get_ns` reads, so open slices can be closed at "now".
+fn monotonic_ns() -> Result<u64, Error> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_err(Error::Clock)?;
+    let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+    let nanos = u64::try_from(t.tv_nsec()).unwrap_or(0);
+    Ok(secs * 1_000_000_000 + nanos)
+}
+
+/// Pins every map under `dir`, replacing stale pins (a crashed node leaves them behind and pinning
+/// over an existing file fails with EEXIST). Pins of a node that is still running (several nodes on
+/// one host: tests, demos) are left alone and this node pins nothing; give each node its own
+/// `load.pin_dir` to see all of them. Failures are logged, not fatal: the measurement works without
+/// pins, only the bpftool view is lost.
+fn pin_all(ebpf: &Ebpf, dir: &Path) -> Vec<PathBuf> {
+    if let Some(pid) = live_owner(dir) {
+        tracing::warn!(dir = %dir.display(), pid, "pinned maps belong to another running node; not pinning (set load.pin_dir)");
+        return Vec::new();
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the pin directory (is bpffs mounted at /sys/fs/bpf?); maps are not pinned");
+        return Vec::new();
+    }
+    let mut pins = Vec::new();
+    for (name, m) in ebpf.maps() {
+        if name.starts_with('.') {
+            // `.rodata`/`.bss` globals: internal, not worth a pin.
+            continue;
+        }
+        let path = dir.join(name);
+        if path.exists() {
+            tracing::info!(pin = %path.display(), "replacing a stale pinned map");
+            let _ = std::fs::remove_file(&path);
+        }
+        match m.pin(&path) {
+            Ok(()) => pins.push(path),
+            Err(e) => {
+                tracing::warn!(pin = %path.display(), error = %chain(&e), "cannot pin map");
+            }
+        }
+    }
+    pins
+}
+
+/// The pid recorded in an existing pinned `NODE_STATE`, if that process is still alive (and not us).
+fn live_owner(dir: &Path) -> Option<u64> {
+    let data = MapData::from_pin(dir.join(map::NODE_STATE)).ok()?;
+    let state: Array<MapData, NodeState> = Array::try_from(aya::maps::Map::Array(data)).ok()?;
+    let pid = state.get(&0, 0).ok()?.pid;
+    let alive = pid != 0
+        && pid != u64::from(std::process::id())
+        && Path::new("/proc").join(pid.to_string()).exists();
+    alive.then_some(pid)
+}
+
+/// Tracepoint record offsets for this kernel, from tracefs.
+#[derive(Debug, Clone, Copy)]
+struct Offsets {
+    prev_pid: u32,
+    prev_state: tracefs::Field,
+    next_pid: u32,
+    wakeup_pid: u32,
+    wakeup_new_pid: u32,
+    exit_pid: u32,
+}
+
+impl Offsets {
+    fn read(root: &Path) -> Result<Self, Error> {
+        let field = |event: &'static str, name: &'static str| -> Result<tracefs::Field, Error> {
+            let path = tracefs::format_path(root, "sched", event);
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| Error::Format { path, source })?;
+            let f = tracefs::parse_field(&text, name).ok_or(Error::Field { event, field: name })?;
+            // The programs read pids as u32 and the state as u32 or u64.
+            let ok = if name == "prev_state" {
+                matches!(f.size, 4 | 8)
+            } else {
+                f.size == 4
+            };
+            if ok {
+                Ok(f)
+            } else {
+                Err(Error::Field { event, field: name })
+            }
+        };
+        Ok(Self {
+            prev_pid: field("sched_switch", "prev_pid")?.offset,
+            prev_state: field("sched_switch", "prev_state")?,
+            next_pid: field("sched_switch", "next_pid")?.offset,
+            wakeup_pid: field("sched_wakeup", "pid")?.offset,
+            wakeup_new_pid: field("sched_wakeup_new", "pid")?.offset,
+            exit_pid: field("sched_process_exit", "pid")?.offset,
+        })
+    }
+
+    fn globals(&self) -> [(&'static str, u32); 7] {
+        [
+            (global::SWITCH_PREV_PID, self.prev_pid),
+            (global::SWITCH_PREV_STATE, self.prev_state.offset),
+            (global::SWITCH_PREV_STATE_SIZE, self.prev_state.size),
+            (global::SWITCH_NEXT_PID, self.next_pid),
+            (global::WAKEUP_PID, self.wakeup_pid),
+            (global::WAKEUP_NEW_PID, self.wakeup_new_pid),
+            (global::EXIT_PID, self.exit_pid),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn histogram_width_matches_the_kernel_side() {
+        assert_eq!(super::kernel::RUNQ_SLOTS, p2pfaas_ebpf_common::RUNQ_SLOTS);
+    }
+}
