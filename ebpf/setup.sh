@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the eBPF toolchain for the node's `ebpf` feature on Debian/Ubuntu (design §6), idempotently:
 #   - Debian packages: bpftool (inspection and tests), libcap2-bin (capsh, used by the fallback test);
-#   - the pinned dated nightly with rust-src (aya-build compiles `core` for bpfel-unknown-none with it);
+#   - the pinned dated nightly with rust-src (aya-build compiles `core` for bpfel-unknown-none with it)
+#     and clippy (scripts/test.sh lints the kernel programs for their real target);
 #   - bpf-linker 0.13.0 linked against that nightly's own libLLVM (Debian's LLVM cannot read rustc's
 #     bitcode), rebuilt when it no longer starts (e.g. the nightly was removed);
 #   - bpffs at /sys/fs/bpf and tracefs at /sys/kernel/tracing, when missing and we are root.
@@ -26,10 +27,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
-  rustup toolchain install "$toolchain" --profile minimal --component rust-src
+  rustup toolchain install "$toolchain" --profile minimal --component rust-src,clippy
 fi
-rustup component list --toolchain "$toolchain" --installed | grep -q '^rust-src' \
-  || rustup component add rust-src --toolchain "$toolchain"
+# rust-src: aya-build compiles `core` for the BPF target; clippy: scripts/test.sh lints the programs.
+for component in rust-src clippy; do
+  rustup component list --toolchain "$toolchain" --installed | grep -q "^$component" \
+    || rustup component add "$component" --toolchain "$toolchain"
+done
 
 # bpf-linker must run and report the pinned version; a missing libLLVM (toolchain changed) fails here.
 if ! bpf-linker --version 2>/dev/null | grep -q "bpf-linker $linker_version"; then

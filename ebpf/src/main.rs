@@ -6,6 +6,13 @@
 //! On the host this crate compiles to an empty program so `cargo build --workspace` works; the real
 //! object is built for `bpfel-unknown-none` by the node's build.rs (aya-build).
 #![cfg_attr(target_arch = "bpf", no_std, no_main)]
+#![cfg_attr(
+    target_arch = "bpf",
+    allow(
+        clippy::needless_pass_by_value,
+        reason = "the #[tracepoint] macro hands each program its context by value"
+    )
+)]
 
 #[cfg(target_arch = "bpf")]
 mod exit;

@@ -2,7 +2,7 @@
 //! key and value types are described to the kernel and bpftool prints named fields.
 
 use aya_ebpf::Global;
-use aya_ebpf::btf_maps::{Array, HashMap, LruHashMap, PerCpuArray};
+use aya_ebpf::btf_maps::{Array, HashMap, PerCpuArray};
 use aya_ebpf::macros::btf_map;
 use p2pfaas_ebpf_common::{CpuStat, NodeState, RunqHist};
 
@@ -12,13 +12,14 @@ pub(crate) static CPU_STATS: PerCpuArray<CpuStat, 1> = PerCpuArray::new();
 #[btf_map]
 pub(crate) static RUNQ_HIST: PerCpuArray<RunqHist, 1> = PerCpuArray::new();
 
-/// LRU so tasks that are woken and never observed running (migrated before we saw them, or exited)
-/// cannot fill the map and stop the measurement.
+/// A preallocated plain hash, not LRU: LRU updates cost about twice as much and this map is written on
+/// every wake-up. Entries cannot pile up: a woken task either runs (`sched_switch` deletes its entry)
+/// or exits (`sched_process_exit` does), and 16384 is far above the tasks runnable at once.
 #[btf_map]
-pub(crate) static WAKE_TS: LruHashMap<u32, u64, 16384> = LruHashMap::new();
+pub(crate) static WAKE_TS: HashMap<u32, u64, 16384> = HashMap::new();
 
-/// Not LRU: entries must not be evicted silently; inserts beyond the limit fail and the task is simply
-/// not attributed to the node.
+/// Thread ids, because `sched_switch` only sees thread ids. Not LRU: entries must not be evicted
+/// silently; inserts beyond the limit fail and the thread is simply not attributed to the node.
 #[btf_map]
 pub(crate) static TRACKED: HashMap<u32, u32, 8192> = HashMap::new();
 

@@ -2,7 +2,7 @@
 //! switch, records when a preempted task went back on the run queue, and closes the wake-to-run delay
 //! of the task now starting.
 
-use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
 use p2pfaas_ebpf_common::RUNQ_SLOTS;
@@ -31,17 +31,6 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
     } else {
         u64::from(unsafe { ctx.read_at::<u32>(SWITCH_PREV_STATE.load() as usize) }?)
     };
-    // The tracepoint fires before the switch: `current` is still the previous task.
-    let prev_tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-
-    let prev_tracked =
-        prev_pid != 0 && (is_tracked(prev_pid) || (prev_tgid != prev_pid && is_tracked(prev_tgid)));
-    if prev_tracked && !is_tracked(prev_pid) {
-        // A thread of a tracked process started before the node seeded the set: remember it so its
-        // next slice is attributed from the start (the open-slice flag below needs the thread id).
-        let _ = TRACKED.insert(prev_pid, 1u32, 0);
-    }
-
     if let Some(st) = CPU_STATS.get_ptr_mut(0) {
         // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
         let st = unsafe { &mut *st };
@@ -50,7 +39,9 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
             if prev_pid != 0 {
                 st.busy_ns += slice;
             }
-            if prev_tracked {
+            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
+            // per switch instead of two.
+            if st.curr_tracked != 0 {
                 st.tracked_ns += slice;
             }
         }

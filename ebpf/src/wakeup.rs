@@ -27,12 +27,10 @@ pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
         return 1;
     };
     woken(pid);
-    // `current` is the parent that created the task.
-    let id = bpf_get_current_pid_tgid();
-    let (tid, tgid) = (id as u32, (id >> 32) as u32);
+    // `current` is the thread that created the task (a new process or a new thread of its process).
+    let parent = bpf_get_current_pid_tgid() as u32;
     // SAFETY: only presence is read.
-    let parent_tracked = unsafe { TRACKED.get(tgid).is_some() || TRACKED.get(tid).is_some() };
-    if parent_tracked {
+    if unsafe { TRACKED.get(parent) }.is_some() {
         let _ = TRACKED.insert(pid, 1u32, 0);
     }
     0

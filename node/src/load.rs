@@ -14,6 +14,7 @@
 //!
 //! This module owns no scheduling policy: it measures and publishes.
 
+pub mod cli;
 #[cfg(feature = "ebpf")]
 pub mod ebpf;
 pub mod kernel;

@@ -75,8 +75,9 @@ pub mod map {
     pub const RUNQ_HIST: &str = "RUNQ_HIST";
     /// Thread id → wake-up time (ns), for tasks woken or preempted and not yet running again.
     pub const WAKE_TS: &str = "WAKE_TS";
-    /// Process/thread ids of the tracked process tree → 1. Seeded by the node with its own pid; the
-    /// programs add the children of tracked tasks at `sched_wakeup_new` and drop ids at exit.
+    /// Thread ids of the tracked process tree → 1. Seeded by the node with its main thread; the
+    /// programs add every thread or process a tracked thread creates (`sched_wakeup_new`) and drop
+    /// ids at exit.
     pub const TRACKED: &str = "TRACKED";
     /// [`NodeState`](super::NodeState), written by the node.
     pub const NODE_STATE: &str = "NODE_STATE";

@@ -185,8 +185,8 @@ impl Probes {
         Ok(probes)
     }
 
-    /// Adds a process (e.g. a function process started before the probes) to the tracked set; its
-    /// later children join automatically.
+    /// Adds a thread id (e.g. of a process started before the probes) to the tracked set; threads and
+    /// processes it creates later join automatically, threads it already has do not.
     pub fn track(&mut self, pid: u32) -> Result<(), Error> {
         self.tracked.insert(pid, 1, 0).map_err(|source| Error::Map {
             name: map::TRACKED,
@@ -234,18 +234,75 @@ impl Probes {
     }
 
     fn snapshot(&self) -> Result<Snapshot, Error> {
-        let map_err = |name| move |source| Error::Map { name, source };
-        let stats = self.cpu_stats.get(&0, 0).map_err(map_err(map::CPU_STATS))?;
-        let hists = self.runq.get(&0, 0).map_err(map_err(map::RUNQ_HIST))?;
-        let at_ns = monotonic_ns()?;
-        let cpus = stats.iter().map(counters).collect();
-        let mut runq = [0u64; kernel::RUNQ_SLOTS];
-        for h in hists.iter() {
-            for (sum, n) in runq.iter_mut().zip(h.slots) {
-                *sum += n;
-            }
+        snapshot(&self.cpu_stats, &self.runq)
+    }
+}
+
+/// Reads both per-CPU maps at "now".
+fn snapshot(
+    cpu_stats: &PerCpuArray<MapData, CpuStat>,
+    runq: &PerCpuArray<MapData, RunqHist>,
+) -> Result<Snapshot, Error> {
+    let map_err = |name| move |source| Error::Map { name, source };
+    let stats = cpu_stats.get(&0, 0).map_err(map_err(map::CPU_STATS))?;
+    let hists = runq.get(&0, 0).map_err(map_err(map::RUNQ_HIST))?;
+    let at_ns = monotonic_ns()?;
+    let cpus = stats.iter().map(counters).collect();
+    let mut sum = [0u64; kernel::RUNQ_SLOTS];
+    for h in hists.iter() {
+        for (total, n) in sum.iter_mut().zip(h.slots) {
+            *total += n;
         }
-        Ok(Snapshot { at_ns, cpus, runq })
+    }
+    Ok(Snapshot {
+        at_ns,
+        cpus,
+        runq: sum,
+    })
+}
+
+/// The maps a running node pinned, opened read-only by another process (`p2pfaas-node load`).
+pub struct Pinned {
+    cpu_stats: PerCpuArray<MapData, CpuStat>,
+    runq: PerCpuArray<MapData, RunqHist>,
+    node_state: Array<MapData, NodeState>,
+}
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned").finish_non_exhaustive()
+    }
+}
+
+impl Pinned {
+    /// Opens `CPU_STATS`, `RUNQ_HIST` and `NODE_STATE` under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        let open = |name: &'static str| {
+            MapData::from_pin(dir.join(name)).map_err(|source| Error::Map { name, source })
+        };
+        let map_err = |name| move |source| Error::Map { name, source };
+        Ok(Self {
+            cpu_stats: PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(map::CPU_STATS)?))
+                .map_err(map_err(map::CPU_STATS))?,
+            runq: PerCpuArray::try_from(aya::maps::Map::PerCpuArray(open(map::RUNQ_HIST)?))
+                .map_err(map_err(map::RUNQ_HIST))?,
+            node_state: Array::try_from(aya::maps::Map::Array(open(map::NODE_STATE)?))
+                .map_err(map_err(map::NODE_STATE))?,
+        })
+    }
+
+    /// Reads the per-CPU maps now.
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        snapshot(&self.cpu_stats, &self.runq)
+    }
+
+    /// The node's last published scheduler state, and how long ago it was written (ns).
+    pub fn node_state(&self) -> Result<(NodeState, u64), Error> {
+        let state = self.node_state.get(&0, 0).map_err(|source| Error::Map {
+            name: map::NODE_STATE,
+            source,
+        })?;
+        Ok((state, monotonic_ns()?.saturating_sub(state.updated_ns)))
     }
 }
 

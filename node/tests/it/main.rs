@@ -7,6 +7,8 @@ mod harness;
 mod admin_access;
 mod admission;
 mod bad_input;
+#[cfg(feature = "ebpf")]
+mod ebpf;
 mod http_backend;
 mod lifecycle;
 mod load;
