@@ -40,3 +40,8 @@ pub(crate) static WAKEUP_PID: Global<u32> = Global::new(24);
 pub(crate) static WAKEUP_NEW_PID: Global<u32> = Global::new(24);
 #[unsafe(no_mangle)]
 pub(crate) static EXIT_PID: Global<u32> = Global::new(24);
+
+/// 0 turns the wake-to-run latency off: `sched_switch` skips `WAKE_TS` and the loader does not attach
+/// `sched_wakeup`, which halves the probes' cost per context switch (see the node's probe_cost bench).
+#[unsafe(no_mangle)]
+pub(crate) static RUNQ_LATENCY: Global<u32> = Global::new(1);

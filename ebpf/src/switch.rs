@@ -8,7 +8,7 @@ use aya_ebpf::programs::TracePointContext;
 use p2pfaas_ebpf_common::RUNQ_SLOTS;
 
 use crate::maps::{
-    CPU_STATS, RUNQ_HIST, SWITCH_NEXT_PID, SWITCH_PREV_PID, SWITCH_PREV_STATE,
+    CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_NEXT_PID, SWITCH_PREV_PID, SWITCH_PREV_STATE,
     SWITCH_PREV_STATE_SIZE, TRACKED, WAKE_TS,
 };
 
@@ -53,6 +53,9 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
 
     // Preempted (or yielding) tasks stay runnable: their wait for a CPU starts now. The kernel reports
     // preemption as TASK_REPORT_MAX (0x100 and up), so "no sleep state bit in the low byte" means runnable.
+    if RUNQ_LATENCY.load() == 0 {
+        return Ok(());
+    }
     if prev_pid != 0 && prev_state & 0xff == 0 {
         let _ = WAKE_TS.insert(prev_pid, now, 0);
     }

@@ -6,7 +6,7 @@ use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
 use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
 
-use crate::maps::{CPU_STATS, TRACKED, WAKE_TS, WAKEUP_NEW_PID, WAKEUP_PID};
+use crate::maps::{CPU_STATS, RUNQ_LATENCY, TRACKED, WAKE_TS, WAKEUP_NEW_PID, WAKEUP_PID};
 
 #[tracepoint]
 pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
@@ -43,7 +43,9 @@ fn woken(pid: u32) {
     }
     let now = unsafe { bpf_ktime_get_ns() };
     // Waking a task that is already runnable does not fire this tracepoint, so this is the first wake-up.
-    let _ = WAKE_TS.insert(pid, now, 0);
+    if RUNQ_LATENCY.load() != 0 {
+        let _ = WAKE_TS.insert(pid, now, 0);
+    }
     if let Some(st) = CPU_STATS.get_ptr_mut(0) {
         // SAFETY: per-CPU slot, programs on one CPU do not nest here.
         unsafe { (*st).wakeups += 1 };

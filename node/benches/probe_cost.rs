@@ -7,16 +7,16 @@
 //! ```
 //!
 //! Results (2-vCPU Firecracker VM, kernel 6.18, Debian 12, 2026-11-27, machine shared with other
-//! builds; 10 interleaved rounds of 50,000 round trips, commit after cae1ca9):
+//! builds; 10 interleaved rounds of 50,000 round trips each; ns per context switch, min / median):
 //!
-//! | run | without probes, ns/switch (min / median) | with probes (min / median) | cost (min / median) |
+//! | run | without probes | probes, runq latency on | probes, runq latency off |
 //! |---|---|---|---|
-//! | plain | 1030 / 1048 | 1353 / 1416 | +323 / +368 |
-//! | `chrt -f 50` | 1167 / 1175 | 1496 / 1510 | +329 / +334 |
+//! | `chrt -f 50` | 1164 / 1175 | 1465 / 1478 (+302 / +303) | 1283 / 1296 (+119 / +120) |
+//! | plain | 1004 / 1016 | 1273 / 1292 (+269 / +275) | 1115 / 1122 (+111 / +106) |
 //!
 //! The kernel's own accounting agrees (`sysctl kernel.bpf_stats_enabled=1`, `bpftool prog show`, under
-//! `taskset -c 0 perf bench sched pipe -l 200000`): sched_switch 174 ns/run, sched_wakeup 142 ns/run
-//! (0.58 per switch), 256 ns of BPF per context switch in all.
+//! `taskset -c 0 perf bench sched pipe -l 200000`): with runq latency sched_switch ≈ 165 ns/run and
+//! sched_wakeup ≈ 131 ns/run (0.58 per switch), 240 ns of BPF per switch; without it 105 ns per switch.
 
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -56,33 +56,39 @@ fn summary(v: &mut [f64]) -> (f64, f64) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful either. Run only as
-    // a bench, and only where the probes can load.
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) only checks it builds.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let options = Options {
+    let options = |runq_latency| Options {
         pin_dir: None,
         kernel_btf: true,
+        runq_latency,
     };
-    if let Err(e) = Probes::load(&options) {
+    if let Err(e) = Probes::load(&options(true)) {
         eprintln!("skipped: probes do not load here: {e}");
         return;
     }
-    let (mut without, mut with) = (Vec::new(), Vec::new());
+    let (mut without, mut full, mut counters) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         without.push(ping_pong());
-        let probes = Probes::load(&options).expect("probes loaded a moment ago");
-        with.push(ping_pong());
-        drop(probes);
+        for (runq, out) in [(true, &mut full), (false, &mut counters)] {
+            let probes = Probes::load(&options(runq)).expect("probes loaded a moment ago");
+            out.push(ping_pong());
+            drop(probes);
+        }
     }
     let (w_min, w_med) = summary(&mut without);
-    let (p_min, p_med) = summary(&mut with);
-    println!("without probes: {w_min:.0} ns/switch min, {w_med:.0} median");
-    println!("with probes:    {p_min:.0} ns/switch min, {p_med:.0} median");
-    println!(
-        "probe cost:     {:.0} ns/switch (min vs min), {:.0} (median vs median)",
-        p_min - w_min,
-        p_med - w_med
-    );
+    println!("without probes:                 {w_min:.0} ns/switch min, {w_med:.0} median");
+    for (name, v) in [
+        ("with probes (runq latency on)", &mut full),
+        ("with probes (runq latency off)", &mut counters),
+    ] {
+        let (min, med) = summary(v);
+        println!(
+            "{name}: {min:.0} ns/switch min, {med:.0} median; cost {:.0} (min vs min), {:.0} (median vs median)",
+            min - w_min,
+            med - w_med
+        );
+    }
 }

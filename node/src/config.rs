@@ -172,6 +172,8 @@ pub struct LoadConfig {
     pub sample_interval: Duration,
     /// Where the eBPF maps are pinned (on a bpffs mount).
     pub pin_dir: PathBuf,
+    /// Measure wake-to-run latency with eBPF (about half of the probes' cost per context switch).
+    pub runq_latency: bool,
 }
 
 /// How a built-in function draws its service time.
@@ -459,6 +461,7 @@ fn load_config(raw: &raw::RawLoad) -> Result<LoadConfig, ConfigError> {
         source,
         sample_interval: Duration::from_millis(ms),
         pin_dir,
+        runq_latency: raw.runq_latency.unwrap_or(true),
     })
 }
 

@@ -100,9 +100,12 @@ pub mod global {
     pub const WAKEUP_NEW_PID: &str = "WAKEUP_NEW_PID";
     /// `sched_process_exit`: `pid`.
     pub const EXIT_PID: &str = "EXIT_PID";
+    /// 1: measure wake-to-run latency (`WAKE_TS`, `RUNQ_HIST`, program `sched_wakeup`); 0: skip it.
+    pub const RUNQ_LATENCY: &str = "RUNQ_LATENCY";
 }
 
-/// Program names (the functions in the kernel crate) and their tracepoints.
+/// Program names (the functions in the kernel crate) and their tracepoints. `sched_wakeup` is only
+/// needed for the wake-to-run latency ([`global::RUNQ_LATENCY`]).
 pub const PROGRAMS: [(&str, &str, &str); 4] = [
     ("sched_switch", "sched", "sched_switch"),
     ("sched_wakeup", "sched", "sched_wakeup"),

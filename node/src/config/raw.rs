@@ -117,6 +117,7 @@ pub struct RawLoad {
     pub source: Option<String>,
     pub sample_interval_ms: Option<u64>,
     pub pin_dir: Option<String>,
+    pub runq_latency: Option<bool>,
 }
 
 /// `[functions.<name>]`; also the JSON body of `POST /system/functions` (plus `name`) and what the

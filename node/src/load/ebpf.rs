@@ -91,6 +91,8 @@ pub struct Options {
     pub pin_dir: Option<PathBuf>,
     /// Use the kernel's BTF for relocations (`false` proves the programs need none).
     pub kernel_btf: bool,
+    /// Measure wake-to-run latency (attaches `sched_wakeup`; about half the cost per switch).
+    pub runq_latency: bool,
 }
 
 impl Options {
@@ -99,6 +101,7 @@ impl Options {
         Self {
             pin_dir: Some(config.pin_dir.clone()),
             kernel_btf: true,
+            runq_latency: config.runq_latency,
         }
     }
 }
@@ -131,7 +134,8 @@ impl Probes {
     pub fn load(options: &Options) -> Result<Self, Error> {
         let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
         let offsets = Offsets::read(&root)?;
-        let globals = offsets.globals();
+        let mut globals = offsets.globals().to_vec();
+        globals.push((global::RUNQ_LATENCY, u32::from(options.runq_latency)));
         let mut loader = EbpfLoader::new();
         if !options.kernel_btf {
             loader.btf(None);
@@ -141,6 +145,10 @@ impl Probes {
         }
         let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
         for (name, category, event) in PROGRAMS {
+            if name == "sched_wakeup" && !options.runq_latency {
+                // Wake-ups only start wake-to-run timers; without the latency there is nothing to do.
+                continue;
+            }
             let program: &mut TracePoint = ebpf
                 .program_mut(name)
                 .ok_or(Error::Missing(name))?

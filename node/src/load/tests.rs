@@ -289,6 +289,9 @@ fn config_defaults_and_errors_name_the_field() {
     assert_eq!(c.load.source, LoadSourceChoice::Auto);
     assert_eq!(c.load.sample_interval, Duration::from_millis(100));
     assert_eq!(c.load.pin_dir, std::path::Path::new("/sys/fs/bpf/p2pfaas"));
+    assert!(c.load.runq_latency);
+    let c = load_config("[load]\nrunq_latency = false\n").expect("valid");
+    assert!(!c.load.runq_latency);
     let c = load_config("[load]\nsource = \"procfs\"\nsample_interval_ms = 250\n").expect("valid");
     assert_eq!(c.load.source, LoadSourceChoice::Procfs);
     assert_eq!(c.load.sample_interval, Duration::from_millis(250));

@@ -91,12 +91,28 @@ fn programs_load_and_attach_without_kernel_btf() {
     let mut probes = Probes::load(&Options {
         pin_dir: None,
         kernel_btf: false,
+        runq_latency: true,
     })
     .unwrap_or_else(|e| panic!("load with BTF disabled: {e}"));
     std::thread::sleep(Duration::from_millis(200));
     let m = probes.sample().expect("maps readable");
     // Any running system switches tasks in 200 ms; zero would mean the programs are not attached.
     assert!(m.switches > 0, "{m:?}");
+}
+
+#[test]
+fn without_runq_latency_the_counters_still_run_and_no_latency_is_reported() {
+    require_ebpf!();
+    let mut probes = Probes::load(&Options {
+        pin_dir: None,
+        kernel_btf: true,
+        runq_latency: false,
+    })
+    .unwrap_or_else(|e| panic!("load without sched_wakeup: {e}"));
+    std::thread::sleep(Duration::from_millis(200));
+    let m = probes.sample().expect("maps readable");
+    assert!(m.switches > 0, "{m:?}");
+    assert_eq!((m.runq_p50_us, m.runq_p99_us), (None, None), "{m:?}");
 }
 
 /// Busy share of `cpu` between two `/proc/stat` readings.
@@ -116,6 +132,7 @@ fn a_burning_core_reads_busy_and_agrees_with_proc_stat() {
     let mut probes = Probes::load(&Options {
         pin_dir: None,
         kernel_btf: true,
+        runq_latency: true,
     })
     .unwrap_or_else(|e| panic!("load: {e}"));
     let stop = Arc::new(AtomicBool::new(false));
@@ -240,12 +257,14 @@ fn a_stale_pin_is_replaced() {
     let first = Probes::load(&Options {
         pin_dir: Some(pins.clone()),
         kernel_btf: true,
+        runq_latency: true,
     })
     .expect("first load");
     std::mem::forget(first);
     let second = Probes::load(&Options {
         pin_dir: Some(pins.clone()),
         kernel_btf: true,
+        runq_latency: true,
     })
     .expect("second load");
     // The forgotten handle's pid is ours, which counts as "not another live node": replaced.
@@ -336,6 +355,7 @@ fn runq_latency_rises_when_two_busy_loops_share_a_core() {
     let _probes = Probes::load(&Options {
         pin_dir: Some(pins.clone()),
         kernel_btf: true,
+        runq_latency: true,
     })
     .unwrap_or_else(|e| panic!("load: {e}"));
     let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
