@@ -242,6 +242,19 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
         after - before
     );
 
+    // The CLI reads the same pins and prints the node's state next to the kernel's measurement.
+    let cli = Command::new(crate::harness::binary())
+        .args(["load", "--count", "1", "--interval-ms", "100", "--pin-dir"])
+        .arg(&pins)
+        .output()
+        .expect("run p2pfaas-node load");
+    let line = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{cli:?}");
+    assert!(
+        line.starts_with("util=") && line.contains(" K=4 "),
+        "{line}"
+    );
+
     node.terminate();
     assert!(node.wait_exit(Duration::from_secs(10)).is_some());
     assert!(!pins.exists(), "{} still exists after exit", pins.display());

@@ -79,3 +79,32 @@ nodetest!(
         );
     }
 );
+
+#[test]
+fn load_subcommand_checks_its_arguments_and_explains_missing_maps() {
+    use std::process::Command;
+    let run = |args: &[&str]| {
+        Command::new(crate::harness::binary())
+            .arg("load")
+            .args(args)
+            .output()
+            .expect("run p2pfaas-node load")
+    };
+    let bad = run(&["--interval-ms", "1"]);
+    assert_eq!(bad.status.code(), Some(64), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--interval-ms"),
+        "{bad:?}"
+    );
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--pin-dir"));
+    // No node pinned anything there: a clear error either way the binary was built.
+    let none = run(&["--pin-dir", "/nonexistent/p2pfaas", "--count", "1"]);
+    assert_eq!(none.status.code(), Some(1), "{none:?}");
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        err.contains("without the `ebpf` feature") || err.contains("is a node running"),
+        "{err}"
+    );
+}
