@@ -24,3 +24,7 @@ if [ "${SKIP_FUZZ_SETUP:-0}" != 1 ]; then
   cargo +nightly fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz --locked \
     || echo "warning: cargo-fuzz did not install; fuzzing will be skipped" >&2
 fi
+
+# eBPF load probes (node feature `ebpf`): bpftool, the pinned nightly + rust-src, bpf-linker, bpffs and
+# tracefs. Without them scripts/test.sh says "skipped: eBPF" and the node samples PSI/procfs instead.
+"$(dirname "$0")/../ebpf/setup.sh" || echo "warning: ebpf/setup.sh failed; eBPF tests will be skipped" >&2

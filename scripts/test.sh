@@ -17,6 +17,20 @@ cargo bench --workspace --no-run
 echo "== docs (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+# eBPF: the node with its `ebpf` feature (build.rs builds ebpf/ with the pinned nightly and bpf-linker);
+# the privileged tests in node/tests/it/ebpf.rs run when root, and say "skipped: why" otherwise.
+if bpf-linker --version >/dev/null 2>&1; then
+  echo "== eBPF: clippy of the kernel programs (bpfel target, pinned nightly)"
+  ebpf_toolchain=${P2PFAAS_EBPF_TOOLCHAIN:-nightly-2026-05-19}
+  CARGO_ENCODED_RUSTFLAGS="--cfg=bpf_target_arch=\"$(uname -m)\"" cargo "+$ebpf_toolchain" clippy -p p2pfaas-ebpf \
+    --bins --target bpfel-unknown-none -Z build-std=core -- -D warnings
+  echo "== eBPF: clippy and tests with --features ebpf"
+  cargo clippy -p p2pfaas-node --features ebpf --all-targets -- -D warnings
+  cargo test -p p2pfaas-node --features ebpf
+else
+  echo "skipped: eBPF feature (bpf-linker is missing or cannot find its nightly's libLLVM; ebpf/setup.sh installs both)"
+fi
+
 fuzz_seconds=${FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" != 0 ]; then
   if cargo +nightly fuzz --help >/dev/null 2>&1; then

@@ -94,6 +94,8 @@ pub struct Config {
     pub peers: PeersConfig,
     /// Cluster key.
     pub auth: AuthConfig,
+    /// The load sampler.
+    pub load: LoadConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
 }
@@ -228,6 +230,32 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// `EnvFilter` directive, e.g. `info` or `p2pfaas_node=debug`.
     pub level: String,
+}
+
+/// Which load source the sampler uses (`load.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadSourceChoice {
+    /// eBPF, else PSI, else procfs; the reason for each fallback is logged and exported.
+    Auto,
+    /// eBPF only; start-up fails if the programs cannot be loaded.
+    Ebpf,
+    /// `/proc/stat` + PSI; start-up fails without `/proc/pressure/cpu`.
+    Psi,
+    /// `/proc/stat` and `/proc/loadavg` only.
+    Procfs,
+}
+
+/// `[load]`.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Source choice.
+    pub source: LoadSourceChoice,
+    /// How often a sample is taken.
+    pub sample_interval: Duration,
+    /// Where the eBPF maps are pinned (on a bpffs mount).
+    pub pin_dir: PathBuf,
+    /// Measure wake-to-run latency with eBPF (about half of the probes' cost per context switch).
+    pub runq_latency: bool,
 }
 
 /// How a built-in function draws its service time.
@@ -499,6 +527,8 @@ impl Config {
             level: raw.log.level.unwrap_or_else(|| "info".into()),
         };
 
+        let load = load_config(&raw.load)?;
+
         let functions = raw
             .functions
             .into_iter()
@@ -515,6 +545,7 @@ impl Config {
             discovery,
             peers,
             auth,
+            load,
             functions,
         })
     }
@@ -628,6 +659,46 @@ fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
         reward_missed: reward("learner.reward_missed", raw.reward_missed, 0.0)?,
         reward_rejected: reward("learner.reward_rejected", raw.reward_rejected, 0.0)?,
         parameters,
+    })
+}
+
+/// Validates `[load]`.
+fn load_config(raw: &raw::RawLoad) -> Result<LoadConfig, ConfigError> {
+    let source = match raw.source.as_deref().unwrap_or("auto") {
+        "auto" => LoadSourceChoice::Auto,
+        "ebpf" => LoadSourceChoice::Ebpf,
+        "psi" => LoadSourceChoice::Psi,
+        "procfs" => LoadSourceChoice::Procfs,
+        other => {
+            return Err(field_err(
+                "load.source",
+                format!("expected auto, ebpf, psi or procfs, got {other:?}"),
+            ));
+        }
+    };
+    let ms = raw.sample_interval_ms.unwrap_or(100);
+    // Below 10 ms the sampler's own reads become a visible load; above a minute the sample is stale.
+    if !(10..=60_000).contains(&ms) {
+        return Err(field_err(
+            "load.sample_interval_ms",
+            format!("must be 10..=60000 ms, got {ms}"),
+        ));
+    }
+    let pin_dir = PathBuf::from(raw.pin_dir.as_deref().unwrap_or("/sys/fs/bpf/p2pfaas"));
+    if !pin_dir.is_absolute() {
+        return Err(field_err(
+            "load.pin_dir",
+            format!(
+                "must be an absolute path, got {:?}",
+                pin_dir.display().to_string()
+            ),
+        ));
+    }
+    Ok(LoadConfig {
+        source,
+        sample_interval: Duration::from_millis(ms),
+        pin_dir,
+        runq_latency: raw.runq_latency.unwrap_or(true),
     })
 }
 

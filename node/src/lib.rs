@@ -12,6 +12,7 @@
 //! - [`learning`]: the node's learning agent (`LearningScheduler`, `/learner/*`) on the `learner` crate.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
+//! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
 //! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
@@ -25,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod learning;
+pub mod load;
 pub mod metrics;
 pub mod node;
 pub mod peers;

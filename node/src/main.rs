@@ -17,6 +17,7 @@ const HELP: &str = "\
 p2pfaas-node: a peer-to-peer FaaS edge node
 
 USAGE: p2pfaas-node [--config FILE] [OPTIONS]
+       p2pfaas-node load [--pin-dir DIR] [--interval-ms N] [--count N]   (live eBPF load; see `load --help`)
 
 OPTIONS (override P2PFAAS_* environment variables, which override the file):
   --config FILE        TOML configuration file
@@ -69,6 +70,28 @@ fn parse_flags() -> Result<(Flags, bool), lexopt::Error> {
     Ok((flags, check))
 }
 
+/// `p2pfaas-node load`: the live load sample from a running node's pinned maps.
+fn load_command() -> ExitCode {
+    use p2pfaas_node::load::cli;
+    let rest: Vec<String> = std::env::args().skip(2).collect();
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{}", cli::HELP);
+        return ExitCode::SUCCESS;
+    }
+    let result = cli::parse(rest).and_then(|args| cli::run(&args));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ cli::Error::Usage(_)) => {
+            eprintln!("p2pfaas-node load: {e}");
+            ExitCode::from(EX_USAGE)
+        }
+        Err(e) => {
+            eprintln!("p2pfaas-node load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -83,6 +106,9 @@ fn init_logging(format: LogFormat, level: &str) {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("load") {
+        return load_command();
+    }
     let (flags, check) = match parse_flags() {
         Ok(f) => f,
         Err(e) => {

@@ -13,6 +13,7 @@ use std::time::Instant;
 use crate::blocking::Pool;
 use crate::config::Config;
 use crate::learning::{self, Agent};
+use crate::load::{self, LoadSample};
 use crate::metrics::WorkerMetrics;
 use crate::queue::Admission;
 use crate::registry::Registry;
@@ -67,6 +68,8 @@ pub struct Node {
     pub peers: crate::peers::PeerTable,
     /// Signatures for peer and admin calls.
     pub auth: crate::auth::Auth,
+    /// The latest load sample, written by the sampler thread, read lock-free (`Node::load`).
+    load: Arc<load::Shared>,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
@@ -162,6 +165,7 @@ impl Node {
                 config.auth.cluster_key.clone(),
                 config.auth.replay_window,
             ),
+            load: Arc::new(load::Shared::new()),
             blocking: Pool::new(blocking_size(
                 &config,
                 settings.parallel_running_functions_max,
@@ -192,6 +196,16 @@ impl Node {
         for server in &d.init_servers {
             let _ = self.peers.add(server);
         }
+    }
+
+    /// The latest load sample (lock-free; `source` is `none` until the sampler's first interval).
+    pub fn load(&self) -> LoadSample {
+        self.load.load()
+    }
+
+    /// The slot the load sampler publishes into, and where the chosen source is recorded.
+    pub fn load_shared(&self) -> &Arc<load::Shared> {
+        &self.load
     }
 
     /// A handle on the blocking pool (clones share the pool and its limit).

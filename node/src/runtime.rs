@@ -45,6 +45,9 @@ pub enum RunError {
     /// A thread could not be spawned.
     #[error("cannot spawn thread: {0}")]
     Spawn(io::Error),
+    /// The configured load source cannot be used.
+    #[error(transparent)]
+    Load(#[from] crate::load::SamplerError),
 }
 
 /// Binds one listener per worker on the same address (`SO_REUSEPORT`). With port 0 the first bind picks
@@ -110,6 +113,7 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
     }
     let node = Arc::new(Node::new(config)?);
     node.set_bound(addr);
+    let sampler = spawn_load_sampler(&node)?;
     let (ready_tx, ready_rx) = mpsc::channel::<Result<DriverInfo, RunError>>();
 
     let mut handles = Vec::with_capacity(workers);
@@ -145,6 +149,7 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         for h in handles {
             let _joined = h.join();
         }
+        let _joined = sampler.join();
         return Err(e);
     }
     if let Some(info) = driver {
@@ -164,8 +169,21 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         let _joined = h.join();
     }
     node.save_learner_weights();
+    // The sampler notices shutdown within 50 ms and unpins its maps before the process exits.
+    let _joined = sampler.join();
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Chooses the load source (failing start-up only when a forced source is unusable) and runs the
+/// sampler on its own thread until shutdown.
+fn spawn_load_sampler(node: &Arc<Node>) -> Result<thread::JoinHandle<()>, RunError> {
+    let sampler = crate::load::Worker::start(&node.config.load, Arc::clone(node.load_shared()))?;
+    let node = Arc::clone(node);
+    thread::Builder::new()
+        .name("p2pfaas-load".into())
+        .spawn(move || sampler.run(&node.shutdown, &node.admission))
+        .map_err(RunError::Spawn)
 }
 
 /// SIGTERM/SIGINT fire the shutdown signal; a second one exits at once.

@@ -62,6 +62,8 @@ pub struct Raw {
     #[serde(default)]
     pub auth: RawAuth,
     #[serde(default)]
+    pub load: RawLoad,
+    #[serde(default)]
     pub functions: BTreeMap<String, RawFunction>,
 }
 
@@ -154,6 +156,16 @@ pub struct RawScheduler {
 pub struct RawLog {
     pub format: Option<String>,
     pub level: Option<String>,
+}
+
+/// `[load]`: the load sampler (`node::load`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub source: Option<String>,
+    pub sample_interval_ms: Option<u64>,
+    pub pin_dir: Option<String>,
+    pub runq_latency: Option<bool>,
 }
 
 /// `[functions.<name>]`; also the JSON body of `POST /system/functions` (plus `name`) and what the

@@ -308,11 +308,19 @@ fn load(node: &Node, resp: &mut Response) {
             "queue_len": a.queue_len(),
             "functions": functions,
             "task_types": task_types,
+            "sample": node.load(),
         }),
     );
 }
 
 fn render_metrics(w: &Worker) -> String {
+    let mut text = render_core_metrics(w);
+    let node = &w.node;
+    crate::load::render_metrics(&mut text, &node.load(), node.load_shared().info());
+    text
+}
+
+fn render_core_metrics(w: &Worker) -> String {
     let node = &w.node;
     let all: Vec<&metrics::WorkerMetrics> = node.metrics.iter().map(AsRef::as_ref).collect();
     let table = w.functions();

@@ -8,9 +8,12 @@ mod admin_access;
 mod admission;
 mod auth;
 mod bad_input;
+#[cfg(feature = "ebpf")]
+mod ebpf;
 mod http_backend;
 mod learning;
 mod lifecycle;
+mod load;
 mod peers;
 mod process_backend;
 mod protocol;

@@ -1,0 +1,123 @@
+//! Map value types shared by the kernel programs (`p2pfaas-ebpf`) and the node that reads them
+//! (`p2pfaas-node`, feature `ebpf`). Everything is `#[repr(C)]` plain old data of `u64`/`u32` fields so
+//! the layout is identical on both sides and the BTF the compiler emits names every field (so
+//! `bpftool map dump pinned /sys/fs/bpf/p2pfaas/<MAP>` prints them). No logic lives here.
+#![no_std]
+#![warn(missing_docs)]
+
+/// Per-CPU counters kept by `sched_switch` and the wake-up programs (map [`map::CPU_STATS`], a per-CPU
+/// array with one entry). Times are `bpf_ktime_get_ns` nanoseconds (`CLOCK_MONOTONIC`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuStat {
+    /// Nanoseconds this CPU ran a task other than its idle task, up to `last_switch_ns`.
+    pub busy_ns: u64,
+    /// When this CPU last switched tasks (0: no switch seen yet).
+    pub last_switch_ns: u64,
+    /// Context switches on this CPU.
+    pub switches: u64,
+    /// Wake-ups (`sched_wakeup` + `sched_wakeup_new`) issued from this CPU.
+    pub wakeups: u64,
+    /// Nanoseconds this CPU ran tasks of the tracked process tree (map [`map::TRACKED`]).
+    pub tracked_ns: u64,
+    /// 1 when the task running since `last_switch_ns` is not the idle task: userspace adds the open
+    /// slice, because a busy loop alone on a CPU may not switch for seconds.
+    pub curr_busy: u32,
+    /// 1 when the task running since `last_switch_ns` is tracked (same reason).
+    pub curr_tracked: u32,
+}
+
+/// Number of run-queue latency buckets.
+pub const RUNQ_SLOTS: usize = 32;
+
+/// Wake-to-run delay histogram (map [`map::RUNQ_HIST`], per-CPU, one entry), log2 buckets of
+/// microseconds: `slots[0]` counts delays below 1 µs and `slots[i]` (i ≥ 1) counts delays in
+/// `[2^(i-1), 2^i)` µs; the last slot also takes everything longer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunqHist {
+    /// Bucket counts.
+    pub slots: [u64; RUNQ_SLOTS],
+}
+
+impl Default for RunqHist {
+    fn default() -> Self {
+        Self {
+            slots: [0; RUNQ_SLOTS],
+        }
+    }
+}
+
+/// The node's own scheduler state, written by the node every sample (map [`map::NODE_STATE`], an array
+/// with one entry) so one `bpftool` command shows kernel load and scheduler load side by side.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeState {
+    /// Jobs holding an execution slot.
+    pub running: u64,
+    /// Jobs waiting in the queue.
+    pub queued: u64,
+    /// K, the execution slots.
+    pub slots: u64,
+    /// The node's process id.
+    pub pid: u64,
+    /// When the node last wrote this entry (`CLOCK_MONOTONIC` ns).
+    pub updated_ns: u64,
+    /// Node-wide CPU utilisation of the last sample, in parts per million.
+    pub utilisation_ppm: u64,
+}
+
+/// Map names (also the pin file names under the pin directory).
+pub mod map {
+    /// [`CpuStat`](super::CpuStat) per CPU.
+    pub const CPU_STATS: &str = "CPU_STATS";
+    /// [`RunqHist`](super::RunqHist) per CPU.
+    pub const RUNQ_HIST: &str = "RUNQ_HIST";
+    /// Thread id → wake-up time (ns), for tasks woken or preempted and not yet running again.
+    pub const WAKE_TS: &str = "WAKE_TS";
+    /// Thread ids of the tracked process tree → 1. Seeded by the node with its main thread; the
+    /// programs add every thread or process a tracked thread creates (`sched_wakeup_new`) and drop
+    /// ids at exit.
+    pub const TRACKED: &str = "TRACKED";
+    /// [`NodeState`](super::NodeState), written by the node.
+    pub const NODE_STATE: &str = "NODE_STATE";
+}
+
+/// Globals the loader sets from the tracefs `format` files (byte offsets into the tracepoint record),
+/// so no offset is compiled in and no kernel BTF is needed.
+pub mod global {
+    /// `sched_switch`: `prev_pid`.
+    pub const SWITCH_PREV_PID: &str = "SWITCH_PREV_PID";
+    /// `sched_switch`: `prev_state`.
+    pub const SWITCH_PREV_STATE: &str = "SWITCH_PREV_STATE";
+    /// `sched_switch`: size of `prev_state` in bytes (4 or 8; `long` on 64-bit kernels).
+    pub const SWITCH_PREV_STATE_SIZE: &str = "SWITCH_PREV_STATE_SIZE";
+    /// `sched_switch`: `next_pid`.
+    pub const SWITCH_NEXT_PID: &str = "SWITCH_NEXT_PID";
+    /// `sched_wakeup`: `pid`.
+    pub const WAKEUP_PID: &str = "WAKEUP_PID";
+    /// `sched_wakeup_new`: `pid`.
+    pub const WAKEUP_NEW_PID: &str = "WAKEUP_NEW_PID";
+    /// `sched_process_exit`: `pid`.
+    pub const EXIT_PID: &str = "EXIT_PID";
+    /// 1: measure wake-to-run latency (`WAKE_TS`, `RUNQ_HIST`, program `sched_wakeup`); 0: skip it.
+    pub const RUNQ_LATENCY: &str = "RUNQ_LATENCY";
+}
+
+/// Program names (the functions in the kernel crate) and their tracepoints. `sched_wakeup` is only
+/// needed for the wake-to-run latency ([`global::RUNQ_LATENCY`]).
+pub const PROGRAMS: [(&str, &str, &str); 4] = [
+    ("sched_switch", "sched", "sched_switch"),
+    ("sched_wakeup", "sched", "sched_wakeup"),
+    ("sched_wakeup_new", "sched", "sched_wakeup_new"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
+];
+
+// SAFETY: each type is `repr(C)`, `Copy`, made only of integers, and has no padding (u64 fields, then
+// pairs of u32), so every bit pattern is a valid value.
+#[cfg(feature = "user")]
+mod pod {
+    unsafe impl aya::Pod for super::CpuStat {}
+    unsafe impl aya::Pod for super::RunqHist {}
+    unsafe impl aya::Pod for super::NodeState {}
+}

@@ -1,0 +1,53 @@
+//! `sched/sched_wakeup` and `sched/sched_wakeup_new`: a task became runnable; its wait for a CPU starts.
+//! A new task whose parent (the current task) is tracked joins the tracked set, so the node's function
+//! processes are attributed to it without the node having to report every child.
+
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
+use aya_ebpf::macros::tracepoint;
+use aya_ebpf::programs::TracePointContext;
+
+use crate::maps::{CPU_STATS, RUNQ_LATENCY, TRACKED, WAKE_TS, WAKEUP_NEW_PID, WAKEUP_PID};
+
+#[tracepoint]
+pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
+    // SAFETY: offset from this kernel's format file; bounded probe read.
+    match unsafe { ctx.read_at::<u32>(WAKEUP_PID.load() as usize) } {
+        Ok(pid) => {
+            woken(pid);
+            0
+        }
+        Err(_) => 1,
+    }
+}
+
+#[tracepoint]
+pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
+    // SAFETY: as above.
+    let Ok(pid) = (unsafe { ctx.read_at::<u32>(WAKEUP_NEW_PID.load() as usize) }) else {
+        return 1;
+    };
+    woken(pid);
+    // `current` is the thread that created the task (a new process or a new thread of its process).
+    let parent = bpf_get_current_pid_tgid() as u32;
+    // SAFETY: only presence is read.
+    if unsafe { TRACKED.get(parent) }.is_some() {
+        let _ = TRACKED.insert(pid, 1u32, 0);
+    }
+    0
+}
+
+#[inline(always)]
+fn woken(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    let now = unsafe { bpf_ktime_get_ns() };
+    // Waking a task that is already runnable does not fire this tracepoint, so this is the first wake-up.
+    if RUNQ_LATENCY.load() != 0 {
+        let _ = WAKE_TS.insert(pid, now, 0);
+    }
+    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, programs on one CPU do not nest here.
+        unsafe { (*st).wakeups += 1 };
+    }
+}

@@ -1,0 +1,206 @@
+//! Machine load as the kernel sees it, sampled off the request path (design §6).
+//!
+//! A dedicated sampler thread (`load::sampler`, started by `runtime`) reads one *source* every
+//! `load.sample_interval_ms` and publishes the latest [`LoadSample`] through a seqlock of atomics
+//! (`load::publish`), so a reader on a worker (`Node::load`) never takes a lock and never waits for the
+//! sampler. Sources, best first:
+//! - `ebpf` (feature `ebpf`): scheduler tracepoint programs (`ebpf/`) counting per-CPU busy time,
+//!   context switches, wake-ups, wake-to-run latency and the CPU time of the node's process tree;
+//! - `psi`: `/proc/stat` deltas plus the CPU pressure stall information in `/proc/pressure/cpu`;
+//! - `procfs`: `/proc/stat` deltas and `/proc/loadavg` only.
+//!
+//! The first source that works is used; why a better one was not is logged once at start and exported in
+//! `/metrics` (`p2pfaas_load_source_info{source,reason}`).
+//!
+//! This module owns no scheduling policy: it measures and publishes.
+
+pub mod cli;
+#[cfg(feature = "ebpf")]
+pub mod ebpf;
+pub mod kernel;
+pub mod procfs;
+pub mod publish;
+pub mod sampler;
+pub mod tracefs;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+pub use publish::Shared;
+pub use sampler::{SamplerError, Worker};
+
+/// Where a sample came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// No sample yet (the sampler has not completed its first interval).
+    None,
+    /// eBPF programs on the scheduler tracepoints.
+    Ebpf,
+    /// `/proc/stat` plus PSI (`/proc/pressure/cpu`).
+    Psi,
+    /// `/proc/stat` and `/proc/loadavg` only.
+    Procfs,
+}
+
+impl Source {
+    /// The label used in `/metrics` and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Ebpf => "ebpf",
+            Self::Psi => "psi",
+            Self::Procfs => "procfs",
+        }
+    }
+
+    pub(crate) fn from_code(code: u64) -> Self {
+        match code {
+            1 => Self::Ebpf,
+            2 => Self::Psi,
+            3 => Self::Procfs,
+            _ => Self::None,
+        }
+    }
+
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            Self::None => 0,
+            Self::Ebpf => 1,
+            Self::Psi => 2,
+            Self::Procfs => 3,
+        }
+    }
+}
+
+/// One load measurement over the last sampling interval. Plain data (`Copy`), cheap to read per decision.
+///
+/// Ratios are fractions (0..1), never percentages. A field a source cannot measure is `None`
+/// (serialised as `null`), never a made-up zero.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LoadSample {
+    /// Which source measured it.
+    pub source: Source,
+    /// Busy share of all CPUs over the interval (0..1): time not spent in the idle task (eBPF) or in
+    /// idle/iowait (`/proc/stat`).
+    pub utilisation: f64,
+    /// Busy share of the busiest CPU (0..1); a single hot core is invisible in the mean on big machines.
+    pub utilisation_max_cpu: f64,
+    /// Median wake-to-run delay (µs) of tasks that started running in the interval; eBPF only.
+    pub runq_latency_p50_us: Option<f64>,
+    /// 99th percentile of the wake-to-run delay (µs); eBPF only.
+    pub runq_latency_p99_us: Option<f64>,
+    /// CPU time used by the node's processes (the node and its function processes) as a share of all
+    /// CPUs (0..1). eBPF: exact per switch; procfs: the node plus its reaped children.
+    pub function_cpu_share: f64,
+    /// Context switches per second on the whole machine.
+    pub context_switches_per_sec: f64,
+    /// PSI CPU "some" pressure over the interval: the share of time at least one runnable task waited
+    /// for a CPU (0..1). `None` without PSI.
+    pub cpu_pressure: Option<f64>,
+    /// `/proc/loadavg` one-minute load average.
+    pub load_avg_1m: f64,
+    /// CPUs measured.
+    pub cpus: u32,
+    /// Length of the interval this sample covers, in milliseconds.
+    pub interval_ms: f64,
+    /// When the sample was taken, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+impl LoadSample {
+    /// The value before the first sample: source `none`, everything zero.
+    pub const EMPTY: Self = Self {
+        source: Source::None,
+        utilisation: 0.0,
+        utilisation_max_cpu: 0.0,
+        runq_latency_p50_us: None,
+        runq_latency_p99_us: None,
+        function_cpu_share: 0.0,
+        context_switches_per_sec: 0.0,
+        cpu_pressure: None,
+        load_avg_1m: 0.0,
+        cpus: 0,
+        interval_ms: 0.0,
+        timestamp_ms: 0,
+    };
+}
+
+/// Which source is in use and why a better one is not; fixed at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// The source in use.
+    pub source: Source,
+    /// Empty when the configured or best source is in use; otherwise why each better one failed.
+    pub reason: String,
+}
+
+/// Appends the load gauges to a Prometheus exposition (called by the `/metrics` handler).
+pub fn render_metrics(out: &mut String, sample: &LoadSample, info: Option<&SourceInfo>) {
+    let (source, reason) = info.map_or(("none", ""), |i| (i.source.as_str(), i.reason.as_str()));
+    let _ = writeln!(
+        out,
+        "# HELP p2pfaas_load_source_info Load sample source in use and why a better one is not.\n\
+         # TYPE p2pfaas_load_source_info gauge\n\
+         p2pfaas_load_source_info{{source=\"{source}\",reason=\"{}\"}} 1",
+        escape_label(reason)
+    );
+    let mut gauge = |name: &str, help: &str, value: Option<f64>| {
+        // An unmeasured value is left out rather than exported as a misleading 0.
+        if let Some(v) = value {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+    };
+    let s = sample;
+    gauge(
+        "p2pfaas_load_cpu_utilisation",
+        "Busy share of all CPUs over the last sample interval (0..1).",
+        Some(s.utilisation),
+    );
+    gauge(
+        "p2pfaas_load_cpu_utilisation_max",
+        "Busy share of the busiest CPU over the last sample interval (0..1).",
+        Some(s.utilisation_max_cpu),
+    );
+    gauge(
+        "p2pfaas_load_runq_latency_p50_seconds",
+        "Median wake-to-run delay in the last sample interval (eBPF only).",
+        s.runq_latency_p50_us.map(|us| us / 1e6),
+    );
+    gauge(
+        "p2pfaas_load_runq_latency_p99_seconds",
+        "99th percentile wake-to-run delay in the last sample interval (eBPF only).",
+        s.runq_latency_p99_us.map(|us| us / 1e6),
+    );
+    gauge(
+        "p2pfaas_load_function_cpu_share",
+        "CPU used by the node and its function processes, as a share of all CPUs (0..1).",
+        Some(s.function_cpu_share),
+    );
+    gauge(
+        "p2pfaas_load_context_switches_per_second",
+        "Context switches per second on the machine.",
+        Some(s.context_switches_per_sec),
+    );
+    gauge(
+        "p2pfaas_load_cpu_pressure",
+        "PSI CPU some-pressure over the last sample interval (0..1).",
+        s.cpu_pressure,
+    );
+    gauge(
+        "p2pfaas_load_average_1m",
+        "One-minute load average (/proc/loadavg).",
+        Some(s.load_avg_1m),
+    );
+}
+
+/// Prometheus label values escape backslash, double quote and newline.
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! The eBPF source (feature `ebpf`): loads the object built from `ebpf/` by build.rs, sets the
+//! tracepoint record offsets read from tracefs, attaches the programs, pins the maps under
+//! `load.pin_dir` (replacing stale pins from a crashed node) and reads them each interval. Dropping
+//! [`Probes`] detaches the programs and removes the pins.
+
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use p2pfaas_ebpf_common::{CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
+
+mod pin;
+
+pub use pin::Pinned;
+
+use super::kernel::{self, CpuCounters, Measured, Snapshot};
+use super::tracefs;
+use crate::config::LoadConfig;
+
+/// The object built by build.rs (aya-build) from the `ebpf` crate.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2pfaas"));
+
+/// Why the eBPF source is unavailable. Start-up only; the sampler falls back to PSI/procfs (or fails
+/// when `load.source = "ebpf"`), and the message is the reason exported in `/metrics`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// tracefs is not mounted (classic tracepoints need it): `mount -t tracefs tracefs /sys/kernel/tracing`.
+    #[error("tracefs is not mounted at {}", tracefs::MOUNTS.join(" or "))]
+    NoTracefs,
+    /// A tracepoint format file is unreadable.
+    #[error("cannot read {path}: {source}")]
+    Format {
+        /// The format file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A field the programs need is missing from a format file (an unexpected kernel).
+    #[error("{event}: no field {field} in the tracepoint format")]
+    Field {
+        /// `sched_switch`, …
+        event: &'static str,
+        /// `prev_pid`, …
+        field: &'static str,
+    },
+    /// The kernel refused the object (no BPF, no privileges, seccomp, …).
+    #[error("loading the eBPF object: {}", chain(.0))]
+    Load(#[source] aya::EbpfError),
+    /// The object lacks a program or map the node expects (built from another version).
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+    /// A program could not be loaded or attached.
+    #[error("program {name}: {}", chain(.source))]
+    Program {
+        /// Program name.
+        name: &'static str,
+        /// aya's error.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// A map could not be opened or written.
+    #[error("map {name}: {}", chain(.source))]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// aya's error.
+        #[source]
+        source: aya::maps::MapError,
+    },
+    /// The monotonic clock could not be read.
+    #[error("clock_gettime(CLOCK_MONOTONIC): {0}")]
+    Clock(nix::Error),
+}
+
+/// An error and its sources, joined with ": " (aya's own messages omit the OS error).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+/// Loader settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to pin the maps; `None` pins nothing.
+    pub pin_dir: Option<PathBuf>,
+    /// Use the kernel's BTF for relocations (`false` proves the programs need none).
+    pub kernel_btf: bool,
+    /// Measure wake-to-run latency (attaches `sched_wakeup`; about half the cost per switch).
+    pub runq_latency: bool,
+}
+
+impl Options {
+    /// The node's settings: pins under `load.pin_dir`, kernel BTF when present.
+    pub fn from_config(config: &LoadConfig) -> Self {
+        Self {
+            pin_dir: Some(config.pin_dir.clone()),
+            kernel_btf: true,
+            runq_latency: config.runq_latency,
+        }
+    }
+}
+
+/// Loaded, attached programs and the maps the sampler reads.
+pub struct Probes {
+    /// Owns the programs and their links; dropping it detaches them.
+    _ebpf: Ebpf,
+    cpu_stats: PerCpuArray<MapData, CpuStat>,
+    runq: PerCpuArray<MapData, RunqHist>,
+    tracked: HashMap<MapData, u32, u32>,
+    node_state: Array<MapData, NodeState>,
+    /// Pins to remove on drop (only the ones this process created).
+    pins: Vec<PathBuf>,
+    pin_dir: Option<PathBuf>,
+    prev: Option<Snapshot>,
+    pid: u32,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("pins", &self.pins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probes {
+    /// Loads, attaches and pins; then tracks this process (and, through the programs, its children).
+    pub fn load(options: &Options) -> Result<Self, Error> {
+        let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
+        let offsets = Offsets::read(&root)?;
+        let mut globals = offsets.globals().to_vec();
+        globals.push((global::RUNQ_LATENCY, u32::from(options.runq_latency)));
+        let mut loader = EbpfLoader::new();
+        if !options.kernel_btf {
+            loader.btf(None);
+        }
+        for (name, value) in &globals {
+            loader.override_global(name, value, true);
+        }
+        let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
+        for (name, category, event) in PROGRAMS {
+            if name == "sched_wakeup" && !options.runq_latency {
+                // Wake-ups only start wake-to-run timers; without the latency there is nothing to do.
+                continue;
+            }
+            let program: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or(Error::Missing(name))?
+                .try_into()
+                .map_err(|source| Error::Program { name, source })?;
+            program
+                .load()
+                .map_err(|source| Error::Program { name, source })?;
+            program
+                .attach(category, event)
+                .map_err(|source| Error::Program { name, source })?;
+        }
+        let pins = match &options.pin_dir {
+            Some(dir) => pin::pin_all(&ebpf, dir),
+            None => Vec::new(),
+        };
+        let mut take = |name: &'static str| ebpf.take_map(name).ok_or(Error::Missing(name));
+        let map_err = |name| move |source| Error::Map { name, source };
+        let cpu_stats =
+            PerCpuArray::try_from(take(map::CPU_STATS)?).map_err(map_err(map::CPU_STATS))?;
+        let runq = PerCpuArray::try_from(take(map::RUNQ_HIST)?).map_err(map_err(map::RUNQ_HIST))?;
+        let mut tracked: HashMap<MapData, u32, u32> =
+            HashMap::try_from(take(map::TRACKED)?).map_err(map_err(map::TRACKED))?;
+        let node_state =
+            Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
+        let pid = std::process::id();
+        tracked.insert(pid, 1, 0).map_err(map_err(map::TRACKED))?;
+        let mut probes = Self {
+            _ebpf: ebpf,
+            cpu_stats,
+            runq,
+            tracked,
+            node_state,
+            pins,
+            pin_dir: options.pin_dir.clone(),
+            prev: None,
+            pid,
+        };
+        // Claim the pins at once: another node starting now checks this pid before replacing them.
+        probes.publish_node_state(0, 0, 0, 0.0);
+        probes.prev = Some(probes.snapshot()?);
+        Ok(probes)
+    }
+
+    /// Adds a thread id (e.g. of a process started before the probes) to the tracked set; threads and
+    /// processes it creates later join automatically, threads it already has do not.
+    pub fn track(&mut self, pid: u32) -> Result<(), Error> {
+        self.tracked.insert(pid, 1, 0).map_err(|source| Error::Map {
+            name: map::TRACKED,
+            source,
+        })
+    }
+
+    /// The directory the maps are pinned in, if they are.
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pin_dir.as_deref()
+    }
+
+    /// Reads the maps and measures the interval since the previous call.
+    pub fn sample(&mut self) -> Result<Measured, Error> {
+        let cur = self.snapshot()?;
+        let measured = match &self.prev {
+            Some(prev) => kernel::measure(prev, &cur),
+            None => kernel::measure(&cur, &cur),
+        };
+        self.prev = Some(cur);
+        Ok(measured)
+    }
+
+    /// Writes the node's scheduler state into the pinned `NODE_STATE` map (best effort: a failed write
+    /// only makes the bpftool view stale).
+    pub fn publish_node_state(
+        &mut self,
+        running: usize,
+        queued: usize,
+        slots: usize,
+        utilisation: f64,
+    ) {
+        let to64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let state = NodeState {
+            running: to64(running),
+            queued: to64(queued),
+            slots: to64(slots),
+            pid: u64::from(self.pid),
+            updated_ns: monotonic_ns().unwrap_or(0),
+            utilisation_ppm: (utilisation.clamp(0.0, 1.0) * 1e6) as u64,
+        };
+        if let Err(e) = self.node_state.set(0, state, 0) {
+            tracing::debug!(error = %e, "cannot write NODE_STATE");
+        }
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, Error> {
+        snapshot(&self.cpu_stats, &self.runq)
+    }
+}
+
+/// Reads both per-CPU maps at "now".
+fn snapshot(
+    cpu_stats: &PerCpuArray<MapData, CpuStat>,
+    runq: &PerCpuArray<MapData, RunqHist>,
+) -> Result<Snapshot, Error> {
+    let map_err = |name| move |source| Error::Map { name, source };
+    let stats = cpu_stats.get(&0, 0).map_err(map_err(map::CPU_STATS))?;
+    let hists = runq.get(&0, 0).map_err(map_err(map::RUNQ_HIST))?;
+    let at_ns = monotonic_ns()?;
+    let cpus = stats.iter().map(counters).collect();
+    let mut sum = [0u64; kernel::RUNQ_SLOTS];
+    for h in hists.iter() {
+        for (total, n) in sum.iter_mut().zip(h.slots) {
+            *total += n;
+        }
+    }
+    Ok(Snapshot {
+        at_ns,
+        cpus,
+        runq: sum,
+    })
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        for pin in &self.pins {
+            if let Err(e) = std::fs::remove_file(pin) {
+                tracing::warn!(pin = %pin.display(), error = %e, "cannot remove pinned map");
+            }
+        }
+        if let Some(dir) = &self.pin_dir {
+            // Only succeeds when empty: another node's pins (or a user's) are left alone.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn counters(s: &CpuStat) -> CpuCounters {
+    CpuCounters {
+        busy_ns: s.busy_ns,
+        last_switch_ns: s.last_switch_ns,
+        switches: s.switches,
+        tracked_ns: s.tracked_ns,
+        curr_busy: s.curr_busy != 0,
+        curr_tracked: s.curr_tracked != 0,
+    }
+}
+
+/// `CLOCK_MONOTONIC` in ns: the clock `bpf_ktime_get_ns` reads, so open slices can be closed at "now".
+fn monotonic_ns() -> Result<u64, Error> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_err(Error::Clock)?;
+    let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+    let nanos = u64::try_from(t.tv_nsec()).unwrap_or(0);
+    Ok(secs * 1_000_000_000 + nanos)
+}
+
+/// Tracepoint record offsets for this kernel, from tracefs.
+#[derive(Debug, Clone, Copy)]
+struct Offsets {
+    prev_pid: u32,
+    prev_state: tracefs::Field,
+    next_pid: u32,
+    wakeup_pid: u32,
+    wakeup_new_pid: u32,
+    exit_pid: u32,
+}
+
+impl Offsets {
+    fn read(root: &Path) -> Result<Self, Error> {
+        let field = |event: &'static str, name: &'static str| -> Result<tracefs::Field, Error> {
+            let path = tracefs::format_path(root, "sched", event);
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| Error::Format { path, source })?;
+            let f = tracefs::parse_field(&text, name).ok_or(Error::Field { event, field: name })?;
+            // The programs read pids as u32 and the state as u32 or u64.
+            let ok = if name == "prev_state" {
+                matches!(f.size, 4 | 8)
+            } else {
+                f.size == 4
+            };
+            if ok {
+                Ok(f)
+            } else {
+                Err(Error::Field { event, field: name })
+            }
+        };
+        Ok(Self {
+            prev_pid: field("sched_switch", "prev_pid")?.offset,
+            prev_state: field("sched_switch", "prev_state")?,
+            next_pid: field("sched_switch", "next_pid")?.offset,
+            wakeup_pid: field("sched_wakeup", "pid")?.offset,
+            wakeup_new_pid: field("sched_wakeup_new", "pid")?.offset,
+            exit_pid: field("sched_process_exit", "pid")?.offset,
+        })
+    }
+
+    fn globals(&self) -> [(&'static str, u32); 7] {
+        [
+            (global::SWITCH_PREV_PID, self.prev_pid),
+            (global::SWITCH_PREV_STATE, self.prev_state.offset),
+            (global::SWITCH_PREV_STATE_SIZE, self.prev_state.size),
+            (global::SWITCH_NEXT_PID, self.next_pid),
+            (global::WAKEUP_PID, self.wakeup_pid),
+            (global::WAKEUP_NEW_PID, self.wakeup_new_pid),
+            (global::EXIT_PID, self.exit_pid),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn histogram_width_matches_the_kernel_side() {
+        assert_eq!(super::kernel::RUNQ_SLOTS, p2pfaas_ebpf_common::RUNQ_SLOTS);
+    }
+}

@@ -1,0 +1,408 @@
+//! eBPF load probes (feature `ebpf`), as root: the programs load without kernel BTF, a burning core is
+//! measured like `/proc/stat` measures it, the pinned maps dump with named fields through bpftool, the
+//! node's process tree is attributed, run-queue latency rises when two loops share a core, and a node
+//! without CAP_BPF falls back and keeps serving.
+//! Each test prints `skipped: <why>` when root, tracefs, bpffs or bpftool is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use p2pfaas_node::load::ebpf::{Options, Probes};
+use p2pfaas_node::load::procfs;
+use p2pfaas_node::load::tracefs;
+
+use crate::harness::{BASE_CONFIG, Driver, Node, temp_dir};
+
+/// Why the privileged tests cannot run here, if they cannot.
+fn missing() -> Option<&'static str> {
+    if !Path::new("/proc/self/status").exists() {
+        return Some("no /proc");
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid_root = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !uid_root {
+        return Some("eBPF tests need root (CAP_BPF + CAP_PERFMON)");
+    }
+    if tracefs::find_root().is_none() {
+        return Some("tracefs is not mounted (ebpf/setup.sh mounts it)");
+    }
+    if !Path::new("/sys/fs/bpf").join(".").exists() {
+        return Some("bpffs is not mounted at /sys/fs/bpf (ebpf/setup.sh mounts it)");
+    }
+    None
+}
+
+macro_rules! require_ebpf {
+    () => {
+        if let Some(why) = missing() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+fn pin_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    PathBuf::from(format!(
+        "/sys/fs/bpf/p2pfaas-it-{}-{tag}-{n}",
+        std::process::id()
+    ))
+}
+
+/// Removes a test's pin directory even when the test fails (a SIGKILLed node cannot unpin).
+struct PinGuard(PathBuf);
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn bpftool_dump(path: &Path) -> serde_json::Value {
+    let out = Command::new("bpftool")
+        .args(["--json", "map", "dump", "pinned"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("bpftool did not run ({e}); ebpf/setup.sh installs it"));
+    assert!(
+        out.status.success(),
+        "bpftool map dump {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bpftool output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn programs_load_and_attach_without_kernel_btf() {
+    require_ebpf!();
+    let mut probes = Probes::load(&Options {
+        pin_dir: None,
+        kernel_btf: false,
+        runq_latency: true,
+    })
+    .unwrap_or_else(|e| panic!("load with BTF disabled: {e}"));
+    std::thread::sleep(Duration::from_millis(200));
+    let m = probes.sample().expect("maps readable");
+    // Any running system switches tasks in 200 ms; zero would mean the programs are not attached.
+    assert!(m.switches > 0, "{m:?}");
+}
+
+#[test]
+fn without_runq_latency_the_counters_still_run_and_no_latency_is_reported() {
+    require_ebpf!();
+    let mut probes = Probes::load(&Options {
+        pin_dir: None,
+        kernel_btf: true,
+        runq_latency: false,
+    })
+    .unwrap_or_else(|e| panic!("load without sched_wakeup: {e}"));
+    std::thread::sleep(Duration::from_millis(200));
+    let m = probes.sample().expect("maps readable");
+    assert!(m.switches > 0, "{m:?}");
+    assert_eq!((m.runq_p50_us, m.runq_p99_us), (None, None), "{m:?}");
+}
+
+/// Busy share of `cpu` between two `/proc/stat` readings.
+fn proc_util(before: &procfs::Stat, after: &procfs::Stat, cpu: usize) -> f64 {
+    let (b, a) = (before.per_cpu[cpu], after.per_cpu[cpu]);
+    (a.busy - b.busy) as f64 / (a.total - b.total).max(1) as f64
+}
+
+fn read_stat() -> procfs::Stat {
+    procfs::parse_stat(&std::fs::read_to_string("/proc/stat").expect("read /proc/stat"))
+        .expect("parse /proc/stat")
+}
+
+#[test]
+fn a_burning_core_reads_busy_and_agrees_with_proc_stat() {
+    require_ebpf!();
+    let mut probes = Probes::load(&Options {
+        pin_dir: None,
+        kernel_btf: true,
+        runq_latency: true,
+    })
+    .unwrap_or_else(|e| panic!("load: {e}"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let burner = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            monoio::utils::bind_to_cpu_set([0]).expect("pin the burner to CPU 0");
+            let mut x = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = probes.sample().expect("sample");
+    let before = read_stat();
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = probes.sample().expect("sample");
+    let after = read_stat();
+    stop.store(true, Ordering::Relaxed);
+    burner.join().expect("burner");
+    let ebpf = m.per_cpu[0];
+    let proc = proc_util(&before, &after, 0);
+    assert!(
+        ebpf > 0.8,
+        "eBPF utilisation of CPU 0 = {ebpf:.3} (/proc/stat {proc:.3})"
+    );
+    assert!(
+        (ebpf - proc).abs() < 0.1,
+        "eBPF {ebpf:.3} vs /proc/stat {proc:.3} on CPU 0"
+    );
+}
+
+const PROCESS_CONFIG: &str = r#"
+[functions.burn]
+backend = "process"
+command = ["sh", "-c", "timeout 0.5 sh -c 'while :; do :; done'; echo burned"]
+"#;
+
+#[test]
+fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
+    require_ebpf!();
+    if Command::new("bpftool").arg("version").output().is_err() {
+        eprintln!("skipped: bpftool is not installed (ebpf/setup.sh installs it)");
+        return;
+    }
+    let pins = pin_dir("node");
+    let _cleanup = PinGuard(pins.clone());
+    let config = format!(
+        "{BASE_CONFIG}{PROCESS_CONFIG}\n[load]\nsource = \"ebpf\"\npin_dir = \"{}\"\n",
+        pins.display()
+    );
+    let mut node = Node::start(Driver::Epoll, &config, &[]);
+    let end = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let body = node.get("/monitoring/load").json();
+        if body["sample"]["source"] != "none" || Instant::now() > end {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        body["sample"]["source"],
+        "ebpf",
+        "{body}; stderr: {}",
+        node.stderr()
+    );
+    assert!(body["sample"]["runq_latency_p50_us"].is_number(), "{body}");
+
+    let state = bpftool_dump(&pins.join("NODE_STATE"));
+    // `bpftool --json` gives raw bytes plus, when the map carries BTF, a "formatted" view with names.
+    let value = &state[0]["formatted"]["value"];
+    assert_eq!(value["slots"], 4, "{state}");
+    assert_eq!(value["pid"], u64::from(node.child.id()), "{state}");
+
+    let tracked_ns = || -> u64 {
+        let dump = bpftool_dump(&pins.join("CPU_STATS"));
+        let cpus = dump[0]["formatted"]["values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!cpus.is_empty(), "no formatted per-CPU values: {dump}");
+        for c in &cpus {
+            for field in [
+                "busy_ns",
+                "switches",
+                "wakeups",
+                "last_switch_ns",
+                "curr_busy",
+            ] {
+                assert!(c["value"].get(field).is_some(), "no {field} in {c}");
+            }
+        }
+        cpus.iter()
+            .map(|c| c["value"]["tracked_ns"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let before = tracked_ns();
+    let reply = node.post("/function/burn", b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let after = tracked_ns();
+    // The function's grandchild burned ~0.5 s of CPU (less if the machine is busy); the node itself
+    // uses a few ms. At least 100 ms attributed means children of the node are tracked.
+    assert!(
+        after - before >= 100_000_000,
+        "tracked ns grew by {} only",
+        after - before
+    );
+
+    // The CLI reads the same pins and prints the node's state next to the kernel's measurement.
+    let cli = Command::new(crate::harness::binary())
+        .args(["load", "--count", "1", "--interval-ms", "100", "--pin-dir"])
+        .arg(&pins)
+        .output()
+        .expect("run p2pfaas-node load");
+    let line = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{cli:?}");
+    assert!(
+        line.starts_with("util=") && line.contains(" K=4 "),
+        "{line}"
+    );
+
+    node.terminate();
+    assert!(node.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(!pins.exists(), "{} still exists after exit", pins.display());
+}
+
+#[test]
+fn a_stale_pin_is_replaced() {
+    require_ebpf!();
+    let pins = pin_dir("stale");
+    let _cleanup = PinGuard(pins.clone());
+    // A crashed node leaves pins behind: simulate with a forgotten handle (pins, no owner alive).
+    std::fs::create_dir_all(&pins).expect("mkdir");
+    let first = Probes::load(&Options {
+        pin_dir: Some(pins.clone()),
+        kernel_btf: true,
+        runq_latency: true,
+    })
+    .expect("first load");
+    std::mem::forget(first);
+    let second = Probes::load(&Options {
+        pin_dir: Some(pins.clone()),
+        kernel_btf: true,
+        runq_latency: true,
+    })
+    .expect("second load");
+    // The forgotten handle's pid is ours, which counts as "not another live node": replaced.
+    assert!(pins.join("CPU_STATS").exists());
+    drop(second);
+    assert!(!pins.exists(), "pins were not removed");
+}
+
+#[test]
+fn without_cap_bpf_the_node_falls_back_and_serves() {
+    require_ebpf!();
+    if Command::new("capsh").arg("--help").output().is_err() {
+        eprintln!("skipped: capsh is not installed (libcap2-bin; ebpf/setup.sh installs it)");
+        return;
+    }
+    let wrapper = [
+        "capsh",
+        "--drop=cap_bpf,cap_perfmon,cap_sys_admin",
+        "--",
+        "-c",
+        "exec \"$0\" \"$@\"",
+    ];
+    let pins = pin_dir("nocap");
+    let _cleanup = PinGuard(pins.clone());
+    let config = format!("{BASE_CONFIG}\n[load]\npin_dir = \"{}\"\n", pins.display());
+    let node = Node::spawn_wrapped(
+        temp_dir("nocap"),
+        &wrapper,
+        Some(Driver::Epoll),
+        &config,
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("node under capsh: {e}"));
+    let end = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let body = node.get("/monitoring/load").json();
+        if body["sample"]["source"] != "none" || Instant::now() > end {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let source = body["sample"]["source"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(source == "psi" || source == "procfs", "{body}");
+    let metrics = node.get("/metrics").text();
+    let info = metrics
+        .lines()
+        .find(|l| l.starts_with("p2pfaas_load_source_info{"))
+        .unwrap_or_default();
+    assert!(
+        info.contains(&format!("source=\"{source}\"")) && info.contains("reason=\"ebpf: "),
+        "{info}"
+    );
+    assert!(
+        node.stderr().contains("load sampling falls back"),
+        "{}",
+        node.stderr()
+    );
+    let reply = node.post("/function/echo", b"still serving");
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (200, &b"still serving"[..])
+    );
+}
+
+/// Wake-to-run delays of at least 512 µs (histogram slots 10 and up) recorded between two snapshots.
+fn long_waits(before: &[u64], after: &[u64]) -> u64 {
+    after
+        .iter()
+        .zip(before)
+        .skip(10)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .sum()
+}
+
+#[test]
+fn runq_latency_rises_when_two_busy_loops_share_a_core() {
+    require_ebpf!();
+    use p2pfaas_node::load::ebpf::Pinned;
+    if std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) < 2 {
+        eprintln!("skipped: needs two CPUs (one for the busy loops, one for the rest)");
+        return;
+    }
+    let pins = pin_dir("runq");
+    let _cleanup = PinGuard(pins.clone());
+    let _probes = Probes::load(&Options {
+        pin_dir: Some(pins.clone()),
+        kernel_btf: true,
+        runq_latency: true,
+    })
+    .unwrap_or_else(|e| panic!("load: {e}"));
+    let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
+    let window = || {
+        let before = maps.snapshot().expect("snapshot").runq;
+        std::thread::sleep(Duration::from_secs(1));
+        let after = maps.snapshot().expect("snapshot").runq;
+        long_waits(&before, &after)
+    };
+    let baseline = window();
+    // Two spinning threads on one CPU: the scheduler preempts each every few ms and it waits a whole
+    // slice (≥ 0.75 ms) for the CPU: hundreds of long waits per second.
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                monoio::utils::bind_to_cpu_set([1]).expect("pin to CPU 1");
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let contended = window();
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        s.join().expect("spinner");
+    }
+    // Expected ≥ 300 more long waits per second; 30 leaves a 10× margin for a noisy machine.
+    assert!(
+        contended >= baseline + 30,
+        "long waits: {baseline} idle vs {contended} with two loops on one CPU"
+    );
+}
