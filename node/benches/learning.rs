@@ -24,7 +24,7 @@ const TYPES: usize = 2;
 fn setup() -> (LearningScheduler, Arc<Agent>) {
     let agent = Arc::new(
         Agent::new(
-            dims_for(TYPES),
+            dims_for(TYPES, 0),
             Parameters {
                 epsilon_start: 0.05,
                 epsilon_min: 0.05,
@@ -33,7 +33,10 @@ fn setup() -> (LearningScheduler, Arc<Agent>) {
         )
         .expect("valid parameters"),
     );
-    (LearningScheduler::new(TYPES, Arc::clone(&agent)), agent)
+    (
+        LearningScheduler::new(TYPES, &[], Arc::clone(&agent)),
+        agent,
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -172,6 +172,8 @@ pub struct LearnerConfig {
     pub reward_rejected: f32,
     /// Initial parameters (a persisted `/learner/parameters` overrides them at start).
     pub parameters: crate::learning::Parameters,
+    /// Extra components of `LearningScheduler`'s state, after the original's.
+    pub state_features: Vec<crate::learning::Feature>,
 }
 
 /// `[node]`.
@@ -653,8 +655,32 @@ fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
             .validate(crate::learning::WINDOW_CAPACITY)
             .map_err(|e| field_err("learner.parameters", e))?;
     }
+    let names = raw.state_features.unwrap_or_default();
+    if names.len() > crate::learning::MAX_FEATURES {
+        return Err(field_err(
+            "learner.state_features",
+            format!("at most {} features", crate::learning::MAX_FEATURES),
+        ));
+    }
+    let state_features = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            crate::learning::Feature::parse(n).ok_or_else(|| {
+                let known: Vec<&str> = crate::learning::Feature::ALL
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                field_err(
+                    format!("learner.state_features[{i}]"),
+                    format!("unknown feature {n:?} (known: {})", known.join(", ")),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(LearnerConfig {
         listen,
+        state_features,
         reward_met: reward("learner.reward_met", raw.reward_met, 1.0)?,
         reward_missed: reward("learner.reward_missed", raw.reward_missed, 0.0)?,
         reward_rejected: reward("learner.reward_rejected", raw.reward_rejected, 0.0)?,

@@ -32,12 +32,52 @@ pub use params::Parameters;
 pub const WINDOW_CAPACITY: usize = 4096;
 /// Largest `N` of `LearningScheduler(N)`.
 pub const MAX_TASK_TYPES: usize = 16;
-/// Largest state: task type plus running and queued counts per type.
-pub const MAX_DIMS: usize = 1 + 2 * MAX_TASK_TYPES;
+/// Most extra state features (`learner.state_features`).
+pub const MAX_FEATURES: usize = 8;
+/// Largest state: task type, running and queued counts per type, extra features.
+pub const MAX_DIMS: usize = 1 + 2 * MAX_TASK_TYPES + MAX_FEATURES;
 
-/// State dimension for `n` task types.
-pub fn dims_for(task_types: usize) -> usize {
-    1 + 2 * task_types
+/// State dimension for `task_types` task types and `features` extra features.
+pub fn dims_for(task_types: usize, features: usize) -> usize {
+    1 + 2 * task_types + features
+}
+
+/// An optional state component beyond the original's `[type, running…, queued…]`, discretised to a few
+/// integer levels so that the Q-table stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// Busy share of all CPUs, in tenths (0–10).
+    Utilisation,
+    /// Busy share of the busiest CPU, in tenths (0–10).
+    UtilisationMaxCpu,
+    /// CPU pressure (PSI "some"), in tenths (0–10; 0 without PSI).
+    CpuPressure,
+    /// Run-queue latency p99, as log2 of microseconds (0–20; 0 without eBPF).
+    RunqP99,
+    /// Fewest jobs (running + queued) at any peer that could take the job, capped at 16; 17 when no peer
+    /// load is known.
+    PeersMinLoad,
+}
+
+impl Feature {
+    /// Every feature with its config name.
+    pub const ALL: [(&'static str, Self); 5] = [
+        ("utilisation", Self::Utilisation),
+        ("utilisation_max_cpu", Self::UtilisationMaxCpu),
+        ("cpu_pressure", Self::CpuPressure),
+        ("runq_p99", Self::RunqP99),
+        ("peers_min_load", Self::PeersMinLoad),
+    ];
+
+    /// The feature a config name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    /// Whether it reads the machine's load sample.
+    pub fn needs_sample(self) -> bool {
+        !matches!(self, Self::PeersMinLoad)
+    }
 }
 
 /// Why an entry or a change was refused. Messages name the field.

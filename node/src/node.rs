@@ -121,7 +121,8 @@ impl Node {
             None => config.scheduler.clone(),
         };
         let agent = Arc::new(Agent::new(
-            learner_dims(&descriptor, config.queue.task_types).unwrap_or(learning::dims_for(1)),
+            learner_dims(&descriptor, &config)
+                .unwrap_or(learning::dims_for(1, config.learner.state_features.len())),
             store.load_learner()?.unwrap_or(config.learner.parameters),
         )?);
         let weights = store.weights_path();
@@ -264,6 +265,7 @@ impl Node {
         scheduler::Context {
             task_types: self.config.queue.task_types,
             agent: &self.agent,
+            features: &self.config.learner.state_features,
         }
     }
 
@@ -321,7 +323,7 @@ impl Node {
             .map_err(UpdateError::Persist)?;
         // A new N changes the state's shape: the agent starts over for it. Other schedulers leave the
         // agent (and what it learned) alone.
-        if let Some(dims) = learner_dims(&desc, self.config.queue.task_types) {
+        if let Some(dims) = learner_dims(&desc, &self.config) {
             self.agent
                 .resize(dims)
                 .map_err(|e| UpdateError::Invalid(e.to_string()))?;
@@ -343,10 +345,14 @@ pub enum UpdateError {
     Persist(std::io::Error),
 }
 
-/// State dimension of the learner for `desc`: `1 + 2N` for `LearningScheduler(N)`, `None` for the others.
-fn learner_dims(desc: &Descriptor, task_types: usize) -> Option<usize> {
-    match scheduler::parse(desc, task_types) {
-        Ok(Spec::Learning { task_types }) => Some(learning::dims_for(task_types)),
+/// State dimension of the learner for `desc`: `1 + 2N + features` for `LearningScheduler(N)`, `None` for
+/// the others.
+fn learner_dims(desc: &Descriptor, config: &Config) -> Option<usize> {
+    match scheduler::parse(desc, config.queue.task_types) {
+        Ok(Spec::Learning { task_types }) => Some(learning::dims_for(
+            task_types,
+            config.learner.state_features.len(),
+        )),
         _ => None,
     }
 }

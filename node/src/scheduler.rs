@@ -79,6 +79,9 @@ pub struct NodeView<'a> {
     /// The peers that may take this job (alive, serving its function, not on its path), filled only for
     /// schedulers whose [`Scheduler::needs_peers`] is true.
     pub peers: &'a [PeerView<'a>],
+    /// The machine's latest load sample, filled only for schedulers whose
+    /// [`Scheduler::needs_load_sample`] is true.
+    pub sample: Option<crate::load::LoadSample>,
 }
 
 impl NodeView<'_> {
@@ -165,6 +168,10 @@ pub trait Scheduler {
     fn needs_peers(&self) -> bool {
         false
     }
+    /// Whether [`NodeView::sample`] must be filled.
+    fn needs_load_sample(&self) -> bool {
+        false
+    }
     /// The decision after a [`Decision::Probe`], given what each probed peer answered (failed probes
     /// have no load). Must not return another probe.
     fn after_probe(
@@ -194,6 +201,8 @@ pub struct Context<'a> {
     pub task_types: usize,
     /// The node's learning agent.
     pub agent: &'a Arc<Agent>,
+    /// Extra learning-state features (`learner.state_features`).
+    pub features: &'a [crate::learning::Feature],
 }
 
 /// Why a descriptor could not be turned into a scheduler.
@@ -289,9 +298,11 @@ pub fn parse(desc: &Descriptor, task_types: usize) -> Result<Spec, DescriptorErr
 pub fn build(desc: &Descriptor, ctx: &Context<'_>) -> Result<Box<dyn Scheduler>, DescriptorError> {
     Ok(match parse(desc, ctx.task_types)? {
         Spec::No { loss } => Box::new(NoScheduler::new(loss)),
-        Spec::Learning { task_types } => {
-            Box::new(LearningScheduler::new(task_types, Arc::clone(ctx.agent)))
-        }
+        Spec::Learning { task_types } => Box::new(LearningScheduler::new(
+            task_types,
+            ctx.features,
+            Arc::clone(ctx.agent),
+        )),
         Spec::Plain(s) => s,
     })
 }
@@ -481,7 +492,7 @@ mod tests {
         };
         let agent = Arc::new(
             Agent::new(
-                crate::learning::dims_for(2),
+                crate::learning::dims_for(2, 0),
                 crate::learning::Parameters::default(),
             )
             .expect("default parameters are valid"),
@@ -489,6 +500,7 @@ mod tests {
         let ctx = Context {
             task_types: 4,
             agent: &agent,
+            features: &[],
         };
         let build = |desc: &Descriptor| build(desc, &ctx);
         assert!(matches!(

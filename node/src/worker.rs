@@ -136,6 +136,7 @@ impl Worker {
             queue_len: a.queue_len(),
             per_type,
             peers: &[],
+            sample: None,
         }
     }
 
@@ -159,6 +160,9 @@ impl Worker {
     ) -> R {
         let mut loads = self.type_loads.borrow_mut();
         let mut view = self.view(sched.needs_type_loads().then_some(&mut loads[..]));
+        if sched.needs_load_sample() {
+            view.sample = Some(self.node.load());
+        }
         let snapshot = sched.needs_peers().then(|| self.peers());
         let mut buf = [NO_PEER; MAX_VIEW];
         if let Some(snapshot) = &snapshot {

@@ -101,6 +101,7 @@ pub struct RawAuth {
 #[serde(deny_unknown_fields)]
 pub struct RawLearner {
     pub listen: Option<String>,
+    pub state_features: Option<Vec<String>>,
     pub reward_met: Option<f64>,
     pub reward_missed: Option<f64>,
     pub reward_rejected: Option<f64>,

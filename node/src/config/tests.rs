@@ -160,3 +160,19 @@ fn function_names_are_restricted() {
     assert!(!is_valid_function_name("a/b"));
     assert!(!is_valid_function_name(&"x".repeat(65)));
 }
+
+#[test]
+fn learner_state_features_are_checked_by_name() {
+    let parse = |text: &str| Raw::from_toml(text).and_then(Config::from_raw);
+    let ok = parse("[learner]\nstate_features = [\"utilisation\", \"peers_min_load\"]\n");
+    assert_eq!(ok.map(|c| c.learner.state_features.len()).ok(), Some(2));
+    let err = parse("[learner]\nstate_features = [\"utilisation\", \"cpu\"]\n")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("learner.state_features[1]"), "{err}");
+    assert!(
+        err.contains("peers_min_load"),
+        "lists the known ones: {err}"
+    );
+}

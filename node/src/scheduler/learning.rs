@@ -17,7 +17,7 @@ use super::{
     Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, PeerId, ProbeResult,
     RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
 };
-use crate::learning::{Agent, MAX_DIMS, MAX_TASK_TYPES, dims_for};
+use crate::learning::{Agent, Feature, MAX_DIMS, MAX_FEATURES, MAX_TASK_TYPES, dims_for};
 
 const NAME: &str = "LearningScheduler";
 
@@ -45,16 +45,25 @@ impl Learning {
 #[derive(Debug)]
 pub struct LearningScheduler {
     task_types: usize,
+    features: [Option<Feature>; MAX_FEATURES],
+    feature_count: usize,
     agent: Arc<Agent>,
     name: String,
 }
 
 impl LearningScheduler {
-    /// A scheduler over `task_types` task types (at most [`MAX_TASK_TYPES`]).
-    pub fn new(task_types: usize, agent: Arc<Agent>) -> Self {
+    /// A scheduler over `task_types` task types (at most [`MAX_TASK_TYPES`]) whose state ends with
+    /// `features` (at most [`MAX_FEATURES`]; more are ignored).
+    pub fn new(task_types: usize, features: &[Feature], agent: Arc<Agent>) -> Self {
         let task_types = task_types.clamp(1, MAX_TASK_TYPES);
+        let mut slots = [None; MAX_FEATURES];
+        for (slot, f) in slots.iter_mut().zip(features) {
+            *slot = Some(*f);
+        }
         Self {
             task_types,
+            feature_count: features.len().min(MAX_FEATURES),
+            features: slots,
             agent,
             name: format!("{NAME}({task_types})"),
         }
@@ -87,7 +96,10 @@ impl LearningScheduler {
                 out[1 + n + t] = load.queued as f32;
             }
         }
-        dims_for(n)
+        for (i, f) in self.features.iter().flatten().enumerate() {
+            out[1 + 2 * n + i] = feature_value(*f, view);
+        }
+        dims_for(n, self.feature_count)
     }
 }
 
@@ -109,6 +121,10 @@ impl Scheduler for LearningScheduler {
 
     fn needs_peers(&self) -> bool {
         true
+    }
+
+    fn needs_load_sample(&self) -> bool {
+        self.features.iter().flatten().any(|f| f.needs_sample())
     }
 
     fn decide(
@@ -134,7 +150,7 @@ impl Scheduler for LearningScheduler {
             action,
             epsilon,
             state,
-            // dims ≤ MAX_DIMS = 33.
+            // dims ≤ MAX_DIMS = 41.
             dims: u8::try_from(dims).unwrap_or(u8::MAX),
         });
         match action {
@@ -172,6 +188,33 @@ impl Scheduler for LearningScheduler {
     }
 }
 
+/// One feature's discretised value (see [`Feature`]).
+fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
+    let tenths = |v: f64| (v.clamp(0.0, 1.0) * 10.0).round();
+    let sample = view.sample.unwrap_or(crate::load::LoadSample::EMPTY);
+    let v = match f {
+        Feature::Utilisation => tenths(sample.utilisation),
+        Feature::UtilisationMaxCpu => tenths(sample.utilisation_max_cpu),
+        Feature::CpuPressure => tenths(sample.cpu_pressure.unwrap_or(0.0)),
+        Feature::RunqP99 => sample
+            .runq_latency_p99_us
+            .map_or(0.0, |us| us.max(1.0).log2().floor().min(20.0)),
+        Feature::PeersMinLoad => f64::from(
+            view.peers
+                .iter()
+                .filter_map(|p| p.load.map(|l| l.jobs().min(16)))
+                .min()
+                .unwrap_or(17),
+        ),
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "small integer levels, exact in f32"
+    )]
+    let level = v as f32;
+    level
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -182,7 +225,7 @@ mod tests {
     use crate::scheduler::TypeLoad;
 
     fn agent(task_types: usize, params: Parameters) -> Arc<Agent> {
-        Arc::new(Agent::new(dims_for(task_types), params).expect("valid"))
+        Arc::new(Agent::new(dims_for(task_types, 0), params).expect("valid"))
     }
 
     fn job(task_type: usize) -> JobMeta {
@@ -195,7 +238,7 @@ mod tests {
 
     #[test]
     fn state_is_type_then_running_then_queued() {
-        let s = LearningScheduler::new(2, agent(2, Parameters::default()));
+        let s = LearningScheduler::new(2, &[], agent(2, Parameters::default()));
         let per_type = [
             TypeLoad {
                 running: 3,
@@ -216,6 +259,45 @@ mod tests {
     }
 
     #[test]
+    fn load_features_follow_the_original_state() {
+        let features = [
+            Feature::Utilisation,
+            Feature::RunqP99,
+            Feature::PeersMinLoad,
+        ];
+        let agent = Arc::new(Agent::new(dims_for(1, 3), Parameters::default()).expect("valid"));
+        let s = LearningScheduler::new(1, &features, agent);
+        assert!(s.needs_load_sample());
+        let sample = crate::load::LoadSample {
+            utilisation: 0.46,
+            runq_latency_p99_us: Some(1500.0),
+            ..crate::load::LoadSample::EMPTY
+        };
+        let peers = crate::scheduler::test_support::peers(&[
+            crate::scheduler::test_support::load(5),
+            None,
+            crate::scheduler::test_support::load(2),
+        ]);
+        let per_type = [TypeLoad {
+            running: 1,
+            queued: 2,
+        }];
+        let view = NodeView {
+            per_type: &per_type,
+            peers: &peers,
+            sample: Some(sample),
+            ..NodeView::default()
+        };
+        let mut out = [0.0; MAX_DIMS];
+        let n = s.state(&job(0), &view, &mut out);
+        // 0.46 → 5 tenths; 1500 µs → log2 = 10; the least loaded known peer has 2 jobs.
+        assert_eq!(&out[..n], &[0.0, 1.0, 2.0, 5.0, 10.0, 2.0]);
+        let lonely = NodeView { peers: &[], ..view };
+        let n = s.state(&job(0), &lonely, &mut out);
+        assert_eq!(out[n - 1], 17.0, "no peer load known");
+    }
+
+    #[test]
     fn actions_map_to_decisions_and_notes() {
         // ε = 1: every action is uniform, so all four show up.
         let params = Parameters {
@@ -224,7 +306,7 @@ mod tests {
             epsilon_min: 1.0,
             ..Parameters::default()
         };
-        let mut s = LearningScheduler::new(1, agent(1, params));
+        let mut s = LearningScheduler::new(1, &[], agent(1, params));
         let mut rng = SmallRng::seed_from_u64(5);
         let mut seen = [false; 4];
         let mut last_eid = 0;
@@ -253,7 +335,7 @@ mod tests {
 
     #[test]
     fn peer_jobs_run_locally_without_learning() {
-        let mut s = LearningScheduler::new(1, agent(1, Parameters::default()));
+        let mut s = LearningScheduler::new(1, &[], agent(1, Parameters::default()));
         let mut note = Note::default();
         let external = JobMeta {
             external: true,
