@@ -1,0 +1,242 @@
+//! Applying what a message says: the sender's own alive claim, piggybacked
+//! updates, and loads.
+//!
+//! Precedence (SWIM with the "never resurrect" rule): for one member,
+//! - `Alive(i)` overrides any state at an incarnation below `i`;
+//! - `Suspect(i)` overrides `Alive(≤ i)` and `Suspect(< i)`;
+//! - `Dead(i)` overrides `Alive(≤ i)` and `Suspect(≤ i)`;
+//! - `Left(i)` overrides `Alive`, `Suspect` and `Dead` at `≤ i`.
+//!
+//! Only a member raises its own incarnation, so an `Alive` newer than a
+//! `Dead(i)` necessarily originates from the member itself after it learned
+//! of its death (or restarted): stale gossip, at `≤ i`, never brings it
+//! back, and neither does gossip about a removed (tombstoned) id.
+//!
+//! A node told it is suspect or dead at its current incarnation raises it
+//! and disseminates `Alive` (refutation). A node that messages us while we
+//! hold it suspect, dead or at a newer incarnation is told so directly, so
+//! it can refute even when no gossip would reach it (healed partitions,
+//! restarts).
+
+use std::time::Duration;
+
+use super::{Entry, Membership, Tombstone};
+use crate::{
+    member::{Event, Identity, LoadSample, State},
+    message::{Body, Message, Update},
+};
+
+impl Membership {
+    /// Applies everything in `msg` except its body. Returns whether this
+    /// node refuted something the message said about it.
+    pub(super) fn absorb(&mut self, msg: &Message, now: Duration) -> bool {
+        let mut refuted = false;
+        let header = Update {
+            identity: msg.sender.clone(),
+            incarnation: msg.incarnation,
+            state: State::Alive,
+        };
+        self.apply(&header, now, &mut refuted);
+        self.notify_if_stale(&header, now);
+        if let Some(e) = self.members.get_mut(&msg.sender.id)
+            && e.identity.addr == msg.sender.addr
+        {
+            // Straight from the owner, so the freshest there is: always
+            // taken (a restarted node's version counter starts over).
+            e.load = Some(LoadSample {
+                load: msg.load.clone(),
+                version: msg.load_version,
+                at: now,
+            });
+        }
+        for u in &msg.updates {
+            self.apply(u, now, &mut refuted);
+        }
+        for l in &msg.loads {
+            let Some(e) = self.members.get_mut(&l.id) else {
+                continue;
+            };
+            if e.load.as_ref().is_some_and(|s| s.version >= l.version) {
+                continue;
+            }
+            e.load = Some(LoadSample {
+                load: l.load.clone(),
+                version: l.version,
+                at: now.saturating_sub(Duration::from_millis(u64::from(l.age_ms))),
+            });
+            self.load_bcast.insert(l.id.clone(), 0);
+        }
+        refuted
+    }
+
+    /// Applies one member update.
+    pub(super) fn apply(&mut self, u: &Update, now: Duration, refuted: &mut bool) {
+        if u.identity.id == self.identity.id {
+            self.apply_to_self(u, refuted);
+            return;
+        }
+        if let Some(t) = self.tombstones.get(&u.identity.id) {
+            if u.state != State::Alive || u.incarnation <= t.incarnation {
+                return;
+            }
+            self.tombstones.remove(&u.identity.id);
+        }
+        let Some(e) = self.members.get(&u.identity.id) else {
+            self.insert_new(u, now);
+            return;
+        };
+        let newer = match u.state {
+            State::Alive => u.incarnation > e.incarnation,
+            State::Suspect => {
+                (e.state == State::Alive && u.incarnation >= e.incarnation)
+                    || (e.state == State::Suspect && u.incarnation > e.incarnation)
+            }
+            State::Dead => {
+                (e.state.is_active() && u.incarnation >= e.incarnation)
+                    || (e.state == State::Dead && u.incarnation > e.incarnation)
+            }
+            State::Left => e.state != State::Left && u.incarnation >= e.incarnation,
+        };
+        if !newer {
+            return;
+        }
+        let (was, was_since, old_addr) = (e.state, e.since, e.identity.addr.clone());
+        let load = if old_addr == u.identity.addr {
+            e.load.clone()
+        } else {
+            None
+        };
+        if old_addr != u.identity.addr {
+            // Same id, another address, newer incarnation: the newer claim
+            // wins (a restart elsewhere, or a misconfigured duplicate).
+            self.push_event(Event::IdentityConflict {
+                id: u.identity.id.clone(),
+                kept: u.identity.addr.clone(),
+                other: old_addr,
+            });
+        }
+        self.members.insert(
+            u.identity.id.clone(),
+            Entry {
+                identity: u.identity.clone(),
+                incarnation: u.incarnation,
+                state: u.state,
+                since: if was == u.state { was_since } else { now },
+                load,
+            },
+        );
+        self.enqueue_member(u.identity.id.clone());
+        if was != u.state {
+            self.push_event(state_event(u.state, &u.identity));
+        }
+    }
+
+    fn insert_new(&mut self, u: &Update, now: Duration) {
+        match u.state {
+            State::Alive | State::Suspect => {
+                if self.members.len() >= self.config.max_members {
+                    return;
+                }
+                self.members.insert(
+                    u.identity.id.clone(),
+                    Entry {
+                        identity: u.identity.clone(),
+                        incarnation: u.incarnation,
+                        state: u.state,
+                        since: now,
+                        load: None,
+                    },
+                );
+                self.enqueue_member(u.identity.id.clone());
+                self.push_event(Event::Up(u.identity.clone()));
+                if u.state == State::Suspect {
+                    self.push_event(Event::Suspect(u.identity.clone()));
+                }
+            }
+            State::Dead | State::Left => {
+                // Never seen alive: only remember the id, so an older alive
+                // claim still in flight cannot add it afterwards.
+                if self.tombstones.len() < self.config.max_members {
+                    self.tombstones.insert(
+                        u.identity.id.clone(),
+                        Tombstone {
+                            addr: u.identity.addr.clone(),
+                            incarnation: u.incarnation,
+                            state: u.state,
+                            until: now + self.config.tombstone_for,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn apply_to_self(&mut self, u: &Update, refuted: &mut bool) {
+        if u.identity.addr != self.identity.addr {
+            // Someone else claims our id. We do not escalate incarnations
+            // against it (two live claimants would never stop); others keep
+            // the higher incarnation. Report each new address once.
+            if self.conflict.as_deref() != Some(u.identity.addr.as_str()) {
+                self.conflict = Some(u.identity.addr.clone());
+                self.push_event(Event::IdentityConflict {
+                    id: u.identity.id.clone(),
+                    kept: self.identity.addr.clone(),
+                    other: u.identity.addr.clone(),
+                });
+            }
+            return;
+        }
+        if self.left {
+            return;
+        }
+        let stale_claim = u.incarnation > self.incarnation
+            || (u.state != State::Alive && u.incarnation >= self.incarnation);
+        if stale_claim {
+            self.incarnation = u.incarnation.saturating_add(1);
+            self.enqueue_member(self.identity.id.clone());
+            self.push_event(Event::Refuted {
+                incarnation: self.incarnation,
+            });
+            *refuted = true;
+        }
+    }
+
+    /// Tells a sender we hold as suspect, dead, or at a newer incarnation
+    /// what we hold, so it refutes even if no gossip would reach it.
+    fn notify_if_stale(&mut self, header: &Update, now: Duration) {
+        let id = &header.identity.id;
+        let held = match (self.members.get(id), self.tombstones.get(id)) {
+            (Some(e), _) if e.identity.addr == header.identity.addr => (e.state, e.incarnation),
+            (None, Some(t)) if t.addr == header.identity.addr => (t.state, t.incarnation),
+            _ => return,
+        };
+        let stale = match held.0 {
+            State::Alive => held.1 > header.incarnation,
+            // A left node ignores this; a restarted one refutes and is back.
+            State::Suspect | State::Dead | State::Left => held.1 >= header.incarnation,
+        };
+        if stale {
+            let notice = Update {
+                identity: header.identity.clone(),
+                incarnation: held.1,
+                state: held.0,
+            };
+            self.send_with(&header.identity.addr, Body::Gossip, vec![notice], now);
+        }
+    }
+
+    /// (Re)starts disseminating the current state of `id`.
+    pub(super) fn enqueue_member(&mut self, id: String) {
+        self.member_bcast.insert(id, 0);
+    }
+}
+
+fn state_event(state: State, identity: &Identity) -> Event {
+    let identity = identity.clone();
+    match state {
+        State::Alive => Event::Up(identity),
+        State::Suspect => Event::Suspect(identity),
+        State::Dead => Event::Down(identity),
+        State::Left => Event::Left(identity),
+    }
+}
