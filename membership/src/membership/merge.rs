@@ -42,7 +42,14 @@ impl Membership {
             && e.identity.addr == msg.sender.addr
         {
             // Straight from the owner, so the freshest there is: always
-            // taken (a restarted node's version counter starts over).
+            // taken (a restarted node's version counter starts over), and
+            // relayed onwards when it is news.
+            if e.load
+                .as_ref()
+                .is_none_or(|s| s.version != msg.load_version)
+            {
+                self.load_bcast.insert(msg.sender.id.clone(), 0);
+            }
             e.load = Some(LoadSample {
                 load: msg.load.clone(),
                 version: msg.load_version,
