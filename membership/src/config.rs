@@ -19,8 +19,9 @@ pub struct Config {
     /// How often this node probes one member (round-robin over a shuffled
     /// list, so each member is probed by someone about once per period).
     pub probe_period: Duration,
-    /// How long to wait for a direct ack before asking others to probe.
-    /// Must be below `probe_period`: the indirect probe gets the rest.
+    /// How long to wait for a direct ack before asking others to probe,
+    /// and then for their forwarded ack before suspecting the member.
+    /// Twice this must fit in `probe_period`.
     pub probe_timeout: Duration,
     /// How many members are asked to probe indirectly (SWIM's k).
     pub indirect_probes: usize,
@@ -43,6 +44,12 @@ pub struct Config {
     /// How often one dead member or unreachable seed is contacted with a
     /// state exchange, so partitions heal and restarted nodes come back.
     pub reconnect_interval: Duration,
+    /// How often a state exchange (anti-entropy) runs with one random alive
+    /// member, repairing whatever gossip missed; stretched by members / 16
+    /// past 16 members so its cost per node stays flat. The first one runs
+    /// `join_retry` after joining, to catch members that joined at the
+    /// same time.
+    pub sync_interval: Duration,
     /// Dead members keep receiving gossip this long so that a falsely
     /// declared one learns about it and refutes.
     pub gossip_to_dead: Duration,
@@ -73,6 +80,7 @@ impl Default for Config {
             retransmit_mult: 4,
             join_retry: Duration::from_secs(1),
             reconnect_interval: Duration::from_secs(2),
+            sync_interval: Duration::from_secs(15),
             gossip_to_dead: Duration::from_secs(10),
             remove_after: Duration::from_secs(30),
             tombstone_for: Duration::from_secs(300),
@@ -90,8 +98,8 @@ impl Config {
         if self.probe_period.is_zero() {
             return bad("probe_period", "must be > 0");
         }
-        if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_period {
-            return bad("probe_timeout", "must be > 0 and < probe_period");
+        if self.probe_timeout.is_zero() || 2 * self.probe_timeout > self.probe_period {
+            return bad("probe_timeout", "must be > 0 and <= probe_period / 2");
         }
         if self.indirect_probes > 16 {
             return bad("indirect_probes", "must be <= 16");
@@ -116,6 +124,9 @@ impl Config {
         }
         if self.reconnect_interval.is_zero() {
             return bad("reconnect_interval", "must be > 0");
+        }
+        if self.sync_interval.is_zero() {
+            return bad("sync_interval", "must be > 0");
         }
         if self.remove_after.is_zero() {
             return bad("remove_after", "must be > 0");

@@ -105,6 +105,9 @@ pub struct Membership {
     seq: u32,
     next_gossip: Duration,
     next_reconnect: Duration,
+    next_sync: Duration,
+    /// Timer phases were drawn (on the first `tick` or `join`).
+    started: bool,
     /// Member ids (self included) whose current state is being
     /// disseminated, with how many times it was sent.
     member_bcast: BTreeMap<String, u32>,
@@ -151,6 +154,8 @@ impl Membership {
             seq: 0,
             next_gossip: Duration::ZERO,
             next_reconnect: Duration::ZERO,
+            next_sync: Duration::ZERO,
+            started: false,
             member_bcast: BTreeMap::new(),
             load_bcast: BTreeMap::new(),
             conflict: None,
@@ -169,6 +174,7 @@ impl Membership {
             .cloned()
             .collect();
         self.left = false;
+        timer::start(self, now);
         self.join_seeds(now);
     }
 
@@ -258,6 +264,11 @@ impl Membership {
                 self.send(sender, sender_id, Body::Sync, now);
             }
             Body::Sync => {
+                if !self.joined {
+                    // Members that joined at the same time may have missed
+                    // each other's gossip: exchange state again soon.
+                    self.next_sync = now + self.config.join_retry;
+                }
                 self.joined = true;
                 if refuted {
                     // Our answer carried a stale incarnation; send the new one.

@@ -1,16 +1,18 @@
 //! Everything `tick` drives, in order: join retries, the probe cycle,
-//! suspicion deadlines, removal and tombstone expiry, gossip rounds and
-//! reconnects. All deadlines compare against the caller's `now`.
+//! suspicion deadlines, reconnects, anti-entropy, removal and tombstone
+//! expiry, gossip rounds. All deadlines compare against the caller's `now`.
 //!
 //! Probe cycle (SWIM): each `probe_period` one member, taken round-robin
 //! from a shuffled list, gets a `Ping`; without an `Ack` after
 //! `probe_timeout`, `indirect_probes` others are asked to probe it; without
-//! any ack by the end of the period it becomes `Suspect`, and `Dead` after
-//! the suspicion timeout unless it refutes.
+//! any ack after another `probe_timeout` it becomes `Suspect` (SWIM waits
+//! for the end of the period; not waiting saves detection time when the
+//! period is much longer than a round trip), and `Dead` after the suspicion
+//! timeout unless it refutes.
 
 use std::time::Duration;
 
-use rand::seq::SliceRandom;
+use rand::{Rng, seq::SliceRandom};
 
 use super::{Membership, Probe, Tombstone};
 use crate::{
@@ -19,6 +21,7 @@ use crate::{
 };
 
 pub(super) fn run(m: &mut Membership, now: Duration) {
+    start(m, now);
     if !m.left {
         if !m.joined && !m.seeds.is_empty() && now >= m.next_join {
             m.join_seeds(now);
@@ -26,9 +29,25 @@ pub(super) fn run(m: &mut Membership, now: Duration) {
         probe(m, now);
         suspicion(m, now);
         reconnect(m, now);
+        anti_entropy(m, now);
     }
     removal(m, now);
     gossip(m, now);
+}
+
+/// Draws each periodic timer's first deadline at a random point of its
+/// period, so nodes started together do not probe and gossip in lockstep.
+pub(super) fn start(m: &mut Membership, now: Duration) {
+    if m.started {
+        return;
+    }
+    m.started = true;
+    let c = &m.config;
+    let (probe, gossip, reconnect) = (c.probe_period, c.gossip_interval, c.reconnect_interval);
+    m.next_probe = now + probe.mul_f64(m.rng.r#gen::<f64>());
+    m.next_gossip = now + gossip.mul_f64(m.rng.r#gen::<f64>());
+    m.next_reconnect = now + reconnect.mul_f64(m.rng.r#gen::<f64>());
+    m.next_sync = now + m.config.sync_interval.mul_f64(m.rng.r#gen::<f64>());
 }
 
 fn probe(m: &mut Membership, now: Duration) {
@@ -36,7 +55,7 @@ fn probe(m: &mut Membership, now: Duration) {
         if !p.indirect_sent && now >= p.started + m.config.probe_timeout {
             indirect(m, &p, now);
         }
-        if now < p.started + m.config.probe_period {
+        if now < p.started + 2 * m.config.probe_timeout {
             return;
         }
         m.probe = None;
@@ -224,4 +243,24 @@ fn reconnect(m: &mut Membership, now: Duration) {
     };
     let id = m.id_of_addr(&addr);
     m.send(&addr, id.as_deref(), Body::Join, now);
+}
+
+/// Once per `sync_interval`, a state exchange with one random alive member.
+fn anti_entropy(m: &mut Membership, now: Duration) {
+    if !m.joined || now < m.next_sync {
+        return;
+    }
+    // A state exchange costs O(members) bytes: stretching the interval
+    // past 16 members keeps its per-node cost flat in cluster size.
+    let scale = (m.cluster_size() as f64 / 16.0).max(1.0);
+    m.next_sync = now + m.config.sync_interval.mul_f64(scale);
+    let alive: Vec<(String, String)> = m
+        .members
+        .values()
+        .filter(|e| e.state == State::Alive)
+        .map(|e| (e.identity.id.clone(), e.identity.addr.clone()))
+        .collect();
+    if let Some((id, addr)) = alive.choose(&mut m.rng).cloned() {
+        m.send(&addr, Some(&id), Body::Join, now);
+    }
 }
