@@ -5,6 +5,7 @@
 //! ```text
 //! magic "PM" | version u8 (=1) | kind u8
 //! sender: id str, addr str, incarnation u32
+//! to:     u8 length + UTF-8 (0 = unknown recipient id)
 //! load:   version u64, running u32, queued u32, slots u32, queue_len u32,
 //!         utilisation f32, n u8, n × function str
 //! body:   Ping/Ack: seq u32 | PingReq: seq u32, target str
@@ -73,6 +74,10 @@ pub(crate) fn encode(m: &Message, out: &mut Vec<u8>) {
     put_str(out, &m.sender.id);
     put_str(out, &m.sender.addr);
     out.extend_from_slice(&m.incarnation.to_be_bytes());
+    match &m.to {
+        Some(to) => put_str(out, to),
+        None => out.push(0),
+    }
     put_load(out, m.load_version, &m.load);
     match &m.body {
         Body::Ping { seq } | Body::Ack { seq } => out.extend_from_slice(&seq.to_be_bytes()),
@@ -164,6 +169,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         addr: r.str("sender.addr")?,
     };
     let incarnation = r.u32("sender.incarnation")?;
+    let to = r.opt_str("to")?;
     let (load_version, load) = r.load("sender.load")?;
     let body = match kind {
         1 => Body::Ping { seq: r.u32("seq")? },
@@ -224,6 +230,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     }
     Ok(Message {
         sender,
+        to,
         incarnation,
         load_version,
         load,
@@ -277,6 +284,15 @@ impl<'a> Reader<'a> {
             .map_err(|_| DecodeError::Invalid(field))
     }
 
+    /// A string that may be empty (absent).
+    fn opt_str(&mut self, field: &'static str) -> Result<Option<String>, DecodeError> {
+        if self.buf.first() == Some(&0) {
+            self.buf = &self.buf[1..];
+            return Ok(None);
+        }
+        self.str(field).map(Some)
+    }
+
     /// A u16 entry count, rejected if the rest cannot hold that many
     /// entries of at least `min_bytes` each (so capacity is bounded by input).
     fn count(&mut self, field: &'static str, min_bytes: usize) -> Result<usize, DecodeError> {
@@ -324,6 +340,7 @@ mod tests {
     fn sample() -> Message {
         Message {
             sender: Identity::new("node-a", "127.0.0.1:18080"),
+            to: Some("node-b".into()),
             incarnation: 7,
             load_version: 3,
             load: Load {
@@ -359,12 +376,13 @@ mod tests {
         encode(&m, &mut out);
         let d = decode(&out).expect("valid message");
         assert_eq!(d.sender, m.sender);
+        assert_eq!(d.to, m.to);
         assert_eq!(d.incarnation, 7);
         assert!(d.load.same_as(&m.load));
         assert_eq!(d.body, m.body);
         assert_eq!(d.updates, m.updates);
         assert_eq!(d.loads.len(), 1);
-        let fixed = 4 + 2 + m.sender.id.len() + m.sender.addr.len() + 4;
+        let fixed = 4 + 2 + m.sender.id.len() + m.sender.addr.len() + 4 + 1 + 6;
         let body = 4 + 1 + 15;
         let expect = fixed
             + load_len(&m.load)

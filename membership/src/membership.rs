@@ -229,7 +229,9 @@ impl Membership {
         if msg.sender.id == self.identity.id && msg.sender.addr == self.identity.addr {
             return Err(DecodeError::FromSelf);
         }
-        if self.left {
+        if self.left || msg.to.as_ref().is_some_and(|to| *to != self.identity.id) {
+            // Left: we are out. Misaddressed: meant for a previous owner of
+            // our address; answering would keep that id alive.
             return Ok(());
         }
         let refuted = self.absorb(&msg, now);
@@ -243,21 +245,21 @@ impl Membership {
                 }
             }
             Body::PingReq { seq, target } => {
+                // Only on behalf of known members and towards known
+                // members: a peer must not make us message arbitrary hosts.
                 let origin = msg.sender.addr.clone();
-                let target_id = self.id_of_addr(&target);
-                self.send(
-                    &target,
-                    target_id.as_deref(),
-                    Body::IndirectPing { seq, origin },
-                    now,
-                );
+                if let Some(target_id) = self.id_of_addr(&target) {
+                    let body = Body::IndirectPing { seq, origin };
+                    self.send(&target, Some(&target_id), body, now);
+                }
             }
             Body::IndirectPing { seq, origin } => {
                 self.send(sender, sender_id, Body::IndirectAck { seq, origin }, now);
             }
             Body::IndirectAck { seq, origin } => {
-                let origin_id = self.id_of_addr(&origin);
-                self.send(&origin, origin_id.as_deref(), Body::Ack { seq }, now);
+                if let Some(origin_id) = self.id_of_addr(&origin) {
+                    self.send(&origin, Some(&origin_id), Body::Ack { seq }, now);
+                }
             }
             Body::Join => {
                 self.joined = true;

@@ -12,6 +12,10 @@ use crate::member::{Identity, Load, State};
 pub(crate) struct Message {
     /// Who sent it. Replies go to `sender.addr`, never the transport source.
     pub(crate) sender: Identity,
+    /// The member id the sender meant to reach, if it knew it (a join to a
+    /// seed does not). A node with another id drops the message: its
+    /// address was reused, and answering would keep the old id alive.
+    pub(crate) to: Option<String>,
     /// The sender's incarnation: the envelope is an "alive" claim by the
     /// sender itself, so it can refute suspicion and revive a dead entry.
     pub(crate) incarnation: u32,

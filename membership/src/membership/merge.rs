@@ -37,7 +37,7 @@ impl Membership {
             state: State::Alive,
         };
         self.apply(&header, now, &mut refuted);
-        self.notify_if_stale(&header, now);
+        self.notify_if_stale(&header);
         if let Some(e) = self.members.get_mut(&msg.sender.id)
             && e.identity.addr == msg.sender.addr
         {
@@ -210,7 +210,7 @@ impl Membership {
 
     /// Tells a sender we hold as suspect, dead, or at a newer incarnation
     /// what we hold, so it refutes even if no gossip would reach it.
-    fn notify_if_stale(&mut self, header: &Update, now: Duration) {
+    fn notify_if_stale(&mut self, header: &Update) {
         let id = &header.identity.id;
         let held = match (self.members.get(id), self.tombstones.get(id)) {
             (Some(e), _) if e.identity.addr == header.identity.addr => (e.state, e.incarnation),
@@ -228,7 +228,8 @@ impl Membership {
                 incarnation: held.1,
                 state: held.0,
             };
-            self.send_with(&header.identity.addr, Body::Gossip, vec![notice], now);
+            let (addr, id) = (header.identity.addr.clone(), header.identity.id.clone());
+            self.send_with(&addr, &id, Body::Gossip, vec![notice]);
         }
     }
 

@@ -21,7 +21,7 @@ impl Membership {
     /// either the full state (join, sync) or piggybacked updates.
     pub(super) fn send(&mut self, to: &str, to_id: Option<&str>, body: Body, now: Duration) {
         let full = matches!(body, Body::Join | Body::Sync);
-        let mut msg = self.envelope(body);
+        let mut msg = self.envelope(body, to_id);
         let mut budget = if full {
             self.config
                 .max_message_bytes
@@ -38,8 +38,8 @@ impl Membership {
     }
 
     /// Sends `body` carrying exactly `updates` (a direct notice).
-    pub(super) fn send_with(&mut self, to: &str, body: Body, updates: Vec<Update>, _now: Duration) {
-        let mut msg = self.envelope(body);
+    pub(super) fn send_with(&mut self, to: &str, to_id: &str, body: Body, updates: Vec<Update>) {
+        let mut msg = self.envelope(body, Some(to_id));
         msg.updates = updates;
         self.emit(to, &msg);
     }
@@ -72,9 +72,10 @@ impl Membership {
         });
     }
 
-    fn envelope(&self, body: Body) -> Message {
+    fn envelope(&self, body: Body, to: Option<&str>) -> Message {
         Message {
             sender: self.identity.clone(),
+            to: to.map(str::to_owned),
             incarnation: self.incarnation,
             load_version: self.load_version,
             load: self.load.clone(),

@@ -17,6 +17,7 @@ fn node(id: &str, port: u16) -> Membership {
 fn msg_from(sender: &Identity, incarnation: u32, body: Body, updates: Vec<Update>) -> Vec<u8> {
     let m = Message {
         sender: sender.clone(),
+        to: None,
         incarnation,
         load_version: 1,
         load: Load::default(),
@@ -215,4 +216,67 @@ fn invalid_local_loads_are_refused() {
         ..Load::default()
     };
     assert_eq!(a.set_local_load(load), Err(Error::InvalidLoad));
+}
+
+#[test]
+fn misaddressed_messages_are_dropped() {
+    // The address now belongs to "a"; a ping meant for its previous owner
+    // must go unanswered, or that id would never be detected as gone.
+    let mut a = node("a", 1);
+    let b = Identity::new("b", "127.0.0.1:2");
+    let m = Message {
+        sender: b,
+        to: Some("old".into()),
+        incarnation: 0,
+        load_version: 0,
+        load: Load::default(),
+        body: Body::Ping { seq: 1 },
+        updates: Vec::new(),
+        loads: Vec::new(),
+    };
+    let mut bytes = Vec::new();
+    codec::encode(&m, &mut bytes);
+    a.handle("x", &bytes, Duration::ZERO).expect("valid");
+    assert!(a.poll_send().is_none());
+    assert!(a.members().is_empty());
+}
+
+#[test]
+fn indirect_probes_only_target_known_members() {
+    let mut a = node("a", 1);
+    let b = Identity::new("b", "127.0.0.1:2");
+    let req = |target: &str| {
+        msg_from(
+            &b,
+            0,
+            Body::PingReq {
+                seq: 3,
+                target: target.into(),
+            },
+            vec![],
+        )
+    };
+    a.handle("x", &req("203.0.113.9:80"), Duration::ZERO)
+        .expect("valid");
+    assert!(a.poll_send().is_none(), "unknown target: no traffic");
+    let c = Update {
+        identity: Identity::new("c", "127.0.0.1:3"),
+        incarnation: 0,
+        state: State::Alive,
+    };
+    a.handle("x", &msg_from(&b, 0, Body::Gossip, vec![c]), Duration::ZERO)
+        .expect("valid");
+    a.handle("x", &req("127.0.0.1:3"), Duration::ZERO)
+        .expect("valid");
+    let out = a.poll_send().expect("indirect ping");
+    assert_eq!(out.to, "127.0.0.1:3");
+    let m = codec::decode(&out.bytes).expect("decodes");
+    assert_eq!(
+        m.body,
+        Body::IndirectPing {
+            seq: 3,
+            origin: "127.0.0.1:2".into()
+        }
+    );
+    assert_eq!(m.to.as_deref(), Some("c"));
 }
