@@ -209,6 +209,28 @@ impl Membership {
         Ok(())
     }
 
+    /// Records a member's load learned outside gossip — from the load
+    /// headers of a peer's HTTP response — as if it came in that member's
+    /// own message (`version` is the member's [`LoadSample::version`]).
+    /// Ignored for unknown or inactive members and loads that cannot be
+    /// encoded.
+    pub fn observe_load(&mut self, id: &str, version: u64, load: Load, now: Duration) {
+        if !codec::valid_load(&load) {
+            return;
+        }
+        let Some(e) = self.members.get_mut(id).filter(|e| e.state.is_active()) else {
+            return;
+        };
+        if e.load.as_ref().is_none_or(|s| s.version != version) {
+            self.load_bcast.insert(id.to_owned(), 0);
+        }
+        e.load = Some(LoadSample {
+            load,
+            version,
+            at: now,
+        });
+    }
+
     /// Handles one message body received from a peer. `from_addr` is the
     /// transport source, informational only: replies go to the address the
     /// sender advertises. On error nothing changed.

@@ -234,3 +234,19 @@ fn loads_piggyback_at_most_a_probe_period_stale() {
     assert!(p99 <= SECOND, "p99 {p99:?}");
     assert!(worst <= 2 * SECOND, "max {worst:?}");
 }
+
+#[test]
+fn message_loss_causes_no_false_deaths() {
+    for (seed, loss) in [(10, 0.05), (11, 0.10)] {
+        let mut sim = converged(12, seed);
+        sim.loss = loss;
+        sim.run_for(60 * SECOND);
+        let suspected = sim.count_events(|e| matches!(e, Event::Suspect(_)));
+        let down = sim.count_events(|e| matches!(e, Event::Down(_)));
+        println!("loss {loss}: {suspected} suspicions, {down} deaths in 60 s");
+        assert_eq!(down, 0, "seed {seed}, loss {loss}");
+        sim.loss = 0.0;
+        sim.run_until(5 * SECOND, Sim::converged)
+            .expect("converged");
+    }
+}

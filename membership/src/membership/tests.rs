@@ -280,3 +280,22 @@ fn indirect_probes_only_target_known_members() {
     );
     assert_eq!(m.to.as_deref(), Some("c"));
 }
+
+#[test]
+fn observed_loads_update_the_view_and_are_relayed() {
+    let mut a = node("a", 1);
+    let b = Identity::new("b", "127.0.0.1:2");
+    a.handle("x", &msg_from(&b, 0, Body::Gossip, vec![]), Duration::ZERO)
+        .expect("valid");
+    let load = Load {
+        running: 3,
+        ..Load::default()
+    };
+    a.observe_load("b", 9, load, Duration::from_secs(2));
+    let sample = a.get("b").and_then(|m| m.load).expect("load");
+    assert_eq!((sample.load.running, sample.version), (3, 9));
+    assert_eq!(sample.at, Duration::from_secs(2));
+    assert!(a.load_bcast.contains_key("b"));
+    a.observe_load("nobody", 1, Load::default(), Duration::ZERO);
+    assert!(a.get("nobody").is_none());
+}
