@@ -4,8 +4,9 @@
 //! Precedence (SWIM with the "never resurrect" rule): for one member,
 //! - `Alive(i)` overrides any state at an incarnation below `i`;
 //! - `Suspect(i)` overrides `Alive(≤ i)` and `Suspect(< i)`;
-//! - `Dead(i)` overrides `Alive(≤ i)` and `Suspect(≤ i)`;
-//! - `Left(i)` overrides `Alive`, `Suspect` and `Dead` at `≤ i`.
+//! - `Dead(i)` overrides `Alive(≤ i)`, `Suspect(≤ i)` and anything `< i`;
+//! - `Left(i)` overrides `Alive`, `Suspect` and `Dead` at `≤ i`, and
+//!   anything `< i`.
 //!
 //! Only a member raises its own incarnation, so an `Alive` newer than a
 //! `Dead(i)` necessarily originates from the member itself after it learned
@@ -82,8 +83,16 @@ impl Membership {
             self.apply_to_self(u, refuted);
             return;
         }
-        if let Some(t) = self.tombstones.get(&u.identity.id) {
-            if u.state != State::Alive || u.incarnation <= t.incarnation {
+        if let Some(t) = self.tombstones.get_mut(&u.identity.id) {
+            if u.incarnation <= t.incarnation {
+                return;
+            }
+            if u.state != State::Alive {
+                // A newer death or leave raises the bar a rejoin must clear.
+                if matches!(u.state, State::Dead | State::Left) {
+                    t.incarnation = u.incarnation;
+                    t.state = u.state;
+                }
                 return;
             }
             self.tombstones.remove(&u.identity.id);
@@ -98,11 +107,16 @@ impl Membership {
                 (e.state == State::Alive && u.incarnation >= e.incarnation)
                     || (e.state == State::Suspect && u.incarnation > e.incarnation)
             }
+            // A death or leave newer than what we hold wins over anything:
+            // the member rejoined (unseen by us) and is gone again.
             State::Dead => {
                 (e.state.is_active() && u.incarnation >= e.incarnation)
-                    || (e.state == State::Dead && u.incarnation > e.incarnation)
+                    || u.incarnation > e.incarnation
             }
-            State::Left => e.state != State::Left && u.incarnation >= e.incarnation,
+            State::Left => {
+                (e.state != State::Left && u.incarnation >= e.incarnation)
+                    || u.incarnation > e.incarnation
+            }
         };
         if !newer {
             return;

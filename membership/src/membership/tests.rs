@@ -299,3 +299,63 @@ fn observed_loads_update_the_view_and_are_relayed() {
     a.observe_load("nobody", 1, Load::default(), Duration::ZERO);
     assert!(a.get("nobody").is_none());
 }
+
+mod never_resurrect {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn arb_update() -> impl Strategy<Value = (u8, u32, u8)> {
+        // (member 0..4, incarnation 0..6, state 0..4 or 4 = "31 s pass")
+        (0u8..4, 0u32..6, 0u8..5)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever order gossip arrives in, a member ends up alive at
+        /// incarnation i only if no death or leave at ≥ i was ever heard,
+        /// and incarnations held never go down.
+        #[test]
+        fn alive_only_above_every_death(seq in proptest::collection::vec(arb_update(), 1..60)) {
+            // Tombstones outlive the test, so every removal stays remembered.
+            let config = Config { tombstone_for: Duration::from_secs(24 * 3600), ..Config::default() };
+            let mut a = Membership::try_new(Identity::new("a", "127.0.0.1:1"), config, 3).expect("valid");
+            let mut now = Duration::ZERO;
+            let relay = Identity::new("relay", "127.0.0.1:99");
+            let mut worst_death = [None::<u32>; 4];
+            let mut held = [0u32; 4];
+            for (who, inc, st) in seq {
+                now += Duration::from_millis(1);
+                if st == 4 {
+                    now += Duration::from_secs(31);
+                    a.tick(now);
+                    continue;
+                }
+                let state = [State::Alive, State::Suspect, State::Dead, State::Left][usize::from(st)];
+                if matches!(state, State::Dead | State::Left) {
+                    let w = &mut worst_death[usize::from(who)];
+                    *w = Some(w.map_or(inc, |d| d.max(inc)));
+                }
+                let u = Update {
+                    identity: Identity::new(format!("m{who}"), format!("127.0.0.1:{}", 10 + who)),
+                    incarnation: inc,
+                    state,
+                };
+                a.handle("x", &msg_from(&relay, 0, Body::Gossip, vec![u]), now).expect("valid");
+                for m in 0..4u8 {
+                    if let Some(member) = a.get(&format!("m{m}")) {
+                        let i = usize::from(m);
+                        prop_assert!(member.incarnation >= held[i]);
+                        held[i] = member.incarnation;
+                        if member.state == State::Alive
+                            && let Some(d) = worst_death[i]
+                        {
+                            prop_assert!(member.incarnation > d, "m{m} alive at {} after death at {d}", member.incarnation);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -178,6 +178,17 @@ fn removal(m: &mut Membership, now: Duration) {
         };
         m.member_bcast.remove(&id);
         m.load_bcast.remove(&id);
+        if m.tombstones.len() >= m.config.max_members {
+            // Bounded like the table: forget the tombstone closest to expiry.
+            let oldest = m
+                .tombstones
+                .iter()
+                .min_by_key(|(_, t)| t.until)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                m.tombstones.remove(&k);
+            }
+        }
         m.tombstones.insert(
             id,
             Tombstone {
