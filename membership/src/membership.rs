@@ -77,7 +77,9 @@ struct Probe {
 }
 
 /// Sans-IO SWIM membership with load piggybacking. See the crate docs.
-#[derive(Debug)]
+///
+/// `Clone` copies the whole state, RNG included (simulations fork runs).
+#[derive(Debug, Clone)]
 pub struct Membership {
     config: Config,
     identity: Identity,
