@@ -8,10 +8,11 @@ use std::time::Duration;
 /// Who a node is: its stable machine id and the `host:port` peers send to.
 ///
 /// The member table is keyed by `id`; `addr` may change between
-/// incarnations (a node restarted elsewhere). Two live nodes claiming the
-/// same `id` with different `addr`s are a misconfiguration: every other
-/// node keeps whichever claim has the higher incarnation (ties: the
-/// smaller `addr`), and both claimants see [`Event::IdentityConflict`].
+/// incarnations (a node restarted elsewhere takes its id over once the old
+/// address is suspected or dead). Two live nodes claiming the same `id`
+/// with different `addr`s are a misconfiguration: every other node keeps
+/// whichever claim has the higher incarnation (ties: the one it already
+/// holds), and both claimants see [`Event::IdentityConflict`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// The machine id (`[discovery] machine_id`).

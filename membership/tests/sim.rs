@@ -250,3 +250,39 @@ fn message_loss_causes_no_false_deaths() {
             .expect("converged");
     }
 }
+
+#[test]
+fn a_node_restarted_at_a_new_address_takes_its_id_over() {
+    let mut sim = converged(6, 12);
+    let old_addr = support::addr(3);
+    sim.crash(3);
+    // The machine comes back on another port (new index 6 in the sim, same id).
+    let cfg = sim.nodes[3].core.config().clone();
+    let moved = p2pfaas_membership::Membership::try_new(
+        p2pfaas_membership::Identity::new(id(3), support::addr(6)),
+        cfg,
+        77,
+    )
+    .expect("valid");
+    sim.add_node(moved);
+    sim.join(6);
+    let took = sim
+        .run_until(20 * SECOND, |s| {
+            (0..6).filter(|&i| i != 3).all(|i| {
+                s.nodes[i]
+                    .core
+                    .get(&id(3))
+                    .is_some_and(|m| m.state == State::Alive && m.identity.addr == support::addr(6))
+            })
+        })
+        .expect("new address adopted");
+    println!("moved node adopted in {took:?}");
+    // Old address detected first (≤ 6 s), then the takeover.
+    assert!(took <= 8 * SECOND, "{took:?}");
+    assert!(sim.nodes[6].core.members().len() == 5);
+    assert!(
+        sim.count_events(
+            |e| matches!(e, Event::IdentityConflict { other, .. } if *other == old_addr)
+        ) > 0
+    );
+}

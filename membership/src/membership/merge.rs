@@ -193,25 +193,29 @@ impl Membership {
     }
 
     fn apply_to_self(&mut self, u: &Update, refuted: &mut bool) {
-        if u.identity.addr != self.identity.addr {
-            // Someone else claims our id. We do not escalate incarnations
-            // against it (two live claimants would never stop); others keep
-            // the higher incarnation. Report each new address once.
-            if self.conflict.as_deref() != Some(u.identity.addr.as_str()) {
-                self.conflict = Some(u.identity.addr.clone());
-                self.push_event(Event::IdentityConflict {
-                    id: u.identity.id.clone(),
-                    kept: self.identity.addr.clone(),
-                    other: u.identity.addr.clone(),
-                });
-            }
-            return;
-        }
         if self.left {
             return;
         }
-        let stale_claim = u.incarnation > self.incarnation
-            || (u.state != State::Alive && u.incarnation >= self.incarnation);
+        let other_addr = u.identity.addr != self.identity.addr;
+        if other_addr && self.conflict.as_deref() != Some(u.identity.addr.as_str()) {
+            // Report each other address claiming our id once.
+            self.conflict = Some(u.identity.addr.clone());
+            self.push_event(Event::IdentityConflict {
+                id: u.identity.id.clone(),
+                kept: self.identity.addr.clone(),
+                other: u.identity.addr.clone(),
+            });
+        }
+        let stale_claim = if other_addr {
+            // Our id at another address. While that claim is alive we do not
+            // escalate incarnations against it (two live claimants would never
+            // stop). Once it is suspect, dead or left — we restarted at a new
+            // address, or the other claimant is gone — we take the id over.
+            u.state != State::Alive && u.incarnation >= self.incarnation
+        } else {
+            u.incarnation > self.incarnation
+                || (u.state != State::Alive && u.incarnation >= self.incarnation)
+        };
         if stale_claim {
             self.incarnation = u.incarnation.saturating_add(1);
             self.enqueue_member(self.identity.id.clone());
@@ -222,28 +226,34 @@ impl Membership {
         }
     }
 
-    /// Tells a sender we hold as suspect, dead, or at a newer incarnation
-    /// what we hold, so it refutes even if no gossip would reach it.
+    /// Tells a sender what we hold about its id when that is not what it
+    /// claims — suspect, dead or left, a newer incarnation, or another
+    /// address — so it can refute (or take its id over) even if no gossip
+    /// would reach it.
     fn notify_if_stale(&mut self, header: &Update) {
         let id = &header.identity.id;
         let held = match (self.members.get(id), self.tombstones.get(id)) {
-            (Some(e), _) if e.identity.addr == header.identity.addr => (e.state, e.incarnation),
-            (None, Some(t)) if t.addr == header.identity.addr => (t.state, t.incarnation),
+            (Some(e), _) => (e.identity.addr.clone(), e.state, e.incarnation),
+            (None, Some(t)) => (t.addr.clone(), t.state, t.incarnation),
             _ => return,
         };
-        let stale = match held.0 {
-            State::Alive => held.1 > header.incarnation,
+        let (addr, state, incarnation) = held;
+        let stale = match state {
+            State::Alive => {
+                incarnation > header.incarnation
+                    || (addr != header.identity.addr && incarnation >= header.incarnation)
+            }
             // A left node ignores this; a restarted one refutes and is back.
-            State::Suspect | State::Dead | State::Left => held.1 >= header.incarnation,
+            State::Suspect | State::Dead | State::Left => incarnation >= header.incarnation,
         };
         if stale {
             let notice = Update {
-                identity: header.identity.clone(),
-                incarnation: held.1,
-                state: held.0,
+                identity: Identity::new(id.clone(), addr),
+                incarnation,
+                state,
             };
-            let (addr, id) = (header.identity.addr.clone(), header.identity.id.clone());
-            self.send_with(&addr, &id, Body::Gossip, vec![notice]);
+            let (to, id) = (header.identity.addr.clone(), header.identity.id.clone());
+            self.send_with(&to, &id, Body::Gossip, vec![notice]);
         }
     }
 

@@ -229,6 +229,20 @@ impl Sim {
             .all(|i| !self.state_of(i, j).is_some_and(State::is_active))
     }
 
+    /// Adds a node (its address must be `addr(len)`).
+    pub fn add_node(&mut self, core: Membership) {
+        let i = self.nodes.len();
+        assert_eq!(core.local().identity.addr, addr(i));
+        self.nodes.push(Node {
+            core,
+            up: true,
+            delay: Duration::ZERO,
+            group: 0,
+        });
+        self.sent_bytes.push(0);
+        self.by_addr.insert(addr(i), i);
+    }
+
     pub fn crash(&mut self, i: usize) {
         self.nodes[i].up = false;
     }
