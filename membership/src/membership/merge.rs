@@ -142,7 +142,13 @@ impl Membership {
                 identity: u.identity.clone(),
                 incarnation: u.incarnation,
                 state: u.state,
-                since: if was == u.state { was_since } else { now },
+                // A suspicion at a newer incarnation is a new suspicion: its
+                // timeout starts again. Otherwise the clock runs on.
+                since: if was == u.state && u.state != State::Suspect {
+                    was_since
+                } else {
+                    now
+                },
                 load,
             },
         );
