@@ -14,6 +14,7 @@ mod http_backend;
 mod learning;
 mod lifecycle;
 mod load;
+mod netns_cluster;
 mod peers;
 mod process_backend;
 mod protocol;

@@ -31,7 +31,13 @@ impl Hosts {
             ports: (0..count).map(|i| format!("p2pc{tag}h{i}")).collect(),
         };
         let ok = ip(&["link", "add", &hosts.bridge, "type", "bridge"])
-            && ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", &hosts.bridge])
+            && ip(&[
+                "addr",
+                "add",
+                &format!("10.{net}.0.1/24"),
+                "dev",
+                &hosts.bridge,
+            ])
             && ip(&["link", "set", &hosts.bridge, "up"]);
         if !ok {
             return None;
@@ -56,7 +62,12 @@ impl Hosts {
 
     /// Cuts (`false`) or restores (`true`) host `i`'s link.
     fn link(&self, i: usize, up: bool) {
-        assert!(ip(&["link", "set", &self.ports[i], if up { "up" } else { "down" }]));
+        assert!(ip(&[
+            "link",
+            "set",
+            &self.ports[i],
+            if up { "up" } else { "down" }
+        ]));
     }
 }
 
@@ -66,7 +77,9 @@ impl Drop for Hosts {
             let _ = Command::new("ip").args(["link", "del", port]).status();
             let _ = Command::new("ip").args(["netns", "del", name]).status();
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 
@@ -112,7 +125,11 @@ fn listed(node: &Node) -> Vec<String> {
         .get("/discovery/list")
         .json()
         .as_array()
-        .map(|a| a.iter().filter_map(|m| m["name"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["name"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -143,11 +160,16 @@ fn a_cluster_across_namespaces_survives_a_partition() {
         eprintln!("skipped: could not create a bridge and network namespaces");
         return;
     };
-    let addrs: Vec<String> = (0..3).map(|i| format!("10.{net}.0.{}:18080", 2 + i)).collect();
+    let addrs: Vec<String> = (0..3)
+        .map(|i| format!("10.{net}.0.{}:18080", 2 + i))
+        .collect();
     let ids = ["a", "b", "c"];
     let nodes: Vec<Node> = (0..3)
         .map(|i| {
-            let peers: Vec<String> = (0..3).filter(|j| *j != i).map(|j| addrs[j].clone()).collect();
+            let peers: Vec<String> = (0..3)
+                .filter(|j| *j != i)
+                .map(|j| addrs[j].clone())
+                .collect();
             Node::spawn_wrapped(
                 temp_dir("netns"),
                 &["ip", "netns", "exec", &hosts.names[i]],
@@ -181,8 +203,14 @@ fn a_cluster_across_namespaces_survives_a_partition() {
     for _ in 0..5 {
         let r = nodes[0].call("POST", "/function/echo", &[], b"x");
         assert_eq!(r.status, 200);
-        let path = r.header("X-P2pfaas-Peers-List-Ip").unwrap_or_default().to_owned();
-        assert!(!path.contains(&addrs[2]), "no job goes to the cut host: {path}");
+        let path = r
+            .header("X-P2pfaas-Peers-List-Ip")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            !path.contains(&addrs[2]),
+            "no job goes to the cut host: {path}"
+        );
     }
 
     // Heal: c comes back everywhere.
