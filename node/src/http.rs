@@ -9,6 +9,7 @@ pub mod codec;
 pub mod conn;
 pub mod discovery;
 pub mod forward;
+pub mod gossip;
 pub mod invoke;
 pub mod learner;
 pub mod peer;

@@ -68,6 +68,8 @@ pub struct Node {
     pub peers: crate::peers::PeerTable,
     /// Signatures for peer and admin calls.
     pub auth: crate::auth::Auth,
+    /// SWIM membership, set up once the listener is bound.
+    pub gossip: OnceLock<crate::peers::gossip::Gossip>,
     /// The latest load sample, written by the sampler thread, read lock-free (`Node::load`).
     load: Arc<load::Shared>,
     settings: Mutex<QueueSettings>,
@@ -162,6 +164,7 @@ impl Node {
             started: Instant::now(),
             agent,
             peers: crate::peers::PeerTable::new(String::new(), String::new()),
+            gossip: OnceLock::new(),
             auth: crate::auth::Auth::new(
                 config.auth.cluster_key.clone(),
                 config.auth.replay_window,
@@ -193,6 +196,31 @@ impl Node {
             .machine_id
             .clone()
             .unwrap_or_else(|| format!("p2pfaas-{advertise}"));
+        let load = p2pfaas_membership::Load {
+            slots: u32::try_from(self.admission.slots()).unwrap_or(u32::MAX),
+            queue_len: u32::try_from(self.admission.queue_len()).unwrap_or(u32::MAX),
+            functions: self
+                .registry
+                .snapshot()
+                .1
+                .iter()
+                .map(|f| f.name().to_owned())
+                .collect(),
+            utilisation: f32::NAN,
+            ..p2pfaas_membership::Load::default()
+        };
+        match crate::peers::gossip::Gossip::new(
+            &id,
+            &advertise,
+            &d.init_servers,
+            load,
+            self.config.node.seed,
+        ) {
+            Ok(g) => {
+                let _ = self.gossip.set(g);
+            }
+            Err(e) => tracing::warn!(error = %e, "membership disabled"),
+        }
         self.peers.set_own(id, advertise);
         for server in &d.init_servers {
             let _ = self.peers.add(server);

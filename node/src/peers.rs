@@ -6,6 +6,7 @@
 //! as immutable snapshots (workers compare a generation number, like the function registry); loads change
 //! all the time and live in atomics shared by every snapshot, so a report never republishes anything.
 
+pub mod gossip;
 pub mod wire;
 
 use std::collections::BTreeSet;
@@ -33,6 +34,8 @@ pub struct Live {
     native: AtomicBool,
     /// Forgotten by `/discovery/reset` until it is added again.
     removed: AtomicBool,
+    /// A SWIM member: liveness and load come from gossip, not from refreshes.
+    gossiping: AtomicBool,
 }
 
 /// One peer as a snapshot holds it.
@@ -56,6 +59,11 @@ impl Peer {
     /// Whether it answered recently enough to be used.
     pub fn is_up(&self) -> bool {
         self.live.failures.load(Relaxed) < DOWN_AFTER_FAILURES && !self.live.removed.load(Relaxed)
+    }
+
+    /// Whether gossip keeps it current (no load probes needed).
+    pub fn is_gossiping(&self) -> bool {
+        self.live.gossiping.load(Relaxed)
     }
 
     /// Whether `/discovery/reset` forgot it.
@@ -230,6 +238,7 @@ impl PeerTable {
                 failures: AtomicU32::new(0),
                 native: AtomicBool::new(false),
                 removed: AtomicBool::new(false),
+                gossiping: AtomicBool::new(false),
             }),
         });
         *state = Arc::new(Snapshot { peers });
@@ -263,6 +272,22 @@ impl PeerTable {
         live.slots.store(load.slots, Relaxed);
         live.reported_ms.store(self.now_ms().max(1), Relaxed);
         live.failures.store(0, Relaxed);
+    }
+
+    /// Marks peer `id` as kept current by gossip (or not).
+    pub fn mark_gossiping(&self, id: PeerId, on: bool) {
+        if let Some(p) = self.snapshot().1.get(id) {
+            p.live.gossiping.store(on, Relaxed);
+        }
+    }
+
+    /// Takes the peer at `addr` out of every view (membership says it is dead or gone) until it reports
+    /// a load again.
+    pub fn mark_down(&self, addr: &str) {
+        let (_, snapshot) = self.snapshot();
+        if let Some(p) = snapshot.peers().iter().find(|p| p.addr == addr) {
+            p.live.failures.store(DOWN_AFTER_FAILURES, Relaxed);
+        }
     }
 
     /// Records that a peer did not answer.

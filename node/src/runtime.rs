@@ -301,6 +301,7 @@ async fn worker_main(
     if worker.index == 0 {
         let w = Rc::clone(&worker);
         monoio::spawn(async move { http::forward::refresh(&w).await });
+        monoio::spawn(http::gossip::run(Rc::clone(&worker)));
     }
     for (l, router) in extra {
         match monoio::net::TcpListener::from_std(l) {

@@ -146,7 +146,8 @@ pub async fn handle(
         Route::Invoke { .. }
         | Route::PeerInvoke { .. }
         | Route::Learner(_)
-        | Route::Discovery(_) => {
+        | Route::Discovery(_)
+        | Route::Gossip => {
             return Err(Error::NoRoute);
         }
     }

@@ -15,7 +15,7 @@ use monoio::net::TcpStream;
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
 use super::respond::{self, Response};
 use super::route::{Route, Router};
-use super::{Request, admin, discovery, invoke, learner, peer};
+use super::{Request, admin, discovery, gossip, invoke, learner, peer};
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
@@ -210,6 +210,7 @@ async fn handle(
         }
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
         Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp),
+        Ok(Route::Gossip) => gossip::handle(w, req, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

@@ -85,7 +85,7 @@ pub async fn refresh(w: &Worker) {
         let all = snapshot
             .peers()
             .iter()
-            .filter(|p| !p.is_removed())
+            .filter(|p| !p.is_removed() && !p.is_gossiping())
             .map(|p| probe_one(w, p));
         join_all(all.collect()).await;
         monoio::select! {
@@ -304,7 +304,7 @@ pub async fn forward(
 }
 
 /// Signs a POST of `body` to `target` with the cluster key, if one is configured.
-fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth::Signed> {
+pub(super) fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth::Signed> {
     let nonce = rand::RngCore::next_u64(&mut *w.rng.borrow_mut());
     w.node
         .auth
@@ -312,7 +312,7 @@ fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth::Signed> {
 }
 
 /// Adds the signature headers, if signed.
-fn add_signature<'a>(
+pub(super) fn add_signature<'a>(
     extra: &mut Vec<(&'a str, &'a [u8])>,
     signed: Option<&'a crate::auth::Signed>,
 ) {

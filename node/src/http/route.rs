@@ -21,6 +21,8 @@ pub enum Route<'a> {
         /// Rest of the path after the name.
         suffix: &'a str,
     },
+    /// `POST /peer/gossip`: one membership message.
+    Gossip,
     /// `GET /configuration`.
     GetConfiguration,
     /// `POST /configuration`.
@@ -138,6 +140,12 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
             _ => Err(Error::MethodNotAllowed {
                 allow: INVOKE_METHODS,
             }),
+        };
+    }
+    if path == "/peer/gossip" {
+        return match method {
+            "POST" => Ok(Route::Gossip),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         };
     }
     if let Some(rest) = path.strip_prefix("/peer/function/") {

@@ -191,7 +191,7 @@ fn a_cluster_across_namespaces_survives_a_partition() {
         .header("X-P2pfaas-Peers-List-Ip")
         .and_then(|v| serde_json::from_str(v).ok())
         .unwrap_or_default();
-    assert_eq!(path.len(), 2);
+    assert_eq!(path.len(), 2, "{:?}", r.headers);
     assert_eq!(path[0], addrs[0]);
     assert!(path[1] == addrs[1] || path[1] == addrs[2], "{path:?}");
 
