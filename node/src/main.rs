@@ -1,6 +1,7 @@
 //! `p2pfaas-node`: parses flags, loads and validates the configuration (exit 64 naming the field on any
 //! problem), sets up logging, then runs the node until SIGTERM/SIGINT. When every worker is serving it
-//! prints one line on stdout, `listening <addr:port>`, which scripts and tests read.
+//! prints one line on stdout, `listening <addr:port>`, which scripts and tests read (then one
+//! `<api> listening <addr:port>` line per compatible API port enabled: `learner`, `discovery`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -141,9 +142,12 @@ fn main() -> ExitCode {
             "no cluster key: admin routes accept loopback callers only, peer routes are unauthenticated"
         );
     }
-    let result = p2pfaas_node::runtime::run(config, |addr| {
+    let result = p2pfaas_node::runtime::run(config, |addr, extra| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening {addr}");
+        for (api, a) in extra {
+            let _ = writeln!(out, "{api} listening {a}");
+        }
         let _ = out.flush();
     });
     match result {

@@ -102,6 +102,10 @@ pub struct WorkerMetrics {
     pub forward_failed: AtomicU64,
     /// Jobs received from peers.
     pub peer_jobs: AtomicU64,
+    /// Membership messages sent, and their bytes.
+    pub gossip_sent: AtomicU64,
+    /// Bytes of the membership messages sent (bodies).
+    pub gossip_bytes: AtomicU64,
 }
 
 impl Default for WorkerMetrics {
@@ -121,6 +125,8 @@ impl WorkerMetrics {
             forwarded: AtomicU64::new(0),
             forward_failed: AtomicU64::new(0),
             peer_jobs: AtomicU64::new(0),
+            gossip_sent: AtomicU64::new(0),
+            gossip_bytes: AtomicU64::new(0),
         }
     }
 }
@@ -201,6 +207,16 @@ pub fn render(
         "p2pfaas_peer_jobs_total",
         "Jobs received from peers.",
         sum(&|w| &w.peer_jobs),
+    );
+    counter(
+        "p2pfaas_gossip_messages_sent_total",
+        "Membership messages sent.",
+        sum(&|w| &w.gossip_sent),
+    );
+    counter(
+        "p2pfaas_gossip_bytes_sent_total",
+        "Bytes of membership message bodies sent.",
+        sum(&|w| &w.gossip_bytes),
     );
 
     let _ = writeln!(

@@ -214,6 +214,7 @@ impl Node {
             &advertise,
             &d.init_servers,
             load,
+            d.membership.clone(),
             self.config.node.seed,
         ) {
             Ok(g) => {

@@ -54,6 +54,14 @@ pub enum RunError {
 /// the port and the others reuse it.
 pub fn bind(addr: SocketAddr, count: usize) -> Result<Vec<TcpListener>, RunError> {
     let err = |source| RunError::Bind { addr, source };
+    if addr.port() != 0 {
+        // SO_REUSEPORT would let this node silently share a port another process (e.g. a second node)
+        // already listens on, splitting its connections. A plain bind fails then; try one first.
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(err)?;
+        probe.set_reuse_address(true).map_err(err)?;
+        probe.bind(&addr.into()).map_err(err)?;
+    }
     let mut out = Vec::with_capacity(count);
     let mut target = addr;
     for _ in 0..count {
@@ -76,8 +84,12 @@ pub fn bind(addr: SocketAddr, count: usize) -> Result<Vec<TcpListener>, RunError
 }
 
 /// Starts the node and blocks until it has shut down. `on_ready` runs once every worker is serving,
+/// with the main address and the compatible APIs' (`learner`, `discovery`) addresses,
 /// with the bound address (the binary prints `listening <addr>` there).
-pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+pub fn run(
+    config: Config,
+    on_ready: impl FnOnce(SocketAddr, &[(&'static str, SocketAddr)]),
+) -> Result<(), RunError> {
     let workers = config.node.workers.get();
     let listeners = bind(config.node.listen, workers)?;
     let addr = listeners
@@ -100,11 +112,13 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
             "discovery",
         ),
     ];
+    let mut extra_addrs = Vec::new();
     for (port, router, name) in ports {
         if let Some(port_addr) = port {
             let bound = bind(port_addr, workers)?;
             if let Some(a) = bound.first().and_then(|l| l.local_addr().ok()) {
                 tracing::info!(addr = %a, api = name, "compatible API listening");
+                extra_addrs.push((name, a));
             }
             for (slot, l) in extra.iter_mut().zip(bound) {
                 slot.push((l, router));
@@ -164,7 +178,7 @@ pub fn run(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), RunE
         let _already = node.driver.set(info);
     }
     spawn_signal_thread(&node)?;
-    on_ready(addr);
+    on_ready(addr, &extra_addrs);
     for h in handles {
         let _joined = h.join();
     }

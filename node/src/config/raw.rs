@@ -72,6 +72,8 @@ pub struct Raw {
 #[serde(deny_unknown_fields)]
 pub struct RawDiscovery {
     pub listen: Option<String>,
+    pub probe_period_ms: Option<u64>,
+    pub suspicion_min_ms: Option<u64>,
     pub machine_id: Option<String>,
     pub advertise: Option<String>,
     pub init_servers: Option<Vec<String>>,

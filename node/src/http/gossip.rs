@@ -36,17 +36,38 @@ pub fn handle(w: &Worker, req: &Request<'_>, resp: &mut Response) -> Result<(), 
     Ok(())
 }
 
+/// The CPU utilisation gossip publishes. Every change of the published load goes to the whole cluster,
+/// so the 100 ms samples are smoothed (time constant ≈ 0.5 s) and a new value is published only when
+/// it moved by at least 0.15 (then rounded to tenths).
+#[derive(Debug)]
+struct Utilisation {
+    smoothed: Option<f64>,
+    published: f32,
+}
+
+impl Utilisation {
+    fn update(&mut self, sample: &crate::load::LoadSample) -> f32 {
+        if sample.cpus == 0 {
+            return self.published;
+        }
+        let s = self
+            .smoothed
+            .map_or(sample.utilisation, |s| 0.8 * s + 0.2 * sample.utilisation);
+        self.smoothed = Some(s);
+        #[allow(clippy::cast_possible_truncation, reason = "a 0..1 share")]
+        let s32 = s as f32;
+        if self.published.is_nan() || (s32 - self.published).abs() >= 0.15 {
+            self.published = (s32 * 10.0).round() / 10.0;
+        }
+        self.published
+    }
+}
+
 /// This node's load as gossip carries it.
-fn local_load(w: &Worker) -> Load {
+fn local_load(w: &Worker, utilisation: &mut Utilisation) -> Load {
     let a = &w.node.admission;
     let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    let sample = w.node.load();
-    #[allow(clippy::cast_possible_truncation, reason = "a 0..1 share")]
-    let utilisation = if sample.cpus == 0 {
-        f32::NAN
-    } else {
-        sample.utilisation as f32
-    };
+    let utilisation = utilisation.update(&w.node.load());
     Load {
         running: to_u32(a.running()),
         queued: to_u32(a.queued()),
@@ -64,10 +85,14 @@ pub async fn run(w: Rc<Worker>) {
     };
     let mut versions = HashMap::new();
     let mut step = Step::default();
+    let mut utilisation = Utilisation {
+        smoothed: None,
+        published: f32::NAN,
+    };
     loop {
         step.outgoing.clear();
         step.events.clear();
-        gossip.step(local_load(&w), &mut step);
+        gossip.step(local_load(&w, &mut utilisation), &mut step);
         gossip::apply(&w.node.peers, &step, &mut versions);
         for out in step.outgoing.drain(..) {
             let w = Rc::clone(&w);
@@ -89,6 +114,13 @@ async fn send(w: &Worker, out: Outgoing) {
     let Ok(target) = parse_http_url(&format!("http://{}", out.to)) else {
         return;
     };
+    w.metrics
+        .gossip_sent
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    w.metrics.gossip_bytes.fetch_add(
+        u64::try_from(out.bytes.len()).unwrap_or(u64::MAX),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let signed = forward::sign(w, "/peer/gossip", &out.bytes);
     let mut extra: Vec<(&str, &[u8])> = Vec::new();
     forward::add_signature(&mut extra, signed.as_ref());
@@ -112,4 +144,39 @@ async fn send(w: &Worker, out: Outgoing) {
         w.pool.send(&target, &req, &mut answer, &limits),
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::LoadSample;
+
+    #[test]
+    fn published_utilisation_ignores_jitter() {
+        let mut u = Utilisation {
+            smoothed: None,
+            published: f32::NAN,
+        };
+        let at = |v| LoadSample {
+            utilisation: v,
+            cpus: 2,
+            ..LoadSample::EMPTY
+        };
+        assert_eq!(u.update(&at(0.0)), 0.0);
+        // Samples jumping between 0 and 0.2 move the smoothed value by less than 0.15.
+        for i in 0..50 {
+            assert_eq!(u.update(&at(if i % 2 == 0 { 0.2 } else { 0.0 })), 0.0);
+        }
+        // A sustained change is published within a few samples, rounded to tenths.
+        let mut steps = 0;
+        while u.update(&at(0.9)) == 0.0 {
+            steps += 1;
+        }
+        assert!(steps < 5, "{steps}");
+        assert_eq!(
+            u.update(&LoadSample::EMPTY),
+            u.published,
+            "no sample yet: unchanged"
+        );
+    }
 }

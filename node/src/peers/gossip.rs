@@ -41,9 +41,10 @@ impl Gossip {
         addr: &str,
         seeds: &[String],
         load: Load,
+        config: Config,
         seed: u64,
     ) -> Result<Self, p2pfaas_membership::Error> {
-        let mut m = Membership::try_new(Identity::new(id, addr), Config::default(), seed)?;
+        let mut m = Membership::try_new(Identity::new(id, addr), config, seed)?;
         let epoch = Instant::now();
         // The join message carries the load: peers must learn the functions with the first contact.
         m.set_local_load(load)?;
@@ -76,6 +77,7 @@ impl Gossip {
         let mut m = self.lock();
         // Unchanged loads are not republished (the version only moves on a change).
         if !m.local().load.is_some_and(|s| s.load.same_as(&local)) {
+            tracing::trace!(?local, "local load changed");
             let _invalid = m.set_local_load(local);
         }
         m.tick(now);
@@ -174,12 +176,21 @@ mod tests {
 
     #[test]
     fn members_and_their_loads_reach_the_peer_table() {
-        let a = Gossip::new("a", "127.0.0.1:1", &[], load(&["echo"], 0), 1).expect("valid");
+        let a = Gossip::new(
+            "a",
+            "127.0.0.1:1",
+            &[],
+            load(&["echo"], 0),
+            Config::default(),
+            1,
+        )
+        .expect("valid");
         let b = Gossip::new(
             "b",
             "127.0.0.1:2",
             &["127.0.0.1:1".to_owned()],
             load(&["echo", "sleep"], 0),
+            Config::default(),
             2,
         )
         .expect("valid");

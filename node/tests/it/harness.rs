@@ -111,6 +111,8 @@ pub fn binary() -> &'static str {
 /// A running node; killed on drop.
 pub struct Node {
     pub child: Child,
+    /// The rest of the node's stdout, after its `listening` line.
+    stdout: Option<BufReader<std::process::ChildStdout>>,
     pub addr: SocketAddr,
     pub dir: PathBuf,
     stderr_path: PathBuf,
@@ -172,14 +174,16 @@ impl Node {
             .spawn()
             .map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let read = BufReader::new(stdout).read_line(&mut line);
+        let read = reader.read_line(&mut line);
         let addr = line
             .strip_prefix("listening ")
             .and_then(|a| a.trim().parse().ok());
         match (read, addr) {
             (Ok(_), Some(addr)) => Ok(Self {
                 child,
+                stdout: Some(reader),
                 addr,
                 dir,
                 stderr_path,
@@ -192,6 +196,25 @@ impl Node {
                     "no listening line (got {line:?}); stderr: {}",
                     std::fs::read_to_string(&stderr_path).unwrap_or_default()
                 ))
+            }
+        }
+    }
+
+    /// The address of a compatible API port (`learner`, `discovery`) from the node's stdout.
+    pub fn api_addr(&mut self, api: &str) -> SocketAddr {
+        let reader = self.stdout.as_mut().expect("stdout kept");
+        let prefix = format!("{api} listening ");
+        loop {
+            let mut line = String::new();
+            assert!(
+                reader.read_line(&mut line).unwrap_or(0) > 0,
+                "no {api} line"
+            );
+            if let Some(a) = line
+                .strip_prefix(&prefix)
+                .and_then(|a| a.trim().parse().ok())
+            {
+                return a;
             }
         }
     }

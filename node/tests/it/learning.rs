@@ -352,16 +352,9 @@ nodetest!(learner_api_validates_and_trains_in_eid_order, |driver| {
 });
 
 nodetest!(learner_port_serves_the_original_paths, |driver| {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let config = CONFIG.replace(
-        "[learner]\n",
-        &format!("[learner]\nlisten = \"127.0.0.1:{port}\"\n"),
-    );
-    let node = Node::start(driver, &config, &[]);
-    let learner: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let config = CONFIG.replace("[learner]\n", "[learner]\nlisten = \"127.0.0.1:0\"\n");
+    let mut node = Node::start(driver, &config, &[]);
+    let learner: SocketAddr = node.api_addr("learner");
     let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
         let mut c = Conn::open(learner);
         c.send(method, path, headers, body);

@@ -159,3 +159,15 @@ fn auto_driver_falls_back_to_epoll_when_io_uring_cannot_be_set_up() {
         "{stderr}"
     );
 }
+
+nodetest!(a_second_node_on_a_taken_port_refuses_to_start, |driver| {
+    let first = Node::start(driver, BASE_CONFIG, &[]);
+    let port = first.addr.port().to_string();
+    let config = BASE_CONFIG.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    // With SO_REUSEPORT alone the second would silently take half of the first one's connections.
+    let err = Node::try_start(driver, &config, &[])
+        .err()
+        .unwrap_or_else(|| "it started".into());
+    assert!(err.contains("Address already in use"), "{err}");
+    assert_eq!(first.get("/healthz").status, 200);
+});

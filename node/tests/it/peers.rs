@@ -402,18 +402,12 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
 nodetest!(
     discovery_api_on_its_own_port_lists_reached_peers,
     |driver| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
         let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
-        let a_config = config("a", 4, "NoScheduler", &["false"], &[b.addr]).replace(
-            "[discovery]\n",
-            &format!("[discovery]\nlisten = \"127.0.0.1:{port}\"\n"),
-        );
-        let a = Node::start(driver, &a_config, &[]);
+        let a_config = config("a", 4, "NoScheduler", &["false"], &[b.addr])
+            .replace("[discovery]\n", "[discovery]\nlisten = \"127.0.0.1:0\"\n");
+        let mut a = Node::start(driver, &a_config, &[]);
+        let discovery: SocketAddr = a.api_addr("discovery");
         wait_for_peers(&a, 1);
-        let discovery: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
         let get = |path: &str| {
             let mut c = Conn::open(discovery);
             c.send("GET", path, &[], b"");
