@@ -193,6 +193,21 @@ impl Worker {
         })
     }
 
+    /// Decides `job` with a one-off scheduler (the override headers'), without touching the current one.
+    pub fn decide_with(
+        &self,
+        sched: &mut dyn Scheduler,
+        job: &JobMeta,
+        function: &str,
+        path: &[String],
+        note: &mut Note,
+    ) -> Decision {
+        let mut rng = self.rng.borrow_mut();
+        self.with_view(sched, function, path, |s, view| {
+            s.decide(job, view, &mut *rng, note)
+        })
+    }
+
     /// The decision after probing, with a fresh view.
     pub fn after_probe(
         &self,

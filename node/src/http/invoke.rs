@@ -15,7 +15,9 @@ use crate::node::TaskCounter;
 use crate::peers::wire;
 use crate::queue::Admit;
 use crate::registry::Function;
-use crate::scheduler::{Admission, Decision, JobMeta, Learning, Note, RejectReason};
+use crate::scheduler::{
+    Admission, Decision, JobMeta, Learning, Note, RejectReason, Scheduler as _,
+};
 use crate::worker::Worker;
 
 /// Version sent in `X-P2pfaas-Version` and `GET /`.
@@ -31,6 +33,8 @@ pub mod header {
     pub const BYPASS: &str = "X-P2pfaas-Scheduler-Bypass";
     /// Client override: reject (503).
     pub const REJECT: &str = "X-P2pfaas-Scheduler-Reject";
+    /// Client override: forward to a random peer (`ForwardScheduler(1)`).
+    pub const FORWARD: &str = "X-P2pfaas-Scheduler-Forward";
     /// Task type of the job (integer).
     pub const TASK_TYPE: &str = "X-P2pfaas-Scheduler-Learning-Task-Type";
     /// Arrival → reply, per node, origin first.
@@ -220,6 +224,8 @@ pub async fn invoke(
     };
     let overrides = if req.has_flag_header(header::BYPASS) {
         Some(Override::Bypass)
+    } else if req.has_flag_header(header::FORWARD) {
+        Some(Override::Forward)
     } else if req.has_flag_header(header::REJECT) {
         Some(Override::Reject)
     } else {
@@ -233,6 +239,8 @@ pub async fn invoke(
 pub enum Override {
     /// `X-P2pfaas-Scheduler-Bypass`: run here, queue rules apply.
     Bypass,
+    /// `X-P2pfaas-Scheduler-Forward`: one hop to a random peer (`ForwardScheduler(1)`).
+    Forward,
     /// `X-P2pfaas-Scheduler-Reject`: refuse (503).
     Reject,
 }
@@ -319,6 +327,11 @@ async fn run(
         Some(Override::Reject) => {
             resp.header(header::SCHEDULER, b"RejectScheduler");
             Decision::Reject(RejectReason::RejectHeader)
+        }
+        Some(Override::Forward) => {
+            let mut forward = crate::scheduler::ForwardScheduler::new(1);
+            resp.header(header::SCHEDULER, forward.full_name().as_bytes());
+            w.decide_with(&mut forward, &job, function.name(), &inv.path_ids, note)
         }
         None => {
             let decision = w.decide(&job, function.name(), &inv.path_ids, note, |n| {

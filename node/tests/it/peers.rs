@@ -199,6 +199,28 @@ nodetest!(hops_are_counted_and_loops_refused, |driver| {
     );
 });
 
+nodetest!(the_forward_header_sends_one_call_to_a_peer, |driver| {
+    let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+    let a = Node::start(
+        driver,
+        &config("a", 4, "NoScheduler", &["false"], &[b.addr]),
+        &[],
+    );
+    wait_for_peers(&a, 1);
+    let r = a.call(
+        "POST",
+        "/function/echo",
+        &[("X-P2pfaas-Scheduler-Forward", "1")],
+        b"there",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("X-P2pfaas-Scheduler"), Some("ForwardScheduler(1)"));
+    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "b"]);
+    assert_eq!(r.text(), "there");
+    let r = a.call("POST", "/function/echo", &[], b"here");
+    assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None);
+});
+
 nodetest!(a_forwarded_function_error_comes_back_clean, |driver| {
     let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
     let a = Node::start(
