@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Demo: builds the node (release), starts it on a free loopback port with the built-in functions and a
-# process function (`cat`), sends real traffic (echo, a burst of sleep calls past K+Q, cpu-loop, cat), and
-# prints a results table.
-# The multi-node demo with schedulers side by side arrives with the bench tool.
+# Demo: (1) a 3-node cluster on loopback under uneven Poisson traffic, once per scheduler, with a results
+# table (scripts/demo.py); (2) one node with the built-in functions and a process function (`cat`): echo,
+# a burst of sleep calls past K+Q, cpu-loop and cat, with a per-function table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { echo "demo needs curl (scripts/setup.sh installs it)"; exit 1; }
+command -v python3 >/dev/null || { echo "demo needs python3"; exit 1; }
+
+echo "== a 3-node cluster, schedulers side by side"
+python3 scripts/demo.py "${DEMO_SECONDS:-6}"
+echo
+echo "== one node, every kind of function"
 
 cargo build --release -p p2pfaas-node >&2
 bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
