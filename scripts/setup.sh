@@ -7,7 +7,7 @@ sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
 need_pkgs=()
-for cmd_pkg in "curl:curl" "wrk:wrk" "nginx:nginx-light" "cc:build-essential"; do
+for cmd_pkg in "curl:curl" "wrk:wrk" "nginx:nginx-light" "cc:build-essential" "python3:python3"; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
