@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Conn, Node, Reply, wait_for_peers};
+use crate::harness::{Conn, Node, Reply, toml_strings, wait_for_peers};
 use crate::nodetest;
 
 const KEY: &str = "a-cluster-key-of-32-bytes-length";
@@ -23,11 +23,7 @@ fn key_file(key: &str) -> String {
 }
 
 fn config(id: &str, key: &str, scheduler: &str, params: &str, peers: &[SocketAddr]) -> String {
-    let peers = peers
-        .iter()
-        .map(|p| format!("\"{p}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let peers = toml_strings(peers);
     format!(
         r#"
 [node]

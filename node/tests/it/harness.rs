@@ -453,3 +453,12 @@ pub fn wait_for_peers(node: &Node, want: usize) -> serde_json::Value {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Items as the inside of a TOML array of strings: `"a", "b"`.
+pub fn toml_strings<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

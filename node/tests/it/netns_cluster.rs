@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Driver, Node, temp_dir};
+use crate::harness::{Driver, Node, temp_dir, toml_strings};
 
 /// A bridge in the test's namespace and one namespace per node, each with a veth port on the bridge.
 struct Hosts {
@@ -92,11 +92,7 @@ fn usable() -> bool {
 }
 
 fn config(id: &str, own: &str, peers: &[String]) -> String {
-    let peers = peers
-        .iter()
-        .map(|p| format!("\"{p}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let peers = toml_strings(peers);
     format!(
         r#"
 [node]

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Conn, Node, Reply, wait_for_peers};
+use crate::harness::{Conn, Node, Reply, toml_strings, wait_for_peers};
 use crate::nodetest;
 
 /// A node called `id` with K = `slots`, the given scheduler and peers.
@@ -18,16 +18,8 @@ fn config(
     params: &[&str],
     peers: &[SocketAddr],
 ) -> String {
-    let params = params
-        .iter()
-        .map(|p| format!("{p:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let peers = peers
-        .iter()
-        .map(|p| format!("\"{p}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let params = toml_strings(params);
+    let peers = toml_strings(peers);
     format!(
         r#"
 [node]
