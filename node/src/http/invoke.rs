@@ -348,11 +348,13 @@ async fn run(
         let started = Instant::now();
         let results = forward::probe(w, probe.peers()).await;
         probing = Some(started.elapsed());
+        // Tau (PowerOfNSchedulerTau): the decision takes effect Tau after arrival, as in the original,
+        // which slept after probing whether or not it then forwarded.
+        if let Some(delay) = w.decision_delay() {
+            let at = inv.arrived + delay;
+            monoio::time::sleep(at.saturating_duration_since(Instant::now())).await;
+        }
         decision = w.after_probe(&job, function.name(), &inv.path_ids, &results, note);
-    }
-    if let Some(delay) = w.decision_delay() {
-        let at = inv.arrived + delay;
-        monoio::time::sleep(at.saturating_duration_since(Instant::now())).await;
     }
     let timing = forward::Timing {
         arrived: inv.arrived,

@@ -119,6 +119,33 @@ nodetest!(power_of_n_forwards_from_a_busy_node, |driver| {
     forwards_when_busy(driver, "PowerOfNScheduler", &["1", "1", "false", "1"]);
 });
 
+nodetest!(tau_delays_the_decision_after_probing, |driver| {
+    let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
+    let a = Node::start(
+        driver,
+        &config(
+            "a",
+            4,
+            "PowerOfNSchedulerTau",
+            &["1", "0", "false", "1", "300ms"],
+            &[b.addr],
+        ),
+        &[],
+    );
+    wait_for_peers(&a, 1);
+    // T = 0: every call probes; b is as idle as a, so the job stays, but only after Tau.
+    let r = call(a.addr, "/function/echo", b"x");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let scheduling = numbers(&r, "X-P2pfaas-Timing-Scheduling-Seconds-List");
+    let scheduling = if scheduling.is_empty() {
+        r.seconds("X-P2pfaas-Timing-Scheduling-Seconds-List")
+    } else {
+        scheduling[0]
+    };
+    assert!(scheduling >= 0.3, "{scheduling}");
+    assert!(r.header("X-P2pfaas-Timing-Probing-Seconds-List").is_some());
+});
+
 nodetest!(least_loaded_cached_forwards_without_probing, |driver| {
     forwards_when_busy(driver, "LeastLoadedCached", &["1", "1"]);
 });
