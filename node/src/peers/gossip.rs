@@ -113,6 +113,10 @@ pub fn apply(table: &PeerTable, step: &Step, versions: &mut HashMap<String, u64>
                 table.mark_down(&who.addr);
                 versions.remove(&who.id);
             }
+            Event::IdentityConflict { id, kept, other } => {
+                // Two live nodes claim one machine id: paths, learning actions and discovery all confuse them.
+                tracing::warn!(%id, %kept, %other, "two nodes use the same machine_id");
+            }
             _ => {}
         }
     }
