@@ -101,12 +101,16 @@ fn run_load(args: &LoadArgs) -> Result<()> {
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::new(file);
     // Each results file says what produced it: schema, machine, date and the exact command.
+    // The load average matters: send-time accuracy depends on how busy the machine was.
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg: Vec<&str> = loadavg.split_whitespace().take(3).collect();
     writeln!(
         out,
-        "# {} host={} unix_s={} version={} args={}\n{}",
+        "# {} host={} loadavg={} unix_s={} version={} args={}\n{}",
         record::SCHEMA,
         host.trim(),
+        loadavg.join("/"),
         unix_seconds(),
         env!("CARGO_PKG_VERSION"),
         args.command_line,
