@@ -27,7 +27,8 @@ use record::{Record, Summary};
 #[non_exhaustive]
 pub enum Error {
     /// A target did not accept the initial connections (nothing was sent).
-    #[error("cannot connect to {addr}: {source}")]
+    // Messages leave the source out: it is reported as the error's cause (`{:#}` prints the chain).
+    #[error("cannot connect to {addr}")]
     Connect {
         /// The target.
         addr: SocketAddr,
@@ -35,10 +36,10 @@ pub enum Error {
         source: io::Error,
     },
     /// The results file could not be written (the run went on; the file is incomplete).
-    #[error("writing results: {0}")]
+    #[error("writing results")]
     Results(#[source] io::Error),
     /// The OS refused a thread (the run stopped early).
-    #[error("starting a thread: {0}")]
+    #[error("starting a thread")]
     Thread(#[source] io::Error),
 }
 
@@ -353,13 +354,28 @@ fn machine_id(addr: SocketAddr, timeout: Duration) -> Option<Arc<str>> {
         "GET /discovery/configuration HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).ok()?;
+    // Read by Content-Length rather than to EOF: a server may keep the connection open anyway.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_str(body).ok()?;
+    let mut chunk = [0u8; 4096];
+    let body = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head_len) = response.parse(&raw).ok()? {
+            if response.code != Some(200) {
+                return None;
+            }
+            let len: usize = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())?;
+            if raw.len() >= head_len + len {
+                break raw.get(head_len..head_len + len)?;
+            }
+        }
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     json.get("machine_id")?.as_str().map(Arc::from)
 }
