@@ -6,12 +6,12 @@
 //! CI build it); when it is missing the test prints `skipped: …` and passes.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use p2pfaas_bench::arrivals::{Process, Profile};
-use p2pfaas_bench::load::{self, Spec, Target};
+use p2pfaas_bench::load::{self, Spec, Target, record};
 use p2pfaas_bench::theory::erlang_b;
 
 const K: u32 = 4;
@@ -49,7 +49,7 @@ struct Node {
 }
 
 impl Node {
-    fn start(binary: &PathBuf) -> Self {
+    fn start(binary: &Path) -> Self {
         let dir = std::env::temp_dir().join(format!("p2pfaas-bench-erlang-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -93,6 +93,12 @@ impl Drop for Node {
     }
 }
 
+/// A run whose sender was late by more than this at p99 did not produce Poisson arrivals (a starved
+/// generator catches up in bursts, which raises blocking): it says nothing about the node. A tenth of
+/// the mean service time; an idle machine stays under 1 ms even in a debug build.
+const STARVED_P99: Duration = Duration::from_millis(2);
+const ATTEMPTS: usize = 3;
+
 #[test]
 fn single_node_blocking_matches_erlang_b() {
     let binary = match node_binary() {
@@ -102,7 +108,23 @@ fn single_node_blocking_matches_erlang_b() {
             return;
         }
     };
-    let node = Node::start(&binary);
+    for attempt in 1..=ATTEMPTS {
+        match run_once(&binary) {
+            Ok(()) => return,
+            Err(late) => eprintln!(
+                "attempt {attempt}: the generator was starved of CPU (send error p99 {:.1} ms > {:?}); \
+                 this run does not count",
+                late.as_secs_f64() * 1e3,
+                STARVED_P99
+            ),
+        }
+    }
+    eprintln!("skipped: the machine was too busy for Poisson arrivals in {ATTEMPTS} attempts");
+}
+
+/// One run on a fresh node; `Err(p99 send error)` when the generator could not keep its schedule.
+fn run_once(binary: &Path) -> Result<(), Duration> {
+    let node = Node::start(binary);
     let mu = 1000.0 / MEAN_SERVICE_MS;
     let lambda = RHO * f64::from(K) * mu;
     let spec = Spec {
@@ -127,6 +149,11 @@ fn single_node_blocking_matches_erlang_b() {
     };
     let mut csv = Vec::new();
     let summary = load::run(&spec, &mut csv).expect("run");
+    let late = record::percentile(&summary.send_errors_ns, 99.0);
+    let late = Duration::from_nanos(u64::try_from(late).unwrap_or(u64::MAX));
+    if late > STARVED_P99 {
+        return Err(late);
+    }
     assert_eq!(summary.failed, 0, "no request may time out or fail");
     assert_eq!(summary.answered, ARRIVALS);
     let text = String::from_utf8(csv).expect("utf-8 CSV");
@@ -178,4 +205,5 @@ fn single_node_blocking_matches_erlang_b() {
         (measured - nominal).abs() <= 2.0 * TOLERANCE,
         "measured {measured:.4}, nominal Erlang-B {nominal:.4}: the node's service time is off"
     );
+    Ok(())
 }
