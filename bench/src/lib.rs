@@ -1,0 +1,17 @@
+//! `p2pfaas-bench`: drives real p2pfaas nodes with open-loop traffic and checks what they do against
+//! queueing theory. See `bench/README.md` for the commands.
+//!
+//! # Layout
+//! - [`theory`]: Erlang-B (M/M/K/K), M/M/K/K+Q and M/M/1/K blocking and delay; pure functions.
+//! - [`arrivals`]: seeded arrival schedules — Poisson, deterministic, or a `time_s,rate` trace; pure.
+//! - [`load`]: the shell that sends a schedule over pooled keep-alive HTTP/1.1 connections, and
+//!   [`load::record`], the results file's rows and the run's summary.
+//!
+//! The binary (`src/main.rs`) only parses flags into these types and prints.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod arrivals;
+pub mod load;
+pub mod theory;

@@ -1,0 +1,381 @@
+//! The open-loop load generator: one sender thread per target turns an arrival [`Schedule`] into
+//! `POST /function/<name>` requests on a pool of keep-alive connections; connection workers read the
+//! answers; the calling thread writes one CSV row per request and prints progress.
+//!
+//! Open loop means a send never waits for an answer: the sender takes an idle connection, or opens a
+//! new one when all are busy (counted, since a connect can delay that send). Every run is bounded by
+//! a request count and a duration per target, and every request by a timeout.
+
+use std::io::{self, Read as _, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::arrivals::{Process, Profile, Schedule};
+
+mod conn;
+pub mod record;
+
+use conn::{Job, Reader, Worker};
+use record::{Record, Summary};
+
+/// Why a run could not start or could not write its results.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A target did not accept the initial connections (nothing was sent).
+    // Messages leave the source out: it is reported as the error's cause (`{:#}` prints the chain).
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// The target.
+        addr: SocketAddr,
+        /// The socket error.
+        source: io::Error,
+    },
+    /// The results file could not be written (the run went on; the file is incomplete).
+    #[error("writing results")]
+    Results(#[source] io::Error),
+    /// The OS refused a thread (the run stopped early).
+    #[error("starting a thread")]
+    Thread(#[source] io::Error),
+}
+
+/// One node to load.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Its address (`/function/<name>` is called there).
+    pub addr: SocketAddr,
+    /// Its arrival rate over time.
+    pub profile: Profile,
+}
+
+/// A validated run: what to send, where, how often and for how long.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Targets, each with its own schedule (seeded with `seed + index`).
+    pub targets: Vec<Target>,
+    /// Spacing of arrivals.
+    pub process: Process,
+    /// Seed of the first target's schedule.
+    pub seed: u64,
+    /// Function name (`/function/<name>`); checked to be one path segment.
+    pub function: String,
+    /// Request body.
+    pub payload: Vec<u8>,
+    /// `Content-Type` of the body.
+    pub content_type: String,
+    /// `X-P2pfaas-Scheduler-Learning-Task-Type`, when set.
+    pub task_type: Option<u32>,
+    /// `X-P2pfaas-Deadline-Ms`, when set.
+    pub deadline_ms: Option<f64>,
+    /// Longest wait for one answer; the connection is closed after a timeout.
+    pub timeout: Duration,
+    /// Most requests per target.
+    pub max_requests: u64,
+    /// Longest schedule per target (no request is intended later than this).
+    pub max_duration: Duration,
+    /// Connections opened per target before the start.
+    pub connections: usize,
+    /// Most connections per target; with none idle at this size a request is dropped (`no_connection`).
+    pub max_connections: usize,
+    /// The sender sleeps until this long before a send and spins the rest: trades CPU for accuracy.
+    pub spin: Duration,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
+}
+
+/// Runs `spec`, writing the CSV (header included) to `out`; returns the totals.
+pub fn run(spec: &Spec, out: &mut impl Write) -> Result<Summary, Error> {
+    let (records_tx, records_rx) = mpsc::channel();
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut pools = Vec::with_capacity(spec.targets.len());
+    for (i, target) in spec.targets.iter().enumerate() {
+        let target_index = u16::try_from(i).unwrap_or(u16::MAX);
+        pools.push(Pool::open(spec, target_index, target.addr, &records_tx)?);
+    }
+    // A common start a little ahead, so every sender begins on time rather than as it is spawned.
+    let start = Instant::now() + Duration::from_millis(20);
+    let mut senders = Vec::with_capacity(pools.len());
+    for (i, pool) in pools.into_iter().enumerate() {
+        let target = &spec.targets[i];
+        let schedule = Schedule::new(
+            target.profile.clone(),
+            spec.process,
+            spec.seed.wrapping_add(i as u64),
+        );
+        let spec = spec.clone();
+        let sent = Arc::clone(&sent);
+        let handle = thread::Builder::new()
+            .name(format!("send-{i}"))
+            .spawn(move || pool.send_all(&spec, schedule, start, &sent))
+            .map_err(Error::Thread)?;
+        senders.push(handle);
+    }
+    // Only the senders and workers hold record senders now: the loop below ends when all are done.
+    drop(records_tx);
+    let mut summary = collect(&records_rx, out, spec.progress, start, &sent)?;
+    for handle in senders {
+        // A sender that panicked has already lost its requests; the totals say how many were sent.
+        summary.connections_opened_late += handle.join().unwrap_or(0);
+    }
+    summary.elapsed = start.elapsed();
+    summary.finish();
+    Ok(summary)
+}
+
+/// Writes every record as it arrives and prints progress; returns the totals when all threads are done.
+fn collect(
+    records: &Receiver<Record>,
+    out: &mut impl Write,
+    progress: bool,
+    start: Instant,
+    sent: &AtomicU64,
+) -> Result<Summary, Error> {
+    let mut summary = Summary::default();
+    let mut write_error = None;
+    let mut tick = start + Duration::from_secs(1);
+    let mut sent_at_tick = 0;
+    loop {
+        match records.recv_timeout(tick.saturating_duration_since(Instant::now())) {
+            Ok(r) => {
+                summary.add(&r);
+                if write_error.is_none()
+                    && let Err(e) = r.write_csv(out)
+                {
+                    write_error = Some(e);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if Instant::now() >= tick {
+            let now_sent = sent.load(Ordering::Relaxed);
+            if progress {
+                eprintln!(
+                    "[{:6.1} s] sent {now_sent} answered {} rejected {} failed {} rate {} req/s",
+                    start.elapsed().as_secs_f64(),
+                    summary.answered,
+                    summary.rejected,
+                    summary.failed,
+                    now_sent - sent_at_tick,
+                );
+            }
+            sent_at_tick = now_sent;
+            tick += Duration::from_secs(1);
+        }
+    }
+    if let Some(e) = write_error.or_else(|| out.flush().err()) {
+        return Err(Error::Results(e));
+    }
+    Ok(summary)
+}
+
+/// The write side of one connection, owned by the sender.
+struct Slot {
+    stream: TcpStream,
+    jobs: Sender<Job>,
+}
+
+/// One target's connections: the sender owns the write halves; idle ones are announced on `idle`.
+struct Pool {
+    target: u16,
+    addr: SocketAddr,
+    target_id: Arc<str>,
+    slots: Vec<Slot>,
+    idle_tx: Sender<usize>,
+    idle_rx: Receiver<usize>,
+    records: Sender<Record>,
+}
+
+impl Pool {
+    fn open(
+        spec: &Spec,
+        target: u16,
+        addr: SocketAddr,
+        records: &Sender<Record>,
+    ) -> Result<Self, Error> {
+        let (idle_tx, idle_rx) = mpsc::channel();
+        let mut pool = Self {
+            target,
+            addr,
+            target_id: machine_id(addr, spec.timeout).unwrap_or_else(|| addr.to_string().into()),
+            slots: Vec::new(),
+            idle_tx,
+            idle_rx,
+            records: records.clone(),
+        };
+        for _ in 0..spec.connections.max(1) {
+            let i = pool.grow(spec.timeout)?;
+            // Our own receiver is alive, so this cannot fail.
+            let _ = pool.idle_tx.send(i);
+        }
+        Ok(pool)
+    }
+
+    /// Opens one more connection and starts its worker; returns its index (not yet marked idle).
+    fn grow(&mut self, timeout: Duration) -> Result<usize, Error> {
+        let connect = |source| Error::Connect {
+            addr: self.addr,
+            source,
+        };
+        let stream = TcpStream::connect_timeout(&self.addr, timeout).map_err(connect)?;
+        // Requests are written in one call; Nagle would hold a second small request back.
+        stream.set_nodelay(true).map_err(connect)?;
+        let read_half = stream.try_clone().map_err(connect)?;
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let index = self.slots.len();
+        let worker = Worker {
+            index,
+            target: self.target,
+            target_id: Arc::clone(&self.target_id),
+            timeout,
+            jobs: jobs_rx,
+            idle: self.idle_tx.clone(),
+            records: self.records.clone(),
+        };
+        thread::Builder::new()
+            .name(format!("conn-{}-{index}", self.target))
+            // Workers only parse headers: a small stack keeps thousands of them cheap.
+            .stack_size(256 * 1024)
+            .spawn(move || worker.run(Reader::new(read_half)))
+            .map_err(Error::Thread)?;
+        self.slots.push(Slot {
+            stream,
+            jobs: jobs_tx,
+        });
+        Ok(index)
+    }
+
+    /// Sends every scheduled request; returns how many connections were opened after the start.
+    fn send_all(
+        mut self,
+        spec: &Spec,
+        schedule: Schedule,
+        start: Instant,
+        sent: &AtomicU64,
+    ) -> u64 {
+        let host = self.addr.to_string();
+        let request = conn::request_bytes(
+            &host,
+            &spec.function,
+            &spec.content_type,
+            &spec.payload,
+            spec.task_type,
+            spec.deadline_ms,
+        );
+        let mut opened_late = 0;
+        for (seq, offset) in (0..spec.max_requests).zip(schedule) {
+            if offset > spec.max_duration {
+                break;
+            }
+            let intended = start + offset;
+            wait_until(intended, spec.spin);
+            let slot = match self.idle_rx.try_recv() {
+                Ok(i) => Ok(i),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                    if self.slots.len() < spec.max_connections {
+                        opened_late += 1;
+                        self.grow(spec.timeout).map_err(|_| "connect")
+                    } else {
+                        Err("no_connection")
+                    }
+                }
+            };
+            let actual = Instant::now();
+            let send_error_ns =
+                i64::try_from(actual.saturating_duration_since(intended).as_nanos())
+                    .unwrap_or(i64::MAX);
+            sent.fetch_add(1, Ordering::Relaxed);
+            let failed = |error| Record {
+                target: self.target,
+                seq,
+                intended: offset,
+                send_error_ns,
+                status: 0,
+                latency: Duration::ZERO,
+                reject_reason: None,
+                hops: None,
+                executor: self.target_id.to_string(),
+                error: Some(error),
+            };
+            let i = match slot {
+                Ok(i) => i,
+                Err(error) => {
+                    let _ = self.records.send(failed(error));
+                    continue;
+                }
+            };
+            let slot = &mut self.slots[i];
+            if slot.stream.write_all(&request).is_err() {
+                let _ = self.records.send(failed("write"));
+                continue;
+            }
+            let job = Job {
+                seq,
+                intended: offset,
+                sent_at: actual,
+                send_error_ns,
+            };
+            if slot.jobs.send(job).is_err() {
+                let _ = self.records.send(failed("write"));
+            }
+        }
+        opened_late
+    }
+}
+
+/// Sleeps until `spin` before `deadline`, then spins: `thread::sleep` alone overshoots by the timer
+/// slack and the wake-up (tens of µs, more on a busy machine). Returns at once when already late.
+fn wait_until(deadline: Instant, spin: Duration) {
+    loop {
+        let now = Instant::now();
+        let Some(left) = deadline.checked_duration_since(now) else {
+            return;
+        };
+        if left > spin {
+            thread::sleep(left - spin);
+        } else if left.is_zero() {
+            return;
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The target's `machine_id` from `GET /discovery/configuration`, used as the executor of jobs it
+/// ran itself (it then names no path). `None` when it does not answer that route.
+fn machine_id(addr: SocketAddr, timeout: Duration) -> Option<Arc<str>> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    let request = format!(
+        "GET /discovery/configuration HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    // Read by Content-Length rather than to EOF: a server may keep the connection open anyway.
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let body = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head_len) = response.parse(&raw).ok()? {
+            if response.code != Some(200) {
+                return None;
+            }
+            let len: usize = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())?;
+            if raw.len() >= head_len + len {
+                break raw.get(head_len..head_len + len)?;
+            }
+        }
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("machine_id")?.as_str().map(Arc::from)
+}

@@ -1,0 +1,335 @@
+//! `p2pfaas-bench`: parses the command line into the library's types, runs, prints. Invalid flags exit
+//! with status 64 and a message naming the flag.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use lexopt::{Arg, Parser, ValueExt as _};
+use p2pfaas_bench::arrivals::{Process, Profile};
+use p2pfaas_bench::load::{self, Spec, Target, record};
+use p2pfaas_bench::theory::Table;
+
+const USAGE: &str = "\
+usage:
+  p2pfaas-bench theory --lambda RATE --mu RATE --k SLOTS [--q QUEUE]
+      blocking and delay of M/M/K/K (Erlang-B, load a = λ/μ), M/M/K/K+Q and M/M/1/K
+  p2pfaas-bench load --target HOST:PORT [--target …] --function NAME (--rate RATE | --trace FILE) [options]
+      open-loop requests to POST /function/NAME on every target, one CSV row per request
+      --rate RATE            requests per second per target (several --rate: one per target, in order)
+      --trace FILE           CSV of `time_s,rate` lines instead of a constant rate
+      --process KIND         poisson (default) or deterministic
+      --seed N               seed of the first target's schedule (default 1; target i uses N + i)
+      --count N              at most N requests per target (default 10000)
+      --duration SECONDS     no request intended later than this (default 10)
+      --payload TEXT | --payload-file FILE   request body (default empty)
+      --content-type TYPE    default text/plain
+      --task-type N          X-P2pfaas-Scheduler-Learning-Task-Type
+      --deadline-ms MS       X-P2pfaas-Deadline-Ms
+      --timeout-ms MS        per-request timeout (default 10000)
+      --connections N        connections opened per target before the start (default 32)
+      --max-connections N    most connections per target (default 2048)
+      --spin-us US           spin this long before each send instead of sleeping (default 100)
+      --out FILE             results CSV (default results/load-<unix time>.csv)
+      --quiet                no progress line
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next();
+    let rest: Vec<OsString> = args.collect();
+    let result = match command.as_ref().and_then(|c| c.to_str()) {
+        Some("theory") => parse_theory(rest).map(Command::Theory),
+        Some("load") => parse_load(rest).map(|a| Command::Load(Box::new(a))),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow!("unknown command {other:?}")),
+        None => Err(anyhow!("a command is needed")),
+    };
+    let command = match result {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("p2pfaas-bench: {e:#}\n(`p2pfaas-bench help` lists the commands and flags)");
+            return ExitCode::from(64);
+        }
+    };
+    match command.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("p2pfaas-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Command {
+    Theory(Table),
+    Load(Box<LoadArgs>),
+}
+
+struct LoadArgs {
+    spec: Spec,
+    out: PathBuf,
+    command_line: String,
+}
+
+impl Command {
+    fn run(self) -> Result<()> {
+        match self {
+            Self::Theory(table) => {
+                // A closed stdout (`| head`) is not an error worth a panic.
+                let _ = write!(std::io::stdout(), "{}", table.render()?);
+                Ok(())
+            }
+            Self::Load(args) => run_load(&args),
+        }
+    }
+}
+
+fn run_load(args: &LoadArgs) -> Result<()> {
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut out = BufWriter::new(file);
+    // Each results file says what produced it: schema, machine, date and the exact command.
+    // The load average matters: send-time accuracy depends on how busy the machine was.
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    writeln!(
+        out,
+        "# {} host={} loadavg={} unix_s={} version={} args={}\n{}",
+        record::SCHEMA,
+        host.trim(),
+        loadavg.join("/"),
+        unix_seconds(),
+        env!("CARGO_PKG_VERSION"),
+        args.command_line,
+        record::HEADER
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    let summary = load::run(&args.spec, &mut out)?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}\nresults: {}",
+        summary.render(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn number<T: std::str::FromStr>(parser: &mut Parser, flag: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = parser
+        .value()
+        .with_context(|| format!("{flag} needs a value"))?
+        .string()
+        .with_context(|| format!("{flag}: not UTF-8"))?;
+    raw.parse::<T>()
+        .map_err(|e| anyhow!("invalid value for {flag}: {raw:?}: {e}"))
+}
+
+fn positive(value: f64, flag: &str) -> Result<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        bail!("{flag} must be a finite number > 0, got {value}")
+    }
+}
+
+fn parse_theory(args: Vec<OsString>) -> Result<Table> {
+    let mut parser = Parser::from_args(args);
+    let (mut lambda, mut mu, mut k, mut q) = (None, None, None, 0);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Arg::Long("lambda") => lambda = Some(number::<f64>(&mut parser, "--lambda")?),
+            Arg::Long("mu") => mu = Some(positive(number(&mut parser, "--mu")?, "--mu")?),
+            Arg::Long("k") => k = Some(number::<u32>(&mut parser, "--k")?),
+            Arg::Long("q") => q = number(&mut parser, "--q")?,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let lambda = lambda.context("--lambda is required")?;
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        bail!("--lambda must be a finite number ≥ 0, got {lambda}");
+    }
+    let k = k.context("--k is required")?;
+    if k == 0 {
+        bail!("--k must be ≥ 1");
+    }
+    Ok(Table {
+        lambda,
+        mu: mu.context("--mu is required")?,
+        k,
+        q,
+    })
+}
+
+fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
+    let command_line = args
+        .iter()
+        .map(|a| a.to_string_lossy().replace(['\n', '\r'], " "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut parser = Parser::from_args(args);
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut rates: Vec<f64> = Vec::new();
+    let mut trace: Option<PathBuf> = None;
+    let mut function = None;
+    let mut payload = Vec::new();
+    let mut spec = Spec {
+        targets: Vec::new(),
+        process: Process::Poisson,
+        seed: 1,
+        function: String::new(),
+        payload: Vec::new(),
+        content_type: "text/plain".to_owned(),
+        task_type: None,
+        deadline_ms: None,
+        timeout: Duration::from_secs(10),
+        max_requests: 10_000,
+        max_duration: Duration::from_secs(10),
+        connections: 32,
+        max_connections: 2048,
+        spin: Duration::from_micros(100),
+        progress: true,
+    };
+    let mut out = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Arg::Long("target") => {
+                let raw: String = parser.value()?.string()?;
+                let addr = raw
+                    .to_socket_addrs()
+                    .with_context(|| format!("--target {raw:?}: expected host:port"))?
+                    .next()
+                    .with_context(|| format!("--target {raw:?}: no address"))?;
+                addrs.push(addr);
+            }
+            Arg::Long("rate") => rates.push(positive(number(&mut parser, "--rate")?, "--rate")?),
+            Arg::Long("trace") => trace = Some(parser.value()?.into()),
+            Arg::Long("process") => {
+                spec.process = match parser.value()?.string()?.as_str() {
+                    "poisson" => Process::Poisson,
+                    "deterministic" => Process::Deterministic,
+                    other => bail!("--process: expected poisson or deterministic, got {other:?}"),
+                }
+            }
+            Arg::Long("seed") => spec.seed = number(&mut parser, "--seed")?,
+            Arg::Long("count") => spec.max_requests = number(&mut parser, "--count")?,
+            Arg::Long("duration") => {
+                let s = positive(number(&mut parser, "--duration")?, "--duration")?;
+                spec.max_duration =
+                    Duration::try_from_secs_f64(s).map_err(|e| anyhow!("--duration: {e}"))?;
+            }
+            Arg::Long("function") => function = Some(parser.value()?.string()?),
+            Arg::Long("payload") => payload = parser.value()?.string()?.into_bytes(),
+            Arg::Long("payload-file") => {
+                let path = PathBuf::from(parser.value()?);
+                payload = std::fs::read(&path)
+                    .with_context(|| format!("--payload-file {}", path.display()))?;
+            }
+            Arg::Long("content-type") => {
+                spec.content_type = header_value(&mut parser, "--content-type")?;
+            }
+            Arg::Long("task-type") => spec.task_type = Some(number(&mut parser, "--task-type")?),
+            Arg::Long("deadline-ms") => {
+                spec.deadline_ms = Some(positive(
+                    number(&mut parser, "--deadline-ms")?,
+                    "--deadline-ms",
+                )?);
+            }
+            Arg::Long("timeout-ms") => {
+                let ms: u64 = number(&mut parser, "--timeout-ms")?;
+                if ms == 0 {
+                    bail!("--timeout-ms must be > 0");
+                }
+                spec.timeout = Duration::from_millis(ms);
+            }
+            Arg::Long("connections") => spec.connections = number(&mut parser, "--connections")?,
+            Arg::Long("max-connections") => {
+                spec.max_connections = number(&mut parser, "--max-connections")?;
+            }
+            Arg::Long("spin-us") => {
+                spec.spin = Duration::from_micros(number(&mut parser, "--spin-us")?);
+            }
+            Arg::Long("out") => out = Some(PathBuf::from(parser.value()?)),
+            Arg::Long("quiet") => spec.progress = false,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    if addrs.is_empty() {
+        bail!("--target is required");
+    }
+    let function = function.context("--function is required")?;
+    if function.is_empty()
+        || !function
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        bail!("--function {function:?}: expected a function name (letters, digits, - _ .)");
+    }
+    spec.function = function;
+    spec.payload = payload;
+    if spec.max_connections < spec.connections.max(1) {
+        bail!("--max-connections must be ≥ --connections");
+    }
+    let profiles: Vec<Profile> = match (trace, rates.as_slice()) {
+        (Some(_), [_, ..]) => bail!("--trace and --rate exclude each other"),
+        (None, []) => bail!("--rate or --trace is required"),
+        (Some(path), []) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("--trace {}", path.display()))?;
+            let profile = Profile::from_trace(&text)
+                .with_context(|| format!("--trace {}", path.display()))?;
+            vec![profile; addrs.len()]
+        }
+        (None, [one]) => vec![Profile::constant(*one)?; addrs.len()],
+        (None, many) if many.len() == addrs.len() => many
+            .iter()
+            .map(|&r| Profile::constant(r))
+            .collect::<Result<_, _>>()?,
+        (None, many) => bail!(
+            "--rate given {} times for {} targets: give one, or one per target",
+            many.len(),
+            addrs.len()
+        ),
+    };
+    spec.targets = addrs
+        .into_iter()
+        .zip(profiles)
+        .map(|(addr, profile)| Target { addr, profile })
+        .collect();
+    Ok(LoadArgs {
+        spec,
+        out: out.unwrap_or_else(|| PathBuf::from(format!("results/load-{}.csv", unix_seconds()))),
+        command_line,
+    })
+}
+
+/// A header value from a flag: printable ASCII only, so it cannot break the request head.
+fn header_value(parser: &mut Parser, flag: &str) -> Result<String> {
+    let v = parser.value()?.string()?;
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b)) && !v.is_empty() {
+        Ok(v)
+    } else {
+        bail!("{flag} {v:?}: expected printable ASCII")
+    }
+}
