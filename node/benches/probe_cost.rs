@@ -21,7 +21,7 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use p2pfaas_node::load::ebpf::{Options, Probes};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes};
 
 const ROUND_TRIPS: u32 = 50_000;
 const ROUNDS: usize = 10;
@@ -60,30 +60,52 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let options = |runq_latency| Options {
+    let options = |programs, runq_latency| Options {
         pin_dir: None,
         kernel_btf: true,
         runq_latency,
+        programs,
     };
-    if let Err(e) = Probes::load(&options(true)) {
+    let mut variants = vec![
+        (
+            "classic, runq latency on ",
+            options(EbpfPrograms::Classic, true),
+        ),
+        (
+            "classic, runq latency off",
+            options(EbpfPrograms::Classic, false),
+        ),
+    ];
+    if let Err(e) = Probes::load(&variants[0].1) {
         eprintln!("skipped: probes do not load here: {e}");
         return;
     }
-    let (mut without, mut full, mut counters) = (Vec::new(), Vec::new(), Vec::new());
+    match Probes::load(&options(EbpfPrograms::Btf, true)) {
+        Ok(_) => variants.extend([
+            (
+                "tp_btf,  runq latency on ",
+                options(EbpfPrograms::Btf, true),
+            ),
+            (
+                "tp_btf,  runq latency off",
+                options(EbpfPrograms::Btf, false),
+            ),
+        ]),
+        Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
+    }
+    let mut without = Vec::new();
+    let mut with: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..ROUNDS {
         without.push(ping_pong());
-        for (runq, out) in [(true, &mut full), (false, &mut counters)] {
-            let probes = Probes::load(&options(runq)).expect("probes loaded a moment ago");
+        for ((_, opts), out) in variants.iter().zip(&mut with) {
+            let probes = Probes::load(opts).expect("probes loaded a moment ago");
             out.push(ping_pong());
             drop(probes);
         }
     }
     let (w_min, w_med) = summary(&mut without);
-    println!("without probes:                 {w_min:.0} ns/switch min, {w_med:.0} median");
-    for (name, v) in [
-        ("with probes (runq latency on)", &mut full),
-        ("with probes (runq latency off)", &mut counters),
-    ] {
+    println!("without probes:            {w_min:.0} ns/switch min, {w_med:.0} median");
+    for ((name, _), v) in variants.iter().zip(&mut with) {
         let (min, med) = summary(v);
         println!(
             "{name}: {min:.0} ns/switch min, {med:.0} median; cost {:.0} (min vs min), {:.0} (median vs median)",
