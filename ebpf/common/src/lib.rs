@@ -121,7 +121,7 @@ pub const PROGRAMS: [(&str, &str, &str); 4] = [
 ];
 
 /// The `tp_btf` twins of [`PROGRAMS`] (program name, raw tracepoint), loaded instead where the kernel
-/// has BTF: same maps, same order, a fraction of the cost per run.
+/// has BTF: same maps, same order, cheaper per run (no perf record, direct loads).
 pub const BTF_PROGRAMS: [(&str, &str); 4] = [
     ("sched_switch_btf", "sched_switch"),
     ("sched_wakeup_btf", "sched_wakeup"),

@@ -105,7 +105,8 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub struct Options {
     /// Where to pin the maps; `None` pins nothing.
     pub pin_dir: Option<PathBuf>,
-    /// Use the kernel's BTF for relocations (`false` proves the programs need none).
+    /// Use the kernel's BTF (`false` stands for a kernel without it, and proves the classic programs
+    /// need none: no relocations against it, and no `tp_btf` programs).
     pub kernel_btf: bool,
     /// Measure wake-to-run latency (attaches `sched_wakeup`; about half the cost per switch).
     pub runq_latency: bool,

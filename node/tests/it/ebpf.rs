@@ -158,6 +158,55 @@ fn each_program_kind_loads_when_forced_and_counts_switches() {
 }
 
 #[test]
+fn both_kinds_attached_at_once_count_the_same_switches_and_busy_time() {
+    require_ebpf!();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!("skipped: no /sys/kernel/btf/vmlinux, so no tp_btf programs to compare");
+        return;
+    }
+    let load = |programs| {
+        Probes::load(&Options {
+            programs,
+            ..options(None, true)
+        })
+        .unwrap_or_else(|e| panic!("load {programs:?}: {e}"))
+    };
+    // Two independent objects with their own maps, fed by the same context switches.
+    let (mut classic, mut btf) = (load(EbpfPrograms::Classic), load(EbpfPrograms::Btf));
+    // A CPU busy with one task since before a load has no switch in that object's maps, so its open
+    // slice is unknown there (not counted) but may be known to the object loaded earlier. A short
+    // thread on every CPU gives each CPU a switch seen by both objects before the window starts.
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let visitors: Vec<_> = (0..cpus)
+        .map(|cpu| {
+            std::thread::spawn(move || {
+                // Best effort: a CPU outside our affinity mask just gets no visitor.
+                let _ = monoio::utils::bind_to_cpu_set([cpu]);
+                std::thread::sleep(Duration::from_millis(1));
+            })
+        })
+        .collect();
+    for v in visitors {
+        v.join().expect("visitor thread");
+    }
+    let _ = (classic.sample(), btf.sample());
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, b) = (
+        classic.sample().expect("classic maps"),
+        btf.sample().expect("tp_btf maps"),
+    );
+    // The two reads are microseconds apart, so the windows differ slightly; 10 % is far above that
+    // and far below what a wrong offset (pid 0 everywhere, garbage states) would do.
+    let close = |x: u64, y: u64| x.abs_diff(y) <= x.max(y) / 10 + 50;
+    assert!(close(c.switches, b.switches), "classic {c:?}\ntp_btf {b:?}");
+    assert!(
+        close(c.busy_ns, b.busy_ns) || c.busy_ns.abs_diff(b.busy_ns) < 5_000_000,
+        "classic {c:?}\ntp_btf {b:?}"
+    );
+    assert!(c.switches > 0, "{c:?}");
+}
+
+#[test]
 fn without_runq_latency_the_counters_still_run_and_no_latency_is_reported() {
     require_ebpf!();
     let mut probes = Probes::load(&options(None, false))
