@@ -41,6 +41,16 @@ pub(crate) static WAKEUP_NEW_PID: Global<u32> = Global::new(24);
 #[unsafe(no_mangle)]
 pub(crate) static EXIT_PID: Global<u32> = Global::new(24);
 
+/// `tp_btf` variant (`btf.rs`): byte offsets of `pid` and `__state` (or `state`) in `struct
+/// task_struct`, and the state's size (4, or 8 before Linux 5.14), read by the loader from the kernel's
+/// BTF (the loader always sets them).
+#[unsafe(no_mangle)]
+pub(crate) static TASK_PID: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static TASK_STATE: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static TASK_STATE_SIZE: Global<u32> = Global::new(4);
+
 /// 0 turns the wake-to-run latency off: `sched_switch` skips `WAKE_TS` and the loader does not attach
 /// `sched_wakeup`, which halves the probes' cost per context switch (see the node's probe_cost bench).
 #[unsafe(no_mangle)]

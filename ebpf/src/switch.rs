@@ -1,6 +1,6 @@
 //! `sched/sched_switch`: closes the slice that just ended on this CPU (busy and tracked time), counts the
 //! switch, records when a preempted task went back on the run queue, and closes the wake-to-run delay
-//! of the task now starting.
+//! of the task now starting. [`switched`] is the part shared with the `tp_btf` variant (`btf.rs`).
 
 use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::tracepoint;
@@ -21,7 +21,6 @@ pub fn sched_switch(ctx: TracePointContext) -> u32 {
 }
 
 fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
-    let now = unsafe { bpf_ktime_get_ns() };
     // SAFETY: offsets come from this kernel's tracefs format file (set by the loader); `read_at` is a
     // bounded probe read of the tracepoint record, which the verifier checks.
     let prev_pid: u32 = unsafe { ctx.read_at(SWITCH_PREV_PID.load() as usize) }?;
@@ -31,6 +30,17 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
     } else {
         u64::from(unsafe { ctx.read_at::<u32>(SWITCH_PREV_STATE.load() as usize) }?)
     };
+    // The kernel reports preemption as TASK_REPORT_MAX (0x100 and up), so "no sleep state bit in the
+    // low byte" means the task leaving is still runnable.
+    switched(prev_pid, prev_state & 0xff == 0, next_pid);
+    Ok(())
+}
+
+/// One context switch on this CPU, whichever program saw it (classic or `tp_btf`): closes the slice
+/// that just ended, counts the switch and does the wake-to-run bookkeeping.
+#[inline(always)]
+pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
+    let now = unsafe { bpf_ktime_get_ns() };
     if let Some(st) = CPU_STATS.get_ptr_mut(0) {
         // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
         let st = unsafe { &mut *st };
@@ -51,12 +61,11 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
         st.curr_tracked = u32::from(next_pid != 0 && is_tracked(next_pid));
     }
 
-    // Preempted (or yielding) tasks stay runnable: their wait for a CPU starts now. The kernel reports
-    // preemption as TASK_REPORT_MAX (0x100 and up), so "no sleep state bit in the low byte" means runnable.
     if RUNQ_LATENCY.load() == 0 {
-        return Ok(());
+        return;
     }
-    if prev_pid != 0 && prev_state & 0xff == 0 {
+    // Preempted (or yielding) tasks stay runnable: their wait for a CPU starts now.
+    if prev_pid != 0 && prev_runnable {
         let _ = WAKE_TS.insert(prev_pid, now, 0);
     }
 
@@ -70,7 +79,6 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
             }
         }
     }
-    Ok(())
 }
 
 #[inline(always)]

@@ -26,6 +26,13 @@ pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
     let Ok(pid) = (unsafe { ctx.read_at::<u32>(WAKEUP_NEW_PID.load() as usize) }) else {
         return 1;
     };
+    created(pid);
+    0
+}
+
+/// A new task is runnable: what `sched_wakeup_new` does in both variants (classic and `tp_btf`).
+#[inline(always)]
+pub(crate) fn created(pid: u32) {
     woken(pid);
     // `current` is the thread that created the task (a new process or a new thread of its process).
     let parent = bpf_get_current_pid_tgid() as u32;
@@ -33,11 +40,11 @@ pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
     if unsafe { TRACKED.get(parent) }.is_some() {
         let _ = TRACKED.insert(pid, 1u32, 0);
     }
-    0
 }
 
+/// A task became runnable: what `sched_wakeup` does in both variants.
 #[inline(always)]
-fn woken(pid: u32) {
+pub(crate) fn woken(pid: u32) {
     if pid == 0 {
         return;
     }

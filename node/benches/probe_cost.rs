@@ -6,22 +6,30 @@
 //! cargo bench -p p2pfaas-node --features ebpf --bench probe_cost          # add `chrt -f 50` to shut out CFS noise
 //! ```
 //!
+//! Each variant (classic tracepoints or `tp_btf`, wake-to-run latency on or off) is loaded, measured and
+//! dropped in turn; `tp_btf` is skipped without kernel BTF.
+//!
 //! Results (2-vCPU Firecracker VM, kernel 6.18, Debian 12, 2026-11-27, machine shared with other
-//! builds; 10 interleaved rounds of 50,000 round trips each; ns per context switch, min / median):
+//! builds; 10 interleaved rounds of 50,000 round trips each; cost in ns per context switch over the
+//! run without probes, min vs min / median vs median):
 //!
-//! | run | without probes | probes, runq latency on | probes, runq latency off |
-//! |---|---|---|---|
-//! | `chrt -f 50` | 1164 / 1175 | 1465 / 1478 (+302 / +303) | 1283 / 1296 (+119 / +120) |
-//! | plain | 1004 / 1016 | 1273 / 1292 (+269 / +275) | 1115 / 1122 (+111 / +106) |
+//! | run | without probes (ns/switch) | classic, latency on | classic, off | `tp_btf`, on | `tp_btf`, off |
+//! |---|---|---|---|---|---|
+//! | `chrt -f 50` | 1159 / 1164 | +307 / +314 | +128 / +126 | +220 / +224 | +75 / +72 |
+//! | `chrt -f 50` | 1158 / 1163 | +297 / +312 | +122 / +126 | +217 / +218 | +68 / +70 |
+//! | plain | 1011 / 1016 | +271 / +277 | +119 / +128 | +213 / +215 | +71 / +75 |
 //!
-//! The kernel's own accounting agrees (`sysctl kernel.bpf_stats_enabled=1`, `bpftool prog show`, under
-//! `taskset -c 0 perf bench sched pipe -l 200000`): with runq latency sched_switch ≈ 165 ns/run and
-//! sched_wakeup ≈ 131 ns/run (0.58 per switch), 240 ns of BPF per switch; without it 105 ns per switch.
+//! At 100k switches/s that is ≈ 2.7–3.1 % of a core (classic, latency on), 2.1–2.2 % (`tp_btf`, on),
+//! 1.2–1.3 % (classic, off) and 0.7–0.75 % (`tp_btf`, off). The kernel's own accounting
+//! (`sysctl kernel.bpf_stats_enabled=1`, `bpftool prog show`, under `taskset -c 0 perf bench sched pipe
+//! -l 200000`) gives, per run: classic sched_switch 165–174 ns and sched_wakeup 133–146 ns (0.58 per
+//! switch); `tp_btf` 138–145 and 115–124 ns; without latency 120–127 (classic) and 88–94 ns (`tp_btf`).
+//! That accounting leaves out the classic tracepoint's record building, which `tp_btf` also saves.
 
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use p2pfaas_node::load::ebpf::{Options, Probes};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes};
 
 const ROUND_TRIPS: u32 = 50_000;
 const ROUNDS: usize = 10;
@@ -60,30 +68,52 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let options = |runq_latency| Options {
+    let options = |programs, runq_latency| Options {
         pin_dir: None,
         kernel_btf: true,
         runq_latency,
+        programs,
     };
-    if let Err(e) = Probes::load(&options(true)) {
+    let mut variants = vec![
+        (
+            "classic, runq latency on ",
+            options(EbpfPrograms::Classic, true),
+        ),
+        (
+            "classic, runq latency off",
+            options(EbpfPrograms::Classic, false),
+        ),
+    ];
+    if let Err(e) = Probes::load(&variants[0].1) {
         eprintln!("skipped: probes do not load here: {e}");
         return;
     }
-    let (mut without, mut full, mut counters) = (Vec::new(), Vec::new(), Vec::new());
+    match Probes::load(&options(EbpfPrograms::Btf, true)) {
+        Ok(_) => variants.extend([
+            (
+                "tp_btf,  runq latency on ",
+                options(EbpfPrograms::Btf, true),
+            ),
+            (
+                "tp_btf,  runq latency off",
+                options(EbpfPrograms::Btf, false),
+            ),
+        ]),
+        Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
+    }
+    let mut without = Vec::new();
+    let mut with: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..ROUNDS {
         without.push(ping_pong());
-        for (runq, out) in [(true, &mut full), (false, &mut counters)] {
-            let probes = Probes::load(&options(runq)).expect("probes loaded a moment ago");
+        for ((_, opts), out) in variants.iter().zip(&mut with) {
+            let probes = Probes::load(opts).expect("probes loaded a moment ago");
             out.push(ping_pong());
             drop(probes);
         }
     }
     let (w_min, w_med) = summary(&mut without);
-    println!("without probes:                 {w_min:.0} ns/switch min, {w_med:.0} median");
-    for (name, v) in [
-        ("with probes (runq latency on)", &mut full),
-        ("with probes (runq latency off)", &mut counters),
-    ] {
+    println!("without probes:            {w_min:.0} ns/switch min, {w_med:.0} median");
+    for ((name, _), v) in variants.iter().zip(&mut with) {
         let (min, med) = summary(v);
         println!(
             "{name}: {min:.0} ns/switch min, {med:.0} median; cost {:.0} (min vs min), {:.0} (median vs median)",

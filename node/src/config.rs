@@ -249,6 +249,28 @@ pub enum LoadSourceChoice {
     Procfs,
 }
 
+/// Which kind of eBPF programs the load probes use (`load.ebpf_programs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EbpfPrograms {
+    /// `tp_btf` where the kernel has BTF and they load, else classic tracepoints.
+    Auto,
+    /// Classic tracepoints only (what a kernel without BTF gets).
+    Classic,
+    /// `tp_btf` only; the eBPF source fails without kernel BTF.
+    Btf,
+}
+
+impl EbpfPrograms {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Classic => "classic",
+            Self::Btf => "btf",
+        }
+    }
+}
+
 /// `[load]`.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -260,6 +282,8 @@ pub struct LoadConfig {
     pub pin_dir: PathBuf,
     /// Measure wake-to-run latency with eBPF (about half of the probes' cost per context switch).
     pub runq_latency: bool,
+    /// `tp_btf` or classic tracepoint programs.
+    pub ebpf_programs: EbpfPrograms,
 }
 
 /// How a built-in function draws its service time.
@@ -742,11 +766,23 @@ fn load_config(raw: &raw::RawLoad) -> Result<LoadConfig, ConfigError> {
             ),
         ));
     }
+    let ebpf_programs = match raw.ebpf_programs.as_deref().unwrap_or("auto") {
+        "auto" => EbpfPrograms::Auto,
+        "classic" => EbpfPrograms::Classic,
+        "btf" => EbpfPrograms::Btf,
+        other => {
+            return Err(field_err(
+                "load.ebpf_programs",
+                format!("expected auto, classic or btf, got {other:?}"),
+            ));
+        }
+    };
     Ok(LoadConfig {
         source,
         sample_interval: Duration::from_millis(ms),
         pin_dir,
         runq_latency: raw.runq_latency.unwrap_or(true),
+        ebpf_programs,
     })
 }
 

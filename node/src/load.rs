@@ -14,6 +14,7 @@
 //!
 //! This module owns no scheduling policy: it measures and publishes.
 
+pub mod btf;
 pub mod cli;
 #[cfg(feature = "ebpf")]
 pub mod ebpf;
@@ -134,6 +135,8 @@ pub struct SourceInfo {
     pub source: Source,
     /// Empty when the configured or best source is in use; otherwise why each better one failed.
     pub reason: String,
+    /// With the eBPF source, the kind of programs attached (`tp_btf` or `tracepoint`).
+    pub ebpf_programs: Option<&'static str>,
 }
 
 /// Appends the load gauges to a Prometheus exposition (called by the `/metrics` handler).
@@ -146,6 +149,14 @@ pub fn render_metrics(out: &mut String, sample: &LoadSample, info: Option<&Sourc
          p2pfaas_load_source_info{{source=\"{source}\",reason=\"{}\"}} 1",
         escape_label(reason)
     );
+    if let Some(kind) = info.and_then(|i| i.ebpf_programs) {
+        let _ = writeln!(
+            out,
+            "# HELP p2pfaas_ebpf_programs_info Kind of eBPF programs measuring the load: tp_btf (kernel BTF) or tracepoint (classic).\n\
+             # TYPE p2pfaas_ebpf_programs_info gauge\n\
+             p2pfaas_ebpf_programs_info{{kind=\"{kind}\"}} 1"
+        );
+    }
     let mut gauge = |name: &str, help: &str, value: Option<f64>| {
         // An unmeasured value is left out rather than exported as a misleading 0.
         if let Some(v) = value {

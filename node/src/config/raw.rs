@@ -169,6 +169,7 @@ pub struct RawLoad {
     pub sample_interval_ms: Option<u64>,
     pub pin_dir: Option<String>,
     pub runq_latency: Option<bool>,
+    pub ebpf_programs: Option<String>,
 }
 
 /// `[functions.<name>]`; also the JSON body of `POST /system/functions` (plus `name`) and what the

@@ -1,21 +1,24 @@
-//! The eBPF source (feature `ebpf`): loads the object built from `ebpf/` by build.rs, sets the
-//! tracepoint record offsets read from tracefs, attaches the programs, pins the maps under
+//! The eBPF source (feature `ebpf`): loads the object built from `ebpf/` by build.rs, attaches either
+//! its `tp_btf` programs (where the kernel has BTF; `task_struct` offsets read from it) or its classic
+//! tracepoint programs (record offsets read from tracefs), pins the maps under
 //! `load.pin_dir` (replacing stale pins from a crashed node) and reads them each interval. Dropping
 //! [`Probes`] detaches the programs and removes the pins.
 
 use std::path::{Path, PathBuf};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
-use aya::programs::TracePoint;
-use aya::{Ebpf, EbpfLoader};
-use p2pfaas_ebpf_common::{CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
+use aya::programs::{BtfTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use p2pfaas_ebpf_common::{BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
 
 mod pin;
 
 pub use pin::Pinned;
 
+use super::btf::{self, TaskOffsets};
 use super::kernel::{self, CpuCounters, Measured, Snapshot};
 use super::tracefs;
+pub use crate::config::EbpfPrograms;
 use crate::config::LoadConfig;
 
 /// The object built by build.rs (aya-build) from the `ebpf` crate.
@@ -68,6 +71,15 @@ pub enum Error {
         #[source]
         source: aya::maps::MapError,
     },
+    /// The `tp_btf` programs were asked for (`load.ebpf_programs = "btf"`) without kernel BTF.
+    #[error("tp_btf programs need kernel BTF, and the loader was told to use none")]
+    NoKernelBtf,
+    /// The `task_struct` offsets could not be read from the kernel's BTF.
+    #[error(transparent)]
+    TaskOffsets(#[from] btf::Error),
+    /// aya could not parse the kernel's BTF (it needs it to find the `tp_btf` attach points).
+    #[error("parsing {}: {}", btf::VMLINUX, chain(.0))]
+    KernelBtf(#[source] aya::BtfError),
     /// The monotonic clock could not be read.
     #[error("clock_gettime(CLOCK_MONOTONIC): {0}")]
     Clock(nix::Error),
@@ -93,10 +105,32 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub struct Options {
     /// Where to pin the maps; `None` pins nothing.
     pub pin_dir: Option<PathBuf>,
-    /// Use the kernel's BTF for relocations (`false` proves the programs need none).
+    /// Use the kernel's BTF (`false` stands for a kernel without it, and proves the classic programs
+    /// need none: no relocations against it, and no `tp_btf` programs).
     pub kernel_btf: bool,
     /// Measure wake-to-run latency (attaches `sched_wakeup`; about half the cost per switch).
     pub runq_latency: bool,
+    /// `tp_btf` or classic programs (`auto`: `tp_btf` when `kernel_btf` and they load).
+    pub programs: EbpfPrograms,
+}
+
+/// The kind of programs attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// BTF-enabled raw tracepoints.
+    TpBtf,
+    /// Classic tracepoints (tracefs record layout).
+    Tracepoint,
+}
+
+impl Kind {
+    /// The label in logs and `/metrics` (`p2pfaas_ebpf_programs_info{kind}`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TpBtf => "tp_btf",
+            Self::Tracepoint => "tracepoint",
+        }
+    }
 }
 
 impl Options {
@@ -106,6 +140,7 @@ impl Options {
             pin_dir: Some(config.pin_dir.clone()),
             kernel_btf: true,
             runq_latency: config.runq_latency,
+            programs: config.ebpf_programs,
         }
     }
 }
@@ -123,6 +158,7 @@ pub struct Probes {
     pin_dir: Option<PathBuf>,
     prev: Option<Snapshot>,
     pid: u32,
+    kind: Kind,
 }
 
 impl std::fmt::Debug for Probes {
@@ -135,10 +171,53 @@ impl std::fmt::Debug for Probes {
 
 impl Probes {
     /// Loads, attaches and pins; then tracks this process (and, through the programs, its children).
+    /// With `programs = auto` a `tp_btf` failure is logged and the classic programs are loaded instead.
     pub fn load(options: &Options) -> Result<Self, Error> {
-        let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
-        let offsets = Offsets::read(&root)?;
-        let mut globals = offsets.globals().to_vec();
+        let want_btf = match options.programs {
+            EbpfPrograms::Classic => false,
+            EbpfPrograms::Btf if !options.kernel_btf => return Err(Error::NoKernelBtf),
+            EbpfPrograms::Btf => true,
+            // No BTF for relocations stands for a kernel without BTF (Raspberry Pi OS).
+            EbpfPrograms::Auto => options.kernel_btf && Path::new(btf::VMLINUX).exists(),
+        };
+        let probes = if want_btf {
+            match Self::load_btf(options) {
+                Ok(p) => p,
+                Err(e) if options.programs == EbpfPrograms::Btf => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "tp_btf programs unavailable; using classic tracepoints");
+                    Self::load_kind(options, Attach::Tracepoint)?
+                }
+            }
+        } else {
+            Self::load_kind(options, Attach::Tracepoint)?
+        };
+        tracing::info!(
+            programs = probes.kind.as_str(),
+            runq_latency = options.runq_latency,
+            "eBPF load probes attached"
+        );
+        Ok(probes)
+    }
+
+    fn load_btf(options: &Options) -> Result<Self, Error> {
+        let offsets = btf::task_offsets()?;
+        let kernel = Btf::from_sys_fs().map_err(Error::KernelBtf)?;
+        Self::load_kind(options, Attach::TpBtf(offsets, &kernel))
+    }
+
+    fn load_kind(options: &Options, attach: Attach<'_>) -> Result<Self, Error> {
+        let mut globals = match &attach {
+            Attach::TpBtf(task, _) => vec![
+                (global::TASK_PID, task.pid),
+                (global::TASK_STATE, task.state),
+                (global::TASK_STATE_SIZE, task.state_size),
+            ],
+            Attach::Tracepoint => {
+                let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
+                Offsets::read(&root)?.globals().to_vec()
+            }
+        };
         globals.push((global::RUNQ_LATENCY, u32::from(options.runq_latency)));
         let mut loader = EbpfLoader::new();
         if !options.kernel_btf {
@@ -148,23 +227,36 @@ impl Probes {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
-        for (name, category, event) in PROGRAMS {
-            if name == "sched_wakeup" && !options.runq_latency {
-                // Wake-ups only start wake-to-run timers; without the latency there is nothing to do.
-                continue;
+        // Wake-ups only start wake-to-run timers; without the latency there is nothing to do.
+        let skip = |event: &str| event == "sched_wakeup" && !options.runq_latency;
+        let kind = match attach {
+            Attach::TpBtf(_, kernel) => {
+                for (name, event) in BTF_PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
+                    let err = |source| Error::Program { name, source };
+                    let program: &mut BtfTracePoint = ebpf
+                        .program_mut(name)
+                        .ok_or(Error::Missing(name))?
+                        .try_into()
+                        .map_err(err)?;
+                    program.load(event, kernel).map_err(err)?;
+                    program.attach().map_err(err)?;
+                }
+                Kind::TpBtf
             }
-            let program: &mut TracePoint = ebpf
-                .program_mut(name)
-                .ok_or(Error::Missing(name))?
-                .try_into()
-                .map_err(|source| Error::Program { name, source })?;
-            program
-                .load()
-                .map_err(|source| Error::Program { name, source })?;
-            program
-                .attach(category, event)
-                .map_err(|source| Error::Program { name, source })?;
-        }
+            Attach::Tracepoint => {
+                for (name, category, event) in PROGRAMS.into_iter().filter(|(_, _, e)| !skip(e)) {
+                    let err = |source| Error::Program { name, source };
+                    let program: &mut TracePoint = ebpf
+                        .program_mut(name)
+                        .ok_or(Error::Missing(name))?
+                        .try_into()
+                        .map_err(err)?;
+                    program.load().map_err(err)?;
+                    program.attach(category, event).map_err(err)?;
+                }
+                Kind::Tracepoint
+            }
+        };
         let pins = match &options.pin_dir {
             Some(dir) => pin::pin_all(&ebpf, dir),
             None => Vec::new(),
@@ -190,6 +282,7 @@ impl Probes {
             pin_dir: options.pin_dir.clone(),
             prev: None,
             pid,
+            kind,
         };
         // Claim the pins at once: another node starting now checks this pid before replacing them.
         probes.publish_node_state(0, 0, 0, 0.0);
@@ -204,6 +297,11 @@ impl Probes {
             name: map::TRACKED,
             source,
         })
+    }
+
+    /// The kind of programs attached.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// The directory the maps are pinned in, if they are.
@@ -248,6 +346,15 @@ impl Probes {
     fn snapshot(&self) -> Result<Snapshot, Error> {
         snapshot(&self.cpu_stats, &self.runq)
     }
+}
+
+/// Which programs to attach, with what they need.
+#[derive(Clone, Copy)]
+enum Attach<'a> {
+    /// `tp_btf`: the `task_struct` offsets and the kernel's BTF (for the attach points).
+    TpBtf(TaskOffsets, &'a Btf),
+    /// Classic tracepoints (offsets from tracefs).
+    Tracepoint,
 }
 
 /// Reads both per-CPU maps at "now".

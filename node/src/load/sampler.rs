@@ -98,7 +98,12 @@ impl Worker {
         } else {
             tracing::warn!(source = source.as_str(), %reason, "load sampling falls back");
         }
-        shared.set_info(SourceInfo { source, reason });
+        let ebpf_programs = kernel.as_ref().map(programs_kind);
+        shared.set_info(SourceInfo {
+            source,
+            reason,
+            ebpf_programs,
+        });
         Ok(Self {
             shared,
             interval: config.sample_interval,
@@ -205,6 +210,17 @@ impl Worker {
 #[cfg(feature = "ebpf")]
 fn open_kernel(config: &LoadConfig) -> Result<Kernel, String> {
     super::ebpf::Probes::load(&super::ebpf::Options::from_config(config)).map_err(|e| e.to_string())
+}
+
+/// The kind of programs the probes attached, for `/metrics`.
+#[cfg(feature = "ebpf")]
+fn programs_kind(kernel: &Kernel) -> &'static str {
+    kernel.kind().as_str()
+}
+
+#[cfg(not(feature = "ebpf"))]
+fn programs_kind(kernel: &Kernel) -> &'static str {
+    match *kernel {}
 }
 
 #[cfg(not(feature = "ebpf"))]

@@ -4,7 +4,7 @@ use std::time::Duration;
 use super::kernel;
 use super::procfs::{self, Counters, CpuTimes};
 use super::*;
-use crate::config::{Config, ConfigError, LoadSourceChoice, Raw};
+use crate::config::{Config, ConfigError, EbpfPrograms, LoadSourceChoice, Raw};
 
 const STAT_T0: &str = "\
 cpu  1000 0 500 8000 100 0 50 0 0 0
@@ -257,6 +257,7 @@ fn metrics_export_source_reason_and_only_measured_gauges() {
     let info = SourceInfo {
         source: Source::Psi,
         reason: "ebpf: map \"X\" failed\nEPERM".into(),
+        ebpf_programs: None,
     };
     render_metrics(&mut out, &sample(), Some(&info));
     assert!(
@@ -274,6 +275,18 @@ fn metrics_export_source_reason_and_only_measured_gauges() {
         !out.contains("p2pfaas_load_runq_latency_p99_seconds"),
         "{out}"
     );
+    assert!(!out.contains("p2pfaas_ebpf_programs_info"), "{out}");
+    let ebpf = SourceInfo {
+        source: Source::Ebpf,
+        reason: String::new(),
+        ebpf_programs: Some("tp_btf"),
+    };
+    let mut with_kind = String::new();
+    render_metrics(&mut with_kind, &sample(), Some(&ebpf));
+    assert!(
+        with_kind.contains("p2pfaas_ebpf_programs_info{kind=\"tp_btf\"} 1\n"),
+        "{with_kind}"
+    );
     let mut empty = String::new();
     render_metrics(&mut empty, &LoadSample::EMPTY, None);
     assert!(empty.contains("p2pfaas_load_source_info{source=\"none\",reason=\"\"} 1\n"));
@@ -290,8 +303,13 @@ fn config_defaults_and_errors_name_the_field() {
     assert_eq!(c.load.sample_interval, Duration::from_millis(100));
     assert_eq!(c.load.pin_dir, std::path::Path::new("/sys/fs/bpf/p2pfaas"));
     assert!(c.load.runq_latency);
-    let c = load_config("[load]\nrunq_latency = false\n").expect("valid");
+    assert_eq!(c.load.ebpf_programs, EbpfPrograms::Auto);
+    let c =
+        load_config("[load]\nrunq_latency = false\nebpf_programs = \"classic\"\n").expect("valid");
     assert!(!c.load.runq_latency);
+    assert_eq!(c.load.ebpf_programs, EbpfPrograms::Classic);
+    let c = load_config("[load]\nebpf_programs = \"btf\"\n").expect("valid");
+    assert_eq!(c.load.ebpf_programs, EbpfPrograms::Btf);
     let c = load_config("[load]\nsource = \"procfs\"\nsample_interval_ms = 250\n").expect("valid");
     assert_eq!(c.load.source, LoadSourceChoice::Procfs);
     assert_eq!(c.load.sample_interval, Duration::from_millis(250));
@@ -306,6 +324,7 @@ fn config_defaults_and_errors_name_the_field() {
             "load.sample_interval_ms",
         ),
         ("[load]\npin_dir = \"rel/dir\"\n", "load.pin_dir"),
+        ("[load]\nebpf_programs = \"tp_btf\"\n", "load.ebpf_programs"),
     ] {
         match load_config(toml) {
             Err(ConfigError::Field { field: f, .. }) => assert_eq!(f, field, "{toml}"),

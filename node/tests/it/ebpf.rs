@@ -3,6 +3,9 @@
 //! node's process tree is attributed, run-queue latency rises when two loops share a core, and a node
 //! without CAP_BPF falls back and keeps serving.
 //! Each test prints `skipped: <why>` when root, tracefs, bpffs or bpftool is missing.
+//!
+//! `P2PFAAS_TEST_EBPF_PROGRAMS=classic|btf|auto` (default `auto`) picks the program kind the tests load,
+//! so the same tests cover both variants (`scripts/test.sh` runs them once per kind).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use p2pfaas_node::load::ebpf::{Options, Probes};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Kind, Options, Probes};
 use p2pfaas_node::load::procfs;
 use p2pfaas_node::load::tracefs;
 
@@ -45,6 +48,27 @@ macro_rules! require_ebpf {
             return;
         }
     };
+}
+
+/// The program kind under test (see the module docs).
+fn programs() -> EbpfPrograms {
+    match std::env::var("P2PFAAS_TEST_EBPF_PROGRAMS").as_deref() {
+        Err(_) | Ok("auto") => EbpfPrograms::Auto,
+        Ok("classic") => EbpfPrograms::Classic,
+        Ok("btf") => EbpfPrograms::Btf,
+        Ok(other) => {
+            panic!("P2PFAAS_TEST_EBPF_PROGRAMS: expected auto, classic or btf, got {other:?}")
+        }
+    }
+}
+
+fn options(pin_dir: Option<PathBuf>, runq_latency: bool) -> Options {
+    Options {
+        pin_dir,
+        kernel_btf: true,
+        runq_latency,
+        programs: programs(),
+    }
 }
 
 fn pin_dir(tag: &str) -> PathBuf {
@@ -92,8 +116,11 @@ fn programs_load_and_attach_without_kernel_btf() {
         pin_dir: None,
         kernel_btf: false,
         runq_latency: true,
+        programs: EbpfPrograms::Auto,
     })
     .unwrap_or_else(|e| panic!("load with BTF disabled: {e}"));
+    // No kernel BTF (Raspberry Pi OS) means the classic programs.
+    assert_eq!(probes.kind(), Kind::Tracepoint);
     std::thread::sleep(Duration::from_millis(200));
     let m = probes.sample().expect("maps readable");
     // Any running system switches tasks in 200 ms; zero would mean the programs are not attached.
@@ -101,14 +128,89 @@ fn programs_load_and_attach_without_kernel_btf() {
 }
 
 #[test]
+fn each_program_kind_loads_when_forced_and_counts_switches() {
+    require_ebpf!();
+    let mut kinds = vec![(EbpfPrograms::Classic, Kind::Tracepoint)];
+    if Path::new("/sys/kernel/btf/vmlinux").exists() {
+        kinds.push((EbpfPrograms::Btf, Kind::TpBtf));
+    } else {
+        eprintln!("skipped: tp_btf half (no /sys/kernel/btf/vmlinux)");
+    }
+    for (choice, kind) in kinds {
+        let mut probes = Probes::load(&Options {
+            programs: choice,
+            ..options(None, true)
+        })
+        .unwrap_or_else(|e| panic!("load {choice:?}: {e}"));
+        assert_eq!(probes.kind(), kind);
+        std::thread::sleep(Duration::from_millis(200));
+        let m = probes.sample().expect("maps readable");
+        assert!(m.switches > 0, "{choice:?}: {m:?}");
+        assert!(m.busy_ns > 0, "{choice:?}: {m:?}");
+    }
+    // Forcing tp_btf without kernel BTF is an error, not a silent fallback.
+    let forced = Probes::load(&Options {
+        kernel_btf: false,
+        programs: EbpfPrograms::Btf,
+        ..options(None, true)
+    });
+    assert!(forced.is_err(), "tp_btf loaded without kernel BTF");
+}
+
+#[test]
+fn both_kinds_attached_at_once_count_the_same_switches_and_busy_time() {
+    require_ebpf!();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!("skipped: no /sys/kernel/btf/vmlinux, so no tp_btf programs to compare");
+        return;
+    }
+    let load = |programs| {
+        Probes::load(&Options {
+            programs,
+            ..options(None, true)
+        })
+        .unwrap_or_else(|e| panic!("load {programs:?}: {e}"))
+    };
+    // Two independent objects with their own maps, fed by the same context switches.
+    let (mut classic, mut btf) = (load(EbpfPrograms::Classic), load(EbpfPrograms::Btf));
+    // A CPU busy with one task since before a load has no switch in that object's maps, so its open
+    // slice is unknown there (not counted) but may be known to the object loaded earlier. A short
+    // thread on every CPU gives each CPU a switch seen by both objects before the window starts.
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let visitors: Vec<_> = (0..cpus)
+        .map(|cpu| {
+            std::thread::spawn(move || {
+                // Best effort: a CPU outside our affinity mask just gets no visitor.
+                let _ = monoio::utils::bind_to_cpu_set([cpu]);
+                std::thread::sleep(Duration::from_millis(1));
+            })
+        })
+        .collect();
+    for v in visitors {
+        v.join().expect("visitor thread");
+    }
+    let _ = (classic.sample(), btf.sample());
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, b) = (
+        classic.sample().expect("classic maps"),
+        btf.sample().expect("tp_btf maps"),
+    );
+    // The two reads are microseconds apart, so the windows differ slightly; 10 % is far above that
+    // and far below what a wrong offset (pid 0 everywhere, garbage states) would do.
+    let close = |x: u64, y: u64| x.abs_diff(y) <= x.max(y) / 10 + 50;
+    assert!(close(c.switches, b.switches), "classic {c:?}\ntp_btf {b:?}");
+    assert!(
+        close(c.busy_ns, b.busy_ns) || c.busy_ns.abs_diff(b.busy_ns) < 5_000_000,
+        "classic {c:?}\ntp_btf {b:?}"
+    );
+    assert!(c.switches > 0, "{c:?}");
+}
+
+#[test]
 fn without_runq_latency_the_counters_still_run_and_no_latency_is_reported() {
     require_ebpf!();
-    let mut probes = Probes::load(&Options {
-        pin_dir: None,
-        kernel_btf: true,
-        runq_latency: false,
-    })
-    .unwrap_or_else(|e| panic!("load without sched_wakeup: {e}"));
+    let mut probes = Probes::load(&options(None, false))
+        .unwrap_or_else(|e| panic!("load without sched_wakeup: {e}"));
     std::thread::sleep(Duration::from_millis(200));
     let m = probes.sample().expect("maps readable");
     assert!(m.switches > 0, "{m:?}");
@@ -129,12 +231,7 @@ fn read_stat() -> procfs::Stat {
 #[test]
 fn a_burning_core_reads_busy_and_agrees_with_proc_stat() {
     require_ebpf!();
-    let mut probes = Probes::load(&Options {
-        pin_dir: None,
-        kernel_btf: true,
-        runq_latency: true,
-    })
-    .unwrap_or_else(|e| panic!("load: {e}"));
+    let mut probes = Probes::load(&options(None, true)).unwrap_or_else(|e| panic!("load: {e}"));
     let stop = Arc::new(AtomicBool::new(false));
     let burner = {
         let stop = Arc::clone(&stop);
@@ -182,8 +279,9 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
     let pins = pin_dir("node");
     let _cleanup = PinGuard(pins.clone());
     let config = format!(
-        "{BASE_CONFIG}{PROCESS_CONFIG}\n[load]\nsource = \"ebpf\"\npin_dir = \"{}\"\n",
-        pins.display()
+        "{BASE_CONFIG}{PROCESS_CONFIG}\n[load]\nsource = \"ebpf\"\npin_dir = \"{}\"\nebpf_programs = \"{}\"\n",
+        pins.display(),
+        programs().as_str()
     );
     let mut node = Node::start(Driver::Epoll, &config, &[]);
     let end = Instant::now() + Duration::from_secs(10);
@@ -201,6 +299,17 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
         node.stderr()
     );
     assert!(body["sample"]["runq_latency_p50_us"].is_number(), "{body}");
+    let metrics = node.get("/metrics").text();
+    let kind = match programs() {
+        EbpfPrograms::Classic => "kind=\"tracepoint\"",
+        EbpfPrograms::Btf => "kind=\"tp_btf\"",
+        // Either, as long as the node says which.
+        EbpfPrograms::Auto => "kind=\"",
+    };
+    assert!(
+        metrics.contains(&format!("p2pfaas_ebpf_programs_info{{{kind}")),
+        "{metrics}"
+    );
 
     let state = bpftool_dump(&pins.join("NODE_STATE"));
     // `bpftool --json` gives raw bytes plus, when the map carries BTF, a "formatted" view with names.
@@ -267,19 +376,9 @@ fn a_stale_pin_is_replaced() {
     let _cleanup = PinGuard(pins.clone());
     // A crashed node leaves pins behind: simulate with a forgotten handle (pins, no owner alive).
     std::fs::create_dir_all(&pins).expect("mkdir");
-    let first = Probes::load(&Options {
-        pin_dir: Some(pins.clone()),
-        kernel_btf: true,
-        runq_latency: true,
-    })
-    .expect("first load");
+    let first = Probes::load(&options(Some(pins.clone()), true)).expect("first load");
     std::mem::forget(first);
-    let second = Probes::load(&Options {
-        pin_dir: Some(pins.clone()),
-        kernel_btf: true,
-        runq_latency: true,
-    })
-    .expect("second load");
+    let second = Probes::load(&options(Some(pins.clone()), true)).expect("second load");
     // The forgotten handle's pid is ours, which counts as "not another live node": replaced.
     assert!(pins.join("CPU_STATS").exists());
     drop(second);
@@ -365,12 +464,8 @@ fn runq_latency_rises_when_two_busy_loops_share_a_core() {
     }
     let pins = pin_dir("runq");
     let _cleanup = PinGuard(pins.clone());
-    let _probes = Probes::load(&Options {
-        pin_dir: Some(pins.clone()),
-        kernel_btf: true,
-        runq_latency: true,
-    })
-    .unwrap_or_else(|e| panic!("load: {e}"));
+    let _probes =
+        Probes::load(&options(Some(pins.clone()), true)).unwrap_or_else(|e| panic!("load: {e}"));
     let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
     let window = || {
         let before = maps.snapshot().expect("snapshot").runq;
