@@ -87,6 +87,14 @@ pub struct Output {
 }
 
 impl Output {
+    /// First value of a reply header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Clears the previous reply, keeping allocations.
     pub fn reset(&mut self) {
         self.status = 200;

@@ -196,19 +196,8 @@ impl Node {
             .machine_id
             .clone()
             .unwrap_or_else(|| format!("p2pfaas-{advertise}"));
-        let load = p2pfaas_membership::Load {
-            slots: u32::try_from(self.admission.slots()).unwrap_or(u32::MAX),
-            queue_len: u32::try_from(self.admission.queue_len()).unwrap_or(u32::MAX),
-            functions: self
-                .registry
-                .snapshot()
-                .1
-                .iter()
-                .map(|f| f.name().to_owned())
-                .collect(),
-            utilisation: f32::NAN,
-            ..p2pfaas_membership::Load::default()
-        };
+        // The join message carries it: peers learn the functions with the first contact.
+        let load = crate::peers::gossip::local_load(self, f32::NAN);
         match crate::peers::gossip::Gossip::new(
             &id,
             &advertise,

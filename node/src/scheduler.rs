@@ -135,6 +135,17 @@ pub enum Decision {
     Probe(Probe),
 }
 
+impl Decision {
+    /// Run here: without queueing when `loss` (a loss system, `Loss = true`), else with the queue.
+    pub fn local(loss: bool) -> Self {
+        Self::RunLocal(if loss {
+            Admission::NoQueue
+        } else {
+            Admission::Queue
+        })
+    }
+}
+
 /// What a decision leaves for the response and for learning, besides the [`Decision`] itself.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Note {

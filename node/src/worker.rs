@@ -187,13 +187,10 @@ impl Worker {
         self.refresh_scheduler();
         let mut sched = self.scheduler.borrow_mut();
         name(sched.inner.full_name());
-        let mut rng = self.rng.borrow_mut();
-        self.with_view(&mut *sched.inner, function, path, |s, view| {
-            s.decide(job, view, &mut *rng, note)
-        })
+        self.decide_with(&mut *sched.inner, job, function, path, note)
     }
 
-    /// Decides `job` with a one-off scheduler (the override headers'), without touching the current one.
+    /// Decides `job` with `sched`: the current scheduler, or a one-off one (the override headers').
     pub fn decide_with(
         &self,
         sched: &mut dyn Scheduler,

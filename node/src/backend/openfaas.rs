@@ -82,11 +82,7 @@ impl FunctionBackend for OpenFaas {
         ctx.pool
             .send(&self.config.gateway, &req, out, &ctx.response_limits)
             .await?;
-        out.reported_duration = out
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(DURATION_HEADER))
-            .and_then(|(_, v)| parse_duration(v));
+        out.reported_duration = out.header(DURATION_HEADER).and_then(parse_duration);
         Ok(())
     }
 }

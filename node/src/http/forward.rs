@@ -121,7 +121,7 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
     )
     .await;
     let load = match answer {
-        Ok(Ok(())) if out.status == 200 => wire::load_from_headers(|n| header_of(&out, n)),
+        Ok(Ok(())) if out.status == 200 => wire::load_from_headers(|n| out.header(n)),
         _ => None,
     };
     let Some(load) = load else {
@@ -139,26 +139,16 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
         None => w.functions().iter().map(|f| f.name().to_owned()).collect(),
     };
     table.report_identity(peer.id, &machine_id, functions);
-    if header_of(&out, wire::header::PROTOCOL).is_some() {
+    if out.header(wire::header::PROTOCOL).is_some() {
         PeerTable::report_native(&peer.live);
     }
     table.report_load(&peer.live, load);
     Some(load)
 }
 
-/// First value of a response header.
-fn header_of<'o>(out: &'o Output, name: &str) -> Option<&'o [u8]> {
-    out.headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
-}
-
-/// A JSON array of numbers (a timing list), or nothing.
+/// A timing-list header of the answer (empty when absent or malformed).
 fn numbers(value: Option<&[u8]>) -> Vec<f64> {
-    value
-        .and_then(|v| serde_json::from_slice(v).ok())
-        .unwrap_or_default()
+    value.and_then(wire::parse_numbers).unwrap_or_default()
 }
 
 /// The path and timings of a forwarded job from the answering peer to the executor, to which this node
@@ -281,13 +271,13 @@ pub async fn forward(
         }
         Ok(Ok(())) => {}
     }
-    if let Some(load) = wire::load_from_headers(|n| header_of(out, n)) {
+    if let Some(load) = wire::load_from_headers(|n| out.header(n)) {
         w.node.peers.report_load(&peer.live, load);
     }
-    if header_of(out, wire::header::PROTOCOL).is_some() {
+    if out.header(wire::header::PROTOCOL).is_some() {
         PeerTable::report_native(&peer.live);
     }
-    let answer = if header_of(out, wire::header::PEERS_ID).is_some() || native {
+    let answer = if out.header(wire::header::PEERS_ID).is_some() || native {
         native_answer(out, &peer.addr, resp)
     } else {
         json_answer(out, &peer.addr, resp)
@@ -363,7 +353,7 @@ fn json_request(
 
 /// A native answer: the function's status, headers and body as is, plus the path and timing lists.
 fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Route, String> {
-    if let Some(reason) = header_of(out, "X-P2pfaas-Reject-Reason")
+    if let Some(reason) = out.header("X-P2pfaas-Reject-Reason")
         && is_refusal(reason)
     {
         return Err(format!(
@@ -385,15 +375,17 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
         }
     }
     let route = Route {
-        ids: header_of(out, wire::header::PEERS_ID)
+        ids: out
+            .header(wire::header::PEERS_ID)
             .and_then(wire::parse_list)
             .unwrap_or_default(),
-        addrs: header_of(out, wire::header::PEERS_IP)
+        addrs: out
+            .header(wire::header::PEERS_IP)
             .and_then(wire::parse_list)
             .unwrap_or_default(),
-        total: numbers(header_of(out, header::TOTAL)),
-        scheduling: numbers(header_of(out, header::SCHEDULING)),
-        probing: numbers(header_of(out, wire::header::PROBING)),
+        total: numbers(out.header(header::TOTAL)),
+        scheduling: numbers(out.header(header::SCHEDULING)),
+        probing: numbers(out.header(wire::header::PROBING)),
     };
     std::mem::swap(&mut resp.body, &mut out.body);
     Ok(route)

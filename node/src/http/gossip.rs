@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use p2pfaas_membership::{Load, Outgoing};
+use p2pfaas_membership::Outgoing;
 
 use super::Request;
 use super::admin::require_signed;
@@ -63,21 +63,6 @@ impl Utilisation {
     }
 }
 
-/// This node's load as gossip carries it.
-fn local_load(w: &Worker, utilisation: &mut Utilisation) -> Load {
-    let a = &w.node.admission;
-    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    let utilisation = utilisation.update(&w.node.load());
-    Load {
-        running: to_u32(a.running()),
-        queued: to_u32(a.queued()),
-        slots: to_u32(a.slots()),
-        queue_len: to_u32(a.queue_len()),
-        functions: w.functions().iter().map(|f| f.name().to_owned()).collect(),
-        utilisation,
-    }
-}
-
 /// Runs the membership on this worker until shutdown, then leaves the cluster.
 pub async fn run(w: Rc<Worker>) {
     let Some(gossip) = w.node.gossip.get() else {
@@ -92,7 +77,8 @@ pub async fn run(w: Rc<Worker>) {
     loop {
         step.outgoing.clear();
         step.events.clear();
-        gossip.step(local_load(&w, &mut utilisation), &mut step);
+        let load = gossip::local_load(&w.node, utilisation.update(&w.node.load()));
+        gossip.step(load, &mut step);
         gossip::apply(&w.node.peers, &step, &mut versions);
         for out in step.outgoing.drain(..) {
             let w = Rc::clone(&w);

@@ -193,7 +193,7 @@ async fn json_job(
 fn wrap_json(w: &Worker, resp: &mut Response) {
     let numbers = |name: &str| -> Vec<f64> {
         resp.header_value(name)
-            .and_then(|v| serde_json::from_slice(v).ok())
+            .and_then(wire::parse_numbers)
             .unwrap_or_default()
     };
     let list = |name: &str| -> Vec<String> {

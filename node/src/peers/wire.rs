@@ -136,6 +136,11 @@ pub fn parse_list(value: &[u8]) -> Option<Vec<String>> {
     serde_json::from_slice(value).ok()
 }
 
+/// A JSON array of numbers (a timing-list header); `None` when it is not one.
+pub fn parse_numbers(value: &[u8]) -> Option<Vec<f64>> {
+    serde_json::from_slice(value).ok()
+}
+
 /// A JSON array of strings for a path header.
 pub fn format_list<S: AsRef<str>>(items: &[S]) -> String {
     let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();

@@ -7,8 +7,8 @@
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler,
-    bool_param, expect_arity,
+    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler, bool_param,
+    expect_arity,
 };
 
 const NAME: &str = "NoScheduler";
@@ -51,11 +51,7 @@ impl Scheduler for NoScheduler {
         _rng: &mut dyn RngCore,
         _note: &mut Note,
     ) -> Decision {
-        Decision::RunLocal(if self.loss {
-            Admission::NoQueue
-        } else {
-            Admission::Queue
-        })
+        Decision::local(self.loss)
     }
 }
 
@@ -65,6 +61,7 @@ mod tests {
     use rand::rngs::SmallRng;
 
     use super::*;
+    use crate::scheduler::Admission;
 
     #[test]
     fn loss_flag_selects_admission_mode() {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, ProbeResult,
-    Scheduler, bool_param, duration_param, expect_arity, least_loaded_probed, probe_or, uint_param,
+    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, ProbeResult, Scheduler,
+    bool_param, duration_param, expect_arity, least_loaded_probed, probe_or, uint_param,
 };
 
 /// Power-of-N probing.
@@ -79,11 +79,7 @@ impl PowerOfN {
     }
 
     fn local(&self) -> Decision {
-        Decision::RunLocal(if self.loss {
-            Admission::NoQueue
-        } else {
-            Admission::Queue
-        })
+        Decision::local(self.loss)
     }
 }
 
@@ -160,6 +156,7 @@ mod tests {
     use rand::rngs::SmallRng;
 
     use super::*;
+    use crate::scheduler::Admission;
     use crate::scheduler::PeerId;
     use crate::scheduler::test_support::{job, load, peers, strings};
 

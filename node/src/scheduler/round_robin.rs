@@ -8,8 +8,8 @@
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, RejectReason,
-    Scheduler, bool_param, expect_arity,
+    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, RejectReason, Scheduler,
+    bool_param, expect_arity,
 };
 
 const NAME: &str = "RoundRobinWithMasterScheduler";
@@ -49,11 +49,7 @@ impl RoundRobinWithMaster {
     }
 
     fn local(&self) -> Decision {
-        Decision::RunLocal(if self.loss {
-            Admission::NoQueue
-        } else {
-            Admission::Queue
-        })
+        Decision::local(self.loss)
     }
 
     /// Whether `addr` (`host:port`) is the configured master (given as a host or `host:port`).
@@ -121,6 +117,7 @@ mod tests {
     use rand::rngs::SmallRng;
 
     use super::*;
+    use crate::scheduler::Admission;
     use crate::scheduler::PeerId;
     use crate::scheduler::test_support::{job, peers, strings};
 
