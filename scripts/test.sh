@@ -40,7 +40,13 @@ if [ "$fuzz_seconds" != 0 ]; then
   if cargo +nightly fuzz --help >/dev/null 2>&1; then
     for target in $(cargo +nightly fuzz list --fuzz-dir fuzz); do
       echo "== fuzz $target (${fuzz_seconds}s)"
-      cargo +nightly fuzz run --fuzz-dir fuzz "$target" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048
+      # fuzz/regressions/<target> holds inputs that once failed; libFuzzer runs them first, and new
+      # finds go to the (untracked) first directory.
+      mkdir -p "fuzz/corpus/$target"
+      regressions=()
+      [ -d "fuzz/regressions/$target" ] && regressions=("fuzz/regressions/$target")
+      cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" "${regressions[@]}" \
+        -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048
     done
   else
     echo "skipped: fuzzing (cargo-fuzz or a nightly toolchain is not installed; scripts/setup.sh installs both)"
