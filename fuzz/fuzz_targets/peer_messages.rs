@@ -17,11 +17,15 @@ fuzz_target!(|data: &[u8]| {
         let _ = wire::decode_body(&resp.body);
     }
     if let Some(list) = wire::parse_list(data) {
-        assert_eq!(wire::parse_list(wire::format_list(&list).as_bytes()), Some(list));
+        assert_eq!(
+            wire::parse_list(wire::format_list(&list).as_bytes()),
+            Some(list)
+        );
     }
     let _ = wire::load_from_headers(|_| Some(data));
 
-    let Ok(mut m) = Membership::try_new(Identity::new("fuzz", "127.0.0.1:1"), Config::default(), 1) else {
+    let Ok(mut m) = Membership::try_new(Identity::new("fuzz", "127.0.0.1:1"), Config::default(), 1)
+    else {
         return;
     };
     let _ = m.handle("127.0.0.1:2", data, Duration::from_millis(10));
