@@ -14,6 +14,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
+
 use crate::arrivals::{Process, Profile, Schedule};
 
 mod conn;
@@ -52,6 +55,33 @@ pub struct Target {
     pub profile: Profile,
 }
 
+/// One kind of request in a mix: its body and headers, and how often it is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Class {
+    /// Relative weight (> 0); a request is this class with probability weight / Σ weights.
+    pub weight: f64,
+    /// Request body.
+    pub payload: Vec<u8>,
+    /// `Content-Type` of the body.
+    pub content_type: String,
+    /// `X-P2pfaas-Scheduler-Learning-Task-Type`, when set.
+    pub task_type: Option<u32>,
+    /// `X-P2pfaas-Deadline-Ms`, when set; also what `deadline met` is judged against.
+    pub deadline_ms: Option<f64>,
+}
+
+impl Default for Class {
+    fn default() -> Self {
+        Self {
+            weight: 1.0,
+            payload: Vec::new(),
+            content_type: "text/plain".to_owned(),
+            task_type: None,
+            deadline_ms: None,
+        }
+    }
+}
+
 /// A validated run: what to send, where, how often and for how long.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -63,14 +93,8 @@ pub struct Spec {
     pub seed: u64,
     /// Function name (`/function/<name>`); checked to be one path segment.
     pub function: String,
-    /// Request body.
-    pub payload: Vec<u8>,
-    /// `Content-Type` of the body.
-    pub content_type: String,
-    /// `X-P2pfaas-Scheduler-Learning-Task-Type`, when set.
-    pub task_type: Option<u32>,
-    /// `X-P2pfaas-Deadline-Ms`, when set.
-    pub deadline_ms: Option<f64>,
+    /// Request classes (at least one); each request draws one by weight.
+    pub classes: Vec<Class>,
     /// Longest wait for one answer; the connection is closed after a timeout.
     pub timeout: Duration,
     /// Most requests per target.
@@ -89,6 +113,15 @@ pub struct Spec {
 
 /// Runs `spec`, writing the CSV (header included) to `out`; returns the totals.
 pub fn run(spec: &Spec, out: &mut impl Write) -> Result<Summary, Error> {
+    run_with(spec, out, |_| {})
+}
+
+/// As [`run`], and hands every record to `each` as it arrives (experiments aggregate them).
+pub fn run_with(
+    spec: &Spec,
+    out: &mut impl Write,
+    each: impl FnMut(&Record),
+) -> Result<Summary, Error> {
     let (records_tx, records_rx) = mpsc::channel();
     let sent = Arc::new(AtomicU64::new(0));
     let mut pools = Vec::with_capacity(spec.targets.len());
@@ -116,7 +149,7 @@ pub fn run(spec: &Spec, out: &mut impl Write) -> Result<Summary, Error> {
     }
     // Only the senders and workers hold record senders now: the loop below ends when all are done.
     drop(records_tx);
-    let mut summary = collect(&records_rx, out, spec.progress, start, &sent)?;
+    let mut summary = collect(&records_rx, out, each, spec.progress, start, &sent)?;
     for handle in senders {
         // A sender that panicked has already lost its requests; the totals say how many were sent.
         summary.connections_opened_late += handle.join().unwrap_or(0);
@@ -130,6 +163,7 @@ pub fn run(spec: &Spec, out: &mut impl Write) -> Result<Summary, Error> {
 fn collect(
     records: &Receiver<Record>,
     out: &mut impl Write,
+    mut each: impl FnMut(&Record),
     progress: bool,
     start: Instant,
     sent: &AtomicU64,
@@ -142,6 +176,7 @@ fn collect(
         match records.recv_timeout(tick.saturating_duration_since(Instant::now())) {
             Ok(r) => {
                 summary.add(&r);
+                each(&r);
                 if write_error.is_none()
                     && let Err(e) = r.write_csv(out)
                 {
@@ -258,19 +293,19 @@ impl Pool {
         sent: &AtomicU64,
     ) -> u64 {
         let host = self.addr.to_string();
-        let request = conn::request_bytes(
-            &host,
-            &spec.function,
-            &spec.content_type,
-            &spec.payload,
-            spec.task_type,
-            spec.deadline_ms,
-        );
+        let requests: Vec<Vec<u8>> = spec
+            .classes
+            .iter()
+            .map(|c| conn::request_bytes(&host, &spec.function, c))
+            .collect();
+        let mut picker = Picker::new(&spec.classes, spec.seed ^ u64::from(self.target) << 32);
         let mut opened_late = 0;
         for (seq, offset) in (0..spec.max_requests).zip(schedule) {
             if offset > spec.max_duration {
                 break;
             }
+            // Drawn before waiting, so the draw costs nothing at the send instant.
+            let class = picker.pick();
             let intended = start + offset;
             wait_until(intended, spec.spin);
             let slot = match self.idle_rx.try_recv() {
@@ -300,6 +335,7 @@ impl Pool {
                 hops: None,
                 executor: self.target_id.to_string(),
                 error: Some(error),
+                class,
             };
             let i = match slot {
                 Ok(i) => i,
@@ -309,12 +345,17 @@ impl Pool {
                 }
             };
             let slot = &mut self.slots[i];
-            if slot.stream.write_all(&request).is_err() {
+            if slot
+                .stream
+                .write_all(&requests[usize::from(class)])
+                .is_err()
+            {
                 let _ = self.records.send(failed("write"));
                 continue;
             }
             let job = Job {
                 seq,
+                class,
                 intended: offset,
                 sent_at: actual,
                 send_error_ns,
@@ -324,6 +365,40 @@ impl Pool {
             }
         }
         opened_late
+    }
+}
+
+/// Draws request classes by weight from a seeded stream of its own (the arrival schedule's stream
+/// stays the same whatever the mix).
+struct Picker {
+    cumulative: Vec<f64>,
+    rng: SmallRng,
+}
+
+impl Picker {
+    fn new(classes: &[Class], seed: u64) -> Self {
+        let mut total = 0.0;
+        let cumulative = classes
+            .iter()
+            .map(|c| {
+                total += c.weight;
+                total
+            })
+            .collect();
+        Self {
+            cumulative,
+            rng: SmallRng::seed_from_u64(seed ^ 0x6d69_785f_636c_6173),
+        }
+    }
+
+    fn pick(&mut self) -> u16 {
+        if self.cumulative.len() <= 1 {
+            return 0;
+        }
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let x = self.rng.r#gen::<f64>() * total;
+        let i = self.cumulative.partition_point(|&c| c <= x);
+        u16::try_from(i.min(self.cumulative.len() - 1)).unwrap_or(0)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, anyhow, bail};
 use lexopt::{Arg, Parser, ValueExt as _};
 use p2pfaas_bench::arrivals::{Process, Profile};
-use p2pfaas_bench::load::{self, Spec, Target, record};
+use p2pfaas_bench::load::{self, Class, Spec, Target, record};
 use p2pfaas_bench::theory::Table;
 
 const USAGE: &str = "\
@@ -31,6 +31,9 @@ usage:
       --content-type TYPE    default text/plain
       --task-type N          X-P2pfaas-Scheduler-Learning-Task-Type
       --deadline-ms MS       X-P2pfaas-Deadline-Ms
+      --class SPEC           one class of a request mix (repeat for more; replaces the four flags above):
+                             weight=W,task_type=N,deadline_ms=MS,content_type=T,payload=TEXT
+                             (all optional; payload last, it takes the rest of the line)
       --timeout-ms MS        per-request timeout (default 10000)
       --connections N        connections opened per target before the start (default 32)
       --max-connections N    most connections per target (default 2048)
@@ -193,16 +196,15 @@ fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
     let mut rates: Vec<f64> = Vec::new();
     let mut trace: Option<PathBuf> = None;
     let mut function = None;
-    let mut payload = Vec::new();
+    let mut single = Class::default();
+    let mut single_set = false;
+    let mut classes = Vec::new();
     let mut spec = Spec {
         targets: Vec::new(),
         process: Process::Poisson,
         seed: 1,
         function: String::new(),
-        payload: Vec::new(),
-        content_type: "text/plain".to_owned(),
-        task_type: None,
-        deadline_ms: None,
+        classes: Vec::new(),
         timeout: Duration::from_secs(10),
         max_requests: 10_000,
         max_duration: Duration::from_secs(10),
@@ -240,21 +242,34 @@ fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
                     Duration::try_from_secs_f64(s).map_err(|e| anyhow!("--duration: {e}"))?;
             }
             Arg::Long("function") => function = Some(parser.value()?.string()?),
-            Arg::Long("payload") => payload = parser.value()?.string()?.into_bytes(),
+            Arg::Long("payload") => {
+                single_set = true;
+                single.payload = parser.value()?.string()?.into_bytes();
+            }
             Arg::Long("payload-file") => {
+                single_set = true;
                 let path = PathBuf::from(parser.value()?);
-                payload = std::fs::read(&path)
+                single.payload = std::fs::read(&path)
                     .with_context(|| format!("--payload-file {}", path.display()))?;
             }
             Arg::Long("content-type") => {
-                spec.content_type = header_value(&mut parser, "--content-type")?;
+                single_set = true;
+                single.content_type = header_value(&mut parser, "--content-type")?;
             }
-            Arg::Long("task-type") => spec.task_type = Some(number(&mut parser, "--task-type")?),
+            Arg::Long("task-type") => {
+                single_set = true;
+                single.task_type = Some(number(&mut parser, "--task-type")?);
+            }
             Arg::Long("deadline-ms") => {
-                spec.deadline_ms = Some(positive(
+                single_set = true;
+                single.deadline_ms = Some(positive(
                     number(&mut parser, "--deadline-ms")?,
                     "--deadline-ms",
                 )?);
+            }
+            Arg::Long("class") => {
+                let raw = parser.value()?.string()?;
+                classes.push(parse_class(&raw).with_context(|| format!("--class {raw:?}"))?);
             }
             Arg::Long("timeout-ms") => {
                 let ms: u64 = number(&mut parser, "--timeout-ms")?;
@@ -287,7 +302,13 @@ fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
         bail!("--function {function:?}: expected a function name (letters, digits, - _ .)");
     }
     spec.function = function;
-    spec.payload = payload;
+    spec.classes = match (classes.is_empty(), single_set) {
+        (true, _) => vec![single],
+        (false, false) => classes,
+        (false, true) => bail!(
+            "--class excludes --payload, --payload-file, --content-type, --task-type and --deadline-ms"
+        ),
+    };
     if spec.max_connections < spec.connections.max(1) {
         bail!("--max-connections must be ≥ --connections");
     }
@@ -322,6 +343,50 @@ fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
         out: out.unwrap_or_else(|| PathBuf::from(format!("results/load-{}.csv", unix_seconds()))),
         command_line,
     })
+}
+
+/// One `--class`: comma-separated `key=value` pairs, `payload=` last (it takes the rest).
+fn parse_class(raw: &str) -> Result<Class> {
+    let mut class = Class::default();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        if let Some(payload) = rest.strip_prefix("payload=") {
+            class.payload = payload.as_bytes().to_vec();
+            break;
+        }
+        let (pair, tail) = rest.split_once(',').unwrap_or((rest, ""));
+        rest = tail;
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("{pair:?}: expected key=value"))?;
+        let num = |what: &str| -> Result<f64> {
+            let v: f64 = value
+                .parse()
+                .map_err(|_| anyhow!("{key}: expected {what}, got {value:?}"))?;
+            positive(v, key)
+        };
+        match key {
+            "weight" => class.weight = num("a number")?,
+            "deadline_ms" => class.deadline_ms = Some(num("milliseconds")?),
+            "task_type" => {
+                class.task_type = Some(
+                    value
+                        .parse()
+                        .map_err(|_| anyhow!("task_type: expected an integer, got {value:?}"))?,
+                );
+            }
+            "content_type"
+                if !value.is_empty() && value.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+            {
+                class.content_type = value.to_owned();
+            }
+            "content_type" => bail!("content_type: expected printable ASCII"),
+            other => bail!(
+                "unknown key {other:?} (weight, task_type, deadline_ms, content_type, payload)"
+            ),
+        }
+    }
+    Ok(class)
 }
 
 /// A header value from a flag: printable ASCII only, so it cannot break the request head.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use p2pfaas_bench::arrivals::{Process, Profile};
-use p2pfaas_bench::load::{self, Spec, Target, record};
+use p2pfaas_bench::load::{self, Class, Spec, Target, record};
 use p2pfaas_bench::theory::erlang_b;
 
 const K: u32 = 4;
@@ -135,10 +135,10 @@ fn run_once(binary: &Path) -> Result<(), Duration> {
         process: Process::Poisson,
         seed: 42,
         function: "sleep".into(),
-        payload: b"x".to_vec(),
-        content_type: "text/plain".into(),
-        task_type: None,
-        deadline_ms: None,
+        classes: vec![Class {
+            payload: b"x".to_vec(),
+            ..Class::default()
+        }],
         timeout: Duration::from_secs(5),
         max_requests: ARRIVALS,
         max_duration: Duration::from_secs(30),

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use p2pfaas_bench::arrivals::{Process, Profile};
-use p2pfaas_bench::load::{self, Spec, Target};
+use p2pfaas_bench::load::{self, Class, Spec, Target};
 
 /// Serves every connection on its own thread: reads a request head (and its small body), then calls
 /// `answer(head)` for a delay and the bytes to reply, or `None` to stay silent.
@@ -63,10 +63,12 @@ fn spec(addr: SocketAddr, rate: f64, count: u64) -> Spec {
         process: Process::Deterministic,
         seed: 1,
         function: "f".into(),
-        payload: b"body".to_vec(),
-        content_type: "text/plain".into(),
-        task_type: Some(1),
-        deadline_ms: Some(250.0),
+        classes: vec![Class {
+            payload: b"body".to_vec(),
+            task_type: Some(1),
+            deadline_ms: Some(250.0),
+            ..Class::default()
+        }],
         timeout: Duration::from_millis(300),
         max_requests: count,
         max_duration: Duration::from_secs(5),
@@ -117,6 +119,45 @@ fn columns_carry_status_reason_hops_and_executor() {
         assert_eq!(r[8], "b", "the last node on the path ran it");
         assert_eq!(r[9], "");
     }
+}
+
+#[test]
+fn a_mix_draws_classes_by_weight_and_records_them() {
+    // Task type 7 is refused, anything else answered: the class column must agree with the status.
+    let addr = serve(|head| {
+        if head.starts_with("GET /discovery") {
+            return None;
+        }
+        let status = if head.contains("Task-Type: 7") {
+            "429 Too Many Requests"
+        } else {
+            "200 OK"
+        };
+        Some((
+            Duration::ZERO,
+            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n"),
+        ))
+    });
+    let mut s = spec(addr, 2000.0, 800);
+    s.classes.push(Class {
+        weight: 3.0,
+        payload: b"other".to_vec(),
+        task_type: Some(7),
+        ..Class::default()
+    });
+    let mut csv = Vec::new();
+    let summary = load::run(&s, &mut csv).expect("run");
+    assert_eq!(summary.answered, 800, "{}", summary.render());
+    let rows = rows(&csv);
+    for r in &rows {
+        assert_eq!(r[4] == "429", r[10] == "1", "{r:?}");
+    }
+    let heavy = rows.iter().filter(|r| r[10] == "1").count();
+    // Binomial(800, 0.75): sd ≈ 12; ±60 is five sd.
+    assert!(
+        (540..=660).contains(&heavy),
+        "{heavy} of 800 drew the weight-3 class"
+    );
 }
 
 #[test]

@@ -11,12 +11,14 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
+use super::Class;
 use super::record::Record;
 
 /// A request the sender has just written; the worker owning that connection reads its answer.
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) seq: u64,
+    pub(crate) class: u16,
     pub(crate) intended: Duration,
     /// When the first byte was handed to the kernel; latency is measured from here.
     pub(crate) sent_at: Instant,
@@ -33,29 +35,23 @@ pub(crate) struct Answer {
     pub(crate) executor: Option<String>,
 }
 
-/// The fixed bytes of every request to one target (the payload and headers never change per request).
-pub(crate) fn request_bytes(
-    host: &str,
-    function: &str,
-    content_type: &str,
-    payload: &[u8],
-    task_type: Option<u32>,
-    deadline_ms: Option<f64>,
-) -> Vec<u8> {
+/// The fixed bytes of every request of one class to one target (built once, written as is).
+pub(crate) fn request_bytes(host: &str, function: &str, class: &Class) -> Vec<u8> {
     let mut head = format!(
-        "POST /function/{function} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n\
+        "POST /function/{function} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {}\r\n\
          Content-Length: {}\r\n",
-        payload.len()
+        class.content_type,
+        class.payload.len()
     );
-    if let Some(t) = task_type {
+    if let Some(t) = class.task_type {
         head.push_str(&format!("X-P2pfaas-Scheduler-Learning-Task-Type: {t}\r\n"));
     }
-    if let Some(d) = deadline_ms {
+    if let Some(d) = class.deadline_ms {
         head.push_str(&format!("X-P2pfaas-Deadline-Ms: {d}\r\n"));
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(&class.payload);
     bytes
 }
 
@@ -217,6 +213,7 @@ impl Worker {
                     .executor
                     .unwrap_or_else(|| self.target_id.to_string()),
                 error,
+                class: job.class,
             };
             if self.records.send(record).is_err() || !ok || self.idle.send(self.index).is_err() {
                 break;
@@ -262,14 +259,20 @@ mod tests {
 
     #[test]
     fn request_carries_optional_headers() {
-        let r = request_bytes("h:1", "echo", "text/plain", b"hi", Some(2), Some(150.5));
+        let class = Class {
+            payload: b"hi".to_vec(),
+            task_type: Some(2),
+            deadline_ms: Some(150.5),
+            ..Class::default()
+        };
+        let r = request_bytes("h:1", "echo", &class);
         let text = String::from_utf8(r).expect("ascii");
         assert!(text.starts_with("POST /function/echo HTTP/1.1\r\nHost: h:1\r\n"));
         assert!(text.contains("Content-Length: 2\r\n"));
         assert!(text.contains("X-P2pfaas-Scheduler-Learning-Task-Type: 2\r\n"));
         assert!(text.contains("X-P2pfaas-Deadline-Ms: 150.5\r\n"));
         assert!(text.ends_with("\r\n\r\nhi"));
-        let plain = request_bytes("h:1", "echo", "text/plain", b"", None, None);
+        let plain = request_bytes("h:1", "echo", &Class::default());
         assert!(!String::from_utf8_lossy(&plain).contains("X-P2pfaas"));
     }
 

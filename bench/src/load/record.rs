@@ -5,11 +5,10 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 /// Version of the results CSV; bump when a column changes meaning.
-pub const SCHEMA: &str = "p2pfaas-bench-load/1";
+pub const SCHEMA: &str = "p2pfaas-bench-load/2";
 
 /// The CSV header line (without the leading `#` comment that names schema, host and date).
-pub const HEADER: &str =
-    "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error";
+pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class";
 
 /// What happened to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +33,8 @@ pub struct Record {
     pub executor: String,
     /// Client-side failure (`timeout`, `connect`, `write`, `read`, `bad_response`, `no_connection`).
     pub error: Option<&'static str>,
+    /// Index of the request's class in the mix.
+    pub class: u16,
 }
 
 impl Record {
@@ -48,7 +49,7 @@ impl Record {
         let clean = |s: &str| s.replace([',', '\n', '\r', '"'], "_");
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             self.target,
             self.seq,
             self.intended.as_nanos(),
@@ -59,6 +60,7 @@ impl Record {
             self.hops.map(|h| h.to_string()).unwrap_or_default(),
             clean(&self.executor),
             self.error.unwrap_or_default(),
+            self.class,
         )
     }
 }
@@ -189,14 +191,15 @@ mod tests {
             hops: None,
             executor: "node,a".into(),
             error: None,
+            class: 2,
         };
         let mut out = Vec::new();
         r.write_csv(&mut out).expect("to a Vec");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,\n"
+            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2\n"
         );
-        assert_eq!(HEADER.split(',').count(), 10);
+        assert_eq!(HEADER.split(',').count(), 11);
         let mut s = Summary::default();
         s.add(&r);
         s.finish();
