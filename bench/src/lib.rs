@@ -6,6 +6,9 @@
 //! - [`arrivals`]: seeded arrival schedules — Poisson, deterministic, or a `time_s,rate` trace; pure.
 //! - [`load`]: the shell that sends a schedule over pooled keep-alive HTTP/1.1 connections, and
 //!   [`load::record`], the results file's rows and the run's summary.
+//! - [`experiment`]: specs (TOML) of multi-node experiments, the cluster of real node processes they
+//!   run on (loopback or network namespaces, optional link delay), and the report (JSON, CSV,
+//!   markdown, SVG) with commit, machine and date.
 //!
 //! The binary (`src/main.rs`) only parses flags into these types and prints.
 
@@ -13,5 +16,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod arrivals;
+pub mod experiment;
 pub mod load;
 pub mod theory;

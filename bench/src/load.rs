@@ -423,11 +423,16 @@ fn wait_until(deadline: Instant, spin: Duration) {
 /// The target's `machine_id` from `GET /discovery/configuration`, used as the executor of jobs it
 /// ran itself (it then names no path). `None` when it does not answer that route.
 fn machine_id(addr: SocketAddr, timeout: Duration) -> Option<Arc<str>> {
+    let json = get_json(addr, "/discovery/configuration", timeout)?;
+    json.get("machine_id")?.as_str().map(Arc::from)
+}
+
+/// `GET path` on `addr` (one connection, closed after) and its body as JSON; `None` unless the answer
+/// is a 200 with a JSON body within `timeout`.
+pub fn get_json(addr: SocketAddr, path: &str, timeout: Duration) -> Option<serde_json::Value> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
-    let request = format!(
-        "GET /discovery/configuration HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     // Read by Content-Length rather than to EOF: a server may keep the connection open anyway.
     let mut raw = Vec::new();
@@ -451,6 +456,5 @@ fn machine_id(addr: SocketAddr, timeout: Duration) -> Option<Arc<str>> {
         let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
         raw.extend_from_slice(&chunk[..n]);
     };
-    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
-    json.get("machine_id")?.as_str().map(Arc::from)
+    serde_json::from_slice(body).ok()
 }

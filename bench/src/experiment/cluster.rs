@@ -1,0 +1,389 @@
+//! Real `p2pfaas-node` processes for one experiment run: configs written to a scratch directory, nodes
+//! started on loopback or each in its own network namespace, optional delay proxies in front of every
+//! node's peer address, and everything stopped and removed on drop.
+
+use std::fmt::Write as _;
+use std::io::{BufRead as _, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::proxy::DelayProxy;
+use super::spec::{Network, Scheduler, Spec};
+use crate::load::get_json;
+
+/// Why a cluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Writing configs or starting a process failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A node started but did not print its `listening` line.
+    #[error("node {node} did not start: {detail}")]
+    NodeStart {
+        /// Node name.
+        node: String,
+        /// What it printed, or why nothing.
+        detail: String,
+    },
+    /// Nodes did not all see each other in time.
+    #[error("membership did not converge in {0:?}: {1}")]
+    Membership(Duration, String),
+    /// Namespaces were asked for without the rights or tools to create them.
+    #[error("network = \"netns\" needs root and iproute2: {0}")]
+    Netns(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+    let what = what.into();
+    move |source| ClusterError::Io { what, source }
+}
+
+/// One node process.
+struct Node {
+    name: String,
+    child: Child,
+    /// Where clients (the generator) call it.
+    addr: SocketAddr,
+}
+
+/// A running cluster; dropping it stops the nodes and removes namespaces and files.
+pub struct Cluster {
+    nodes: Vec<Node>,
+    _proxies: Vec<DelayProxy>,
+    netns: Option<Netns>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `spec.cluster.nodes` nodes running `scheduler`, each seeded with `seed + i`, and waits
+    /// until every node lists all the others.
+    pub fn start(
+        spec: &Spec,
+        scheduler: &Scheduler,
+        seed: u64,
+        binary: &Path,
+    ) -> Result<Self, ClusterError> {
+        let c = &spec.cluster;
+        let dir = std::env::temp_dir().join(format!(
+            "p2pfaas-bench-{}-{}-{}",
+            spec.name,
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        let netns = match c.network {
+            Network::Loopback => None,
+            Network::Netns => Some(Netns::create(c.nodes)?),
+        };
+        // Client addresses are fixed before any node starts: every node's seeds list the others.
+        let listen: Vec<SocketAddr> = match &netns {
+            None => (0..c.nodes)
+                .map(|_| free_port(Ipv4Addr::LOCALHOST))
+                .collect::<Result<_, _>>()?,
+            Some(n) => (0..c.nodes)
+                .map(|i| SocketAddr::new(n.node_ip(i), 18080))
+                .collect(),
+        };
+        let mut proxies = Vec::new();
+        let advertise: Vec<SocketAddr> = if c.link_delay_ms > 0.0 {
+            let host = netns
+                .as_ref()
+                .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), Netns::bridge_ip);
+            let delay = Duration::from_secs_f64(c.link_delay_ms / 1e3);
+            for &target in &listen {
+                let proxy = DelayProxy::start(SocketAddr::new(host, 0), target, delay)
+                    .map_err(io("starting a delay proxy"))?;
+                proxies.push(proxy);
+            }
+            proxies.iter().map(DelayProxy::addr).collect()
+        } else {
+            listen.clone()
+        };
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            _proxies: proxies,
+            netns,
+            dir,
+        };
+        for i in 0..c.nodes {
+            let seeds: Vec<String> = (0..c.nodes)
+                .filter(|&j| j != i)
+                .map(|j| format!("\"{}\"", advertise[j]))
+                .collect();
+            let config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
+            let node = cluster.spawn(i, &config, binary)?;
+            cluster.nodes.push(node);
+        }
+        cluster.wait_for_membership(Duration::from_secs(20))?;
+        Ok(cluster)
+    }
+
+    fn spawn(&self, i: usize, config: &str, binary: &Path) -> Result<Node, ClusterError> {
+        let name = format!("n{i}");
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, config).map_err(io(format!("writing {}", path.display())))?;
+        let mut command = match &self.netns {
+            None => Command::new(binary),
+            Some(n) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &n.ns(i)]).arg(binary);
+                c
+            }
+        };
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log")))
+            .map_err(io("creating a node log"))?;
+        let mut child = command
+            .arg("--config")
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(self.dir.join(&name))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(io(format!("starting {}", binary.display())))?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err(ClusterError::NodeStart {
+                node: name,
+                detail: "no stdout".into(),
+            });
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let Some(addr) = first
+            .strip_prefix("listening ")
+            .and_then(|a| a.trim().parse().ok())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log =
+                std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
+            return Err(ClusterError::NodeStart {
+                node: name,
+                detail: format!("stdout {first:?}; log: {}", log.trim()),
+            });
+        };
+        // Drain the rest of stdout so the node never blocks on a full pipe.
+        thread::spawn(move || lines.for_each(drop));
+        Ok(Node { name, child, addr })
+    }
+
+    fn wait_for_membership(&self, limit: Duration) -> Result<(), ClusterError> {
+        let want = self.nodes.len() - 1;
+        let deadline = Instant::now() + limit;
+        loop {
+            let mut short = Vec::new();
+            for n in &self.nodes {
+                let seen = get_json(n.addr, "/discovery/list", Duration::from_secs(1))
+                    .and_then(|v| v.as_array().map(Vec::len))
+                    .unwrap_or(0);
+                if seen < want {
+                    short.push(format!("{} sees {seen}/{want}", n.name));
+                }
+            }
+            if short.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ClusterError::Membership(limit, short.join(", ")));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Client addresses, in node order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
+    }
+
+    /// Each node's load source (`ebpf`, `psi`, `procfs`) from `/monitoring/load`, `?` when unknown.
+    pub fn load_sources(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                get_json(n.addr, "/monitoring/load", Duration::from_secs(1))
+                    .and_then(|v| v.pointer("/sample/source")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "?".to_owned())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            // SIGTERM first (clean unpin of eBPF maps, weights saved), SIGKILL after 5 s.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(n.child.id().to_string())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for n in &mut self.nodes {
+            while matches!(n.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = n.child.kill();
+            let _ = n.child.wait();
+        }
+        if let Some(n) = self.netns.take() {
+            n.remove();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn node_config(
+    spec: &Spec,
+    scheduler: &Scheduler,
+    i: usize,
+    listen: SocketAddr,
+    advertise: SocketAddr,
+    seeds: &[String],
+    seed: u64,
+) -> String {
+    let c = &spec.cluster;
+    let f = &spec.function;
+    let params: Vec<String> = scheduler
+        .parameters
+        .iter()
+        .map(|p| format!("{:?}", p))
+        .collect();
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "[node]\nlisten = \"{listen}\"\nworkers = {}\nseed = {}\n\
+         [log]\nlevel = \"warn\"\n\
+         [queue]\nslots = {}\nqueue_len = {}\n\
+         [scheduler]\nname = {:?}\nparameters = [{}]\n\
+         [discovery]\nmachine_id = \"n{i}\"\nadvertise = \"{advertise}\"\ninit_servers = [{}]\n\
+         [functions.work]\nbackend = \"builtin\"\nbuiltin = {:?}\nmean_ms = {}\ndistribution = {:?}\n",
+        c.workers,
+        seed.wrapping_mul(1000).wrapping_add(i as u64),
+        c.slots,
+        c.queue_len,
+        scheduler.name,
+        params.join(", "),
+        seeds.join(", "),
+        f.builtin,
+        f.mean_ms,
+        f.distribution,
+    );
+    text.push_str(&c.node_config);
+    text.push('\n');
+    text
+}
+
+/// A free port on `ip` (bound and released: the node binds it right after).
+fn free_port(ip: Ipv4Addr) -> Result<SocketAddr, ClusterError> {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map_err(io("finding a free port"))
+}
+
+/// A process-wide counter, so two clusters of one process never share a directory or namespace names.
+fn unique() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One bridge in the root namespace and one namespace per node, each with a veth on the bridge.
+struct Netns {
+    tag: String,
+    subnet: u8,
+    count: usize,
+}
+
+impl Netns {
+    fn create(count: usize) -> Result<Self, ClusterError> {
+        let id = std::process::id() % 10_000;
+        let mut n = Self {
+            // Link names are at most 15 bytes: "pb" + 4 digits + 1 + "h"/"v" + 2 digits.
+            tag: format!("pb{id}{}", unique() % 10),
+            subnet: u8::try_from(id % 200).unwrap_or(0) + 20,
+            count: 0,
+        };
+        let br = n.bridge();
+        let setup = || -> Result<(), String> {
+            ip(&["link", "add", &br, "type", "bridge"])?;
+            ip(&["addr", "add", &format!("{}/24", n.bridge_ip()), "dev", &br])?;
+            ip(&["link", "set", &br, "up"])
+        };
+        setup().map_err(ClusterError::Netns)?;
+        for i in 0..count {
+            let (ns, host, inner) = (n.ns(i), format!("{}h{i}", n.tag), format!("{}v{i}", n.tag));
+            let ip_cidr = format!("{}/24", n.node_ip(i));
+            // Counted before the steps, so a half-made namespace is removed too.
+            n.count = i + 1;
+            let steps = || -> Result<(), String> {
+                ip(&["netns", "add", &ns])?;
+                ip(&["link", "add", &host, "type", "veth", "peer", "name", &inner])?;
+                ip(&["link", "set", &inner, "netns", &ns])?;
+                ip(&["link", "set", &host, "master", &br])?;
+                ip(&["link", "set", &host, "up"])?;
+                ip(&["-n", &ns, "addr", "add", &ip_cidr, "dev", &inner])?;
+                ip(&["-n", &ns, "link", "set", &inner, "up"])?;
+                ip(&["-n", &ns, "link", "set", "lo", "up"])
+            };
+            if let Err(e) = steps() {
+                n.remove();
+                return Err(ClusterError::Netns(e));
+            }
+        }
+        Ok(n)
+    }
+
+    fn bridge(&self) -> String {
+        format!("{}br", self.tag)
+    }
+
+    fn ns(&self, i: usize) -> String {
+        format!("{}n{i}", self.tag)
+    }
+
+    fn bridge_ip(&self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 213, self.subnet, 1))
+    }
+
+    fn node_ip(&self, i: usize) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(
+            10,
+            213,
+            self.subnet,
+            u8::try_from(i + 2).unwrap_or(255),
+        ))
+    }
+
+    fn remove(self) {
+        for i in 0..self.count {
+            let _ = ip(&["netns", "del", &self.ns(i)]);
+        }
+        let _ = ip(&["link", "del", &self.bridge()]);
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
