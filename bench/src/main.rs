@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, anyhow, bail};
 use lexopt::{Arg, Parser, ValueExt as _};
 use p2pfaas_bench::arrivals::{Process, Profile};
+use p2pfaas_bench::experiment;
 use p2pfaas_bench::load::{self, Class, Spec, Target, record};
 use p2pfaas_bench::theory::Table;
 
@@ -40,6 +41,16 @@ usage:
       --spin-us US           spin this long before each send instead of sleeping (default 100)
       --out FILE             results CSV (default results/load-<unix time>.csv)
       --quiet                no progress line
+  p2pfaas-bench run SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S] [--requests] [--quiet]
+      an experiment on real p2pfaas-node processes (bench/specs/ has examples): a fresh cluster per
+      scheduler and seed, the spec's ρ sweep, then DIR/report.{json,csv,md} and one SVG per metric
+      --out DIR              default results/<spec name>-<unix time>
+      --node-bin PATH        default: p2pfaas-node next to this binary
+      --seconds S            override traffic.duration_s (shorter runs, wider error bars)
+      --requests             also write every request to DIR/requests-<point>.csv
+  p2pfaas-bench demo [--seconds S] [--node-bin PATH]
+      three nodes on loopback under uneven Poisson traffic, every scheduler side by side, with the
+      queueing-theory baselines (bench/specs/demo.toml; S seconds per scheduler, default 20)
 ";
 
 fn main() -> ExitCode {
@@ -49,6 +60,8 @@ fn main() -> ExitCode {
     let result = match command.as_ref().and_then(|c| c.to_str()) {
         Some("theory") => parse_theory(rest).map(Command::Theory),
         Some("load") => parse_load(rest).map(|a| Command::Load(Box::new(a))),
+        Some("run") => parse_run(rest, false).map(|a| Command::Run(Box::new(a))),
+        Some("demo") => parse_run(rest, true).map(|a| Command::Run(Box::new(a))),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -75,6 +88,14 @@ fn main() -> ExitCode {
 enum Command {
     Theory(Table),
     Load(Box<LoadArgs>),
+    Run(Box<RunArgs>),
+}
+
+struct RunArgs {
+    spec: experiment::spec::Spec,
+    out: PathBuf,
+    options: experiment::Options,
+    demo: bool,
 }
 
 struct LoadArgs {
@@ -92,6 +113,7 @@ impl Command {
                 Ok(())
             }
             Self::Load(args) => run_load(&args),
+            Self::Run(args) => run_experiment(&args),
         }
     }
 }
@@ -126,6 +148,128 @@ fn run_load(args: &LoadArgs) -> Result<()> {
         "{}\nresults: {}",
         summary.render(),
         args.out.display()
+    );
+    Ok(())
+}
+
+/// The demo's spec, shipped in the binary so `demo` works from any directory.
+const DEMO_SPEC: &str = include_str!("../specs/demo.toml");
+
+fn parse_run(args: Vec<OsString>, demo: bool) -> Result<RunArgs> {
+    let mut parser = Parser::from_args(args);
+    let mut spec_path: Option<PathBuf> = None;
+    let mut out = None;
+    let mut node_bin = None;
+    let mut seconds = None;
+    let mut requests = false;
+    let mut progress = true;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Arg::Value(v) if !demo && spec_path.is_none() => spec_path = Some(v.into()),
+            Arg::Long("out") if !demo => out = Some(PathBuf::from(parser.value()?)),
+            Arg::Long("node-bin") => node_bin = Some(PathBuf::from(parser.value()?)),
+            Arg::Long("seconds") => {
+                seconds = Some(positive(number(&mut parser, "--seconds")?, "--seconds")?);
+            }
+            Arg::Long("requests") if !demo => requests = true,
+            Arg::Long("quiet") => progress = false,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let (text, origin) = if demo {
+        (DEMO_SPEC.to_owned(), "the built-in demo spec".to_owned())
+    } else {
+        let path = spec_path.context("a spec file is needed: p2pfaas-bench run SPEC.toml")?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        (text, path.display().to_string())
+    };
+    let mut spec = experiment::spec::Spec::parse(&text).with_context(|| origin.clone())?;
+    if let Some(s) = seconds {
+        spec.traffic.duration_s = s;
+    }
+    let node_binary = match node_bin {
+        Some(p) => p,
+        None => std::env::current_exe()
+            .context("locating this binary")?
+            .with_file_name("p2pfaas-node"),
+    };
+    if !node_binary.is_file() {
+        bail!(
+            "{} not found: build it (`cargo build --release -p p2pfaas-node`) or pass --node-bin",
+            node_binary.display()
+        );
+    }
+    let out =
+        out.unwrap_or_else(|| PathBuf::from(format!("results/{}-{}", spec.name, unix_seconds())));
+    Ok(RunArgs {
+        spec,
+        options: experiment::Options {
+            node_binary,
+            requests_dir: requests.then(|| out.clone()),
+            progress,
+        },
+        out,
+        demo,
+    })
+}
+
+fn run_experiment(args: &RunArgs) -> Result<()> {
+    let spec = &args.spec;
+    if args.options.requests_dir.is_some() {
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+    }
+    if args.demo {
+        print_demo_intro(spec)?;
+    }
+    let report = experiment::run(spec, &args.options)?;
+    let mut stdout = std::io::stdout();
+    let _ = write!(stdout, "{}", report.markdown());
+    if args.demo {
+        let _ = writeln!(
+            stdout,
+            "\nreject: refused share (429/503); forwarded: share of successes run by another node; \
+             deadline met: 200 within {} ms; load: where each node's load measure came from \
+             (ebpf: kernel probes, psi/procfs: fallback without BPF rights).",
+            spec.mix.first().and_then(|m| m.deadline_ms).unwrap_or(0.0)
+        );
+    } else {
+        experiment::write(&report, &args.out)?;
+        let _ = writeln!(stdout, "\nresults: {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// What the demo runs, and the queueing-theory figures it should land between.
+fn print_demo_intro(spec: &experiment::spec::Spec) -> Result<()> {
+    let c = &spec.cluster;
+    let rates = spec.rates(spec.traffic.rho[0]);
+    let mu = 1000.0 / spec.function.mean_ms;
+    let (k, q) = (u32::try_from(c.slots)?, u32::try_from(c.queue_len)?);
+    let nodes = u32::try_from(c.nodes)?;
+    let alone = p2pfaas_bench::theory::mmkq(rates[0], mu, k, q)?;
+    let total: f64 = rates.iter().sum();
+    let pooled = p2pfaas_bench::theory::mmkq(total, mu, k * nodes, q * nodes)?;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "{} nodes on loopback, K={k} Q={q}, function: {} (exponential, mean {} ms); Poisson arrivals \
+         per node: {} per s; {} s per scheduler\n\
+         theory (M/M/K/K+Q): n0 alone blocks {:.3} — what no cooperation gives it; one pooled \
+         {}-slot node (perfect cooperation) would block {:.4}\n",
+        c.nodes,
+        spec.function.builtin,
+        spec.function.mean_ms,
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join("/"),
+        spec.traffic.duration_s,
+        alone.blocking,
+        k * nodes,
+        pooled.blocking,
     );
     Ok(())
 }

@@ -167,6 +167,28 @@ fn is_refusal(reason: &[u8]) -> bool {
     !reason.starts_with(b"function_")
 }
 
+/// Statuses of a peer that is working but declined the job: full (429), its scheduler rejected it
+/// (503), or the job's path loops through it (508).
+fn is_capacity_status(status: u16) -> bool {
+    matches!(status, 429 | 503 | 508)
+}
+
+/// Why a forward did not produce the client's answer; the job never ran on the peer either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardError {
+    /// The peer answered that it would not take the job (a capacity or scheduling refusal): the
+    /// cluster is busy, not broken.
+    Refused(String),
+    /// The peer is unknown, unreachable, timed out, unauthorised or answered garbage.
+    Failed(String),
+}
+
+impl From<String> for ForwardError {
+    fn from(detail: String) -> Self {
+        Self::Failed(detail)
+    }
+}
+
 /// Sends the job to `peer` and, on an answer, writes the client's response into `resp`. `Err` carries
 /// the reason when the peer failed or refused before running it.
 pub async fn forward(
@@ -177,7 +199,7 @@ pub async fn forward(
     timing: Timing,
     resp: &mut Response,
     out: &mut Output,
-) -> Result<(), String> {
+) -> Result<(), ForwardError> {
     let snapshot = w.peers();
     let peer = snapshot
         .get(id)
@@ -255,10 +277,10 @@ pub async fn forward(
     };
     match sent {
         Err(_) => {
-            return Err(format!(
+            return Err(ForwardError::Failed(format!(
                 "peer {} did not answer within {limit:?}",
                 peer.addr
-            ));
+            )));
         }
         Ok(Err(e)) => {
             PeerTable::report_failure(&peer.live);
@@ -267,7 +289,10 @@ pub async fn forward(
                 | crate::backend::BackendError::Failed(d) => d,
                 crate::backend::BackendError::Timeout => "timed out".into(),
             };
-            return Err(format!("peer {}: {detail}", peer.addr));
+            return Err(ForwardError::Failed(format!(
+                "peer {}: {detail}",
+                peer.addr
+            )));
         }
         Ok(Ok(())) => {}
     }
@@ -352,14 +377,19 @@ fn json_request(
 }
 
 /// A native answer: the function's status, headers and body as is, plus the path and timing lists.
-fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Route, String> {
+fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Route, ForwardError> {
     if let Some(reason) = out.header("X-P2pfaas-Reject-Reason")
         && is_refusal(reason)
     {
-        return Err(format!(
+        let detail = format!(
             "peer {addr} refused the job ({})",
             String::from_utf8_lossy(reason)
-        ));
+        );
+        return Err(if is_capacity_status(out.status) {
+            ForwardError::Refused(detail)
+        } else {
+            ForwardError::Failed(detail)
+        });
     }
     resp.status = out.status;
     if !out.content_type.is_empty() {
@@ -392,15 +422,15 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
 }
 
 /// A JSON answer (the original's protocol): status and base64 body, path executor first.
-fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, String> {
+fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, ForwardError> {
     let answer: JsonResponse = serde_json::from_slice(&out.body)
         .map_err(|e| format!("peer {addr} sent an unreadable answer: {e}"))?;
     let body = wire::decode_body(&answer.body).map_err(|e| format!("peer {addr}: {e}"))?;
-    if matches!(answer.status_code, 429 | 503 | 508) {
-        return Err(format!(
+    if is_capacity_status(answer.status_code) {
+        return Err(ForwardError::Refused(format!(
             "peer {addr} refused the job ({})",
             answer.status_code
-        ));
+        )));
     }
     // The original answered status 0 when the function failed.
     resp.status = if answer.status_code == 0 {

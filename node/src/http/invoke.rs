@@ -373,8 +373,14 @@ async fn run(
                     write_fallback(resp, note);
                     return Ok(());
                 }
-                // One fallback: run here if there is room now, else say why the peer failed.
-                Err(reason) => {
+                // One fallback: run here if there is room now. Without room, a refusal is this
+                // node's capacity reject (429, the cluster is busy); a failure says why the peer failed.
+                Err(forward::ForwardError::Refused(_)) => {
+                    note.fallback = Some("peer_refused");
+                    write_fallback(resp, note);
+                    return run_local(w, inv, function, Admission::Queue, resp, out, timing).await;
+                }
+                Err(forward::ForwardError::Failed(reason)) => {
                     note.fallback = Some("peer_failed");
                     write_fallback(resp, note);
                     return run_local(w, inv, function, Admission::Queue, resp, out, timing)

@@ -240,6 +240,42 @@ nodetest!(the_forward_header_sends_one_call_to_a_peer, |driver| {
     assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None);
 });
 
+nodetest!(
+    a_refusing_peer_and_a_full_origin_make_a_capacity_reject,
+    |driver| {
+        // K = 1 and no queue on both: with both slots held, a forward is refused by b (429) and the
+        // fallback finds no room on a either. The cluster is full, not broken: 429, not 502.
+        let loss = |id, peers: &[SocketAddr]| {
+            config(id, 1, "NoScheduler", &["true"], peers).replace("queue_len = 8", "queue_len = 0")
+        };
+        let b = Node::start(driver, &loss("b", &[]), &[]);
+        let a = Node::start(driver, &loss("a", &[b.addr]), &[]);
+        wait_for_peers(&a, 1);
+        let (a_addr, b_addr) = (a.addr, b.addr);
+        let hold: Vec<_> = [a_addr, b_addr]
+            .into_iter()
+            .map(|addr| std::thread::spawn(move || call(addr, "/function/sleep", b"hold")))
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        let r = a.call(
+            "POST",
+            "/function/echo",
+            &[("X-P2pfaas-Scheduler-Forward", "1")],
+            b"nowhere",
+        );
+        assert_eq!(r.status, 429, "{}", r.text());
+        assert_eq!(
+            r.header("X-P2pfaas-Scheduler-Fallback"),
+            Some("peer_refused")
+        );
+        // The fallback admits through the queue, which has no places here.
+        assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("queue_full"));
+        for h in hold {
+            assert_eq!(h.join().expect("client").status, 200);
+        }
+    }
+);
+
 nodetest!(a_forwarded_function_error_comes_back_clean, |driver| {
     let b = Node::start(driver, &config("b", 4, "NoScheduler", &["false"], &[]), &[]);
     let a = Node::start(
