@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Demo: (1) a 3-node cluster on loopback under uneven Poisson traffic, once per scheduler, with a results
-# table (scripts/demo.py); (2) one node with the built-in functions and a process function (`cat`): echo,
-# a burst of sleep calls past K+Q, cpu-loop and cat, with a per-function table.
+# table (`p2pfaas-bench demo`, bench/specs/demo.toml; DEMO_SECONDS per scheduler, default 20);
+# (2) one node with the built-in functions and a process function (`cat`): echo, a burst of sleep calls
+# past K+Q, cpu-loop and cat, with a per-function table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { echo "demo needs curl (scripts/setup.sh installs it)"; exit 1; }
-command -v python3 >/dev/null || { echo "demo needs python3"; exit 1; }
 
 echo "== a 3-node cluster, schedulers side by side"
-python3 scripts/demo.py "${DEMO_SECONDS:-6}"
+# With the eBPF toolchain (scripts/setup.sh installs it) the nodes measure their load with the kernel
+# probes when run as root; otherwise they fall back to PSI or /proc/stat. The table's `load` column says.
+features=()
+bpf-linker --version >/dev/null 2>&1 && features=(--features ebpf)
+cargo build --release -p p2pfaas-node "${features[@]}" >&2
+cargo build --release -p p2pfaas-bench >&2
+"${CARGO_TARGET_DIR:-target}/release/p2pfaas-bench" demo --seconds "${DEMO_SECONDS:-20}" --quiet
 echo
 echo "== one node, every kind of function"
 

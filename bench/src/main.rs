@@ -248,6 +248,7 @@ fn print_demo_intro(spec: &experiment::spec::Spec) -> Result<()> {
     let mu = 1000.0 / spec.function.mean_ms;
     let (k, q) = (u32::try_from(c.slots)?, u32::try_from(c.queue_len)?);
     let nodes = u32::try_from(c.nodes)?;
+    let alone_loss = p2pfaas_bench::theory::mmkq(rates[0], mu, k, 0)?;
     let alone = p2pfaas_bench::theory::mmkq(rates[0], mu, k, q)?;
     let total: f64 = rates.iter().sum();
     let pooled = p2pfaas_bench::theory::mmkq(total, mu, k * nodes, q * nodes)?;
@@ -256,8 +257,9 @@ fn print_demo_intro(spec: &experiment::spec::Spec) -> Result<()> {
         stdout,
         "{} nodes on loopback, K={k} Q={q}, function: {} (exponential, mean {} ms); Poisson arrivals \
          per node: {} per s; {} s per scheduler\n\
-         theory (M/M/K/K+Q): n0 alone blocks {:.3} — what no cooperation gives it; one pooled \
-         {}-slot node (perfect cooperation) would block {:.4}\n",
+         theory: without cooperation n0 blocks {:.3} as a loss system (M/M/K/K, schedulers with \
+         Loss = true) and {:.3} with its queue (M/M/K/K+Q); one pooled {}-slot node (perfect \
+         cooperation) would block {:.4}\n",
         c.nodes,
         spec.function.builtin,
         spec.function.mean_ms,
@@ -267,6 +269,7 @@ fn print_demo_intro(spec: &experiment::spec::Spec) -> Result<()> {
             .collect::<Vec<_>>()
             .join("/"),
         spec.traffic.duration_s,
+        alone_loss.blocking,
         alone.blocking,
         k * nodes,
         pooled.blocking,
