@@ -95,10 +95,10 @@ fn series(report: &Report, value: fn(&Row) -> Option<f64>) -> Vec<(String, Vec<(
         .collect()
 }
 
-const W: f64 = 640.0;
+const W: f64 = 760.0;
 const H: f64 = 400.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 200.0;
+const RIGHT: f64 = 280.0;
 const TOP: f64 = 36.0;
 const BOTTOM: f64 = 48.0;
 
