@@ -336,6 +336,8 @@ impl Pool {
                 executor: self.target_id.to_string(),
                 error: Some(error),
                 class,
+                execution: None,
+                queue: None,
             };
             let i = match slot {
                 Ok(i) => i,

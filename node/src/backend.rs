@@ -12,6 +12,7 @@ pub mod openfaas;
 pub mod process;
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use rand::rngs::SmallRng;
 
@@ -50,8 +51,37 @@ pub struct Context<'a> {
     pub rng: &'a RefCell<SmallRng>,
     /// This worker's keep-alive connections to HTTP functions.
     pub pool: &'a Pool,
+    /// This worker's estimate of how late its timers fire (used by the `sleep` built-in).
+    pub timer_lateness: &'a TimerLateness,
     /// Limits for reading a function's HTTP response (`http.max_head_bytes`, `http.max_response_bytes`).
     pub response_limits: Limits,
+}
+
+/// A running estimate of how much later than asked a runtime sleep ends on this worker.
+///
+/// monoio's timer wheel has 1 ms ticks and rounds deadlines up, and a busy thread wakes later still:
+/// asked for 20 ms, a sleep took 21.3–21.7 ms here. The `sleep` built-in asks for that much less so
+/// the time a job holds its slot has the configured mean (what Erlang-B and the simulator assume).
+#[derive(Debug, Default)]
+pub struct TimerLateness {
+    ewma_ns: std::cell::Cell<f64>,
+}
+
+impl TimerLateness {
+    /// Weight of one observation: the estimate settles within a few dozen sleeps.
+    const GAIN: f64 = 1.0 / 16.0;
+
+    /// How much shorter to ask for, at most `want` (a sleep is never negative).
+    pub fn lead(&self, want: Duration) -> Duration {
+        Duration::from_nanos(self.ewma_ns.get() as u64).min(want)
+    }
+
+    /// Records that a sleep asked for `asked` took `took`.
+    pub fn observe(&self, asked: Duration, took: Duration) {
+        let late = took.saturating_sub(asked).as_nanos() as f64;
+        let e = self.ewma_ns.get();
+        self.ewma_ns.set(e + Self::GAIN * (late - e));
+    }
 }
 
 /// One invocation as a backend sees it.
@@ -172,5 +202,32 @@ impl FunctionBackend for Backend {
             Self::Http(h) => h.invoke(ctx, call, out).await,
             Self::OpenFaas(o) => o.invoke(ctx, call, out).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_lateness_settles_on_the_observed_delay_and_never_exceeds_the_sleep() {
+        let t = TimerLateness::default();
+        assert_eq!(t.lead(Duration::from_millis(20)), Duration::ZERO);
+        for _ in 0..200 {
+            let asked = Duration::from_millis(20).saturating_sub(t.lead(Duration::from_millis(20)));
+            t.observe(asked, asked + Duration::from_micros(1500));
+        }
+        let lead = t.lead(Duration::from_millis(20));
+        assert!(
+            lead.abs_diff(Duration::from_micros(1500)) < Duration::from_micros(10),
+            "{lead:?}"
+        );
+        assert_eq!(
+            t.lead(Duration::from_micros(300)),
+            Duration::from_micros(300)
+        );
+        // An early wake-up (never seen, but possible with a coarse clock) counts as on time.
+        t.observe(Duration::from_millis(5), Duration::from_millis(4));
+        assert!(t.lead(Duration::from_millis(20)) < lead);
     }
 }

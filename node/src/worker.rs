@@ -38,6 +38,8 @@ pub struct Worker {
     pub connections: Cell<usize>,
     /// Keep-alive connections to HTTP functions, owned by this worker.
     pub pool: Pool,
+    /// How late this worker's runtime timers fire, on average (see [`crate::backend::TimerLateness`]).
+    pub timer_lateness: crate::backend::TimerLateness,
     scheduler: RefCell<LocalScheduler>,
     /// Scratch for the per-task-type loads, one entry per counted type.
     type_loads: RefCell<Vec<TypeLoad>>,
@@ -79,6 +81,7 @@ impl Worker {
             metrics,
             connections: Cell::new(0),
             pool: Pool::new(),
+            timer_lateness: crate::backend::TimerLateness::default(),
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
             type_loads: RefCell::new(vec![TypeLoad::default(); node.task_types.len()]),
             table,

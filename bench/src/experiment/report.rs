@@ -64,6 +64,10 @@ pub struct Row {
     pub p99_ms: f64,
     /// Mean latency of 2xx answers, ms.
     pub mean_ms: f64,
+    /// Mean time the function ran, as the executors reported it (`X-P2pfaas-Timing-Execution-Time-
+    /// Seconds`), ms: the service time the queueing models need. `None` when no answer carried it.
+    #[serde(default)]
+    pub service_ms: Option<f64>,
     /// Share of 2xx answers run by another node than the one called (hops ≥ 1).
     pub forwarded: f64,
     /// p99 of the generator's send-time error, µs (live runs; 0 when simulated).
@@ -82,7 +86,8 @@ pub struct Theory {
     /// Blocking of M/M/K/K+Q at `a` (Erlang-B when Q = 0).
     pub blocking: f64,
     /// Offered load with the service time the node really held a slot for: measured arrival rate ×
-    /// mean latency of admitted jobs (only meaningful without a queue; equals `a` for an ideal node).
+    /// mean execution time the node reported (else mean latency of admitted jobs); equals `a` for an
+    /// ideal node.
     pub a_effective: f64,
     /// Blocking at `a_effective`.
     pub blocking_effective: f64,
@@ -101,6 +106,8 @@ pub struct Accumulator {
     forwarded: u64,
     latencies_ns: Vec<i64>,
     send_errors_ns: Vec<i64>,
+    service_ns: f64,
+    service_n: u64,
     first_ns: u128,
     last_ns: u128,
 }
@@ -120,6 +127,8 @@ impl Accumulator {
             forwarded: 0,
             latencies_ns: Vec::new(),
             send_errors_ns: Vec::new(),
+            service_ns: 0.0,
+            service_n: 0,
             first_ns: u128::MAX,
             last_ns: 0,
         }
@@ -140,6 +149,10 @@ impl Accumulator {
         if ok {
             self.ok += 1;
             self.latencies_ns.push(latency_ns);
+            if let Some(e) = r.execution {
+                self.service_ns += e.as_nanos() as f64;
+                self.service_n += 1;
+            }
             if r.hops.unwrap_or(0) > 0 {
                 self.forwarded += 1;
             }
@@ -176,6 +189,8 @@ impl Accumulator {
         } else {
             l.iter().map(|&v| v as f64).sum::<f64>() / l.len() as f64 / 1e6
         };
+        let service_ms =
+            (self.service_n > 0).then(|| self.service_ns / self.service_n as f64 / 1e6);
         let theory = model.and_then(|(k, q, mu)| {
             let lambda_total: f64 = lambda.iter().sum();
             let span_s = (self.last_ns.saturating_sub(self.first_ns)) as f64 / 1e9;
@@ -184,7 +199,9 @@ impl Accumulator {
             } else {
                 lambda_total
             };
-            let a_effective = measured_lambda * mean_ms / 1e3;
+            // The node's own report of how long jobs ran; else the latency of admitted jobs, which
+            // also counts the round trip (and any queueing, so only meaningful without a queue).
+            let a_effective = measured_lambda * service_ms.unwrap_or(mean_ms) / 1e3;
             let blocking = theory::mmkq(lambda_total, mu, k, q).ok()?.blocking;
             let blocking_effective = if a_effective > 0.0 {
                 theory::mmkq(a_effective, 1.0, k, q).ok()?.blocking
@@ -213,6 +230,7 @@ impl Accumulator {
             p95_ms: ms(percentile(l, 95.0)),
             p99_ms: ms(percentile(l, 99.0)),
             mean_ms,
+            service_ms,
             forwarded: share(self.forwarded, self.ok),
             send_error_p99_us: percentile(&self.send_errors_ns, 99.0) as f64 / 1e3,
             load_sources: Vec::new(),
@@ -223,7 +241,7 @@ impl Accumulator {
 
 /// The CSV header of [`Report::csv`].
 pub const CSV_HEADER: &str = "scheduler,seed,rho,lambda_total,sent,ok,rejected,failed,reject_rate,\
-deadline_met,p50_ms,p95_ms,p99_ms,mean_ms,forwarded,send_error_p99_us,theory_blocking,theory_blocking_effective";
+deadline_met,p50_ms,p95_ms,p99_ms,mean_ms,service_ms,forwarded,send_error_p99_us,theory_blocking,theory_blocking_effective";
 
 impl Report {
     /// One line per row, [`CSV_HEADER`] first.
@@ -233,7 +251,7 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.3},{},{},{},{},{:.5},{},{:.3},{:.3},{:.3},{:.3},{:.4},{:.1},{},{}",
+                "{},{},{},{:.3},{},{},{},{},{:.5},{},{:.3},{:.3},{:.3},{:.3},{},{:.4},{:.1},{},{}",
                 r.scheduler.replace(',', ";"),
                 r.seed,
                 r.rho,
@@ -248,6 +266,7 @@ impl Report {
                 r.p95_ms,
                 r.p99_ms,
                 r.mean_ms,
+                opt(r.service_ms),
                 r.forwarded,
                 r.send_error_p99_us,
                 opt(r.theory.as_ref().map(|t| t.blocking)),
@@ -347,6 +366,7 @@ mod tests {
     use super::*;
 
     fn record(at_ms: u64, status: u16, latency_ms: u64, hops: Option<u16>, class: u16) -> Record {
+        let ok = status == 200;
         Record {
             target: 0,
             seq: at_ms,
@@ -359,6 +379,9 @@ mod tests {
             executor: "n0".into(),
             error: None,
             class,
+            // The node reports a little less than the client sees.
+            execution: ok.then(|| Duration::from_millis(latency_ms) - Duration::from_micros(100)),
+            queue: None,
         }
     }
 
@@ -399,7 +422,10 @@ mod tests {
         assert!((t.a - 2.0).abs() < 1e-12);
         let b = theory::erlang_b(2.0, 4).expect("valid");
         assert!((t.blocking - b).abs() < 1e-12);
-        assert!((t.a_effective - 2.0).abs() < 1e-9, "{}", t.a_effective);
-        assert!((t.blocking_effective - b).abs() < 1e-9);
+        // Held 19.9 ms as the node reports it, at 100/s: a = 1.99.
+        assert!((t.a_effective - 1.99).abs() < 1e-9, "{}", t.a_effective);
+        assert_eq!(row.service_ms, Some(19.9));
+        let b_eff = theory::erlang_b(1.99, 4).expect("valid");
+        assert!((t.blocking_effective - b_eff).abs() < 1e-9);
     }
 }

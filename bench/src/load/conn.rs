@@ -26,13 +26,17 @@ pub(crate) struct Job {
 }
 
 /// The parts of a response the results file keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) reject_reason: Option<String>,
     pub(crate) hops: Option<u16>,
     /// Last id of `X-P2pfaas-Peers-List-Id`, if the node sent one.
     pub(crate) executor: Option<String>,
+    /// `X-P2pfaas-Timing-Execution-Time-Seconds`: how long the function ran on the executor.
+    pub(crate) execution: Option<Duration>,
+    /// `X-P2pfaas-Timing-Queue-Seconds`: how long the job waited for a slot there.
+    pub(crate) queue: Option<Duration>,
 }
 
 /// The fixed bytes of every request of one class to one target (built once, written as is).
@@ -139,9 +143,7 @@ fn parse(buf: &[u8]) -> Result<Option<(Answer, usize)>, ReadError> {
     let status = response.code.ok_or(ReadError::BadResponse)?;
     let mut answer = Answer {
         status,
-        reject_reason: None,
-        hops: None,
-        executor: None,
+        ..Answer::default()
     };
     let mut body_len = None;
     for h in response.headers.iter() {
@@ -155,10 +157,19 @@ fn parse(buf: &[u8]) -> Result<Option<(Answer, usize)>, ReadError> {
             answer.hops = value.ok().and_then(|v| v.parse().ok());
         } else if name.eq_ignore_ascii_case("x-p2pfaas-peers-list-id") {
             answer.executor = value.ok().and_then(last_id);
+        } else if name.eq_ignore_ascii_case("x-p2pfaas-timing-execution-time-seconds") {
+            answer.execution = value.ok().and_then(seconds);
+        } else if name.eq_ignore_ascii_case("x-p2pfaas-timing-queue-seconds") {
+            answer.queue = value.ok().and_then(seconds);
         }
     }
     let total = head_len + body_len.ok_or(ReadError::BadResponse)?;
     Ok((buf.len() >= total).then_some((answer, total)))
+}
+
+/// A non-negative number of seconds, as the timing headers carry them.
+fn seconds(v: &str) -> Option<Duration> {
+    Duration::try_from_secs_f64(v.parse().ok()?).ok()
 }
 
 /// The last id of a JSON array of strings such as `["a","b"]` (node ids never contain commas or quotes).
@@ -190,15 +201,7 @@ impl Worker {
             let ok = result.is_ok();
             let (answer, error) = match result {
                 Ok(a) => (a, None),
-                Err(e) => (
-                    Answer {
-                        status: 0,
-                        reject_reason: None,
-                        hops: None,
-                        executor: None,
-                    },
-                    Some(e.label()),
-                ),
+                Err(e) => (Answer::default(), Some(e.label())),
             };
             let record = Record {
                 target: self.target,
@@ -214,6 +217,8 @@ impl Worker {
                     .unwrap_or_else(|| self.target_id.to_string()),
                 error,
                 class: job.class,
+                execution: answer.execution,
+                queue: answer.queue,
             };
             if self.records.send(record).is_err() || !ok || self.idle.send(self.index).is_err() {
                 break;
@@ -231,7 +236,8 @@ mod tests {
     fn parses_a_reject_in_pieces() {
         let raw = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 5\r\n\
                     X-P2pfaas-Reject-Reason: no_free_slot\r\nX-P2pfaas-Hops: 1\r\n\
-                    X-P2pfaas-Peers-List-Id: [\"a\", \"b\"]\r\n\r\nhelloHTTP/1.1";
+                    X-P2pfaas-Peers-List-Id: [\"a\", \"b\"]\r\n\
+                    X-P2pfaas-Timing-Queue-Seconds: 0.002500\r\n\r\nhelloHTTP/1.1";
         let head_end = raw.len() - "helloHTTP/1.1".len();
         assert_eq!(parse(&raw[..head_end - 1]), Ok(None));
         assert_eq!(parse(&raw[..head_end + 2]), Ok(None));
@@ -244,6 +250,8 @@ mod tests {
                 reject_reason: Some("no_free_slot".into()),
                 hops: Some(1),
                 executor: Some("b".into()),
+                execution: None,
+                queue: Some(Duration::from_micros(2500)),
             }
         );
     }

@@ -5,10 +5,10 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 /// Version of the results CSV; bump when a column changes meaning.
-pub const SCHEMA: &str = "p2pfaas-bench-load/2";
+pub const SCHEMA: &str = "p2pfaas-bench-load/3";
 
 /// The CSV header line (without the leading `#` comment that names schema, host and date).
-pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class";
+pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class,execution_ns,queue_ns";
 
 /// What happened to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct Record {
     pub error: Option<&'static str>,
     /// Index of the request's class in the mix.
     pub class: u16,
+    /// How long the function ran on the executor (`X-P2pfaas-Timing-Execution-Time-Seconds`).
+    pub execution: Option<Duration>,
+    /// How long the job waited for a slot on the executor (`X-P2pfaas-Timing-Queue-Seconds`).
+    pub queue: Option<Duration>,
 }
 
 impl Record {
@@ -49,7 +53,7 @@ impl Record {
         let clean = |s: &str| s.replace([',', '\n', '\r', '"'], "_");
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.target,
             self.seq,
             self.intended.as_nanos(),
@@ -61,8 +65,15 @@ impl Record {
             clean(&self.executor),
             self.error.unwrap_or_default(),
             self.class,
+            ns(self.execution),
+            ns(self.queue),
         )
     }
+}
+
+/// Nanoseconds, or an empty field.
+fn ns(d: Option<Duration>) -> String {
+    d.map(|d| d.as_nanos().to_string()).unwrap_or_default()
 }
 
 /// Nearest-rank percentile of sorted values (`p` in 0–100); 0 for an empty slice.
@@ -192,14 +203,16 @@ mod tests {
             executor: "node,a".into(),
             error: None,
             class: 2,
+            execution: Some(Duration::from_millis(20)),
+            queue: None,
         };
         let mut out = Vec::new();
         r.write_csv(&mut out).expect("to a Vec");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2\n"
+            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2,20000000,\n"
         );
-        assert_eq!(HEADER.split(',').count(), 11);
+        assert_eq!(HEADER.split(',').count(), 13);
         let mut s = Summary::default();
         s.add(&r);
         s.finish();

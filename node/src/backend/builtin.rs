@@ -1,5 +1,6 @@
 //! Built-in functions for experiments and tests with no external dependency:
-//! `echo` (returns the body and its `Content-Type`), `sleep` (waits a sampled service time, then echoes),
+//! `echo` (returns the body and its `Content-Type`), `sleep` (waits a sampled service time, then echoes;
+//! it asks the runtime for less by the worker's measured timer lateness, so the mean is right),
 //! `cpu-loop` (burns a sampled amount of CPU time on the blocking pool, never on an I/O thread).
 //! Service times are fixed or exponential; samples come from the worker's seeded RNG.
 
@@ -78,7 +79,10 @@ impl FunctionBackend for Builtin {
             config::Builtin::Echo => echo(call, out),
             config::Builtin::Sleep { mean, distribution } => {
                 let d = sample(mean, distribution, &mut rng.borrow_mut());
-                monoio::time::sleep(d).await;
+                let asked = d.saturating_sub(ctx.timer_lateness.lead(d));
+                let started = std::time::Instant::now();
+                monoio::time::sleep(asked).await;
+                ctx.timer_lateness.observe(asked, started.elapsed());
                 echo(call, out);
             }
             config::Builtin::CpuLoop { mean, distribution } => {

@@ -451,6 +451,7 @@ async fn run_local(
     let ctx = Context {
         rng: &w.rng,
         pool: &w.pool,
+        timer_lateness: &w.timer_lateness,
         response_limits: codec::Limits {
             max_head_bytes: http.max_head_bytes,
             max_headers: codec::MAX_HEADERS,
