@@ -37,30 +37,11 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
 }
 
 /// One context switch on this CPU, whichever program saw it (classic or `tp_btf`): closes the slice
-/// that just ended, counts the switch and does the wake-to-run bookkeeping.
+/// that just ended, counts the switch and does the wake-to-run bookkeeping through `WAKE_TS`.
 #[inline(always)]
 pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
     let now = unsafe { bpf_ktime_get_ns() };
-    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
-        // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
-        let st = unsafe { &mut *st };
-        if st.last_switch_ns != 0 && now > st.last_switch_ns {
-            let slice = now - st.last_switch_ns;
-            if prev_pid != 0 {
-                st.busy_ns += slice;
-            }
-            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
-            // per switch instead of two.
-            if st.curr_tracked != 0 {
-                st.tracked_ns += slice;
-            }
-        }
-        st.switches += 1;
-        st.last_switch_ns = now;
-        st.curr_busy = u32::from(next_pid != 0);
-        st.curr_tracked = u32::from(next_pid != 0 && is_tracked(next_pid));
-    }
-
+    account(prev_pid, next_pid, now);
     if RUNQ_LATENCY.load() == 0 {
         return;
     }
@@ -81,6 +62,30 @@ pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
     }
 }
 
+/// Closes the slice that just ended on this CPU (busy and tracked time) and counts the switch.
+#[inline(always)]
+pub(crate) fn account(prev_pid: u32, next_pid: u32, now: u64) {
+    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
+        // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
+        let st = unsafe { &mut *st };
+        if st.last_switch_ns != 0 && now > st.last_switch_ns {
+            let slice = now - st.last_switch_ns;
+            if prev_pid != 0 {
+                st.busy_ns += slice;
+            }
+            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
+            // per switch instead of two.
+            if st.curr_tracked != 0 {
+                st.tracked_ns += slice;
+            }
+        }
+        st.switches += 1;
+        st.last_switch_ns = now;
+        st.curr_busy = u32::from(next_pid != 0);
+        st.curr_tracked = u32::from(next_pid != 0 && is_tracked(next_pid));
+    }
+}
+
 #[inline(always)]
 fn is_tracked(id: u32) -> bool {
     // SAFETY: only the presence is read.
@@ -89,7 +94,7 @@ fn is_tracked(id: u32) -> bool {
 
 /// Adds one wake-to-run delay to this CPU's histogram.
 #[inline(always)]
-fn record_delay(ns: u64) {
+pub(crate) fn record_delay(ns: u64) {
     let slot = log2_slot(ns / 1000);
     if let Some(h) = RUNQ_HIST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot (see above); `slot < RUNQ_SLOTS` by construction.

@@ -29,7 +29,7 @@
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource};
 
 const ROUND_TRIPS: u32 = 50_000;
 const ROUNDS: usize = 10;
@@ -68,37 +68,47 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let options = |programs, runq_latency| Options {
+    let options = |programs, runq_latency, sched_info| Options {
         pin_dir: None,
         kernel_btf: true,
         runq_latency,
+        sched_info,
         programs,
     };
     let mut variants = vec![
         (
-            "classic, runq latency on ",
-            options(EbpfPrograms::Classic, true),
+            "classic, runq latency on (WAKE_TS)   ",
+            options(EbpfPrograms::Classic, true, true),
         ),
         (
-            "classic, runq latency off",
-            options(EbpfPrograms::Classic, false),
+            "classic, runq latency off            ",
+            options(EbpfPrograms::Classic, false, true),
         ),
     ];
     if let Err(e) = Probes::load(&variants[0].1) {
         eprintln!("skipped: probes do not load here: {e}");
         return;
     }
-    match Probes::load(&options(EbpfPrograms::Btf, true)) {
-        Ok(_) => variants.extend([
-            (
-                "tp_btf,  runq latency on ",
-                options(EbpfPrograms::Btf, true),
-            ),
-            (
-                "tp_btf,  runq latency off",
-                options(EbpfPrograms::Btf, false),
-            ),
-        ]),
+    match Probes::load(&options(EbpfPrograms::Btf, true, true)) {
+        Ok(probes) => {
+            if probes.runq_source() != RunqSource::SchedInfo {
+                eprintln!("note: this kernel's BTF has no sched_info stamp; tp_btf uses WAKE_TS");
+            }
+            variants.extend([
+                (
+                    "tp_btf,  runq latency on (sched_info)",
+                    options(EbpfPrograms::Btf, true, true),
+                ),
+                (
+                    "tp_btf,  runq latency on (WAKE_TS)   ",
+                    options(EbpfPrograms::Btf, true, false),
+                ),
+                (
+                    "tp_btf,  runq latency off            ",
+                    options(EbpfPrograms::Btf, false, true),
+                ),
+            ]);
+        }
         Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
     }
     let mut without = Vec::new();
@@ -112,7 +122,7 @@ fn main() {
         }
     }
     let (w_min, w_med) = summary(&mut without);
-    println!("without probes:            {w_min:.0} ns/switch min, {w_med:.0} median");
+    println!("without probes:                        {w_min:.0} ns/switch min, {w_med:.0} median");
     for ((name, _), v) in variants.iter().zip(&mut with) {
         let (min, med) = summary(v);
         println!(

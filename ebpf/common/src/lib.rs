@@ -107,6 +107,18 @@ pub mod global {
     pub const TASK_STATE: &str = "TASK_STATE";
     /// `tp_btf` programs: size of that state in bytes (4, or 8 for the old `long state`).
     pub const TASK_STATE_SIZE: &str = "TASK_STATE_SIZE";
+    /// `tp_btf` programs: byte offset of `sched_info.last_queued` in `struct task_struct`.
+    pub const TASK_LAST_QUEUED: &str = "TASK_LAST_QUEUED";
+    /// `tp_btf` programs: byte offset of `se.cfs_rq` in `struct task_struct`.
+    pub const TASK_CFS_RQ: &str = "TASK_CFS_RQ";
+    /// `tp_btf` programs: byte offset of `rq` in `struct cfs_rq`.
+    pub const CFS_RQ_RQ: &str = "CFS_RQ_RQ";
+    /// `tp_btf` programs: byte offset of `clock` in `struct rq`.
+    pub const RQ_CLOCK: &str = "RQ_CLOCK";
+    /// `tp_btf` programs, 1: take the wake-to-run delay from the kernel's `sched_info.last_queued`
+    /// stamp at `sched_switch` (needs the four offsets above), not from `WAKE_TS`, and leave
+    /// `sched_wakeup` unattached.
+    pub const RUNQ_FROM_TASK: &str = "RUNQ_FROM_TASK";
     /// 1: measure wake-to-run latency (`WAKE_TS`, `RUNQ_HIST`, program `sched_wakeup`); 0: skip it.
     pub const RUNQ_LATENCY: &str = "RUNQ_LATENCY";
 }
