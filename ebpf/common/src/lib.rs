@@ -16,7 +16,8 @@ pub struct CpuStat {
     pub last_switch_ns: u64,
     /// Context switches on this CPU.
     pub switches: u64,
-    /// Wake-ups (`sched_wakeup` + `sched_wakeup_new`) issued from this CPU.
+    /// Wake-ups (`sched_wakeup` + `sched_wakeup_new`) issued from this CPU. `sched_wakeup` is attached
+    /// only when the wake-to-run delay is timed with `WAKE_TS`; otherwise only new tasks count.
     pub wakeups: u64,
     /// Nanoseconds this CPU ran tasks of the tracked process tree (map [`map::TRACKED`]).
     pub tracked_ns: u64,
