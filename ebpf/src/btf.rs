@@ -9,6 +9,7 @@ use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::btf_tracepoint;
 use aya_ebpf::programs::BtfTracePointContext;
 
+use crate::exec::execed;
 use crate::exit::exited;
 use crate::maps::{
     CFS_RQ_RQ, RQ_CLOCK, RUNQ_FROM_TASK, TASK_CFS_RQ, TASK_LAST_QUEUED, TASK_PID, TASK_STATE,
@@ -116,6 +117,14 @@ pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> u32 {
 #[btf_tracepoint(function = "sched_wakeup_new")]
 pub fn sched_wakeup_new_btf(ctx: BtfTracePointContext) -> u32 {
     created(task_pid(ctx.arg(0)));
+    0
+}
+
+/// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`; `p` is
+/// `current`.
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec_btf(_ctx: BtfTracePointContext) -> u32 {
+    execed();
     0
 }
 

@@ -1,6 +1,7 @@
 //! The p2pfaas kernel programs: classic scheduler tracepoints (stable tracefs record layout, so they
 //! load on kernels without BTF) that keep per-CPU busy time, context switches, wake-ups, a wake-to-run
-//! latency histogram and the CPU time of the node's process tree. Record offsets come from globals the
+//! latency histogram and the CPU time of the node's function processes and, apart, of its own threads.
+//! Record offsets come from globals the
 //! loader fills in from `/sys/kernel/tracing/events/sched/*/format`. Where the kernel has BTF, the loader
 //! prefers the `tp_btf` twins of the same programs (`btf.rs`): same maps, no perf record to build and no
 //! probe-read helper calls, and the wake-to-run delay read from the kernel's own enqueue stamp instead
@@ -20,6 +21,8 @@
 
 #[cfg(target_arch = "bpf")]
 mod btf;
+#[cfg(target_arch = "bpf")]
+mod exec;
 #[cfg(target_arch = "bpf")]
 mod exit;
 #[cfg(target_arch = "bpf")]

@@ -5,7 +5,7 @@
 use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
-use p2pfaas_ebpf_common::RUNQ_SLOTS;
+use p2pfaas_ebpf_common::{RUNQ_SLOTS, tracked};
 
 use crate::maps::{
     CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_NEXT_PID, SWITCH_PREV_PID, SWITCH_PREV_STATE,
@@ -75,21 +75,28 @@ pub(crate) fn account(prev_pid: u32, next_pid: u32, now: u64) {
             }
             // Whether the task now leaving is tracked was decided when it switched in: one map lookup
             // per switch instead of two.
-            if st.curr_tracked != 0 {
+            if st.curr_tracked == tracked::FUNCTION {
                 st.tracked_ns += slice;
+            } else if st.curr_tracked == tracked::NODE {
+                st.node_ns += slice;
             }
         }
         st.switches += 1;
         st.last_switch_ns = now;
         st.curr_busy = u32::from(next_pid != 0);
-        st.curr_tracked = u32::from(next_pid != 0 && is_tracked(next_pid));
+        st.curr_tracked = if next_pid == 0 {
+            0
+        } else {
+            tracked_as(next_pid)
+        };
     }
 }
 
+/// What thread `id` is in `TRACKED` (0: not tracked).
 #[inline(always)]
-fn is_tracked(id: u32) -> bool {
-    // SAFETY: only the presence is read.
-    unsafe { TRACKED.get(id) }.is_some()
+pub(crate) fn tracked_as(id: u32) -> u32 {
+    // SAFETY: the value is copied out at once (see `WAKE_TS` above).
+    unsafe { TRACKED.get(id) }.copied().unwrap_or(0)
 }
 
 /// Adds one wake-to-run delay to this CPU's histogram.

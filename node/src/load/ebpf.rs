@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
-use p2pfaas_ebpf_common::{BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
+use p2pfaas_ebpf_common::{
+    BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map, tracked,
+};
 
 mod pin;
 
@@ -125,6 +127,16 @@ pub enum Kind {
     TpBtf,
     /// Classic tracepoints (tracefs record layout).
     Tracepoint,
+}
+
+/// What a tracked thread counts as (its CPU time goes to `node_ns` or to `tracked_ns`, the function
+/// share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracked {
+    /// One of the node's own threads.
+    Node,
+    /// Part of a function process.
+    Function,
 }
 
 /// Where the wake-to-run delays in `RUNQ_HIST` come from.
@@ -320,7 +332,9 @@ impl Probes {
         let node_state =
             Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
         let pid = std::process::id();
-        tracked.insert(pid, 1, 0).map_err(map_err(map::TRACKED))?;
+        tracked
+            .insert(pid, tracked::NODE, 0)
+            .map_err(map_err(map::TRACKED))?;
         let mut probes = Self {
             _ebpf: ebpf,
             cpu_stats,
@@ -340,13 +354,20 @@ impl Probes {
         Ok(probes)
     }
 
-    /// Adds a thread id (e.g. of a process started before the probes) to the tracked set; threads and
-    /// processes it creates later join automatically, threads it already has do not.
-    pub fn track(&mut self, pid: u32) -> Result<(), Error> {
-        self.tracked.insert(pid, 1, 0).map_err(|source| Error::Map {
-            name: map::TRACKED,
-            source,
-        })
+    /// Adds a thread id (e.g. of a thread or process started before the probes) to the tracked set, as
+    /// one of the node's threads or as a function process; threads and processes it creates later join
+    /// automatically (as the same), threads it already has do not.
+    pub fn track(&mut self, pid: u32, as_: Tracked) -> Result<(), Error> {
+        let kind = match as_ {
+            Tracked::Node => tracked::NODE,
+            Tracked::Function => tracked::FUNCTION,
+        };
+        self.tracked
+            .insert(pid, kind, 0)
+            .map_err(|source| Error::Map {
+                name: map::TRACKED,
+                source,
+            })
     }
 
     /// The kind of programs attached.
@@ -455,8 +476,10 @@ fn counters(s: &CpuStat) -> CpuCounters {
         last_switch_ns: s.last_switch_ns,
         switches: s.switches,
         tracked_ns: s.tracked_ns,
+        node_ns: s.node_ns,
         curr_busy: s.curr_busy != 0,
-        curr_tracked: s.curr_tracked != 0,
+        curr_tracked: s.curr_tracked == tracked::FUNCTION,
+        curr_node: s.curr_tracked == tracked::NODE,
     }
 }
 

@@ -1,7 +1,8 @@
 //! eBPF load probes (feature `ebpf`), as root: the programs load without kernel BTF, a burning core is
 //! measured like `/proc/stat` measures it, the pinned maps dump with named fields through bpftool, the
-//! node's process tree is attributed, run-queue latency rises when two loops share a core, and a node
-//! without CAP_BPF falls back and keeps serving.
+//! node's function processes are attributed apart from its own threads, run-queue latency rises when
+//! two loops share a core (and reads the same from the kernel's enqueue stamp as from the programs'
+//! own timestamps), and a node without CAP_BPF falls back and keeps serving.
 //! Each test prints `skipped: <why>` when root, tracefs, bpffs or bpftool is missing.
 //!
 //! `P2PFAAS_TEST_EBPF_PROGRAMS=classic|btf|auto` (default `auto`) picks the program kind the tests load,
@@ -287,6 +288,11 @@ const PROCESS_CONFIG: &str = r#"
 [functions.burn]
 backend = "process"
 command = ["sh", "-c", "timeout 0.5 sh -c 'while :; do :; done'; echo burned"]
+[functions.spin]
+backend = "builtin"
+builtin = "cpu-loop"
+mean_ms = 400
+distribution = "fixed"
 "#;
 
 #[test]
@@ -337,7 +343,8 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
     assert_eq!(value["slots"], 4, "{state}");
     assert_eq!(value["pid"], u64::from(node.child.id()), "{state}");
 
-    let tracked_ns = || -> u64 {
+    // (function processes, node threads) ns, summed over CPUs.
+    let tracked_ns = || -> (u64, u64) {
         let dump = bpftool_dump(&pins.join("CPU_STATS"));
         let cpus = dump[0]["formatted"]["values"]
             .as_array()
@@ -351,24 +358,47 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
                 "wakeups",
                 "last_switch_ns",
                 "curr_busy",
+                "node_ns",
             ] {
                 assert!(c["value"].get(field).is_some(), "no {field} in {c}");
             }
         }
-        cpus.iter()
-            .map(|c| c["value"]["tracked_ns"].as_u64().unwrap_or(0))
-            .sum()
+        let sum = |field: &str| {
+            cpus.iter()
+                .map(|c| c["value"][field].as_u64().unwrap_or(0))
+                .sum()
+        };
+        (sum("tracked_ns"), sum("node_ns"))
     };
+    // A built-in function burns 0.4 s of CPU in one of the node's own threads: node time, not
+    // function time (no process of the node's tree runs).
+    let before = tracked_ns();
+    let reply = node.post("/function/spin", b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let after = tracked_ns();
+    let (function, own) = (after.0 - before.0, after.1 - before.1);
+    assert!(own >= 100_000_000, "node ns grew by {own} only");
+    assert!(
+        function <= own / 10,
+        "function ns grew by {function} (node {own})"
+    );
+
     let before = tracked_ns();
     let reply = node.post("/function/burn", b"");
     assert_eq!(reply.status, 200, "{}", reply.text());
     let after = tracked_ns();
     // The function's grandchild burned ~0.5 s of CPU (less if the machine is busy); the node itself
-    // uses a few ms. At least 100 ms attributed means children of the node are tracked.
+    // uses a few ms. At least 100 ms attributed means children of the node are tracked, and as
+    // functions: the shell forked from a node thread counts once it execs.
+    let (function, own) = (after.0 - before.0, after.1 - before.1);
     assert!(
-        after - before >= 100_000_000,
-        "tracked ns grew by {} only",
-        after - before
+        function >= 100_000_000,
+        "function ns grew by {function} only"
+    );
+    // The node's threads run meanwhile too (sampler, the waiting backend thread): ≈ 10 ms here.
+    assert!(
+        own <= function / 2,
+        "node ns grew by {own} (function {function})"
     );
 
     // The CLI reads the same pins and prints the node's state next to the kernel's measurement.
