@@ -1,6 +1,6 @@
 //! The fallback sources: `/proc/stat` (busy and total jiffies per CPU, context switches),
-//! `/proc/pressure/cpu` (PSI), `/proc/loadavg` and `/proc/self/stat` (the node's own CPU time plus its
-//! reaped children's). Parsers are pure functions of the file text, so they are tested on fixed input;
+//! `/proc/pressure/cpu` (PSI), `/proc/loadavg` and `/proc/self/stat` (the CPU time of the node's
+//! reaped children, its function processes). Parsers are pure functions of the file text, so they are tested on fixed input;
 //! [`Reader`] owns the paths and the previous counters and turns two readings into a [`LoadSample`].
 
 use std::path::{Path, PathBuf};
