@@ -5,12 +5,17 @@
 //! the kernel's BTF; since those globals are frozen read-only data, the verifier sees constants and
 //! accepts direct loads from the BTF-typed pointers (no probe-read helper call).
 
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::btf_tracepoint;
 use aya_ebpf::programs::BtfTracePointContext;
 
+use crate::exec::execed;
 use crate::exit::exited;
-use crate::maps::{TASK_PID, TASK_STATE, TASK_STATE_SIZE};
-use crate::switch::switched;
+use crate::maps::{
+    CFS_RQ_RQ, RQ_CLOCK, RUNQ_FROM_TASK, TASK_CFS_RQ, TASK_LAST_QUEUED, TASK_PID, TASK_STATE,
+    TASK_STATE_SIZE,
+};
+use crate::switch::{account, record_delay, switched};
 use crate::wakeup::{created, woken};
 
 /// `task->pid` (the thread id).
@@ -37,6 +42,16 @@ fn task_runnable(task: *const u8) -> bool {
     state & 0xff == 0
 }
 
+/// The `T` (`u64`, or a pointer the verifier then types from the member's BTF) at `at` in a BTF-typed
+/// kernel object.
+#[inline(always)]
+fn field<T>(object: *const u8, at: u32) -> T {
+    // SAFETY: `object` is a BTF-typed pointer (an argument, or a pointer member loaded from one) and
+    // `at` a member offset from the kernel's BTF, frozen in `.rodata`; the verifier checks the load
+    // against the member, and loads through pointers read from kernel objects are fault-handled.
+    unsafe { core::ptr::read_volatile(object.add(at as usize).cast::<T>()) }
+}
+
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next, ...)`. A preempted
 /// task is runnable whatever its state says (the classic record reports it as TASK_REPORT_MAX).
 #[btf_tracepoint(function = "sched_switch")]
@@ -44,12 +59,51 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> u32 {
     let preempt: u64 = ctx.arg(0);
     let prev: *const u8 = ctx.arg(1);
     let next: *const u8 = ctx.arg(2);
-    switched(
-        task_pid(prev),
-        preempt & 0xff != 0 || task_runnable(prev),
-        task_pid(next),
-    );
+    let (prev_pid, next_pid) = (task_pid(prev), task_pid(next));
+    if RUNQ_FROM_TASK.load() == 0 {
+        switched(
+            prev_pid,
+            preempt & 0xff != 0 || task_runnable(prev),
+            next_pid,
+        );
+        return 0;
+    }
+    account(prev_pid, next_pid, unsafe { bpf_ktime_get_ns() });
+    if next_pid != 0 {
+        queued_delay(next);
+    }
     0
+}
+
+/// Records how long `next`, about to run, waited on this CPU's run queue, from the kernel's own
+/// bookkeeping (`CONFIG_SCHED_INFO`, as `/proc/<pid>/schedstat` reports it): `enqueue_task` stamps
+/// `sched_info.last_queued` with the run queue's clock when the task is woken or created, and so does
+/// `sched_info_depart` when a task leaves the CPU still runnable (preempted, yielding).
+/// `sched_info_switch` clears the stamp only after this tracepoint, in `context_switch`, and `now` is
+/// the same clock, which `__schedule` has just updated (`rq->clock`, reached through the task's
+/// `se.cfs_rq->rq`). A task moved to another CPU while waiting restarts its stamp there (the kernel
+/// does so because run queue clocks are per CPU), so only its wait on the CPU it runs on counts.
+#[inline(always)]
+fn queued_delay(next: *const u8) {
+    let queued: u64 = field(next, TASK_LAST_QUEUED.load());
+    if queued == 0 {
+        return;
+    }
+    let cfs_rq: *const u8 = field(next, TASK_CFS_RQ.load());
+    if cfs_rq.is_null() {
+        return;
+    }
+    let rq: *const u8 = field(cfs_rq, CFS_RQ_RQ.load());
+    if rq.is_null() {
+        return;
+    }
+    let clock: u64 = field(rq, RQ_CLOCK.load());
+    // The clock may not have moved since the stamp (the wake-up that queued the task also asked for
+    // this switch, and the kernel skips that second clock update): a wait under the clock's update
+    // granularity, counted as 0.
+    if clock != 0 {
+        record_delay(clock.saturating_sub(queued));
+    }
 }
 
 /// `sched_wakeup(struct task_struct *p)`.
@@ -63,6 +117,14 @@ pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> u32 {
 #[btf_tracepoint(function = "sched_wakeup_new")]
 pub fn sched_wakeup_new_btf(ctx: BtfTracePointContext) -> u32 {
     created(task_pid(ctx.arg(0)));
+    0
+}
+
+/// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`; `p` is
+/// `current`.
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec_btf(_ctx: BtfTracePointContext) -> u32 {
+    execed();
     0
 }
 

@@ -51,6 +51,24 @@ pub(crate) static TASK_STATE: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static TASK_STATE_SIZE: Global<u32> = Global::new(4);
 
+/// `tp_btf` variant, wake-to-run latency from the kernel's own enqueue timestamp (`btf.rs`,
+/// [`RUNQ_FROM_TASK`]): byte offsets of `sched_info.last_queued` and `se.cfs_rq` in `struct
+/// task_struct`, of `rq` in `struct cfs_rq` and of `clock` in `struct rq`, from the kernel's BTF.
+#[unsafe(no_mangle)]
+pub(crate) static TASK_LAST_QUEUED: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static TASK_CFS_RQ: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static CFS_RQ_RQ: Global<u32> = Global::new(0);
+#[unsafe(no_mangle)]
+pub(crate) static RQ_CLOCK: Global<u32> = Global::new(0);
+
+/// 1 (`tp_btf` only, set when the loader found the offsets above): `sched_switch` takes the delay from
+/// `next->sched_info.last_queued` and the run queue's clock instead of `WAKE_TS`, and the loader does
+/// not attach `sched_wakeup`: no map update per wake-up, no lookup and delete per switch.
+#[unsafe(no_mangle)]
+pub(crate) static RUNQ_FROM_TASK: Global<u32> = Global::new(0);
+
 /// 0 turns the wake-to-run latency off: `sched_switch` skips `WAKE_TS` and the loader does not attach
 /// `sched_wakeup`, which halves the probes' cost per context switch (see the node's probe_cost bench).
 #[unsafe(no_mangle)]

@@ -5,7 +5,7 @@
 use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
-use p2pfaas_ebpf_common::RUNQ_SLOTS;
+use p2pfaas_ebpf_common::{RUNQ_SLOTS, tracked};
 
 use crate::maps::{
     CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_NEXT_PID, SWITCH_PREV_PID, SWITCH_PREV_STATE,
@@ -37,30 +37,11 @@ fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
 }
 
 /// One context switch on this CPU, whichever program saw it (classic or `tp_btf`): closes the slice
-/// that just ended, counts the switch and does the wake-to-run bookkeeping.
+/// that just ended, counts the switch and does the wake-to-run bookkeeping through `WAKE_TS`.
 #[inline(always)]
 pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
     let now = unsafe { bpf_ktime_get_ns() };
-    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
-        // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
-        let st = unsafe { &mut *st };
-        if st.last_switch_ns != 0 && now > st.last_switch_ns {
-            let slice = now - st.last_switch_ns;
-            if prev_pid != 0 {
-                st.busy_ns += slice;
-            }
-            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
-            // per switch instead of two.
-            if st.curr_tracked != 0 {
-                st.tracked_ns += slice;
-            }
-        }
-        st.switches += 1;
-        st.last_switch_ns = now;
-        st.curr_busy = u32::from(next_pid != 0);
-        st.curr_tracked = u32::from(next_pid != 0 && is_tracked(next_pid));
-    }
-
+    account(prev_pid, next_pid, now);
     if RUNQ_LATENCY.load() == 0 {
         return;
     }
@@ -81,15 +62,46 @@ pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
     }
 }
 
+/// Closes the slice that just ended on this CPU (busy and tracked time) and counts the switch.
 #[inline(always)]
-fn is_tracked(id: u32) -> bool {
-    // SAFETY: only the presence is read.
-    unsafe { TRACKED.get(id) }.is_some()
+pub(crate) fn account(prev_pid: u32, next_pid: u32, now: u64) {
+    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
+        // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
+        let st = unsafe { &mut *st };
+        if st.last_switch_ns != 0 && now > st.last_switch_ns {
+            let slice = now - st.last_switch_ns;
+            if prev_pid != 0 {
+                st.busy_ns += slice;
+            }
+            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
+            // per switch instead of two.
+            if st.curr_tracked == tracked::FUNCTION {
+                st.tracked_ns += slice;
+            } else if st.curr_tracked == tracked::NODE {
+                st.node_ns += slice;
+            }
+        }
+        st.switches += 1;
+        st.last_switch_ns = now;
+        st.curr_busy = u32::from(next_pid != 0);
+        st.curr_tracked = if next_pid == 0 {
+            0
+        } else {
+            tracked_as(next_pid)
+        };
+    }
+}
+
+/// What thread `id` is in `TRACKED` (0: not tracked).
+#[inline(always)]
+pub(crate) fn tracked_as(id: u32) -> u32 {
+    // SAFETY: the value is copied out at once (see `WAKE_TS` above).
+    unsafe { TRACKED.get(id) }.copied().unwrap_or(0)
 }
 
 /// Adds one wake-to-run delay to this CPU's histogram.
 #[inline(always)]
-fn record_delay(ns: u64) {
+pub(crate) fn record_delay(ns: u64) {
     let slot = log2_slot(ns / 1000);
     if let Some(h) = RUNQ_HIST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot (see above); `slot < RUNQ_SLOTS` by construction.

@@ -1,12 +1,13 @@
 //! `sched/sched_wakeup` and `sched/sched_wakeup_new`: a task became runnable; its wait for a CPU starts.
-//! A new task whose parent (the current task) is tracked joins the tracked set, so the node's function
-//! processes are attributed to it without the node having to report every child.
+//! A new task whose parent (the current task) is tracked joins the tracked set as what its parent is,
+//! so the node's function processes are attributed without the node having to report every child.
 
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
 use aya_ebpf::macros::tracepoint;
 use aya_ebpf::programs::TracePointContext;
 
 use crate::maps::{CPU_STATS, RUNQ_LATENCY, TRACKED, WAKE_TS, WAKEUP_NEW_PID, WAKEUP_PID};
+use crate::switch::tracked_as;
 
 #[tracepoint]
 pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
@@ -34,11 +35,11 @@ pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 pub(crate) fn created(pid: u32) {
     woken(pid);
-    // `current` is the thread that created the task (a new process or a new thread of its process).
-    let parent = bpf_get_current_pid_tgid() as u32;
-    // SAFETY: only presence is read.
-    if unsafe { TRACKED.get(parent) }.is_some() {
-        let _ = TRACKED.insert(pid, 1u32, 0);
+    // `current` is the thread that created the task (a new process or a new thread of its process);
+    // the new task is what its creator is (a node thread, or part of a function process).
+    let kind = tracked_as(bpf_get_current_pid_tgid() as u32);
+    if kind != 0 {
+        let _ = TRACKED.insert(pid, kind, 0);
     }
 }
 

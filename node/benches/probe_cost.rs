@@ -6,30 +6,35 @@
 //! cargo bench -p p2pfaas-node --features ebpf --bench probe_cost          # add `chrt -f 50` to shut out CFS noise
 //! ```
 //!
-//! Each variant (classic tracepoints or `tp_btf`, wake-to-run latency on or off) is loaded, measured and
-//! dropped in turn; `tp_btf` is skipped without kernel BTF.
+//! Each variant (classic tracepoints or `tp_btf`; wake-to-run latency off, or on from `WAKE_TS` or from
+//! the kernel's `sched_info` stamp, ebpf/README.md) is loaded, measured and dropped in turn; `tp_btf`
+//! is skipped without kernel BTF.
 //!
-//! Results (2-vCPU Firecracker VM, kernel 6.18, Debian 12, 2026-11-27, machine shared with other
-//! builds; 10 interleaved rounds of 50,000 round trips each; cost in ns per context switch over the
-//! run without probes, min vs min / median vs median):
+//! Results (2-vCPU Firecracker VM, kernel 6.18, Debian 12, 2026-11-27, commit ad32415, machine shared
+//! with other builds, load average 1–7; 10 interleaved rounds of 50,000 round trips each; cost in ns
+//! per context switch over the run without probes, min vs min / median vs median):
 //!
-//! | run | without probes (ns/switch) | classic, latency on | classic, off | `tp_btf`, on | `tp_btf`, off |
-//! |---|---|---|---|---|---|
-//! | `chrt -f 50` | 1159 / 1164 | +307 / +314 | +128 / +126 | +220 / +224 | +75 / +72 |
-//! | `chrt -f 50` | 1158 / 1163 | +297 / +312 | +122 / +126 | +217 / +218 | +68 / +70 |
-//! | plain | 1011 / 1016 | +271 / +277 | +119 / +128 | +213 / +215 | +71 / +75 |
+//! | run | without probes (ns/switch) | classic, on | classic, off | `tp_btf`, on (`sched_info`) | `tp_btf`, on (`WAKE_TS`) | `tp_btf`, off |
+//! |---|---|---|---|---|---|---|
+//! | `chrt -f 50` | 1157 / 1165 | +296 / +300 | +121 / +118 | +73 / +73 | +216 / +215 | +72 / +71 |
+//! | `chrt -f 50` | 1123 / 1164 | +324 / +310 | +160 / +126 | +88 / +82 | +231 / +223 | +94 / +73 |
+//! | `chrt -f 50` | 1158 / 1163 | +294 / +297 | +120 / +122 | +78 / +78 | +209 / +217 | +72 / +81 |
+//! | `chrt -f 50` | 1103 / 1131 | +274 / +307 | +134 / +139 | +73 / +100 | +201 / +211 | +63 / +72 |
+//! | plain (load 4–5, medians unusable) | 1011 / 1619 | +259 / +384 | +216 / +112 | +167 / +28 | +205 / +206 | +69 / +41 |
 //!
-//! At 100k switches/s that is ≈ 2.7–3.1 % of a core (classic, latency on), 2.1–2.2 % (`tp_btf`, on),
-//! 1.2–1.3 % (classic, off) and 0.7–0.75 % (`tp_btf`, off). The kernel's own accounting
-//! (`sysctl kernel.bpf_stats_enabled=1`, `bpftool prog show`, under `taskset -c 0 perf bench sched pipe
-//! -l 200000`) gives, per run: classic sched_switch 165–174 ns and sched_wakeup 133–146 ns (0.58 per
-//! switch); `tp_btf` 138–145 and 115–124 ns; without latency 120–127 (classic) and 88–94 ns (`tp_btf`).
-//! That accounting leaves out the classic tracepoint's record building, which `tp_btf` also saves.
+//! At 100k switches/s that is ≈ 0.7–0.9 % of a core for the default with kernel BTF (`tp_btf`, latency
+//! from `sched_info`), the same as `tp_btf` without the latency (0.6–0.9 %), against 2.0–2.3 % for
+//! `tp_btf` with `WAKE_TS` (the default before) and 2.7–3.2 % (classic, on) or 1.2–1.6 % (classic,
+//! off). The kernel's own accounting (`sysctl kernel.bpf_stats_enabled=1`, `bpftool prog show`, under
+//! `taskset -c 0 perf bench sched pipe -l 200000`, a node attached) gives, per run: `tp_btf`
+//! sched_switch 95–98 ns with the `sched_info` latency and 91–95 ns without; classic sched_switch 170 ns
+//! and sched_wakeup 130–135 ns (0.58 per switch), 121–125 ns without latency. That accounting includes
+//! the stats' own clock reads and leaves out the classic tracepoint's record building.
 
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource};
 
 const ROUND_TRIPS: u32 = 50_000;
 const ROUNDS: usize = 10;
@@ -68,37 +73,47 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let options = |programs, runq_latency| Options {
+    let options = |programs, runq_latency, sched_info| Options {
         pin_dir: None,
         kernel_btf: true,
         runq_latency,
+        sched_info,
         programs,
     };
     let mut variants = vec![
         (
-            "classic, runq latency on ",
-            options(EbpfPrograms::Classic, true),
+            "classic, runq latency on (WAKE_TS)   ",
+            options(EbpfPrograms::Classic, true, true),
         ),
         (
-            "classic, runq latency off",
-            options(EbpfPrograms::Classic, false),
+            "classic, runq latency off            ",
+            options(EbpfPrograms::Classic, false, true),
         ),
     ];
     if let Err(e) = Probes::load(&variants[0].1) {
         eprintln!("skipped: probes do not load here: {e}");
         return;
     }
-    match Probes::load(&options(EbpfPrograms::Btf, true)) {
-        Ok(_) => variants.extend([
-            (
-                "tp_btf,  runq latency on ",
-                options(EbpfPrograms::Btf, true),
-            ),
-            (
-                "tp_btf,  runq latency off",
-                options(EbpfPrograms::Btf, false),
-            ),
-        ]),
+    match Probes::load(&options(EbpfPrograms::Btf, true, true)) {
+        Ok(probes) => {
+            if probes.runq_source() != RunqSource::SchedInfo {
+                eprintln!("note: this kernel's BTF has no sched_info stamp; tp_btf uses WAKE_TS");
+            }
+            variants.extend([
+                (
+                    "tp_btf,  runq latency on (sched_info)",
+                    options(EbpfPrograms::Btf, true, true),
+                ),
+                (
+                    "tp_btf,  runq latency on (WAKE_TS)   ",
+                    options(EbpfPrograms::Btf, true, false),
+                ),
+                (
+                    "tp_btf,  runq latency off            ",
+                    options(EbpfPrograms::Btf, false, true),
+                ),
+            ]);
+        }
         Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
     }
     let mut without = Vec::new();
@@ -112,7 +127,7 @@ fn main() {
         }
     }
     let (w_min, w_med) = summary(&mut without);
-    println!("without probes:            {w_min:.0} ns/switch min, {w_med:.0} median");
+    println!("without probes:                        {w_min:.0} ns/switch min, {w_med:.0} median");
     for ((name, _), v) in variants.iter().zip(&mut with) {
         let (min, med) = summary(v);
         println!(

@@ -280,7 +280,8 @@ pub struct LoadConfig {
     pub sample_interval: Duration,
     /// Where the eBPF maps are pinned (on a bpffs mount).
     pub pin_dir: PathBuf,
-    /// Measure wake-to-run latency with eBPF (about half of the probes' cost per context switch).
+    /// Measure wake-to-run latency with eBPF (nearly free with `tp_btf`, which reads the kernel's own
+    /// enqueue stamp; about half of the classic programs' cost per context switch).
     pub runq_latency: bool,
     /// `tp_btf` or classic tracepoint programs.
     pub ebpf_programs: EbpfPrograms,

@@ -5,7 +5,8 @@
 //! (`load::publish`), so a reader on a worker (`Node::load`) never takes a lock and never waits for the
 //! sampler. Sources, best first:
 //! - `ebpf` (feature `ebpf`): scheduler tracepoint programs (`ebpf/`) counting per-CPU busy time,
-//!   context switches, wake-ups, wake-to-run latency and the CPU time of the node's process tree;
+//!   context switches, wake-ups, wake-to-run latency and the CPU time of the node's function processes
+//!   (and, apart, of its own threads);
 //! - `psi`: `/proc/stat` deltas plus the CPU pressure stall information in `/proc/pressure/cpu`;
 //! - `procfs`: `/proc/stat` deltas and `/proc/loadavg` only.
 //!
@@ -92,8 +93,9 @@ pub struct LoadSample {
     pub runq_latency_p50_us: Option<f64>,
     /// 99th percentile of the wake-to-run delay (µs); eBPF only.
     pub runq_latency_p99_us: Option<f64>,
-    /// CPU time used by the node's processes (the node and its function processes) as a share of all
-    /// CPUs (0..1). eBPF: exact per switch; procfs: the node plus its reaped children.
+    /// CPU time used by the node's function processes (the processes its `process` backend starts, and
+    /// theirs), not by the node's own threads, as a share of all CPUs (0..1). eBPF: exact per switch
+    /// (a task of the node's tree counts once it calls exec); procfs: reaped children only.
     pub function_cpu_share: f64,
     /// Context switches per second on the whole machine.
     pub context_switches_per_sec: f64,
@@ -186,7 +188,7 @@ pub fn render_metrics(out: &mut String, sample: &LoadSample, info: Option<&Sourc
     );
     gauge(
         "p2pfaas_load_function_cpu_share",
-        "CPU used by the node and its function processes, as a share of all CPUs (0..1).",
+        "CPU used by the node's function processes (not its own threads), as a share of all CPUs (0..1).",
         Some(s.function_cpu_share),
     );
     gauge(

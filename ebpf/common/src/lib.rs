@@ -16,14 +16,19 @@ pub struct CpuStat {
     pub last_switch_ns: u64,
     /// Context switches on this CPU.
     pub switches: u64,
-    /// Wake-ups (`sched_wakeup` + `sched_wakeup_new`) issued from this CPU.
+    /// Wake-ups (`sched_wakeup` + `sched_wakeup_new`) issued from this CPU. `sched_wakeup` is attached
+    /// only when the wake-to-run delay is timed with `WAKE_TS`; otherwise only new tasks count.
     pub wakeups: u64,
-    /// Nanoseconds this CPU ran tasks of the tracked process tree (map [`map::TRACKED`]).
+    /// Nanoseconds this CPU ran the node's function processes ([`tracked::FUNCTION`] in
+    /// [`map::TRACKED`]).
     pub tracked_ns: u64,
+    /// Nanoseconds this CPU ran the node's own threads ([`tracked::NODE`]).
+    pub node_ns: u64,
     /// 1 when the task running since `last_switch_ns` is not the idle task: userspace adds the open
     /// slice, because a busy loop alone on a CPU may not switch for seconds.
     pub curr_busy: u32,
-    /// 1 when the task running since `last_switch_ns` is tracked (same reason).
+    /// What the task running since `last_switch_ns` is in [`map::TRACKED`] (0: not tracked; same
+    /// reason).
     pub curr_tracked: u32,
 }
 
@@ -75,12 +80,22 @@ pub mod map {
     pub const RUNQ_HIST: &str = "RUNQ_HIST";
     /// Thread id → wake-up time (ns), for tasks woken or preempted and not yet running again.
     pub const WAKE_TS: &str = "WAKE_TS";
-    /// Thread ids of the tracked process tree → 1. Seeded by the node with its main thread; the
-    /// programs add every thread or process a tracked thread creates (`sched_wakeup_new`) and drop
-    /// ids at exit.
+    /// Thread ids of the tracked process tree → what they are ([`tracked`](super::tracked)). Seeded
+    /// by the node with its main thread; the programs add every thread or process a tracked thread
+    /// creates (`sched_wakeup_new`, same kind as its creator), turn a node task that calls exec into
+    /// a function process (`sched_process_exec`) and drop ids at exit.
     pub const TRACKED: &str = "TRACKED";
     /// [`NodeState`](super::NodeState), written by the node.
     pub const NODE_STATE: &str = "NODE_STATE";
+}
+
+/// Values in [`map::TRACKED`].
+pub mod tracked {
+    /// One of the node's own threads: its main thread (seeded by the node) and every thread it starts.
+    pub const NODE: u32 = 1;
+    /// A function process: a task of the node's tree that called exec (the node itself never does),
+    /// and everything it starts.
+    pub const FUNCTION: u32 = 2;
 }
 
 /// Globals the loader sets from the tracefs `format` files (byte offsets into the tracepoint record,
@@ -107,25 +122,39 @@ pub mod global {
     pub const TASK_STATE: &str = "TASK_STATE";
     /// `tp_btf` programs: size of that state in bytes (4, or 8 for the old `long state`).
     pub const TASK_STATE_SIZE: &str = "TASK_STATE_SIZE";
+    /// `tp_btf` programs: byte offset of `sched_info.last_queued` in `struct task_struct`.
+    pub const TASK_LAST_QUEUED: &str = "TASK_LAST_QUEUED";
+    /// `tp_btf` programs: byte offset of `se.cfs_rq` in `struct task_struct`.
+    pub const TASK_CFS_RQ: &str = "TASK_CFS_RQ";
+    /// `tp_btf` programs: byte offset of `rq` in `struct cfs_rq`.
+    pub const CFS_RQ_RQ: &str = "CFS_RQ_RQ";
+    /// `tp_btf` programs: byte offset of `clock` in `struct rq`.
+    pub const RQ_CLOCK: &str = "RQ_CLOCK";
+    /// `tp_btf` programs, 1: take the wake-to-run delay from the kernel's `sched_info.last_queued`
+    /// stamp at `sched_switch` (needs the four offsets above), not from `WAKE_TS`, and leave
+    /// `sched_wakeup` unattached.
+    pub const RUNQ_FROM_TASK: &str = "RUNQ_FROM_TASK";
     /// 1: measure wake-to-run latency (`WAKE_TS`, `RUNQ_HIST`, program `sched_wakeup`); 0: skip it.
     pub const RUNQ_LATENCY: &str = "RUNQ_LATENCY";
 }
 
 /// Program names (the functions in the kernel crate) and their classic tracepoints. `sched_wakeup` is
 /// only needed for the wake-to-run latency ([`global::RUNQ_LATENCY`]).
-pub const PROGRAMS: [(&str, &str, &str); 4] = [
+pub const PROGRAMS: [(&str, &str, &str); 5] = [
     ("sched_switch", "sched", "sched_switch"),
     ("sched_wakeup", "sched", "sched_wakeup"),
     ("sched_wakeup_new", "sched", "sched_wakeup_new"),
+    ("sched_process_exec", "sched", "sched_process_exec"),
     ("sched_process_exit", "sched", "sched_process_exit"),
 ];
 
 /// The `tp_btf` twins of [`PROGRAMS`] (program name, raw tracepoint), loaded instead where the kernel
 /// has BTF: same maps, same order, cheaper per run (no perf record, direct loads).
-pub const BTF_PROGRAMS: [(&str, &str); 4] = [
+pub const BTF_PROGRAMS: [(&str, &str); 5] = [
     ("sched_switch_btf", "sched_switch"),
     ("sched_wakeup_btf", "sched_wakeup"),
     ("sched_wakeup_new_btf", "sched_wakeup_new"),
+    ("sched_process_exec_btf", "sched_process_exec"),
     ("sched_process_exit_btf", "sched_process_exit"),
 ];
 

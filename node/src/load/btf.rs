@@ -1,7 +1,9 @@
-//! Finds the `struct task_struct` member offsets the `tp_btf` programs need (`pid`, and `__state`, or
-//! `state` before Linux 5.14) in the kernel's BTF (`/sys/kernel/btf/vmlinux`). Pure parsing of the
-//! documented BTF format (linux `Documentation/bpf/btf.rst`); aya parses the same file but does not
-//! expose struct members, and these three numbers are all the node needs from it.
+//! Finds the kernel-object member offsets the `tp_btf` programs need in the kernel's BTF
+//! (`/sys/kernel/btf/vmlinux`): `pid` and `__state` (or `state` before Linux 5.14) of `struct
+//! task_struct`, and, for the wake-to-run delay, `sched_info.last_queued`, `se.cfs_rq`, `cfs_rq.rq` and
+//! `rq.clock`. Pure parsing of the documented BTF format (linux `Documentation/bpf/btf.rst`); aya
+//! parses the same file but does not expose struct members, and these few numbers are all the node
+//! needs from it.
 
 use std::path::Path;
 
@@ -10,8 +12,10 @@ pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
 const MAGIC: u16 = 0xeb9f;
 const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
+const KIND_FWD: u32 = 7;
 const KIND_TYPEDEF: u32 = 8;
 const KIND_VOLATILE: u32 = 9;
 const KIND_CONST: u32 = 10;
@@ -27,6 +31,24 @@ pub struct TaskOffsets {
     pub state: u32,
     /// Its size in bytes: 4 (`unsigned int __state`) or 8 (`long state`).
     pub state_size: u32,
+    /// Where the kernel's enqueue stamp and run queue clock are; `None` when the kernel lacks them
+    /// (built without `CONFIG_SCHED_INFO` or `CONFIG_FAIR_GROUP_SCHED`), and the programs then time
+    /// wake-ups themselves (`WAKE_TS`).
+    pub run_queue: Option<RunQueueOffsets>,
+}
+
+/// Where `sched_switch` reads how long the next task waited: its `sched_info.last_queued` (the run
+/// queue clock when it was queued) and that clock now, `task->se.cfs_rq->rq->clock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunQueueOffsets {
+    /// Byte offset of `sched_info.last_queued` (u64) in `struct task_struct`.
+    pub last_queued: u32,
+    /// Byte offset of `se.cfs_rq` (a `struct cfs_rq *`) in `struct task_struct`.
+    pub cfs_rq: u32,
+    /// Byte offset of `rq` (a `struct rq *`) in `struct cfs_rq`.
+    pub rq: u32,
+    /// Byte offset of `clock` (u64) in `struct rq`.
+    pub clock: u32,
 }
 
 /// Why the offsets could not be found; the loader then uses the classic programs.
@@ -83,37 +105,118 @@ pub fn parse_task_offsets(data: &[u8]) -> Result<TaskOffsets, Error> {
         section(type_off, type_len).ok_or(Error::Malformed("type section out of bounds"))?;
     let strings =
         section(str_off, str_len).ok_or(Error::Malformed("string section out of bounds"))?;
-    let all = index(types)?;
-    let name = |off: u32| -> &[u8] {
-        let rest = strings.get(off as usize..).unwrap_or_default();
-        rest.split(|&b| b == 0).next().unwrap_or_default()
+    let types = Types {
+        all: index(types)?,
+        strings,
     };
-    // Type ids start at 1 (0 is void).
-    let by_id = |id: u32| id.checked_sub(1).and_then(|i| all.get(i as usize));
-    let task = all
-        .iter()
-        .find(|t| t.kind == KIND_STRUCT && name(t.name) == b"task_struct" && !t.members.is_empty())
+    let task = types
+        .struct_named(b"task_struct")
         .ok_or(Error::Member("(struct)"))?;
+    let (pid, pid_type) = types.member(task, b"pid").ok_or(Error::Member("pid"))?;
+    if types.int_size(pid_type) != Some(4) {
+        return Err(Error::Member("pid"));
+    }
+    let (state, state_size) = [b"__state".as_slice(), b"state"]
+        .into_iter()
+        .find_map(|name| types.member(task, name))
+        .and_then(|(off, ty)| Some((off, types.int_size(ty)?)))
+        .filter(|(_, size)| matches!(size, 4 | 8))
+        .ok_or(Error::Member("__state"))?;
+    Ok(TaskOffsets {
+        pid,
+        state,
+        state_size,
+        run_queue: run_queue_offsets(&types, task),
+    })
+}
 
-    // The size of an integer member, looking through typedefs and qualifiers (`pid_t`, `volatile`).
-    let int_size = |mut id: u32| -> Option<u32> {
+/// `task_struct.sched_info.last_queued`, `task_struct.se.cfs_rq`, `cfs_rq.rq` and `rq.clock`, each
+/// checked for the type the program loads (u64, or a pointer to the next struct).
+fn run_queue_offsets(types: &Types<'_>, task: &Type<'_>) -> Option<RunQueueOffsets> {
+    let (info, info_type) = types.member(task, b"sched_info")?;
+    let (queued, queued_type) = types.member(types.struct_of(info_type)?, b"last_queued")?;
+    let (se, se_type) = types.member(task, b"se")?;
+    let (cfs_rq, cfs_rq_type) = types.member(types.struct_of(se_type)?, b"cfs_rq")?;
+    let cfs_rq_struct = types.pointee(cfs_rq_type, b"cfs_rq")?;
+    let (rq, rq_type) = types.member(cfs_rq_struct, b"rq")?;
+    let (clock, clock_type) = types.member(types.pointee(rq_type, b"rq")?, b"clock")?;
+    let u64s = types.int_size(queued_type) == Some(8) && types.int_size(clock_type) == Some(8);
+    u64s.then_some(RunQueueOffsets {
+        last_queued: info.checked_add(queued)?,
+        cfs_rq: se.checked_add(cfs_rq)?,
+        rq,
+        clock,
+    })
+}
+
+/// The parsed type section and the string table its names point into.
+struct Types<'a> {
+    all: Vec<Type<'a>>,
+    strings: &'a [u8],
+}
+
+impl<'a> Types<'a> {
+    fn name(&self, off: u32) -> &'a [u8] {
+        let rest = self.strings.get(off as usize..).unwrap_or_default();
+        rest.split(|&b| b == 0).next().unwrap_or_default()
+    }
+
+    /// Type ids start at 1 (0 is void).
+    fn by_id(&self, id: u32) -> Option<&Type<'a>> {
+        id.checked_sub(1).and_then(|i| self.all.get(i as usize))
+    }
+
+    /// The type behind typedefs and qualifiers (`pid_t`, `volatile`, `u64`).
+    fn strip(&self, mut id: u32) -> Option<&Type<'a>> {
         for _ in 0..16 {
-            let t = by_id(id)?;
+            let t = self.by_id(id)?;
             match t.kind {
-                KIND_INT => return Some(t.size_or_type),
                 KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
                     id = t.size_or_type;
                 }
-                _ => return None,
+                _ => return Some(t),
             }
         }
         None
-    };
-    // A member's byte offset and type, searching anonymous structs and unions too (randomised
-    // layouts wrap members in one), which are at most a few levels deep.
-    let find = |wanted: &[u8]| -> Option<(u32, u32)> {
-        // (struct, its bit offset inside task_struct, nesting depth)
-        let mut stack = vec![(task, 0u32, 0u8)];
+    }
+
+    /// The size of an integer type.
+    fn int_size(&self, id: u32) -> Option<u32> {
+        self.strip(id)
+            .filter(|t| t.kind == KIND_INT)
+            .map(|t| t.size_or_type)
+    }
+
+    /// The definition (not a forward declaration) of the struct with this name.
+    fn struct_named(&self, name: &[u8]) -> Option<&Type<'a>> {
+        self.all
+            .iter()
+            .find(|t| t.kind == KIND_STRUCT && !t.members.is_empty() && self.name(t.name) == name)
+    }
+
+    /// The struct definition a member's type is (through typedefs, qualifiers and forward
+    /// declarations).
+    fn struct_of(&self, id: u32) -> Option<&Type<'a>> {
+        let t = self.strip(id)?;
+        match t.kind {
+            KIND_STRUCT if !t.members.is_empty() => Some(t),
+            KIND_STRUCT | KIND_FWD => self.struct_named(self.name(t.name)),
+            _ => None,
+        }
+    }
+
+    /// The struct a pointer type points to, when it is the struct called `name`.
+    fn pointee(&self, id: u32, name: &[u8]) -> Option<&Type<'a>> {
+        let ptr = self.strip(id).filter(|t| t.kind == KIND_PTR)?;
+        self.struct_of(ptr.size_or_type)
+            .filter(|t| self.name(t.name) == name)
+    }
+
+    /// A member's byte offset and type, searching anonymous structs and unions too (randomised
+    /// layouts wrap members in one), which are at most a few levels deep.
+    fn member(&self, strukt: &Type<'a>, wanted: &[u8]) -> Option<(u32, u32)> {
+        // (struct, its bit offset inside `strukt`, nesting depth)
+        let mut stack = vec![(strukt, 0u32, 0u8)];
         while let Some((t, base, depth)) = stack.pop() {
             for m in t.members.chunks_exact(12) {
                 let (m_name, m_type, m_off) = (word(m, 0)?, word(m, 4)?, word(m, 8)?);
@@ -124,11 +227,11 @@ pub fn parse_task_offsets(data: &[u8]) -> Result<TaskOffsets, Error> {
                     (m_off, 0)
                 };
                 if m_name == 0 {
-                    let inner = by_id(m_type)?;
+                    let inner = self.by_id(m_type)?;
                     if matches!(inner.kind, KIND_STRUCT | KIND_UNION) && depth < 4 {
                         stack.push((inner, base.saturating_add(bits), depth + 1));
                     }
-                } else if name(m_name) == wanted
+                } else if self.name(m_name) == wanted
                     && bitfield == 0
                     && base.saturating_add(bits) % 8 == 0
                 {
@@ -137,22 +240,7 @@ pub fn parse_task_offsets(data: &[u8]) -> Result<TaskOffsets, Error> {
             }
         }
         None
-    };
-    let (pid, pid_type) = find(b"pid").ok_or(Error::Member("pid"))?;
-    if int_size(pid_type) != Some(4) {
-        return Err(Error::Member("pid"));
     }
-    let (state, state_size) = [b"__state".as_slice(), b"state"]
-        .into_iter()
-        .find_map(find)
-        .and_then(|(off, ty)| Some((off, int_size(ty)?)))
-        .filter(|(_, size)| matches!(size, 4 | 8))
-        .ok_or(Error::Member("__state"))?;
-    Ok(TaskOffsets {
-        pid,
-        state,
-        state_size,
-    })
 }
 
 /// A native-endian u32 at `at`.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
-use p2pfaas_ebpf_common::{BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map};
+use p2pfaas_ebpf_common::{
+    BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map, tracked,
+};
 
 mod pin;
 
@@ -108,8 +110,12 @@ pub struct Options {
     /// Use the kernel's BTF (`false` stands for a kernel without it, and proves the classic programs
     /// need none: no relocations against it, and no `tp_btf` programs).
     pub kernel_btf: bool,
-    /// Measure wake-to-run latency (attaches `sched_wakeup`; about half the cost per switch).
+    /// Measure wake-to-run latency.
     pub runq_latency: bool,
+    /// Let the `tp_btf` programs take that latency from the kernel's own enqueue stamp
+    /// ([`RunqSource::SchedInfo`]) when the kernel's BTF has its members (`false` stands for a kernel
+    /// without them and gets [`RunqSource::WakeTs`], as the classic programs always do).
+    pub sched_info: bool,
     /// `tp_btf` or classic programs (`auto`: `tp_btf` when `kernel_btf` and they load).
     pub programs: EbpfPrograms,
 }
@@ -121,6 +127,40 @@ pub enum Kind {
     TpBtf,
     /// Classic tracepoints (tracefs record layout).
     Tracepoint,
+}
+
+/// What a tracked thread counts as (its CPU time goes to `node_ns` or to `tracked_ns`, the function
+/// share).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracked {
+    /// One of the node's own threads.
+    Node,
+    /// Part of a function process.
+    Function,
+}
+
+/// Where the wake-to-run delays in `RUNQ_HIST` come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunqSource {
+    /// Not measured (`load.runq_latency = false`).
+    Off,
+    /// The programs' own wake-up timestamps (map `WAKE_TS`, program `sched_wakeup`): the classic
+    /// programs, and `tp_btf` where the kernel's BTF lacks the run queue members.
+    WakeTs,
+    /// The kernel's enqueue stamp (`task_struct.sched_info.last_queued`) and run queue clock, read by
+    /// the `tp_btf` `sched_switch`; no map and no `sched_wakeup` program.
+    SchedInfo,
+}
+
+impl RunqSource {
+    /// The label in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::WakeTs => "wake_ts",
+            Self::SchedInfo => "sched_info",
+        }
+    }
 }
 
 impl Kind {
@@ -140,6 +180,7 @@ impl Options {
             pin_dir: Some(config.pin_dir.clone()),
             kernel_btf: true,
             runq_latency: config.runq_latency,
+            sched_info: true,
             programs: config.ebpf_programs,
         }
     }
@@ -159,6 +200,7 @@ pub struct Probes {
     prev: Option<Snapshot>,
     pid: u32,
     kind: Kind,
+    runq_source: RunqSource,
 }
 
 impl std::fmt::Debug for Probes {
@@ -194,7 +236,7 @@ impl Probes {
         };
         tracing::info!(
             programs = probes.kind.as_str(),
-            runq_latency = options.runq_latency,
+            runq_latency = probes.runq_source.as_str(),
             "eBPF load probes attached"
         );
         Ok(probes)
@@ -207,12 +249,31 @@ impl Probes {
     }
 
     fn load_kind(options: &Options, attach: Attach<'_>) -> Result<Self, Error> {
+        let runq_source = match &attach {
+            _ if !options.runq_latency => RunqSource::Off,
+            Attach::TpBtf(task, _) if options.sched_info && task.run_queue.is_some() => {
+                RunqSource::SchedInfo
+            }
+            _ => RunqSource::WakeTs,
+        };
         let mut globals = match &attach {
-            Attach::TpBtf(task, _) => vec![
-                (global::TASK_PID, task.pid),
-                (global::TASK_STATE, task.state),
-                (global::TASK_STATE_SIZE, task.state_size),
-            ],
+            Attach::TpBtf(task, _) => {
+                let mut globals = vec![
+                    (global::TASK_PID, task.pid),
+                    (global::TASK_STATE, task.state),
+                    (global::TASK_STATE_SIZE, task.state_size),
+                ];
+                if let (RunqSource::SchedInfo, Some(rq)) = (runq_source, task.run_queue) {
+                    globals.extend([
+                        (global::RUNQ_FROM_TASK, 1),
+                        (global::TASK_LAST_QUEUED, rq.last_queued),
+                        (global::TASK_CFS_RQ, rq.cfs_rq),
+                        (global::CFS_RQ_RQ, rq.rq),
+                        (global::RQ_CLOCK, rq.clock),
+                    ]);
+                }
+                globals
+            }
             Attach::Tracepoint => {
                 let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
                 Offsets::read(&root)?.globals().to_vec()
@@ -227,8 +288,8 @@ impl Probes {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
-        // Wake-ups only start wake-to-run timers; without the latency there is nothing to do.
-        let skip = |event: &str| event == "sched_wakeup" && !options.runq_latency;
+        // Wake-ups only start wake-to-run timers (`WAKE_TS`); without them there is nothing to do.
+        let skip = |event: &str| event == "sched_wakeup" && runq_source != RunqSource::WakeTs;
         let kind = match attach {
             Attach::TpBtf(_, kernel) => {
                 for (name, event) in BTF_PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
@@ -271,7 +332,9 @@ impl Probes {
         let node_state =
             Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
         let pid = std::process::id();
-        tracked.insert(pid, 1, 0).map_err(map_err(map::TRACKED))?;
+        tracked
+            .insert(pid, tracked::NODE, 0)
+            .map_err(map_err(map::TRACKED))?;
         let mut probes = Self {
             _ebpf: ebpf,
             cpu_stats,
@@ -283,6 +346,7 @@ impl Probes {
             prev: None,
             pid,
             kind,
+            runq_source,
         };
         // Claim the pins at once: another node starting now checks this pid before replacing them.
         probes.publish_node_state(0, 0, 0, 0.0);
@@ -290,18 +354,30 @@ impl Probes {
         Ok(probes)
     }
 
-    /// Adds a thread id (e.g. of a process started before the probes) to the tracked set; threads and
-    /// processes it creates later join automatically, threads it already has do not.
-    pub fn track(&mut self, pid: u32) -> Result<(), Error> {
-        self.tracked.insert(pid, 1, 0).map_err(|source| Error::Map {
-            name: map::TRACKED,
-            source,
-        })
+    /// Adds a thread id (e.g. of a thread or process started before the probes) to the tracked set, as
+    /// one of the node's threads or as a function process; threads and processes it creates later join
+    /// automatically (as the same), threads it already has do not.
+    pub fn track(&mut self, pid: u32, as_: Tracked) -> Result<(), Error> {
+        let kind = match as_ {
+            Tracked::Node => tracked::NODE,
+            Tracked::Function => tracked::FUNCTION,
+        };
+        self.tracked
+            .insert(pid, kind, 0)
+            .map_err(|source| Error::Map {
+                name: map::TRACKED,
+                source,
+            })
     }
 
     /// The kind of programs attached.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// Where the wake-to-run delays come from.
+    pub fn runq_source(&self) -> RunqSource {
+        self.runq_source
     }
 
     /// The directory the maps are pinned in, if they are.
@@ -400,8 +476,10 @@ fn counters(s: &CpuStat) -> CpuCounters {
         last_switch_ns: s.last_switch_ns,
         switches: s.switches,
         tracked_ns: s.tracked_ns,
+        node_ns: s.node_ns,
         curr_busy: s.curr_busy != 0,
-        curr_tracked: s.curr_tracked != 0,
+        curr_tracked: s.curr_tracked == tracked::FUNCTION,
+        curr_node: s.curr_tracked == tracked::NODE,
     }
 }
 

@@ -15,17 +15,21 @@ pub struct CpuCounters {
     pub last_switch_ns: u64,
     /// Context switches.
     pub switches: u64,
-    /// Tracked-process-tree ns up to `last_switch_ns`.
+    /// Function-process ns up to `last_switch_ns`.
     pub tracked_ns: u64,
+    /// Node-thread ns up to `last_switch_ns`.
+    pub node_ns: u64,
     /// The running task is not idle.
     pub curr_busy: bool,
-    /// The running task is tracked.
+    /// The running task belongs to a function process.
     pub curr_tracked: bool,
+    /// The running task is one of the node's threads.
+    pub curr_node: bool,
 }
 
 impl CpuCounters {
-    /// Busy and tracked ns up to `now`, counting the slice still running.
-    fn until(&self, now: u64) -> (u64, u64) {
+    /// Busy, function and node ns up to `now`, counting the slice still running.
+    fn until(&self, now: u64) -> (u64, u64, u64) {
         let open = if self.last_switch_ns != 0 && now > self.last_switch_ns {
             now - self.last_switch_ns
         } else {
@@ -34,6 +38,7 @@ impl CpuCounters {
         (
             self.busy_ns + if self.curr_busy { open } else { 0 },
             self.tracked_ns + if self.curr_tracked { open } else { 0 },
+            self.node_ns + if self.curr_node { open } else { 0 },
         )
     }
 }
@@ -56,8 +61,10 @@ pub struct Measured {
     pub per_cpu: Vec<f64>,
     /// Sum of busy ns over all CPUs during the interval.
     pub busy_ns: u64,
-    /// Sum of tracked ns over all CPUs.
+    /// Sum over all CPUs of the ns the node's function processes ran.
     pub tracked_ns: u64,
+    /// Sum over all CPUs of the ns the node's own threads ran (not in `function_cpu_share`).
+    pub node_ns: u64,
     /// Context switches in the interval.
     pub switches: u64,
     /// Interval length (ns).
@@ -93,13 +100,14 @@ impl Measured {
 pub fn measure(prev: &Snapshot, cur: &Snapshot) -> Measured {
     let elapsed_ns = cur.at_ns.saturating_sub(prev.at_ns);
     let mut per_cpu = Vec::with_capacity(cur.cpus.len());
-    let (mut busy_ns, mut tracked_ns, mut switches) = (0u64, 0u64, 0u64);
+    let (mut busy_ns, mut tracked_ns, mut node_ns, mut switches) = (0u64, 0u64, 0u64, 0u64);
     for (c, p) in cur.cpus.iter().zip(&prev.cpus) {
-        let (cb, ct) = c.until(cur.at_ns);
-        let (pb, pt) = p.until(prev.at_ns);
+        let (cb, ct, cn) = c.until(cur.at_ns);
+        let (pb, pt, pn) = p.until(prev.at_ns);
         let busy = cb.saturating_sub(pb).min(elapsed_ns);
         busy_ns += busy;
         tracked_ns += ct.saturating_sub(pt).min(elapsed_ns);
+        node_ns += cn.saturating_sub(pn).min(elapsed_ns);
         switches += c.switches.saturating_sub(p.switches);
         per_cpu.push(if elapsed_ns == 0 {
             0.0
@@ -115,6 +123,7 @@ pub fn measure(prev: &Snapshot, cur: &Snapshot) -> Measured {
         per_cpu,
         busy_ns,
         tracked_ns,
+        node_ns,
         switches,
         elapsed_ns,
         runq_p50_us: quantile_us(&delta, 0.50),

@@ -1,6 +1,6 @@
 //! The fallback sources: `/proc/stat` (busy and total jiffies per CPU, context switches),
-//! `/proc/pressure/cpu` (PSI), `/proc/loadavg` and `/proc/self/stat` (the node's own CPU time plus its
-//! reaped children's). Parsers are pure functions of the file text, so they are tested on fixed input;
+//! `/proc/pressure/cpu` (PSI), `/proc/loadavg` and `/proc/self/stat` (the CPU time of the node's
+//! reaped children, its function processes). Parsers are pure functions of the file text, so they are tested on fixed input;
 //! [`Reader`] owns the paths and the previous counters and turns two readings into a [`LoadSample`].
 
 use std::path::{Path, PathBuf};
@@ -139,9 +139,11 @@ pub fn parse_loadavg(text: &str) -> Result<f64, ParseError> {
         })
 }
 
-/// Parses `/proc/<pid>/stat` and returns utime + stime + cutime + cstime (jiffies). The command name
-/// (field 2) may contain spaces and parentheses, so fields are counted after its last `)`.
-pub fn parse_process_ticks(text: &str) -> Result<u64, ParseError> {
+/// Parses `/proc/<pid>/stat` and returns cutime + cstime (jiffies): the CPU time of the process's
+/// children it has reaped (for the node: its function processes, once finished), leaving out its own
+/// utime and stime. The command name (field 2) may contain spaces and parentheses, so fields are
+/// counted after its last `)`.
+pub fn parse_children_ticks(text: &str) -> Result<u64, ParseError> {
     let err = |problem| ParseError {
         file: SELF_STAT,
         problem,
@@ -158,9 +160,9 @@ pub fn parse_process_ticks(text: &str) -> Result<u64, ParseError> {
             .get(i)
             .and_then(|v| v.parse::<i64>().ok())
             .map(|v| u64::try_from(v).unwrap_or(0))
-            .ok_or(err("missing utime/stime/cutime/cstime"))
+            .ok_or(err("missing cutime/cstime"))
     };
-    Ok(get(11)? + get(12)? + get(13)? + get(14)?)
+    Ok(get(13)? + get(14)?)
 }
 
 /// One reading of every counter.
@@ -172,8 +174,8 @@ pub struct Counters {
     pub psi_some_us: Option<u64>,
     /// `/proc/loadavg`, one minute.
     pub load_avg_1m: f64,
-    /// The node's own CPU jiffies plus its reaped children's.
-    pub process_ticks: u64,
+    /// CPU jiffies of the node's reaped children (its function processes); not the node's own.
+    pub children_ticks: u64,
 }
 
 /// Turns two readings `elapsed` apart into a sample (pure: the caller supplies time).
@@ -203,7 +205,7 @@ pub fn compute(
     let function_cpu_share = if all_jiffies == 0 {
         0.0
     } else {
-        (cur.process_ticks.saturating_sub(prev.process_ticks) as f64 / all_jiffies as f64)
+        (cur.children_ticks.saturating_sub(prev.children_ticks) as f64 / all_jiffies as f64)
             .clamp(0.0, 1.0)
     };
     let cpu_pressure = match (prev.psi_some_us, cur.psi_some_us) {
@@ -268,7 +270,7 @@ impl Reader {
             stat,
             psi_some_us,
             load_avg_1m: parse_loadavg(&self.text("loadavg")?)?,
-            process_ticks: parse_process_ticks(&self.text("self/stat")?)?,
+            children_ticks: parse_children_ticks(&self.text("self/stat")?)?,
         })
     }
 

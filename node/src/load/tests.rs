@@ -91,7 +91,7 @@ fn psi_reads_some_total() {
 }
 
 #[test]
-fn loadavg_and_process_ticks_parse() {
+fn loadavg_and_children_ticks_parse() {
     assert_eq!(
         procfs::parse_loadavg("1.72 1.44 1.43 5/119 22070\n"),
         Ok(1.72)
@@ -101,9 +101,9 @@ fn loadavg_and_process_ticks_parse() {
     // A command name with spaces and a ')' must not shift the fields.
     let stat = "4242 (my (odd) fn) S 1 4242 4242 0 -1 4194304 102 0 0 0 \
                 30 12 5 3 20 0 1 0 929947 3133440 412 0";
-    assert_eq!(procfs::parse_process_ticks(stat), Ok(30 + 12 + 5 + 3));
-    assert!(procfs::parse_process_ticks("4242 (x) S 1 2").is_err());
-    assert!(procfs::parse_process_ticks("no name").is_err());
+    assert_eq!(procfs::parse_children_ticks(stat), Ok(5 + 3));
+    assert!(procfs::parse_children_ticks("4242 (x) S 1 2").is_err());
+    assert!(procfs::parse_children_ticks("no name").is_err());
 }
 
 fn counters(stat: &str, psi: Option<u64>, ticks: u64) -> Counters {
@@ -111,7 +111,7 @@ fn counters(stat: &str, psi: Option<u64>, ticks: u64) -> Counters {
         stat: procfs::parse_stat(stat).expect("fixture"),
         psi_some_us: psi,
         load_avg_1m: 0.5,
-        process_ticks: ticks,
+        children_ticks: ticks,
     }
 }
 
@@ -170,13 +170,13 @@ fn reader_reads_a_fixture_tree() {
     std::fs::write(dir.join("loadavg"), "0.25 0.1 0.0 1/2 3\n").expect("write");
     std::fs::write(
         dir.join("self/stat"),
-        "1 (n) S 1 1 1 0 -1 0 0 0 0 0 7 1 0 0",
+        "1 (n) S 1 1 1 0 -1 0 0 0 0 0 7 1 2 3",
     )
     .expect("write");
     let plain = procfs::Reader::with_root(&dir, false)
         .read()
         .expect("procfs");
-    assert_eq!((plain.load_avg_1m, plain.process_ticks), (0.25, 8));
+    assert_eq!((plain.load_avg_1m, plain.children_ticks), (0.25, 5));
     assert_eq!(plain.psi_some_us, None);
     // PSI asked for but missing: an I/O error naming the path.
     let err = procfs::Reader::with_root(&dir, true)
@@ -396,9 +396,42 @@ fn cpu(busy_ns: u64, last_switch_ns: u64, switches: u64, curr_busy: bool) -> ker
         last_switch_ns,
         switches,
         tracked_ns: busy_ns / 2,
+        node_ns: busy_ns / 4,
         curr_busy,
         curr_tracked: false,
+        curr_node: false,
     }
+}
+
+#[test]
+fn kernel_measure_splits_function_and_node_time_including_the_open_slice() {
+    use super::kernel::{CpuCounters, Snapshot, measure};
+    let ms = 1_000_000u64;
+    // One CPU running the same task since 1000 ms: a node thread, then a function process.
+    let running = |curr_tracked, curr_node| CpuCounters {
+        last_switch_ns: 1000 * ms,
+        curr_busy: true,
+        curr_tracked,
+        curr_node,
+        ..CpuCounters::default()
+    };
+    let at = |t: u64, c| Snapshot {
+        at_ns: t * ms,
+        cpus: vec![c],
+        runq: [0; kernel::RUNQ_SLOTS],
+    };
+    let node = running(false, true);
+    let m = measure(&at(1000, node), &at(1100, node));
+    assert_eq!(
+        (m.busy_ns, m.tracked_ns, m.node_ns),
+        (100 * ms, 0, 100 * ms)
+    );
+    let function = running(true, false);
+    let m = measure(&at(1000, function), &at(1100, function));
+    assert_eq!(
+        (m.busy_ns, m.tracked_ns, m.node_ns),
+        (100 * ms, 100 * ms, 0)
+    );
 }
 
 #[test]
@@ -430,7 +463,7 @@ fn kernel_measure_counts_the_open_slice_of_a_cpu_that_never_switched() {
     assert!((m.per_cpu[0] - 1.0).abs() < 1e-9, "{m:?}");
     assert!((m.per_cpu[1] - 0.6).abs() < 1e-9, "{m:?}");
     assert_eq!(m.switches, 10);
-    assert_eq!(m.tracked_ns, 30 * ms);
+    assert_eq!((m.tracked_ns, m.node_ns), (30 * ms, 15 * ms));
     let p50 = m.runq_p50_us.expect("p50");
     assert!((4.0..8.0).contains(&p50), "{p50}");
     let p99 = m.runq_p99_us.expect("p99");

@@ -1,4 +1,4 @@
-use super::{Error, TaskOffsets, VMLINUX, parse_task_offsets, task_offsets};
+use super::{Error, RunQueueOffsets, TaskOffsets, VMLINUX, parse_task_offsets, task_offsets};
 
 /// Builds a BTF blob the way the kernel lays it out: header, type records, string table.
 struct Blob {
@@ -95,6 +95,7 @@ fn finds_pid_and_state_through_anonymous_structs_and_typedefs() {
             pid: 16 + 4,
             state: 8,
             state_size: 4,
+            run_queue: None,
         }
     );
 }
@@ -149,6 +150,73 @@ fn malformed_or_incomplete_btf_is_an_error_naming_what_is_missing() {
     ));
 }
 
+/// A task with the members the wake-to-run delay reads: `sched_info.last_queued` (a `u64` typedef),
+/// `se.cfs_rq` (a pointer to `struct cfs_rq`, declared forward before its definition, as in
+/// vmlinux), `cfs_rq.rq` and `rq.clock` (`clock_bytes` wide). Without `fair_group` the `sched_entity`
+/// has no `cfs_rq` (a kernel built without `CONFIG_FAIR_GROUP_SCHED`).
+fn with_run_queue(clock_bytes: u32, fair_group: bool) -> Blob {
+    let mut b = Blob::new();
+    b.record("int", 1, 0, 4, &[0x0100_0020]); // [1]
+    b.record("long long unsigned int", 1, 0, 8, &[64]); // [2]
+    b.record("u64", 8, 0, 2, &[]); // [3] typedef u64
+    b.record("cfs_rq", 7, 0, 0, &[]); // [4] struct cfs_rq;
+    b.record("", 2, 0, 4, &[]); // [5] struct cfs_rq *
+    b.record("rq", 7, 0, 0, &[]); // [6] struct rq;
+    b.record("", 2, 0, 6, &[]); // [7] struct rq *
+    b.strukt(
+        "sched_info",
+        48,
+        &[("pcount", 2, 0), ("last_queued", 3, 320)],
+    ); // [8]
+    let mut se = vec![("exec_start", 3, 0)];
+    if fair_group {
+        se.push(("cfs_rq", 5, 128));
+    }
+    b.strukt("sched_entity", 24, &se); // [9]
+    b.strukt(
+        "task_struct",
+        256,
+        &[
+            ("__state", 1, 0),
+            ("pid", 1, 32),
+            ("se", 9, 512),
+            ("sched_info", 8, 1024),
+        ],
+    ); // [10]
+    b.record("clock_t", 1, 0, clock_bytes, &[clock_bytes * 8]); // [11]
+    b.strukt("cfs_rq", 64, &[("nr_running", 1, 0), ("rq", 7, 256)]); // [12]
+    b.strukt("rq", 128, &[("nr_running", 1, 0), ("clock", 11, 512)]); // [13]
+    b
+}
+
+#[test]
+fn finds_the_enqueue_stamp_and_the_run_queue_clock_through_pointers() {
+    let t = parse_task_offsets(&with_run_queue(8, true).bytes()).expect("valid BTF");
+    assert_eq!((t.pid, t.state, t.state_size), (4, 0, 4));
+    assert_eq!(
+        t.run_queue,
+        Some(RunQueueOffsets {
+            last_queued: 128 + 40,
+            cfs_rq: 64 + 16,
+            rq: 32,
+            clock: 64,
+        })
+    );
+}
+
+#[test]
+fn without_the_run_queue_members_the_task_offsets_still_parse() {
+    // No `se.cfs_rq` (no CONFIG_FAIR_GROUP_SCHED): the programs fall back to WAKE_TS.
+    let t = parse_task_offsets(&with_run_queue(8, false).bytes()).expect("valid BTF");
+    assert_eq!((t.pid, t.run_queue), (4, None));
+    // A clock the program would read with the wrong width is refused the same way.
+    let t = parse_task_offsets(&with_run_queue(4, true).bytes()).expect("valid BTF");
+    assert_eq!(t.run_queue, None);
+    // And a kernel without sched_info at all.
+    let t = parse_task_offsets(&modern().bytes()).expect("valid BTF");
+    assert_eq!(t.run_queue, None);
+}
+
 #[test]
 fn the_running_kernels_btf_parses_when_it_has_one() {
     if !std::path::Path::new(VMLINUX).exists() {
@@ -158,4 +226,10 @@ fn the_running_kernels_btf_parses_when_it_has_one() {
     let t = task_offsets().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(t.state_size, 4 | 8), "{t:?}");
     assert!(t.pid != t.state && t.pid < 1 << 16, "{t:?}");
+    if let Some(rq) = t.run_queue {
+        assert!(
+            rq.last_queued < 1 << 16 && ![t.pid, t.state, rq.cfs_rq].contains(&rq.last_queued),
+            "{t:?}"
+        );
+    }
 }
