@@ -114,7 +114,68 @@ fn one_probe_at_the_threshold_blocks_like_power_of_two_on_12_nodes() {
             one_probe < none / 2.0 && two_choices < none / 2.0,
             "ρ={rho}: cooperation {one_probe:.4}/{two_choices:.4} vs none {none:.4}"
         );
+        // The node's JSQ(1) (this node and one random peer, the shorter wins; arrivals split evenly
+        // over the nodes) is a centralised power-of-two dispatcher over two distinct nodes.
+        let row = report
+            .rows
+            .iter()
+            .find(|r| r.scheduler == "JSQ(1)" && r.rho == rho)
+            .expect("JSQ(1) row");
+        let central = centralised_power_of_two(12, 10, rho, 1_000_000);
+        let tolerance = 2.0 * row.reject_rate_ci95.expect("batch means");
+        assert!(
+            (two_choices - central).abs() <= tolerance,
+            "ρ={rho}: JSQ(1) {two_choices:.4} vs centralised power-of-two {central:.4} (±{tolerance:.4})"
+        );
     }
+}
+
+/// Blocking of a centralised dispatcher over `n` loss servers of `k` slots (μ = 1, total λ = ρ n k):
+/// each arrival samples two distinct servers and joins the less busy one. An independent model
+/// (a continuous-time Markov chain stepped event by event), sharing no code with the simulator.
+fn centralised_power_of_two(n: usize, k: usize, rho: f64, arrivals: u64) -> f64 {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let lambda = rho * (n * k) as f64;
+    let mut busy = vec![0usize; n];
+    let (mut total_busy, mut seen, mut blocked) = (0usize, 0u64, 0u64);
+    let warmup = arrivals / 20;
+    while seen < arrivals + warmup {
+        let rate = lambda + total_busy as f64;
+        if rng.r#gen::<f64>() * rate < lambda {
+            let a = rng.gen_range(0..n);
+            let b = (a + rng.gen_range(1..n)) % n;
+            let to = if busy[b] < busy[a] || (busy[b] == busy[a] && rng.r#gen()) {
+                b
+            } else {
+                a
+            };
+            seen += 1;
+            if busy[to] < k {
+                busy[to] += 1;
+                total_busy += 1;
+            } else if seen > warmup {
+                blocked += 1;
+            }
+        } else {
+            // A departure: a busy slot chosen uniformly.
+            let mut pick = rng.gen_range(0..total_busy);
+            let server = busy
+                .iter()
+                .position(|&b| {
+                    if pick < b {
+                        true
+                    } else {
+                        pick -= b;
+                        false
+                    }
+                })
+                .expect("a busy slot");
+            busy[server] -= 1;
+            total_busy -= 1;
+        }
+    }
+    blocked as f64 / arrivals as f64
 }
 
 #[test]
@@ -154,4 +215,57 @@ fn live_reports_without_confidence_intervals_still_parse_and_compare() {
     let table = sim::compare::table(&live, &sim);
     assert!(table.contains("| NoScheduler(true) | 0.6 |"), "{table}");
     assert!(table.contains("-0.0100"), "{table}");
+}
+
+#[test]
+fn blocking_is_insensitive_to_the_service_law_and_follows_node_speed() {
+    // Erlang-B depends on the service law only through its mean: fixed and measured (empirical)
+    // service times block like exponential ones; a node twice as fast sees half the offered load.
+    let file = std::env::temp_dir().join(format!("p2pfaas-sim-service-{}.csv", std::process::id()));
+    // Mean 1000 ms, far from exponential.
+    std::fs::write(&file, "service_ms\n500\n# comment\n1500,x\n").expect("temp file");
+    let base = single_node(4, 0, "true");
+    let mut fixed = base.clone();
+    fixed.function.distribution = "fixed".to_owned();
+    let mut measured = base.clone();
+    measured.simulation.service_file = Some(file.display().to_string());
+    let mut fast = base.clone();
+    fast.simulation.speed = vec![2.0];
+    for (what, spec, load) in [
+        ("fixed", fixed, 1.0),
+        ("measured", measured, 1.0),
+        ("speed 2", fast, 0.5),
+    ] {
+        for row in &simulate(&spec, Some(100_000)).rows {
+            let b = p2pfaas_bench::theory::erlang_b(row.rho * 4.0 * load, 4).expect("valid");
+            let ci = row.reject_rate_ci95.expect("batch means");
+            // 1.5 × the 95% half-width: three laws × three points are nine draws.
+            assert!(
+                (row.reject_rate - b).abs() <= 1.5 * ci,
+                "{what} ρ={}: {:.4} ± {ci:.4} vs Erlang-B {b:.4}",
+                row.rho,
+                row.reject_rate
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn bad_knobs_name_their_field() {
+    let mut spec = single_node(4, 0, "true");
+    spec.simulation.speed = vec![1.0, 2.0];
+    let err = sim::run(&spec, &SimOptions::default()).expect_err("two speeds, one node");
+    assert!(err.to_string().starts_with("simulation.speed"), "{err}");
+    spec.simulation.speed.clear();
+    spec.simulation.service_file = Some("/nonexistent/service.csv".to_owned());
+    let err = sim::run(&spec, &SimOptions::default()).expect_err("no file");
+    assert!(
+        err.to_string().starts_with("simulation.service_file"),
+        "{err}"
+    );
+    let text = "name = \"x\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\nmean_ms = 1\n\
+                [traffic]\nrho = [1]\nduration_s = 1\n[simulation]\narivals = 3\n[[scheduler]]\nname = \"NoScheduler\"\nparameters = [\"true\"]\n";
+    let err = Spec::parse(text).expect_err("typo").to_string();
+    assert!(err.contains("arivals"), "{err}");
 }
