@@ -6,7 +6,8 @@
 //! batch means.
 //!
 //! - [`knobs`]: the spec's optional `[simulation]` table.
-//! - `engine`: the event loop of one point; `service`: service-time draws; `batch`: batch means.
+//! - `engine`: the event loop of one point; `event`: its calendar; `service`: service-time draws;
+//!   `batch`: batch means.
 //! - [`compare`]: two reports side by side (`p2pfaas-bench compare`).
 //!
 //! What is modelled exactly and what is approximated is listed in `bench/README.md` ("Simulator").
@@ -14,6 +15,7 @@
 mod batch;
 pub mod compare;
 mod engine;
+mod event;
 pub mod knobs;
 mod service;
 

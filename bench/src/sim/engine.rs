@@ -4,8 +4,7 @@
 //! invoke path does (`decide`, probes, Tau, `after_probe`, forward, one fallback on a refusal, reward)
 //! and owns no scheduling rule itself. Nothing here allocates per event once the slab and heap are warm.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use p2pfaas_node::queue::rule::{Sequential, Verdict};
@@ -16,6 +15,7 @@ use p2pfaas_node::scheduler::{
 use rand::rngs::SmallRng;
 
 use super::batch::Batches;
+use super::event::{Calendar, Ev};
 use super::service::Service;
 use crate::arrivals::Schedule;
 use crate::experiment::report::Accumulator;
@@ -105,49 +105,6 @@ impl Job {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Ev {
-    Arrival(u16),
-    /// A forwarded job reaches the last node of its path.
-    Reach(u32),
-    /// Probes reach the probed peers, which report their load.
-    Probed(u32),
-    /// Probe answers are in and Tau has passed: `after_probe`.
-    Decide(u32),
-    /// Service ends.
-    Done(u32),
-    /// A refusal reaches the node before the last one on the path.
-    Refused(u32),
-    /// The answer of a learning decision reaches its origin (reward time).
-    Answer(u32, u16),
-    /// A node refreshes its cached view of every peer.
-    Refresh(u16),
-}
-
-struct Entry {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Earliest first (the heap is a max-heap); ties in insertion order, for determinism.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// An empty entry of the peer view buffer.
 const NO_PEER: PeerView<'static> = PeerView {
     id: PeerId(0),
@@ -168,8 +125,7 @@ pub(crate) struct Engine<'a> {
     needs_types: bool,
     jobs: Vec<Job>,
     free: Vec<u32>,
-    heap: BinaryHeap<Entry>,
-    seq: u64,
+    calendar: Calendar,
     next_job: u64,
     peers: Vec<PeerView<'static>>,
     acc: Accumulator,
@@ -210,8 +166,7 @@ impl<'a> Engine<'a> {
             needs_types,
             jobs: Vec::new(),
             free: Vec::new(),
-            heap: BinaryHeap::new(),
-            seq: 0,
+            calendar: Calendar::default(),
             next_job: 0,
             peers: vec![NO_PEER; n],
             acc,
@@ -231,7 +186,7 @@ impl<'a> Engine<'a> {
                 self.push(phase, Ev::Refresh(node_id(i)));
             }
         }
-        while let Some(Entry { at, ev, .. }) = self.heap.pop() {
+        while let Some((at, ev)) = self.calendar.pop() {
             match ev {
                 Ev::Arrival(i) => self.arrival(usize::from(i), at),
                 Ev::Reach(id) => self.reach(id, at),
@@ -250,12 +205,7 @@ impl<'a> Engine<'a> {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.heap.push(Entry {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.calendar.push(at, ev);
     }
 
     fn next_arrival(&mut self, i: usize) {
@@ -347,20 +297,12 @@ impl<'a> Engine<'a> {
         let meta = self.meta(id);
         let len = self.fill_peers(i, self.jobs[id as usize].mask, now);
         let t = self.setup.task_types.max(1);
-        let adm = &self.nodes[i].adm;
-        let view = NodeView {
-            running: adm.running(),
-            queued: adm.queued(),
-            slots: adm.slots(),
-            queue_len: adm.queue_len(),
-            per_type: if self.needs_types {
-                &self.types[i * t..(i + 1) * t]
-            } else {
-                &[]
-            },
-            peers: &self.peers[..len],
-            sample: None,
+        let per_type = if self.needs_types {
+            &self.types[i * t..(i + 1) * t]
+        } else {
+            &[]
         };
+        let view = node_view(&self.nodes[i].adm, per_type, &self.peers[..len]);
         let mut note = Note::default();
         let d = self.scheds[i].decide(&meta, &view, &mut self.setup.rng, &mut note);
         if note.learning.is_some() {
@@ -416,20 +358,12 @@ impl<'a> Engine<'a> {
         let i = job.at();
         let len = self.fill_peers(i, job.mask, now);
         let t = self.setup.task_types.max(1);
-        let adm = &self.nodes[i].adm;
-        let view = NodeView {
-            running: adm.running(),
-            queued: adm.queued(),
-            slots: adm.slots(),
-            queue_len: adm.queue_len(),
-            per_type: if self.needs_types {
-                &self.types[i * t..(i + 1) * t]
-            } else {
-                &[]
-            },
-            peers: &self.peers[..len],
-            sample: None,
+        let per_type = if self.needs_types {
+            &self.types[i * t..(i + 1) * t]
+        } else {
+            &[]
         };
+        let view = node_view(&self.nodes[i].adm, per_type, &self.peers[..len]);
         let probes = &job.probes[..usize::from(job.nprobes)];
         let d = self.scheds[i].after_probe(
             &meta,
@@ -604,6 +538,24 @@ impl<'a> Engine<'a> {
         if now < self.setup.end_ns {
             self.push(now + self.setup.refresh_ns, Ev::Refresh(node_id(i)));
         }
+    }
+}
+
+/// What a node's scheduler sees: its admission counts, per-type loads and eligible peers (no load
+/// sample: the simulator has no machine to measure).
+fn node_view<'v>(
+    adm: &Sequential,
+    per_type: &'v [TypeLoad],
+    peers: &'v [PeerView<'static>],
+) -> NodeView<'v> {
+    NodeView {
+        running: adm.running(),
+        queued: adm.queued(),
+        slots: adm.slots(),
+        queue_len: adm.queue_len(),
+        per_type,
+        peers,
+        sample: None,
     }
 }
 

@@ -60,3 +60,35 @@ impl Service {
         Ok(Self::Empirical(times))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    use super::*;
+
+    #[test]
+    fn measured_times_skip_header_comments_and_extra_columns() {
+        let s = Service::from_measured("time_ms,other\n\n10 # first\n20,x\n").expect("valid");
+        let Service::Empirical(times) = &s else {
+            panic!("{s:?}");
+        };
+        assert_eq!(times, &[10e6, 20e6]);
+        let mut rng = SmallRng::seed_from_u64(1);
+        assert!((0..100).all(|_| [10e6, 20e6].contains(&s.sample(&mut rng))));
+        assert_eq!(
+            Service::from_measured("5\nfast\n").err().as_deref(),
+            Some("line 2: expected ms ≥ 0, got \"fast\"")
+        );
+        assert!(Service::from_measured("# nothing\n").is_err());
+    }
+
+    #[test]
+    fn exponential_has_its_mean() {
+        let s = Service::Exponential { mean_ns: 1e6 };
+        let mut rng = SmallRng::seed_from_u64(2);
+        let mean = (0..100_000).map(|_| s.sample(&mut rng)).sum::<f64>() / 1e5;
+        assert!((mean / 1e6 - 1.0).abs() < 0.02, "{mean}");
+    }
+}
