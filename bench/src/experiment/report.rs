@@ -298,13 +298,16 @@ impl Report {
         for r in &self.rows {
             let _ = write!(
                 out,
-                "| {} | {} | {} | {:.1} | {} | {:.4} | ",
+                "| {} | {} | {} | {:.1} | {} | {:.4}{} | ",
                 r.scheduler,
                 r.rho,
                 r.seed,
                 r.lambda.iter().sum::<f64>(),
                 r.sent,
-                r.reject_rate
+                r.reject_rate,
+                r.reject_rate_ci95
+                    .map(|ci| format!(" ± {ci:.4}"))
+                    .unwrap_or_default()
             );
             if theory {
                 match &r.theory {
