@@ -269,3 +269,37 @@ fn bad_knobs_name_their_field() {
     let err = Spec::parse(text).expect_err("typo").to_string();
     assert!(err.contains("arivals"), "{err}");
 }
+
+#[test]
+fn a_stale_view_and_tau_cost_what_they_should() {
+    // LeastLoadedCached decides on cached loads: refreshed every 2 s (50 service times) it sends jobs
+    // to peers that have filled up since, which then refuse them.
+    let mut spec = shipped("uneven.toml");
+    spec.schedulers.retain(|s| s.name == "LeastLoadedCached");
+    spec.traffic.rho = vec![0.6];
+    spec.simulation.view_refresh_ms = 0.0;
+    let exact = simulate(&spec, Some(40_000)).rows[0].clone();
+    spec.simulation.view_refresh_ms = 2000.0;
+    let stale = simulate(&spec, Some(40_000)).rows[0].clone();
+    let lost =
+        |r: &p2pfaas_bench::experiment::report::Row| (r.rejected + r.failed) as f64 / r.sent as f64;
+    assert!(
+        lost(&stale) > lost(&exact) + 0.01,
+        "stale {:.4} vs exact {:.4}",
+        lost(&stale),
+        lost(&exact)
+    );
+    assert!(
+        stale.failed > 0,
+        "refused forwards whose fallback found no room answer 502"
+    );
+    // PowerOfNSchedulerTau with T = 0 probes for every job, and its decision takes effect Tau after the
+    // job arrived: every answer comes at least 100 ms after arrival, ≈ 40 ms of service later on average.
+    spec.schedulers = vec![p2pfaas_bench::experiment::spec::Scheduler {
+        name: "PowerOfNSchedulerTau".to_owned(),
+        parameters: ["1", "0", "true", "1", "100ms"].map(str::to_owned).to_vec(),
+    }];
+    let tau = simulate(&spec, Some(20_000)).rows[0].clone();
+    assert!(tau.p50_ms >= 100.0, "{}", tau.p50_ms);
+    assert!((tau.mean_ms - 140.0).abs() < 5.0, "{}", tau.mean_ms);
+}
