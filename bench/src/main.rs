@@ -51,6 +51,14 @@ usage:
   p2pfaas-bench demo [--seconds S] [--node-bin PATH]
       three nodes on loopback under uneven Poisson traffic, every scheduler side by side, with the
       queueing-theory baselines (bench/specs/demo.toml; S seconds per scheduler, default 20)
+  p2pfaas-bench simulate SPEC.toml [--out DIR] [--arrivals N] [--timing] [--quiet]
+      the experiment SPEC on simulated nodes running the node's own schedulers (README: Simulator);
+      writes report.json/.csv/.md and charts like `run`, mode \"simulated\", with 95% CIs
+      --out DIR              results directory (default results/sim-<name>-<unix time>)
+      --arrivals N           measured arrivals per point, all nodes (overrides simulation.arrivals)
+      --timing               print simulated requests per second of wall time
+  p2pfaas-bench compare A.json B.json
+      two reports side by side per (scheduler, ρ), with B − A
 ";
 
 fn main() -> ExitCode {
@@ -62,6 +70,8 @@ fn main() -> ExitCode {
         Some("load") => parse_load(rest).map(|a| Command::Load(Box::new(a))),
         Some("run") => parse_run(rest, false).map(|a| Command::Run(Box::new(a))),
         Some("demo") => parse_run(rest, true).map(|a| Command::Run(Box::new(a))),
+        Some("simulate") => return cli(parse_simulate(rest), run_simulate),
+        Some("compare") => return cli(parse_compare(rest), run_compare),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -544,4 +554,114 @@ fn header_value(parser: &mut Parser, flag: &str) -> Result<String> {
     } else {
         bail!("{flag} {v:?}: expected printable ASCII")
     }
+}
+
+/// Runs a parsed subcommand: exit 64 when its flags are invalid, 1 when it fails.
+fn cli<A>(parsed: Result<A>, run: fn(A) -> Result<()>) -> ExitCode {
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("p2pfaas-bench: {e:#}\n(`p2pfaas-bench help` lists the commands and flags)");
+            return ExitCode::from(64);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("p2pfaas-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct SimulateArgs {
+    spec: p2pfaas_bench::experiment::spec::Spec,
+    out: PathBuf,
+    options: p2pfaas_bench::sim::SimOptions,
+    timing: bool,
+}
+
+fn parse_simulate(args: Vec<OsString>) -> Result<SimulateArgs> {
+    let mut parser = Parser::from_args(args);
+    let (mut path, mut out, mut timing) = (None, None, false);
+    let mut options = p2pfaas_bench::sim::SimOptions {
+        progress: true,
+        ..Default::default()
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Arg::Value(v) if path.is_none() => path = Some(PathBuf::from(v)),
+            Arg::Long("out") => out = Some(PathBuf::from(parser.value()?)),
+            Arg::Long("arrivals") => options.arrivals = Some(number(&mut parser, "--arrivals")?),
+            Arg::Long("timing") => timing = true,
+            Arg::Long("quiet") => options.progress = false,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let path = path.ok_or_else(|| anyhow!("simulate: a spec file is needed"))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let spec = p2pfaas_bench::experiment::spec::Spec::parse(&text)
+        .with_context(|| format!("{}", path.display()))?;
+    let out = out
+        .unwrap_or_else(|| PathBuf::from(format!("results/sim-{}-{}", spec.name, unix_seconds())));
+    Ok(SimulateArgs {
+        spec,
+        out,
+        options,
+        timing,
+    })
+}
+
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "a subcommand consumes its arguments (`cli` takes fn(A))"
+)]
+fn run_simulate(args: SimulateArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let (report, simulated) = p2pfaas_bench::sim::run_counted(&args.spec, &args.options)?;
+    let wall = started.elapsed().as_secs_f64();
+    p2pfaas_bench::experiment::write(&report, &args.out)?;
+    print!("{}", report.markdown());
+    eprintln!("results in {}", args.out.display());
+    if args.timing {
+        eprintln!(
+            "simulated {simulated} requests in {wall:.2} s of wall time: {:.2} M requests/s",
+            simulated as f64 / wall / 1e6
+        );
+    }
+    Ok(())
+}
+
+struct CompareArgs {
+    a: PathBuf,
+    b: PathBuf,
+}
+
+fn parse_compare(args: Vec<OsString>) -> Result<CompareArgs> {
+    let mut parser = Parser::from_args(args);
+    let mut paths = Vec::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Arg::Value(v) => paths.push(PathBuf::from(v)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    match <[PathBuf; 2]>::try_from(paths) {
+        Ok([a, b]) => Ok(CompareArgs { a, b }),
+        Err(_) => bail!("compare: two report files are needed (A.json B.json)"),
+    }
+}
+
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "a subcommand consumes its arguments (`cli` takes fn(A))"
+)]
+fn run_compare(args: CompareArgs) -> Result<()> {
+    let read = |path: &PathBuf| -> Result<p2pfaas_bench::experiment::report::Report> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a report", path.display()))
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    print!("{}", p2pfaas_bench::sim::compare::table(&a, &b));
+    Ok(())
 }

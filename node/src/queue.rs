@@ -8,6 +8,9 @@
 //! handed to it in FIFO order; otherwise it is rejected ([`Admit::Full`]).
 //! `Q = 0` means "no queue": reject as soon as every slot is busy. Dropping a
 //! [`Permit`] frees its slot and hands it straight to the oldest waiter.
+//! The rule itself (who starts, who waits, who gets a freed slot) is the pure
+//! [`rule`] module, which single-threaded callers such as the simulator use
+//! directly through [`rule::Sequential`].
 //!
 //! The structure is shared via [`Arc`] by every per-core runtime of the node
 //! and is lock-free: four atomic counters plus a [`SegQueue`] of waiters.
@@ -80,6 +83,7 @@ use std::task::{Context, Poll};
 use atomic_waker::AtomicWaker;
 use crossbeam_queue::SegQueue;
 
+pub mod rule;
 #[cfg(test)]
 mod tests;
 
@@ -154,7 +158,7 @@ impl Admission {
         // Claim a queue place first (bounded by the current Q) ...
         let mut queued = self.queued.load(SeqCst);
         loop {
-            if queued >= self.queue_len.load(SeqCst) {
+            if !rule::may_wait(queued, self.queue_len.load(SeqCst)) {
                 return Admit::Full;
             }
             match self
@@ -183,6 +187,7 @@ impl Admission {
     /// schedulers): returns a [`Permit`] if a slot is free and nobody waits,
     /// else `None`.
     pub fn try_run(self: &Arc<Self>) -> Option<Permit> {
+        // `rule::starts_now`, with the slot taken by CAS.
         if self.queued.load(SeqCst) == 0 && self.try_reserve() {
             Some(Permit {
                 admission: Arc::clone(self),
@@ -227,7 +232,7 @@ impl Admission {
     fn try_reserve(&self) -> bool {
         let mut running = self.running.load(SeqCst);
         loop {
-            if running >= self.slots.load(SeqCst) {
+            if !rule::slot_free(running, self.slots.load(SeqCst)) {
                 return false;
             }
             match self

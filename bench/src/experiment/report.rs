@@ -76,6 +76,15 @@ pub struct Row {
     pub load_sources: Vec<String>,
     /// Queueing theory for this point, single-node experiments only.
     pub theory: Option<Theory>,
+    /// Half-width of the 95% confidence interval of `reject_rate` (simulated: batch means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_rate_ci95: Option<f64>,
+    /// Half-width of the 95% confidence interval of `deadline_met`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_met_ci95: Option<f64>,
+    /// Half-width of the 95% confidence interval of `mean_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ms_ci95: Option<f64>,
 }
 
 /// The single-node model's blocking next to the measured value.
@@ -235,6 +244,9 @@ impl Accumulator {
             send_error_p99_us: percentile(&self.send_errors_ns, 99.0) as f64 / 1e3,
             load_sources: Vec::new(),
             theory,
+            reject_rate_ci95: None,
+            deadline_met_ci95: None,
+            mean_ms_ci95: None,
         }
     }
 }
@@ -305,13 +317,16 @@ impl Report {
         for r in &self.rows {
             let _ = write!(
                 out,
-                "| {} | {} | {} | {:.1} | {} | {:.4} | ",
+                "| {} | {} | {} | {:.1} | {} | {:.4}{} | ",
                 r.scheduler,
                 r.rho,
                 r.seed,
                 r.lambda.iter().sum::<f64>(),
                 r.sent,
-                r.reject_rate
+                r.reject_rate,
+                r.reject_rate_ci95
+                    .map(|ci| format!(" ± {ci:.4}"))
+                    .unwrap_or_default()
             );
             if theory {
                 match &r.theory {

@@ -28,6 +28,9 @@ pub struct Spec {
     /// Schedulers to compare, each set on every node.
     #[serde(rename = "scheduler")]
     pub schedulers: Vec<Scheduler>,
+    /// Knobs only the simulator reads (`[simulation]`); a live run ignores them.
+    #[serde(default)]
+    pub simulation: crate::sim::knobs::Simulation,
 }
 
 /// The nodes: all alike.

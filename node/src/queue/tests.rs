@@ -697,3 +697,67 @@ fn race_release_vs_newcomer_keeps_fifo() {
     assert_eq!((adm.running(), adm.queued()), (0, 0));
     eprintln!("release vs newcomer: b first in {b_first} of 20000 rounds");
 }
+
+#[derive(Debug, Clone, Copy)]
+enum RuleOp {
+    Admit,
+    Run,
+    /// Release the i-th (mod count) running job.
+    Release(usize),
+}
+
+fn rule_op() -> impl Strategy<Value = RuleOp> {
+    prop_oneof![
+        Just(RuleOp::Admit),
+        Just(RuleOp::Run),
+        (0usize..16).prop_map(RuleOp::Release)
+    ]
+}
+
+proptest! {
+    /// The pure rule (`rule::Sequential`, used by the simulator) and the atomic admission agree on every
+    /// outcome and count, on one thread, for any sequence of admissions and releases.
+    #[test]
+    fn sequential_rule_matches_the_atomic_admission(
+        k in 0usize..4, q in 0usize..4, ops in proptest::collection::vec(rule_op(), 0..60)
+    ) {
+        use crate::scheduler::Admission as Mode;
+        use rule::{Sequential, Verdict};
+        let a = Admission::new(k, q);
+        let mut s = Sequential::new(k, q);
+        let mut permits: Vec<Permit> = Vec::new();
+        let mut tickets: VecDeque<Ticket> = VecDeque::new();
+        for op in ops {
+            match op {
+                RuleOp::Admit => match (a.try_admit(), s.admit(Mode::Queue)) {
+                    (Admit::Run(p), Verdict::Run) => permits.push(p),
+                    (Admit::Wait(t), Verdict::Wait) => tickets.push_back(t),
+                    (Admit::Full, Verdict::Full) => {}
+                    (got, want) => prop_assert!(false, "{got:?} vs {want:?}"),
+                },
+                RuleOp::Run => match (a.try_run(), s.admit(Mode::NoQueue)) {
+                    (Some(p), Verdict::Run) => permits.push(p),
+                    (None, Verdict::Full) => {}
+                    (got, want) => prop_assert!(false, "{got:?} vs {want:?}"),
+                },
+                RuleOp::Release(i) => {
+                    if permits.is_empty() {
+                        continue;
+                    }
+                    drop(permits.swap_remove(i % permits.len()));
+                    let handed = s.release();
+                    let granted = match tickets.front_mut().map(poll_noop) {
+                        Some(Poll::Ready(p)) => {
+                            tickets.pop_front();
+                            permits.push(p);
+                            true
+                        }
+                        _ => false,
+                    };
+                    prop_assert_eq!(handed, granted);
+                }
+            }
+            prop_assert_eq!((a.running(), a.queued()), (s.running(), s.queued()));
+        }
+    }
+}
