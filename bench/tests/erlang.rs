@@ -2,18 +2,25 @@
 //! checked-in spec `bench/specs/ci-single-node.toml` (K = 4, Q = 0, exponential service with mean
 //! 20 ms, ρ ∈ {0.6, 1.0}, 15 s of Poisson arrivals per point: ≈ 1,800 and 3,000 arrivals).
 //!
+//! Then the same spec runs in the simulator (same seed, so the same arrival times) and each point's
+//! blocking must agree with the live one within ±0.02.
+//!
 //! Tolerance: ±0.03 of Erlang-B at the load the node really offered (measured λ × mean holding time of
 //! admitted jobs), as the issue asks; ±0.05 of the nominal Erlang-B(a = λ/μ). With 1,800–3,000 arrivals
 //! the standard error of the blocking estimate is 0.007–0.008 for independent samples, 0.010–0.015
-//! with the correlation between neighbouring arrivals, so ±0.03 is 2–4 standard errors. The node's
-//! `sleep` holds a slot ≈ 1.3 ms longer than asked (the runtime's 1 ms timer wheel rounds up), which
-//! alone lifts B(a = 4, K = 4) from 0.311 to ≈ 0.335: that is what the looser nominal band absorbs.
+//! with the correlation between neighbouring arrivals, so ±0.03 is 2–4 standard errors. The nominal
+//! band is looser because the node's slot holding time only matches `mean_ms` on average (its
+//! `sleep` corrects the runtime timer's lateness with a running estimate).
 
 use std::path::PathBuf;
 
 use p2pfaas_bench::experiment::{self, Options, report::Report, spec::Spec};
+use p2pfaas_bench::sim::{self, SimOptions};
 
 const TOLERANCE: f64 = 0.03;
+/// Live against its simulated twin (the same spec and seed, so the same arrival times; the service
+/// times are drawn by different RNGs): issue 8 asks for ±0.02.
+const TWIN_TOLERANCE: f64 = 0.02;
 const NOMINAL_TOLERANCE: f64 = 0.05;
 /// A run whose sender was late by more than this at p99 did not produce Poisson arrivals (a starved
 /// generator catches up in bursts, which raises blocking): it says nothing about the node. A tenth of
@@ -74,6 +81,15 @@ fn single_node_blocking_matches_erlang_b() {
             continue;
         }
         check(&report);
+        let twin = sim::run(
+            &spec,
+            &SimOptions {
+                arrivals: None,
+                progress: false,
+            },
+        )
+        .expect("simulated twin");
+        compare_twin(&report, &twin);
         return;
     }
     eprintln!("skipped: the machine was too busy for Poisson arrivals in {ATTEMPTS} attempts");
@@ -107,6 +123,27 @@ fn check(report: &Report) {
             row.reject_rate,
             theory.a,
             theory.blocking
+        );
+    }
+}
+
+fn compare_twin(live: &Report, twin: &Report) {
+    assert_eq!(twin.mode, "simulated");
+    for (l, s) in live.rows.iter().zip(&twin.rows) {
+        assert_eq!((l.rho, &l.scheduler), (s.rho, &s.scheduler));
+        eprintln!(
+            "ρ = {}: live {:.4}, simulated {:.4}, difference {:+.4}",
+            l.rho,
+            l.reject_rate,
+            s.reject_rate,
+            s.reject_rate - l.reject_rate
+        );
+        assert!(
+            (l.reject_rate - s.reject_rate).abs() <= TWIN_TOLERANCE,
+            "ρ = {}: live {:.4} vs simulated {:.4}",
+            l.rho,
+            l.reject_rate,
+            s.reject_rate
         );
     }
 }
