@@ -60,21 +60,24 @@ pids+=("$!")
 for _ in $(seq 100); do grep -q '^listening' "$work/node.out" && break; sleep 0.05; done
 sleep 0.3
 
-measure() { # name url
-  local name=$1 url=$2 out1 out32
+direct_rps=
+measure() { # name url  (the first call is the baseline of the ratio column)
+  local name=$1 url=$2 out1 out32 rps
   taskset -c 1 wrk -t1 -c32 -d1s "$url" > /dev/null   # warm-up (fills the keep-alive pools)
   out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency "$url")
   out32=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency "$url")
   if grep -q "Non-2xx" <<<"$out1$out32"; then echo "$name: non-2xx responses!" >&2; fi
-  printf '| %s | %s | %s | %s |\n' "$name" \
+  rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out32")
+  direct_rps=${direct_rps:-$rps}
+  printf '| %s | %s | %s | %s | %.2f |\n' "$name" \
     "$(awk '$1=="50%"{print $2}' <<<"$out1")" "$(awk '$1=="99%"{print $2}' <<<"$out1")" \
-    "$(awk '/^Requests\/sec/{print $2}' <<<"$out32")"
+    "$rps" "$(awk -v r="$rps" -v d="$direct_rps" 'BEGIN{print r/d}')"
 }
 
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
 echo "servers on CPU0, wrk on CPU1; ${secs}s per run; GET, function replies \"ok\""
 echo
-printf '| config | c=1 p50 | c=1 p99 | c=32 req/s |\n|---|---|---|---|\n'
+printf '| config | c=1 p50 | c=1 p99 | c=32 req/s | req/s vs direct |\n|---|---|---|---|---|\n'
 measure direct "http://127.0.0.1:$fn_port/"
 measure node-http "http://127.0.0.1:$node_port/function/f"
 measure nginx-proxy "http://127.0.0.1:$proxy_port/"

@@ -11,6 +11,9 @@
 #   node-epoll   the same on the epoll driver
 #   nginx-200    nginx `return 200` with a fixed 256-byte body
 #
+# Then (bench/backend_http.sh) the cost of the node in front of a real HTTP function, against calling the
+# function directly and against nginx `proxy_pass`, with the ratio to the direct call.
+#
 # Usage: bench/overhead.sh [seconds-per-run] [rounds]     (needs wrk, nginx, taskset; scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,3 +123,7 @@ for name in node-echo node-epoll nginx-200; do
 done
 echo
 cat "$results" | sed 's/^/raw\t/' >&2
+
+echo
+echo "== the node in front of an HTTP function: direct vs node (http backend) vs nginx proxy_pass"
+bench/backend_http.sh "$secs"
