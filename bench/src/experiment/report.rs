@@ -53,6 +53,9 @@ pub struct Row {
     pub failed: u64,
     /// rejected / answered.
     pub reject_rate: f64,
+    /// 2xx answers per second of counted arrivals (the cluster's goodput).
+    #[serde(default)]
+    pub throughput: f64,
     /// Share of requests with a deadline that got a 2xx within it (rejects and failures count as
     /// missed); `None` when no class has a deadline.
     pub deadline_met: Option<f64>,
@@ -200,9 +203,15 @@ impl Accumulator {
         };
         let service_ms =
             (self.service_n > 0).then(|| self.service_ns / self.service_n as f64 / 1e6);
+        // From the first to the last counted arrival.
+        let span_s = (self.last_ns.saturating_sub(self.first_ns)) as f64 / 1e9;
+        let throughput = if span_s > 0.0 {
+            self.ok as f64 / span_s
+        } else {
+            0.0
+        };
         let theory = model.and_then(|(k, q, mu)| {
             let lambda_total: f64 = lambda.iter().sum();
-            let span_s = (self.last_ns.saturating_sub(self.first_ns)) as f64 / 1e9;
             let measured_lambda = if span_s > 0.0 && self.sent > 1 {
                 (self.sent - 1) as f64 / span_s
             } else {
@@ -234,6 +243,7 @@ impl Accumulator {
             rejected: self.rejected,
             failed: self.failed,
             reject_rate: share(self.rejected, answered),
+            throughput,
             deadline_met: (self.with_deadline > 0).then(|| share(self.met, self.with_deadline)),
             p50_ms: ms(percentile(l, 50.0)),
             p95_ms: ms(percentile(l, 95.0)),
@@ -253,7 +263,7 @@ impl Accumulator {
 
 /// The CSV header of [`Report::csv`].
 pub const CSV_HEADER: &str = "scheduler,seed,rho,lambda_total,sent,ok,rejected,failed,reject_rate,\
-deadline_met,p50_ms,p95_ms,p99_ms,mean_ms,service_ms,forwarded,send_error_p99_us,theory_blocking,theory_blocking_effective";
+throughput,deadline_met,p50_ms,p95_ms,p99_ms,mean_ms,service_ms,forwarded,send_error_p99_us,theory_blocking,theory_blocking_effective";
 
 impl Report {
     /// One line per row, [`CSV_HEADER`] first.
@@ -263,7 +273,7 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.3},{},{},{},{},{:.5},{},{:.3},{:.3},{:.3},{:.3},{},{:.4},{:.1},{},{}",
+                "{},{},{},{:.3},{},{},{},{},{:.5},{:.3},{},{:.3},{:.3},{:.3},{:.3},{},{:.4},{:.1},{},{}",
                 r.scheduler.replace(',', ";"),
                 r.seed,
                 r.rho,
@@ -273,6 +283,7 @@ impl Report {
                 r.rejected,
                 r.failed,
                 r.reject_rate,
+                r.throughput,
                 opt(r.deadline_met),
                 r.p50_ms,
                 r.p95_ms,
@@ -297,7 +308,7 @@ impl Report {
         );
         let theory = self.rows.iter().any(|r| r.theory.is_some());
         let deadlines = self.rows.iter().any(|r| r.deadline_met.is_some());
-        out.push_str("| scheduler | ρ | seed | λ/s | sent | reject | ");
+        out.push_str("| scheduler | ρ | seed | λ/s | sent | reject | ok/s | ");
         if theory {
             out.push_str("Erlang-B/M/M/K/K+Q | at measured a | ");
         }
@@ -305,7 +316,7 @@ impl Report {
             out.push_str("deadline met | ");
         }
         out.push_str(
-            "forwarded | p50 ms | p95 ms | p99 ms | failed | load |\n|---|---|---|---|---|---|",
+            "forwarded | p50 ms | p95 ms | p99 ms | failed | load |\n|---|---|---|---|---|---|---|",
         );
         if theory {
             out.push_str("---|---|");
@@ -317,7 +328,7 @@ impl Report {
         for r in &self.rows {
             let _ = write!(
                 out,
-                "| {} | {} | {} | {:.1} | {} | {:.4}{} | ",
+                "| {} | {} | {} | {:.1} | {} | {:.4}{} | {:.1} | ",
                 r.scheduler,
                 r.rho,
                 r.seed,
@@ -326,7 +337,8 @@ impl Report {
                 r.reject_rate,
                 r.reject_rate_ci95
                     .map(|ci| format!(" ± {ci:.4}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                r.throughput
             );
             if theory {
                 match &r.theory {
