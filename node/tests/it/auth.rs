@@ -18,7 +18,13 @@ const KEY: &str = "a-cluster-key-of-32-bytes-length";
 fn key_file(key: &str) -> String {
     // The test keys are [a-z0-9-] only, so they name their file.
     let path = std::env::temp_dir().join(format!("p2pfaas-it-{}-{key}", std::process::id()));
-    std::fs::write(&path, format!("{key}\n")).expect("write key");
+    // Tests run in parallel and share the file: write a private copy and rename it into place, so a
+    // node starting meanwhile never reads a half-written (empty) key.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let private = path.with_extension(format!("tmp{n}"));
+    std::fs::write(&private, format!("{key}\n")).expect("write key");
+    std::fs::rename(&private, &path).expect("rename key");
     path.display().to_string()
 }
 
