@@ -33,6 +33,9 @@ pub async fn handle(
     let native = req
         .header(wire::header::PROTOCOL)
         .is_some_and(|v| v.starts_with(b"native"));
+    // Before anything else, in both modes: an unsigned caller gets a plain 401 naming the reason, not
+    // a JSON job answer and not this node's load.
+    require_signed(w, req)?;
     write_identity(w, resp);
     w.metrics
         .peer_jobs
@@ -85,7 +88,6 @@ async fn native_job(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    require_signed(w, req)?;
     let list = |name: &str| -> Result<Vec<String>, Error> {
         match req.header(name) {
             None => Ok(Vec::new()),
@@ -150,7 +152,6 @@ async fn json_job(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    require_signed(w, req)?;
     let job: JsonRequest = serde_json::from_slice(req.body)
         .map_err(|e| Error::BadInput(format!("malformed peer request: {e}")))?;
     let body = wire::decode_body(&job.payload).map_err(Error::BadInput)?;

@@ -238,3 +238,150 @@ nodetest!(discovery_ignores_unsigned_registrations, |driver| {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(node.get("/discovery/list").json(), serde_json::json!([]));
 });
+
+/// The four ways a signed route refuses a call, on `method path`: unsigned, a replayed signature, a
+/// signature over another body, and one too old; a good signature gets past the check (whatever the
+/// route then says about the body). Nonces `nonce..nonce+3` are used.
+fn refuses_bad_signatures(node: &Node, method: &str, path: &str, body: &[u8], nonce: u64) {
+    let call = |headers: &[(String, String)]| {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        node.call(method, path, &headers, body)
+    };
+    let reason = |r: &Reply| r.header("X-P2pfaas-Auth-Error").map(str::to_owned);
+    let r = call(&[]);
+    assert_eq!(
+        (r.status, reason(&r).as_deref()),
+        (401, Some("missing")),
+        "{method} {path}"
+    );
+    let good = sign(KEY, method, path, body, Duration::ZERO, nonce);
+    let r = call(&good);
+    assert_ne!(r.status, 401, "{method} {path} signed: {}", r.text());
+    let r = call(&good);
+    assert_eq!(reason(&r).as_deref(), Some("replayed"), "{method} {path}");
+    let forged = sign(
+        KEY,
+        method,
+        path,
+        b"another body",
+        Duration::ZERO,
+        nonce + 1,
+    );
+    assert_eq!(
+        reason(&call(&forged)).as_deref(),
+        Some("forged"),
+        "{method} {path}"
+    );
+    let old = sign(KEY, method, path, body, Duration::from_secs(60), nonce + 2);
+    assert_eq!(
+        reason(&call(&old)).as_deref(),
+        Some("expired"),
+        "{method} {path}"
+    );
+}
+
+nodetest!(
+    peer_and_gossip_routes_refuse_every_bad_signature,
+    |driver| {
+        let node = Node::start(
+            driver,
+            &config("a", KEY, "NoScheduler", "\"false\"", &[]),
+            &[],
+        );
+        refuses_bad_signatures(&node, "POST", "/peer/function/echo", b"{}", 10);
+        refuses_bad_signatures(&node, "POST", "/peer/gossip", b"not gossip", 20);
+    }
+);
+
+nodetest!(
+    every_admin_route_needs_a_signature_with_a_cluster_key,
+    |driver| {
+        let node = Node::start(
+            driver,
+            &config("a", KEY, "NoScheduler", "\"false\"", &[]),
+            &[],
+        );
+        // The audit table in docs/security.md: every route that changes the node.
+        let changes = [
+            (
+                "POST",
+                "/configuration",
+                br#"{"queue_length_max": 2}"#.as_slice(),
+            ),
+            (
+                "POST",
+                "/configuration/scheduler",
+                br#"{"name": "NoScheduler", "parameters": ["true"]}"#,
+            ),
+            (
+                "POST",
+                "/system/functions",
+                br#"{"name": "more", "backend": "builtin", "builtin": "echo"}"#,
+            ),
+            ("DELETE", "/system/functions/more", b""),
+            ("POST", "/learner/parameters", br#"{"alpha": 0.2}"#),
+            ("POST", "/learner/reset", b""),
+            (
+                "POST",
+                "/discovery/configuration",
+                br#"{"group_name": "g"}"#,
+            ),
+            // The original's discovery reset is a GET; it still changes the node.
+            ("GET", "/discovery/reset", b""),
+        ];
+        for (i, (method, path, body)) in changes.into_iter().enumerate() {
+            refuses_bad_signatures(&node, method, path, body, 100 + 10 * i as u64);
+        }
+        // Reads stay open.
+        for path in [
+            "/configuration",
+            "/system/functions",
+            "/metrics",
+            "/discovery/list",
+        ] {
+            assert_eq!(node.get(path).status, 200, "{path}");
+        }
+    }
+);
+
+nodetest!(discovery_lists_only_addresses_it_has_reached, |driver| {
+    // No cluster key: anyone may register, but a claim is only probed, and listed once it answers.
+    let open = |id: &str| {
+        format!(
+            "[node]\nlisten = \"127.0.0.1:0\"\n[discovery]\nmachine_id = \"{id}\"\n\
+             [peers]\nrefresh_interval_ms = 100\nprobe_timeout_ms = 200\n\
+             [functions.echo]\nbackend = \"builtin\"\nbuiltin = \"echo\"\n"
+        )
+    };
+    let node = Node::start(driver, &open("a"), &[]);
+    let real = Node::start(driver, &open("r"), &[]);
+    // Nothing listens on a port just released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    for claimed in [dead.as_str(), "203.0.113.9:18080", &real.addr.to_string()] {
+        let mut c = Conn::open(node.addr);
+        c.send(
+            "GET",
+            "/discovery/list",
+            &[("User-Agent", "Machine"), ("p2pfaas-machine-ip", claimed)],
+            b"",
+        );
+        assert_eq!(c.read_reply().status, 200);
+    }
+    // The reachable claim shows up; the others never do (eight refreshes later).
+    wait_for_peers(&node, 1);
+    std::thread::sleep(Duration::from_millis(800));
+    let listed = node.get("/discovery/list").json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let text = listed.to_string();
+    assert!(text.contains(&real.addr.to_string()), "{text}");
+    assert!(
+        !text.contains(&dead) && !text.contains("203.0.113.9"),
+        "{text}"
+    );
+});
