@@ -94,3 +94,83 @@ PY
 P2PFAAS_LISTEN=192.0.2.10:18080 "$node_bin" --check --config "$tmp/k8s.toml" >/dev/null \
   || fail "k8s: the ConfigMap's node.toml is rejected by p2pfaas-node --check"
 echo "ok: the ConfigMap's node.toml is a valid node config (listen from P2PFAAS_LISTEN, key from the Secret)"
+
+# --- balena --------------------------------------------------------------------------------------
+section "balena: docker-compose config, no host bind mounts, entrypoint"
+balena/push.sh --stage-only "$tmp/balena" >/dev/null
+(cd "$tmp/balena" && docker-compose config) > "$tmp/compose.yml" || fail "balena: docker-compose config rejected the file"
+echo "ok: docker-compose config (compose schema $(awk -F"'" '/^version:/{print $2}' "$tmp/compose.yml")) on the tree push.sh stages"
+python - "$tmp/compose.yml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+def fail(msg): sys.exit(f"images/check.sh: balena: {msg}")
+named = set(c.get("volumes") or {})
+for name, s in c["services"].items():
+    for v in s.get("volumes", []):
+        if isinstance(v, dict):
+            src, kind = v.get("source", ""), v.get("type", "volume")
+        else:
+            src, kind = v.split(":")[0], "volume"
+        if kind != "volume" or src not in named:
+            fail(f"service {name}: {v!r} is a host bind mount (balena rejects them); use a named volume")
+    if s.get("network_mode") != "host" or not s.get("privileged"):
+        fail(f"service {name}: needs network_mode: host and privileged: true")
+    for f in ("sysfs", "procfs", "kernel-modules"):
+        if s.get("labels", {}).get(f"io.balena.features.{f}") != "1":
+            fail(f"service {name}: missing label io.balena.features.{f}")
+print("ok: no host bind mounts; host network, privileged, balena feature labels")
+PY
+grep -q '%%BALENA_ARCH%%' balena/Dockerfile.template || fail "balena: Dockerfile.template does not use %%BALENA_ARCH%%"
+
+# The entrypoint, run here as the container would run it: config from device variables into a temp
+# dir, checked by the real node; bpffs mounted on a temp dir when we are root.
+entry_env=(env -i "PATH=$PATH" "P2PFAAS_CONFIG=$tmp/entry/node.toml" "P2PFAAS_DATA_DIR=$tmp/entry/data"
+  "P2PFAAS_KEY_FILE=$tmp/entry/run/cluster.key" "P2PFAAS_BPF_DIR=$tmp/entry/bpf" "P2PFAAS_NODE_BIN=$node_bin"
+  "P2PFAAS_ADVERTISE=192.0.2.10:18080")
+mkdir -p "$tmp/entry/bpf"
+unmount_bpf() { if mountpoint -q "$tmp/entry/bpf"; then umount "$tmp/entry/bpf"; fi; }
+trap 'unmount_bpf; rm -rf "$tmp"' EXIT
+"${entry_env[@]}" P2PFAAS_NODE_ID=pi-kitchen P2PFAAS_SEEDS="192.0.2.20:18080, pi-2.local:18080" \
+  P2PFAAS_CLUSTER_KEY="$(cat "$tmp/cluster.key")" balena/entrypoint.sh --check >/dev/null 2>"$tmp/entry.err" \
+  || fail "balena: entrypoint's config rejected: $(cat "$tmp/entry.err")"
+for want in 'machine_id = "pi-kitchen"' 'init_servers = ["192.0.2.20:18080", "pi-2.local:18080"]' \
+  "cluster_key_file = \"$tmp/entry/run/cluster.key\"" 'advertise = "192.0.2.10:18080"'; do
+  grep -qxF "$want" "$tmp/entry/node.toml" || fail "balena: entrypoint's config lacks: $want"
+done
+cmp -s <(tr -d '\n' < "$tmp/entry/run/cluster.key") <(tr -d '\n' < "$tmp/cluster.key") \
+  || fail "balena: entrypoint wrote a different cluster key"
+if [ "$(id -u)" = 0 ]; then
+  mountpoint -q "$tmp/entry/bpf" || fail "balena: entrypoint did not mount bpffs"
+  echo "ok: entrypoint mounted bpffs on an empty directory"
+  unmount_bpf
+fi
+echo "ok: entrypoint's config (node id, seeds, cluster key) passes p2pfaas-node --check"
+if "${entry_env[@]}" P2PFAAS_SEEDS='x"]' balena/entrypoint.sh --check >/dev/null 2>&1; then
+  fail "balena: entrypoint accepted a seed that would break the TOML"
+fi
+unmount_bpf
+# And live: the node started by the entrypoint answers /healthz and /readyz and stops on SIGTERM.
+"${entry_env[@]}" P2PFAAS_LISTEN=127.0.0.1:0 P2PFAAS_WORKERS=1 balena/entrypoint.sh \
+  > "$tmp/entry.out" 2>"$tmp/entry.err" &
+entry_pid=$!
+for _ in $(seq 100); do grep -q '^listening ' "$tmp/entry.out" && break; sleep 0.1; done
+addr=$(awk '/^listening /{print $2; exit}' "$tmp/entry.out")
+[ -n "$addr" ] || { kill "$entry_pid"; fail "balena: the node did not start: $(cat "$tmp/entry.err")"; }
+for path in healthz readyz; do
+  curl -fsS "http://$addr/$path" >/dev/null || { kill "$entry_pid"; fail "balena: /$path failed"; }
+done
+kill -TERM "$entry_pid"
+wait "$entry_pid" || fail "balena: the node did not exit 0 on SIGTERM"
+unmount_bpf
+echo "ok: the node started by the entrypoint answered /healthz and /readyz on $addr and stopped on SIGTERM"
+
+# --- every file ----------------------------------------------------------------------------------
+section "yamllint, hadolint, shellcheck"
+mapfile -t yamls < <(find . -name '*.yml' -o -name '*.yaml' | sort)
+yamllint -s -c .yamllint.yaml "${yamls[@]}" "$tmp/secret.yaml" || fail "yamllint"
+echo "ok: yamllint ${yamls[*]} and the generated Secret"
+hadolint balena/Dockerfile.template k8s/Dockerfile || fail "hadolint"
+echo "ok: hadolint balena/Dockerfile.template k8s/Dockerfile"
+mapfile -t scripts < <(find . -name '*.sh' | sort)
+shellcheck "${scripts[@]}" || fail "shellcheck"
+echo "ok: shellcheck ${scripts[*]}"
