@@ -164,6 +164,47 @@ wait "$entry_pid" || fail "balena: the node did not exit 0 on SIGTERM"
 unmount_bpf
 echo "ok: the node started by the entrypoint answered /healthz and /readyz on $addr and stopped on SIGTERM"
 
+# --- Yocto ---------------------------------------------------------------------------------------
+section "yocto: oelint-adv (kirkstone, scarthgap), crates.inc, copies, license checksum, kernel fragments"
+layer=yocto/meta-p2pfaas
+recipe_dir=$layer/recipes-p2pfaas/p2pfaas-node
+mapfile -t bbfiles < <(find "$layer" yocto/*.conf -name '*.bb' -o -name '*.bbappend' -o -name '*.conf' | sort)
+# Suppressed, with the reasons in images/yocto/README.md: no public home page, tracker or CVE name
+# yet; authors are in git; the node is a target-only program.
+oelint_suppress=(--suppress oelint.var.mandatoryvar.HOMEPAGE --suppress oelint.var.suggestedvar.BUGTRACKER
+  --suppress oelint.var.suggestedvar.CVE_PRODUCT --suppress oelint.var.suggestedvar.AUTHOR
+  --suppress oelint.var.bbclassextend
+  # CARGO_LOCK_PATH is a scarthgap cargo class variable that kirkstone's data does not know.
+  --constantmods=+yocto/oelint-constants.json)
+for release in kirkstone scarthgap; do
+  oelint-adv --release "$release" --mode all --relpaths --quiet "${oelint_suppress[@]}" "${bbfiles[@]}" \
+    || fail "yocto: oelint-adv --release $release found problems"
+done
+echo "ok: oelint-adv clean for kirkstone and scarthgap: ${bbfiles[*]}"
+python yocto/gen-crates.py --check || fail "yocto: run images/yocto/gen-crates.py"
+for f in p2pfaas-node.service node.toml p2pfaas.tmpfiles; do
+  cmp -s "systemd/$f" "$recipe_dir/files/$f" || fail "yocto: $recipe_dir/files/$f differs from systemd/$f (copy it)"
+done
+echo "ok: the layer's unit, config and tmpfiles.d entry are images/systemd's"
+lic=$(grep -o 'file://Cargo.toml;beginline=[0-9]*;endline=[0-9]*;md5=[0-9a-f]*' "$recipe_dir/p2pfaas-node_git.bb") \
+  || fail "yocto: no LIC_FILES_CHKSUM on Cargo.toml"
+begin=$(echo "$lic" | sed -E 's/.*beginline=([0-9]+).*/\1/'); end=$(echo "$lic" | sed -E 's/.*endline=([0-9]+).*/\1/')
+want=$(echo "$lic" | sed -E 's/.*md5=//')
+got=$(sed -n "${begin},${end}p" ../Cargo.toml | md5sum | awk '{print $1}')
+[ "$got" = "$want" ] || fail "yocto: LIC_FILES_CHKSUM md5 $want, Cargo.toml lines $begin-$end give $got"
+sed -n "${begin},${end}p" ../Cargo.toml | grep -q '^license = ' || fail "yocto: Cargo.toml line $begin is not the license"
+echo "ok: LIC_FILES_CHKSUM matches Cargo.toml's license line"
+for cfg in "$layer"/recipes-kernel/linux/files/*.cfg; do
+  if grep -vnE '^(CONFIG_[A-Z0-9_]+=(y|m|n|[0-9]+|"[^"]*")|# CONFIG_[A-Z0-9_]+ is not set|#.*|)$' "$cfg"; then
+    fail "yocto: $cfg: lines above are not kernel config lines"
+  fi
+  grep -q 'file://'"$(basename "$cfg")" "$layer"/recipes-kernel/linux/*.bbappend || fail "yocto: $cfg is not used"
+done
+echo "ok: kernel fragments are well formed and used"
+if grep -qE '^strip *=' <(sed -n '/^\[profile.release\]/,/^\[/p' ../Cargo.toml); then
+  fail "yocto: [profile.release] strips; Yocto strips and splits debug info itself"
+fi
+
 # --- every file ----------------------------------------------------------------------------------
 section "yamllint, hadolint, shellcheck"
 mapfile -t yamls < <(find . -name '*.yml' -o -name '*.yaml' | sort)
