@@ -14,6 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "images/check.sh: $*" >&2; exit 1; }
 section() { echo "== images: $*"; }
 
+for tool in systemd-analyze systemd-sysusers systemd-tmpfiles docker-compose shellcheck curl yamllint hadolint \
+  kubernetes-validate oelint-adv; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing: run images/setup.sh"
+done
+
 # With the eBPF toolchain (ebpf/setup.sh) the binary has the `ebpf` feature, as scripts/test.sh's
 # last build leaves it, so running this after scripts/test.sh rebuilds nothing.
 features=()

@@ -5,7 +5,7 @@
 #
 # Device variables (balena dashboard or `balena env add NAME VALUE --device UUID`):
 #   P2PFAAS_NODE_ID      this node's id (discovery.machine_id); default the device name, else its UUID
-#   P2PFAAS_SEEDS        peers to join, comma-separated host:port (e.g. 192.168.1.20:18080,pi-2.local:18080)
+#   P2PFAAS_SEEDS        peers to join, comma-separated host:port (e.g. 192.168.1.20:18080,192.168.1.21:18080)
 #   P2PFAAS_CLUSTER_KEY  shared cluster key (at least 16 bytes; e.g. `head -c 32 /dev/urandom | base64`)
 #   P2PFAAS_ADVERTISE    host:port peers reach this node at; default the first host address, port 18080
 #   P2PFAAS_SCHEDULER    scheduler descriptor name (default LeastLoadedCached); P2PFAAS_SCHEDULER_PARAMS,
