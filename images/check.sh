@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validates every deployment image under images/ (what CI runs); exits non-zero on any problem.
 # Needs the validators images/setup.sh installs, and builds p2pfaas-node (debug) to check each shipped
-# configuration with the real `p2pfaas-node --check`.
+# configuration with the real `p2pfaas-node --check`. Run as root, as CI does: the tmpfiles.d check
+# creates files owned by p2pfaas, and the bpffs mount and the systemd boot test need root.
 # Usage: images/check.sh
 set -euo pipefail
 cd "$(dirname "$0")"
