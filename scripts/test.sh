@@ -35,6 +35,11 @@ else
   echo "skipped: eBPF feature (bpf-linker is missing or cannot find its nightly's libLLVM; ebpf/setup.sh installs both)"
 fi
 
+# Deployment files: systemd unit verified, scored and booted under systemd-nspawn (root), the Yocto layer
+# linted and its crate list checked against Cargo.lock, balena and Kubernetes manifests validated.
+echo "== images (deployment files)"
+images/check.sh
+
 fuzz_seconds=${FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" != 0 ]; then
   if cargo +nightly fuzz --help >/dev/null 2>&1; then
