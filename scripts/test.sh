@@ -45,12 +45,12 @@ if [ "$fuzz_seconds" != 0 ]; then
   if cargo +nightly fuzz --help >/dev/null 2>&1; then
     for target in $(cargo +nightly fuzz list --fuzz-dir fuzz); do
       echo "== fuzz $target (${fuzz_seconds}s)"
-      # fuzz/regressions/<target> holds inputs that once failed; libFuzzer runs them first, and new
-      # finds go to the (untracked) first directory.
+      # fuzz/seeds/<target> holds checked-in inputs (valid examples, and `regression-*` inputs that once
+      # failed); libFuzzer runs them first, and new finds go to the (untracked) first directory.
       mkdir -p "fuzz/corpus/$target"
-      regressions=()
-      [ -d "fuzz/regressions/$target" ] && regressions=("fuzz/regressions/$target")
-      cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" "${regressions[@]}" \
+      seeds=()
+      [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+      cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" "${seeds[@]}" \
         -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048
     done
   else

@@ -205,8 +205,9 @@ fn describe(f: &Function) -> Value {
     })
 }
 
-/// `POST /system/functions` body: the config file's function table as JSON, plus `name`.
-fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
+/// `POST /system/functions` body: the config file's function table as JSON, plus `name` (public for
+/// fuzzing).
+pub fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
     let mut map = json_object(body)?;
     let name = match map.remove("name") {
         Some(Value::String(s)) => s,
@@ -368,10 +369,13 @@ fn render_core_metrics(w: &Worker) -> String {
 
 /// A partial `/configuration` update.
 #[derive(Debug, Clone, Copy, Default)]
-struct SettingsPatch {
-    slots: Option<usize>,
-    queue_len: Option<usize>,
-    enabled: Option<bool>,
+pub struct SettingsPatch {
+    /// New K (`parallel_running_functions_max`).
+    pub slots: Option<usize>,
+    /// New Q (`queue_length_max`).
+    pub queue_len: Option<usize>,
+    /// Queue on or off (`queue_enabled`).
+    pub enabled: Option<bool>,
 }
 
 /// Parses a JSON object, naming the first bad field.
@@ -383,7 +387,8 @@ pub(super) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>,
     }
 }
 
-fn parse_settings_patch(body: &[u8]) -> Result<SettingsPatch, Error> {
+/// Parses a `POST /configuration` body (the original's keys); errors name the key (public for fuzzing).
+pub fn parse_settings_patch(body: &[u8]) -> Result<SettingsPatch, Error> {
     let mut patch = SettingsPatch::default();
     for (key, value) in json_object(body)? {
         let bad = |want: &str| Error::BadInput(format!("{key}: expected {want}, got {value}"));
@@ -412,7 +417,8 @@ fn as_usize(v: &Value) -> Option<usize> {
     v.as_u64().and_then(|n| usize::try_from(n).ok())
 }
 
-fn parse_descriptor(body: &[u8]) -> Result<Descriptor, Error> {
+/// Parses a `POST /configuration/scheduler` body `{name, parameters}` (public for fuzzing).
+pub fn parse_descriptor(body: &[u8]) -> Result<Descriptor, Error> {
     let map = json_object(body)?;
     let mut name = None;
     let mut parameters = Vec::new();
