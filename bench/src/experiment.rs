@@ -126,7 +126,8 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
     })
 }
 
-fn load_spec(
+/// The generator's run for one point: every node with a rate > 0 as a target.
+pub(crate) fn load_spec(
     spec: &Spec,
     cluster: &Cluster,
     lambda: &[f64],

@@ -9,6 +9,8 @@
 //! - [`experiment`]: specs (TOML) of multi-node experiments, the cluster of real node processes they
 //!   run on (loopback or network namespaces, optional link delay), and the report (JSON, CSV,
 //!   markdown, SVG) with commit, machine and date.
+//! - [`soak`]: one cluster under steady load for minutes, each node's memory and descriptors sampled,
+//!   and a verdict on growth.
 //! - [`sim`]: the discrete-event simulator: the same spec and report, on simulated nodes running the
 //!   node's own admission rule, schedulers and learner; [`sim::compare`] puts two reports side by side.
 //!
@@ -21,4 +23,5 @@ pub mod arrivals;
 pub mod experiment;
 pub mod load;
 pub mod sim;
+pub mod soak;
 pub mod theory;

@@ -55,11 +55,13 @@ pub struct Target {
     pub profile: Profile,
 }
 
-/// One kind of request in a mix: its body and headers, and how often it is drawn.
+/// One kind of request in a mix: its function, body and headers, and how often it is drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Class {
     /// Relative weight (> 0); a request is this class with probability weight / Σ weights.
     pub weight: f64,
+    /// The function this class calls, when not the run's (`Spec::function`); checked like it.
+    pub function: Option<String>,
     /// Request body.
     pub payload: Vec<u8>,
     /// `Content-Type` of the body.
@@ -74,12 +76,21 @@ impl Default for Class {
     fn default() -> Self {
         Self {
             weight: 1.0,
+            function: None,
             payload: Vec::new(),
             content_type: "text/plain".to_owned(),
             task_type: None,
             deadline_ms: None,
         }
     }
+}
+
+/// Whether `name` can be a function name in a request path (one segment of letters, digits, `-_.`).
+pub fn is_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// A validated run: what to send, where, how often and for how long.
@@ -296,7 +307,7 @@ impl Pool {
         let requests: Vec<Vec<u8>> = spec
             .classes
             .iter()
-            .map(|c| conn::request_bytes(&host, &spec.function, c))
+            .map(|c| conn::request_bytes(&host, c.function.as_deref().unwrap_or(&spec.function), c))
             .collect();
         let mut picker = Picker::new(&spec.classes, spec.seed ^ u64::from(self.target) << 32);
         let mut opened_late = 0;

@@ -33,7 +33,7 @@ usage:
       --task-type N          X-P2pfaas-Scheduler-Learning-Task-Type
       --deadline-ms MS       X-P2pfaas-Deadline-Ms
       --class SPEC           one class of a request mix (repeat for more; replaces the four flags above):
-                             weight=W,task_type=N,deadline_ms=MS,content_type=T,payload=TEXT
+                             weight=W,function=NAME,task_type=N,deadline_ms=MS,content_type=T,payload=TEXT
                              (all optional; payload last, it takes the rest of the line)
       --timeout-ms MS        per-request timeout (default 10000)
       --connections N        connections opened per target before the start (default 32)
@@ -48,6 +48,10 @@ usage:
       --node-bin PATH        default: p2pfaas-node next to this binary
       --seconds S            override traffic.duration_s (shorter runs, wider error bars)
       --requests             also write every request to DIR/requests-<point>.csv
+  p2pfaas-bench soak SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S]
+      one cluster (the spec's first scheduler, first ρ) under steady load, each node's RSS and open
+      descriptors sampled every second; fails if either grows > 5 % after the warm-up or a request
+      fails (bench/specs/soak.toml: 10 minutes at 80 %)
   p2pfaas-bench demo [--seconds S] [--node-bin PATH]
       three nodes on loopback under uneven Poisson traffic, every scheduler side by side, with the
       queueing-theory baselines (bench/specs/demo.toml; S seconds per scheduler, default 20)
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Some("load") => parse_load(rest).map(|a| Command::Load(Box::new(a))),
         Some("run") => parse_run(rest, false).map(|a| Command::Run(Box::new(a))),
         Some("demo") => parse_run(rest, true).map(|a| Command::Run(Box::new(a))),
+        Some("soak") => parse_run(rest, false).map(|a| Command::Soak(Box::new(a))),
         Some("simulate") => return cli(parse_simulate(rest), run_simulate),
         Some("compare") => return cli(parse_compare(rest), run_compare),
         Some("-h" | "--help" | "help") => {
@@ -99,6 +104,7 @@ enum Command {
     Theory(Table),
     Load(Box<LoadArgs>),
     Run(Box<RunArgs>),
+    Soak(Box<RunArgs>),
 }
 
 struct RunArgs {
@@ -124,6 +130,7 @@ impl Command {
             }
             Self::Load(args) => run_load(&args),
             Self::Run(args) => run_experiment(&args),
+            Self::Soak(args) => run_soak(&args),
         }
     }
 }
@@ -249,6 +256,22 @@ fn run_experiment(args: &RunArgs) -> Result<()> {
         let _ = writeln!(stdout, "\nresults: {}", args.out.display());
     }
     Ok(())
+}
+
+fn run_soak(args: &RunArgs) -> Result<()> {
+    let soak = p2pfaas_bench::soak::run(&args.spec, &args.options, Duration::from_secs(1), 0.05)?;
+    soak.write(&args.out)?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}\nresults: {}",
+        soak.markdown(),
+        args.out.display()
+    );
+    if soak.passed() {
+        Ok(())
+    } else {
+        bail!("the soak failed: a node grew beyond 5 % or a request failed (see the table)")
+    }
 }
 
 /// What the demo runs, and the queueing-theory figures it should land between.
@@ -451,11 +474,7 @@ fn parse_load(args: Vec<OsString>) -> Result<LoadArgs> {
         bail!("--target is required");
     }
     let function = function.context("--function is required")?;
-    if function.is_empty()
-        || !function
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
+    if !load::is_function_name(&function) {
         bail!("--function {function:?}: expected a function name (letters, digits, - _ .)");
     }
     spec.function = function;
@@ -524,6 +543,8 @@ fn parse_class(raw: &str) -> Result<Class> {
         };
         match key {
             "weight" => class.weight = num("a number")?,
+            "function" if load::is_function_name(value) => class.function = Some(value.to_owned()),
+            "function" => bail!("function: expected a function name (letters, digits, - _ .)"),
             "deadline_ms" => class.deadline_ms = Some(num("milliseconds")?),
             "task_type" => {
                 class.task_type = Some(
@@ -539,7 +560,7 @@ fn parse_class(raw: &str) -> Result<Class> {
             }
             "content_type" => bail!("content_type: expected printable ASCII"),
             other => bail!(
-                "unknown key {other:?} (weight, task_type, deadline_ms, content_type, payload)"
+                "unknown key {other:?} (weight, function, task_type, deadline_ms, content_type, payload)"
             ),
         }
     }

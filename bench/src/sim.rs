@@ -112,6 +112,13 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
     knobs
         .validate(c.nodes)
         .map_err(|(field, message)| Error::Knob { field, message })?;
+    if spec.mix.iter().any(|m| m.function.is_some()) {
+        // Other functions live in `cluster.node_config`, whose service times the model does not know.
+        return Err(Error::Knob {
+            field: "mix.function",
+            message: "the simulator models only [function]; remove mix.function".into(),
+        });
+    }
     let service = service(spec)?;
     let node = node_config(spec)?;
     let mut total = 0.0;

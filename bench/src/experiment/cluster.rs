@@ -200,6 +200,12 @@ impl Cluster {
         }
     }
 
+    /// Process ids of the nodes, in node order (under `ip netns exec`, that of the wrapper, which
+    /// execs the node in place).
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.child.id()).collect()
+    }
+
     /// Client addresses, in node order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.addr).collect()

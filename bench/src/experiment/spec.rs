@@ -135,6 +135,10 @@ pub struct MixClass {
     /// Relative weight.
     #[serde(default = "one_f")]
     pub weight: f64,
+    /// Another function to call than `[function]`'s (`work`): one the nodes get from
+    /// `cluster.node_config` (e.g. `[functions.cpu]`). ρ is still computed from `[function]` alone.
+    #[serde(default)]
+    pub function: Option<String>,
     /// `X-P2pfaas-Scheduler-Learning-Task-Type`.
     #[serde(default)]
     pub task_type: Option<u32>,
@@ -280,6 +284,12 @@ impl Spec {
             return Err(invalid("traffic.seeds", "at least one seed"));
         }
         for m in &self.mix {
+            if m.function
+                .as_deref()
+                .is_some_and(|f| !crate::load::is_function_name(f))
+            {
+                return Err(invalid("mix.function", "letters, digits, - _ . only"));
+            }
             if !positive(m.weight) {
                 return Err(invalid("mix.weight", "must be > 0"));
             }
@@ -315,6 +325,7 @@ impl Spec {
             .iter()
             .map(|m| Class {
                 weight: m.weight,
+                function: m.function.clone(),
                 payload: m.payload.clone().into_bytes(),
                 task_type: m.task_type,
                 deadline_ms: m.deadline_ms,

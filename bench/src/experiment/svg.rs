@@ -58,7 +58,10 @@ pub fn charts(report: &Report) -> Vec<(String, String)> {
             continue;
         }
         let title = format!("{}: {} vs ρ", report.spec.name, m.title);
-        out.push((format!("{}.svg", m.stem), chart(&title, &series)));
+        out.push((
+            format!("{}.svg", m.stem),
+            chart(&title, "ρ (offered load per unit of weight)", &series),
+        ));
     }
     out
 }
@@ -102,7 +105,8 @@ const RIGHT: f64 = 280.0;
 const TOP: f64 = 36.0;
 const BOTTOM: f64 = 48.0;
 
-fn chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+/// A line chart of named series of (x, y) points, y from 0.
+pub fn chart(title: &str, x_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
     let all = series.iter().flat_map(|(_, p)| p.iter());
     let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0_f64);
     for &(x, y) in all {
@@ -151,9 +155,10 @@ fn chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
     }
     let _ = writeln!(
         s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">ρ (offered load per unit of weight)</text>",
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
         (LEFT + W - RIGHT) / 2.0,
-        H - 10.0
+        H - 10.0,
+        escape(x_label)
     );
     for (i, (name, points)) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
@@ -234,7 +239,7 @@ mod tests {
             ("A<1>".to_owned(), vec![(0.5, 0.1), (1.0, 0.3)]),
             ("B".to_owned(), vec![(0.5, 0.0), (1.0, 0.05)]),
         ];
-        let svg = chart("t", &series);
+        let svg = chart("t", "x", &series);
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains("A&lt;1&gt;"));

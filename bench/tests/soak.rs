@@ -1,0 +1,36 @@
+//! The soak, shortened for CI: `specs/soak.toml` (three nodes at 80 % with a mix of functions and
+//! forwarding) for 5 s of warm-up and 30 s measured; no node's memory or descriptors may grow beyond the
+//! bounds of `p2pfaas_bench::soak` and no request may fail.
+
+use std::path::PathBuf;
+
+use p2pfaas_bench::experiment::{Options, spec::Spec};
+use p2pfaas_bench::soak;
+
+#[test]
+fn a_short_soak_neither_grows_nor_fails() {
+    let node = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench")).with_file_name("p2pfaas-node");
+    if !node.is_file() {
+        eprintln!(
+            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node`",
+            node.display()
+        );
+        return;
+    }
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/soak.toml"))
+        .expect("spec");
+    let mut spec = Spec::parse(&text).expect("valid spec");
+    spec.traffic.warmup_s = 5.0;
+    spec.traffic.duration_s = 30.0;
+    let options = Options {
+        node_binary: node,
+        requests_dir: None,
+        progress: false,
+    };
+    let result =
+        soak::run(&spec, &options, std::time::Duration::from_millis(500), 0.05).expect("soak runs");
+    eprint!("{}", result.markdown());
+    assert!(result.row.sent > 10_000, "{:?}", result.row);
+    assert_eq!(result.row.failed, 0, "{:?}", result.row);
+    assert!(result.passed(), "{}", result.markdown());
+}
