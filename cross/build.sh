@@ -8,9 +8,10 @@
 # No -C target-cpu: cortex-a72 would enable crypto extensions the Pi 4's BCM2711 lacks.
 # The release profile does not strip (Yocto strips); a stripped copy of each binary goes to
 # $OUT_DIR/<target>/ and a table of sizes (and the gnu binary's glibc floor) is printed at the end.
-# Usage: cross/build.sh [--ebpf] [--profile NAME] [TARGET ...]
+# Usage: cross/build.sh [--ebpf] [--smoke] [--profile NAME] [TARGET ...]
 #   --ebpf           build the node with its `ebpf` feature (needs ebpf/setup.sh's toolchain); the
 #                    bpfel object is built once per target by node/build.rs and embedded
+#   --smoke          run cross/smoke.sh (qemu-aarch64) on each aarch64 node built
 #   --profile NAME   cargo profile (default release)
 #   TARGET           any of the three above (default: all three)
 # Env: CARGO_TARGET_DIR (default target/), OUT_DIR (default $CARGO_TARGET_DIR/cross).
@@ -21,12 +22,14 @@ cd "$(dirname "$0")/.."
 all_targets=(aarch64-unknown-linux-musl aarch64-unknown-linux-gnu x86_64-unknown-linux-musl)
 profile=release
 features=()
+smoke=0
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --ebpf) features=(--features p2pfaas-node/ebpf) ;;
+    --smoke) smoke=1 ;;
     --profile) profile=${2:?--profile needs a name}; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "cross/build.sh: unknown option $1" >&2; exit 64 ;;
     *) targets+=("$1") ;;
   esac
@@ -74,6 +77,9 @@ for target in "${targets[@]}"; do
   started=$(date +%s)
   build "$target"
   seconds=$(( $(date +%s) - started ))
+  if [ "$smoke" = 1 ] && [[ "$target" == aarch64-* ]]; then
+    cross/smoke.sh "$target_dir/$target/$profile_dir/p2pfaas-node" ${features:+--ebpf}
+  fi
   mkdir -p "$out_dir/$target"
   for bin in "${bins[@]}"; do
     src=$target_dir/$target/$profile_dir/$bin

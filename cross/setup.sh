@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what cross/build.sh and cross/check.sh need on Debian/Ubuntu (design §9), idempotently:
-#   - Debian packages: gcc-aarch64-linux-gnu (linker for aarch64-unknown-linux-gnu, and
-#     aarch64-linux-gnu-objdump for the glibc floor), qemu-user (qemu-aarch64 for the smoke test),
-#     binutils (strip/objdump for the host), curl (the smoke test's client);
+#   - Debian packages: gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (linker and C headers for
+#     aarch64-unknown-linux-gnu; its binutils strip the aarch64 binaries and read the glibc floor),
+#     qemu-user (qemu-aarch64 for the smoke test), binutils (host strip), curl (the smoke test's client);
 #   - rustup targets aarch64-unknown-linux-musl, aarch64-unknown-linux-gnu, x86_64-unknown-linux-musl;
 #   - PyPI `ziglang` (zig is the C compiler and linker for the musl targets; it also builds mimalloc's C)
 #     and crates.io `cargo-zigbuild`.
@@ -26,6 +26,9 @@ for cmd_pkg in "aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu" "qemu-aarch64:qemu-
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
+# Only a recommendation of gcc-aarch64-linux-gnu, so not pulled in by --no-install-recommends.
+dpkg-query -W -f='${Status}' libc6-dev-arm64-cross 2>/dev/null | grep -q 'ok installed' \
+  || need_pkgs+=(libc6-dev-arm64-cross)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"

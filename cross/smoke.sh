@@ -72,6 +72,8 @@ TOML
 
 echo "== qemu smoke: $(qemu-aarch64 --version | head -1); $bin ($static, eBPF embedded: $ebpf_embedded)"
 started=$(date +%s%N)
+# Created here, not by the background job's redirections, so the polling below never races them.
+: >"$work/stdout"; : >"$work/stderr"
 qemu-aarch64 "$bin" --config "$work/node.toml" >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 
