@@ -86,7 +86,7 @@ for target in "${targets[@]}"; do
     dst=$out_dir/$target/$bin
     "$(binutil "$target" strip)" -o "$dst" "$src"
     linkage=static
-    readelf -l "$src" | grep -q INTERP && linkage=dynamic
+    grep -q INTERP <<<"$(readelf -l "$src")" && linkage=dynamic
     floor=-
     if [ "$linkage" = dynamic ]; then
       # The newest GLIBC_x.y symbol version it references is the oldest glibc it runs on.

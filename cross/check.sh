@@ -13,7 +13,7 @@ profile=${CROSS_CHECK_PROFILE:-release}
 missing=()
 cargo-zigbuild --version >/dev/null 2>&1 || missing+=(cargo-zigbuild)
 { command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1; } || missing+=("zig (PyPI ziglang)")
-rustup target list --installed | grep -qx "$target" || missing+=("rustup target $target")
+grep -qx "$target" <<<"$(rustup target list --installed)" || missing+=("rustup target $target")
 command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64-linux-gnu)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "FAIL: cross/check.sh: missing ${missing[*]}; run cross/setup.sh" >&2
