@@ -113,8 +113,9 @@ source_line=$(grep '^p2pfaas_load_source_info' <<<"$metrics") || fail "/metrics 
 grep -Eq 'source="(psi|procfs)"' <<<"$source_line" || fail "load source is not psi or procfs: $source_line"
 if [ "$ebpf_embedded" = 1 ]; then
   # The reason must be the kernel's refusal, not a build without the feature.
-  grep -q 'reason="ebpf: ' <<<"$source_line" && ! grep -q 'built without' <<<"$source_line" \
-    || fail "built with eBPF, but the load source reason does not say why eBPF is unused: $source_line"
+  if ! grep -q 'reason="ebpf: ' <<<"$source_line" || grep -q 'built without' <<<"$source_line"; then
+    fail "built with eBPF, but the load source reason does not say why eBPF is unused: $source_line"
+  fi
 fi
 grep -q '^p2pfaas_invocations_total{function="echo",outcome="ok"} 1$' <<<"$metrics" \
   || fail "/metrics does not count the echo call: $(grep 'p2pfaas_invocations_total{function="echo"' <<<"$metrics")"
