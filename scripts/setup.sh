@@ -29,6 +29,10 @@ fi
 # tracefs. Without them scripts/test.sh says "skipped: eBPF" and the node samples PSI/procfs instead.
 "$(dirname "$0")/../ebpf/setup.sh" || echo "warning: ebpf/setup.sh failed; eBPF tests will be skipped" >&2
 
+# Cross builds for the Raspberry Pi 4 (aarch64 musl via cargo-zigbuild, aarch64 gnu via Debian's cross
+# gcc) and qemu-user for the smoke test that scripts/test.sh runs (cross/check.sh).
+"$(dirname "$0")/../cross/setup.sh"
+
 # Validators for the deployment files under images/ (systemd, yamllint, oelint-adv, hadolint,
 # kubernetes-validate, docker-compose): Debian packages and a PyPI venv; scripts/test.sh runs images/check.sh.
 "$(dirname "$0")/../images/setup.sh"

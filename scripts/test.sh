@@ -35,6 +35,9 @@ else
   echo "skipped: eBPF feature (bpf-linker is missing or cannot find its nightly's libLLVM; ebpf/setup.sh installs both)"
 fi
 
+echo "== cross: aarch64 musl node under qemu (epoll and procfs/PSI fallbacks, echo, /metrics, SIGTERM)"
+cross/check.sh
+
 # Deployment files: systemd unit verified, scored and booted under systemd-nspawn (root), the Yocto layer
 # linted and its crate list checked against Cargo.lock, balena and Kubernetes manifests validated.
 echo "== images (deployment files)"
