@@ -83,14 +83,7 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
     let mut point = 0;
     for scheduler in &spec.schedulers {
         for &seed in &spec.traffic.seeds {
-            let cluster =
-                Cluster::start(spec, scheduler, seed, &options.node_binary).map_err(|source| {
-                    Error::Cluster {
-                        scheduler: scheduler.label(),
-                        seed,
-                        source,
-                    }
-                })?;
+            let cluster = start_cluster(spec, scheduler, seed, options)?;
             for (i, &rho) in spec.traffic.rho.iter().enumerate() {
                 let lambda = spec.rates(rho);
                 let load_spec = load_spec(spec, &cluster, &lambda, seed, i, rho)?;
@@ -123,6 +116,20 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
         date: utc_now(),
         spec: spec.clone(),
         rows,
+    })
+}
+
+/// A fresh cluster for one (scheduler, seed), its error saying which.
+pub(crate) fn start_cluster(
+    spec: &Spec,
+    scheduler: &spec::Scheduler,
+    seed: u64,
+    options: &Options,
+) -> Result<Cluster, Error> {
+    Cluster::start(spec, scheduler, seed, &options.node_binary).map_err(|source| Error::Cluster {
+        scheduler: scheduler.label(),
+        seed,
+        source,
     })
 }
 

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::cluster::Cluster;
 use crate::experiment::report::{Accumulator, Row};
 use crate::experiment::spec::Spec;
 use crate::experiment::{self, Error, Options, svg};
@@ -181,14 +180,7 @@ pub fn run(
     let seed = spec.traffic.seeds[0];
     let rho = spec.traffic.rho[0];
     let date = experiment::utc_now();
-    let cluster =
-        Cluster::start(spec, scheduler, seed, &options.node_binary).map_err(|source| {
-            Error::Cluster {
-                scheduler: scheduler.label(),
-                seed,
-                source,
-            }
-        })?;
+    let cluster = experiment::start_cluster(spec, scheduler, seed, options)?;
     let lambda = spec.rates(rho);
     let load_spec = experiment::load_spec(spec, &cluster, &lambda, seed, 0, rho)?;
     let deadlines = spec.classes().iter().map(|c| c.deadline_ms).collect();
