@@ -209,6 +209,9 @@ fn nice_ceiling(v: f64) -> f64 {
 }
 
 fn short(v: f64) -> String {
+    if v.abs() >= 10.0 {
+        return format!("{v:.0}");
+    }
     let t = format!("{v:.3}");
     t.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
@@ -231,6 +234,7 @@ mod tests {
         assert_eq!(nice_ceiling(130.0), 200.0);
         assert_eq!(short(0.25), "0.25");
         assert_eq!(short(2.0), "2");
+        assert_eq!(short(164.855), "165");
     }
 
     #[test]
