@@ -311,13 +311,25 @@ pub fn render(
     out
 }
 
-/// Appends the peer and authentication metrics: peers by state, and refused calls by reason.
-pub fn render_peers(out: &mut String, up: usize, known: usize, auth_failures: &[(&str, u64)]) {
+/// Appends the peer and authentication metrics: peers by state, identity conflicts, and refused calls by
+/// reason.
+pub fn render_peers(
+    out: &mut String,
+    up: usize,
+    known: usize,
+    identity_conflicts: u64,
+    auth_failures: &[(&str, u64)],
+) {
     let _ = writeln!(
         out,
         "# HELP p2pfaas_peers Known peers by state.\n# TYPE p2pfaas_peers gauge\n\
          p2pfaas_peers{{state=\"up\"}} {up}\np2pfaas_peers{{state=\"down\"}} {}",
         known - up.min(known)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP p2pfaas_identity_conflicts_total Reports of two live nodes using one machine_id.\n\
+         # TYPE p2pfaas_identity_conflicts_total counter\np2pfaas_identity_conflicts_total {identity_conflicts}"
     );
     let _ = writeln!(
         out,

@@ -168,6 +168,8 @@ pub struct PeerTable {
     own: Mutex<(String, String)>,
     state: Mutex<Arc<Snapshot>>,
     generation: AtomicU64,
+    /// Membership reports of two live nodes claiming one machine id (`p2pfaas_identity_conflicts_total`).
+    identity_conflicts: AtomicU64,
 }
 
 impl PeerTable {
@@ -178,7 +180,18 @@ impl PeerTable {
             own: Mutex::new((machine_id, advertise)),
             state: Mutex::new(Arc::new(Snapshot::default())),
             generation: AtomicU64::new(1),
+            identity_conflicts: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one report of two live nodes using one machine id.
+    pub fn count_identity_conflict(&self) {
+        self.identity_conflicts.fetch_add(1, Relaxed);
+    }
+
+    /// Identity conflicts reported so far.
+    pub fn identity_conflicts(&self) -> u64 {
+        self.identity_conflicts.load(Relaxed)
     }
 
     /// This node's `(machine_id, advertise)`.

@@ -363,7 +363,13 @@ fn render_core_metrics(w: &Worker) -> String {
         .zip(failures)
         .map(|(e, n)| (e.label(), n))
         .collect();
-    metrics::render_peers(&mut text, up, peers.peers().len(), &by_reason);
+    metrics::render_peers(
+        &mut text,
+        up,
+        peers.peers().len(),
+        node.peers.identity_conflicts(),
+        &by_reason,
+    );
     text
 }
 

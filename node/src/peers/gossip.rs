@@ -134,8 +134,11 @@ pub fn apply(table: &PeerTable, step: &Step, versions: &mut HashMap<String, u64>
                 versions.remove(&who.id);
             }
             Event::IdentityConflict { id, kept, other } => {
-                // Two live nodes claim one machine id: paths, learning actions and discovery all confuse them.
-                tracing::warn!(%id, %kept, %other, "two nodes use the same machine_id");
+                // Two live nodes claim one machine id: paths, learning actions and discovery all confuse
+                // them. Counted and logged as an error (an operator must rename one); not fatal, since a
+                // node that restarts at a new address also shows up as one, once.
+                table.count_identity_conflict();
+                tracing::error!(%id, %kept, %other, "two nodes use the same machine_id");
             }
             _ => {}
         }

@@ -517,3 +517,33 @@ nodetest!(
         assert_eq!(wait_for_peers(&a, 1)[0]["name"], "b");
     }
 );
+
+nodetest!(two_nodes_with_one_machine_id_are_reported, |driver| {
+    let a = Node::start(
+        driver,
+        &config("twin", 2, "NoScheduler", &["false"], &[]),
+        &[],
+    );
+    let b = Node::start(
+        driver,
+        &config("twin", 2, "NoScheduler", &["false"], &[a.addr]),
+        &[],
+    );
+    let conflicts = |n: &Node| -> u64 {
+        n.get("/metrics")
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix("p2pfaas_identity_conflicts_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while conflicts(&a) + conflicts(&b) == 0 {
+        assert!(Instant::now() < end, "no identity conflict reported");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both keep serving.
+    for n in [&a, &b] {
+        assert_eq!(call(n.addr, "/function/echo", b"x").status, 200);
+    }
+});
