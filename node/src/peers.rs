@@ -51,6 +51,9 @@ pub struct Peer {
     pub machine_id: Option<String>,
     /// Functions it serves, once known (a node never forwards a function a peer does not advertise).
     pub functions: Option<Arc<BTreeSet<String>>>,
+    /// Another address of a node already listed (a seed given by host name, say), or this node itself:
+    /// never a target and not listed, so one node is never counted twice.
+    pub alias: bool,
     /// Loads and health.
     pub live: Arc<Live>,
 }
@@ -91,11 +94,13 @@ impl Peer {
         self.live.native.load(Relaxed)
     }
 
-    /// Whether it serves `function`.
+    /// Whether it serves `function` (an alias serves nothing).
     pub fn serves(&self, function: &str) -> bool {
-        self.functions
-            .as_ref()
-            .is_some_and(|f| f.contains(function))
+        !self.alias
+            && self
+                .functions
+                .as_ref()
+                .is_some_and(|f| f.contains(function))
     }
 
     /// Whether this peer is the node named by an id or address on a job's path.
@@ -243,6 +248,7 @@ impl PeerTable {
             target,
             machine_id: None,
             functions: None,
+            alias: false,
             live: Arc::new(Live {
                 running: AtomicU32::new(0),
                 queued: AtomicU32::new(0),
@@ -319,11 +325,6 @@ impl PeerTable {
         let own_id = self.own().0;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(p) = state.get(id) else { return };
-        let functions = if machine_id == own_id {
-            BTreeSet::new()
-        } else {
-            functions
-        };
         if p.machine_id.as_deref() == Some(machine_id) && p.functions.as_deref() == Some(&functions)
         {
             return;
@@ -333,8 +334,28 @@ impl PeerTable {
             p.machine_id = Some(machine_id.to_owned());
             p.functions = Some(Arc::new(functions));
         }
+        mark_aliases(&mut peers, machine_id, &own_id);
         *state = Arc::new(Snapshot { peers });
         self.generation.fetch_add(1, Relaxed);
+    }
+}
+
+/// Among the entries that answered as `machine_id`, keeps one usable — the one membership gossips about
+/// (its advertised address), else the oldest — and marks the rest as aliases; all of them when
+/// `machine_id` is this node's own.
+fn mark_aliases(peers: &mut [Peer], machine_id: &str, own_id: &str) {
+    let same = |p: &Peer| p.machine_id.as_deref() == Some(machine_id) && !p.is_removed();
+    let keep = if machine_id == own_id {
+        None
+    } else {
+        peers
+            .iter()
+            .filter(|p| same(p))
+            .min_by_key(|p| (!p.is_gossiping(), p.id.0))
+            .map(|p| p.id)
+    };
+    for p in peers.iter_mut().filter(|p| same(p)) {
+        p.alias = Some(p.id) != keep;
     }
 }
 
@@ -399,5 +420,25 @@ mod tests {
         }
         assert_eq!(ids("echo", &[]).0, vec![b]);
         let _ = c;
+    }
+
+    #[test]
+    fn a_second_address_of_a_known_node_or_of_this_node_is_an_alias() {
+        let t = PeerTable::new("me".into(), "127.0.0.1:1".into());
+        let seed = t.add("localhost:2").expect("added");
+        let me = t.add("localhost:1").expect("added");
+        let real = t.add("127.0.0.1:2").expect("added");
+        t.report_identity(seed, "b", set(&["echo"]));
+        t.report_identity(me, "me", set(&["echo"]));
+        let aliases = || -> Vec<bool> { t.snapshot().1.peers().iter().map(|p| p.alias).collect() };
+        // Only the seed has answered as b so far: it is b.
+        assert_eq!(aliases(), vec![false, true, false]);
+        // b's advertised address answers too, and gossip vouches for it: it takes over.
+        t.mark_gossiping(real, true);
+        t.report_identity(real, "b", set(&["echo"]));
+        assert_eq!(aliases(), vec![true, true, false]);
+        let (_, snap) = t.snapshot();
+        assert!(!snap.get(seed).expect("present").serves("echo"));
+        assert!(snap.get(real).expect("present").serves("echo"));
     }
 }

@@ -86,7 +86,7 @@ pub fn handle(
             let mut machines: Vec<Machine<'_>> = snapshot
                 .peers()
                 .iter()
-                .filter(|p| p.is_up() && p.has_answered())
+                .filter(|p| p.is_up() && p.has_answered() && !p.alias)
                 .map(|p| Machine {
                     id: p.id.0 + 1,
                     ip: &p.addr,

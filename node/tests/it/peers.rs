@@ -547,3 +547,30 @@ nodetest!(two_nodes_with_one_machine_id_are_reported, |driver| {
         assert_eq!(call(n.addr, "/function/echo", b"x").status, 200);
     }
 });
+
+nodetest!(seeds_by_host_name_do_not_list_a_node_twice, |driver| {
+    let b = Node::start(driver, &config("b", 2, "NoScheduler", &["false"], &[]), &[]);
+    // a's own address and b's, both by host name: the first is a itself, the second an alias of b's
+    // advertised address, which membership brings in.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let seeds = format!("\"localhost:{port}\", \"localhost:{}\"", b.addr.port());
+    let a_config = config("a", 2, "NoScheduler", &["false"], &[])
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace("init_servers = []", &format!("init_servers = [{seeds}]"));
+    let a = Node::start(driver, &a_config, &[]);
+    wait_for_peers(&a, 1);
+    // Long enough for the host-name seeds to be probed several times.
+    std::thread::sleep(Duration::from_millis(1500));
+    let listed = a.get("/discovery/list").json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .map(|l| l.iter().filter_map(|m| m["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["b"], "{listed}");
+});
