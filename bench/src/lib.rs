@@ -9,6 +9,8 @@
 //! - [`experiment`]: specs (TOML) of multi-node experiments, the cluster of real node processes they
 //!   run on (loopback or network namespaces, optional link delay), and the report (JSON, CSV,
 //!   markdown, SVG) with commit, machine and date.
+//! - [`chaos`]: the fault suite — scenarios of faults injected into a real cluster under traffic,
+//!   with every request accounted for (answered, rejected, errored, lost or hung).
 //! - [`sim`]: the discrete-event simulator: the same spec and report, on simulated nodes running the
 //!   node's own admission rule, schedulers and learner; [`sim::compare`] puts two reports side by side.
 //!
@@ -18,6 +20,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod arrivals;
+pub mod chaos;
 pub mod experiment;
 pub mod load;
 pub mod sim;
