@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -36,8 +36,9 @@ impl Drop for Silent {
     }
 }
 
-/// A "function" at an HTTP address that reads a request and answers bytes that are not HTTP, then
-/// closes: what a crashed or confused function container looks like to the node's HTTP backend.
+/// A "function" at an HTTP address that reads a request and then, in turn, answers bytes that are not
+/// HTTP, a response cut short of its `Content-Length`, or nothing, and closes: what a crashed or
+/// confused function container looks like to the node's HTTP backend.
 pub struct Garbage {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -46,11 +47,17 @@ pub struct Garbage {
 impl Garbage {
     /// Listens on `listen` (port 0: any).
     pub fn start(listen: SocketAddr) -> io::Result<Self> {
-        serve(listen, |mut s| {
+        let turn = AtomicU32::new(0);
+        serve(listen, move |mut s| {
             let mut buf = [0u8; 4096];
             let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"\x00\xffNOT HTTP AT ALL\r\n\r\n\x7f garbage \x01\x02\x03");
+            let answer: &[u8] = match turn.fetch_add(1, Ordering::Relaxed) % 3 {
+                0 => b"\x00\xffNOT HTTP AT ALL\r\n\r\n\x7f garbage \x01\x02\x03",
+                1 => b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this",
+                _ => b"",
+            };
+            let _ = s.write_all(answer);
             let _ = s.shutdown(Shutdown::Both);
         })
         .map(|(addr, stop)| Self { addr, stop })

@@ -51,6 +51,10 @@ timeout_ms = 500
 backend = "process"
 command = ["head", "-c", "4096", "/dev/urandom"]
 timeout_ms = 500
+[functions.flood]
+backend = "process"
+command = ["head", "-c", "268435456", "/dev/zero"]
+timeout_ms = 500
 "#;
 
 /// One fault scenario.
@@ -73,8 +77,13 @@ pub enum Scenario {
     Crash,
     /// The function prints 4 KiB of random bytes.
     Garbage,
-    /// The function is an HTTP server that answers bytes that are not HTTP.
+    /// The function prints 256 MiB (far past the response limit).
+    Flood,
+    /// The function is an HTTP server that answers bytes that are not HTTP, a truncated response,
+    /// or nothing (closes), in turn.
     GarbageHttp,
+    /// Every connection through a peer's links reset (closed mid-flight) every 100 ms, then clean.
+    Reset,
     /// A peer in every node's `init_servers` that accepts connections and never answers.
     SilentPeer,
     /// The entry node's data directory is full while configuration is written.
@@ -89,10 +98,12 @@ impl Scenario {
             Self::Kill,
             Self::Freeze,
             Self::Cut,
+            Self::Reset,
             Self::Degrade,
             Self::Hang,
             Self::Crash,
             Self::Garbage,
+            Self::Flood,
             Self::GarbageHttp,
             Self::SilentPeer,
             Self::DiskFull,
@@ -110,7 +121,9 @@ impl Scenario {
             Self::Hang => "hang",
             Self::Crash => "crash",
             Self::Garbage => "garbage",
+            Self::Flood => "flood",
             Self::GarbageHttp => "garbage-http",
+            Self::Reset => "reset",
             Self::SilentPeer => "silent-peer",
             Self::DiskFull => "disk-full",
         }
@@ -195,8 +208,24 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             &[0][..],
             true,
         ),
+        Scenario::Flood => (
+            "function prints 256 MiB",
+            local,
+            "flood",
+            5.0,
+            &[0][..],
+            false,
+        ),
+        Scenario::Reset => (
+            "n1's connections reset every 100 ms",
+            forward,
+            "work",
+            30.0,
+            &[0][..],
+            true,
+        ),
         Scenario::GarbageHttp => (
-            "HTTP function answers non-HTTP",
+            "HTTP function: non-HTTP, truncated, closed",
             local,
             "garbage-http",
             20.0,
@@ -401,6 +430,14 @@ fn inject(scenario: Scenario, cluster: &Cluster, seconds: f64) -> Result<Vec<Str
             at(0.6);
             link.heal();
         }
+        Scenario::Reset => {
+            let link = link()?;
+            at(0.25);
+            while start.elapsed().as_secs_f64() < seconds * 0.6 {
+                link.reset();
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
         Scenario::Degrade => {
             let link = link()?;
             at(0.25);
@@ -470,30 +507,51 @@ fn leftover_children(parents: &[u32], cmdline: &[u8]) -> usize {
         .count()
 }
 
-/// `POST /configuration` with the settings the nodes already have. When `ok` the write must answer
-/// 200; otherwise a 5xx with a JSON `{"code", "message"}` body. Returns a finding when not.
-fn config_write(addr: SocketAddr, ok: bool, when: &str) -> Option<String> {
-    let body = r#"{"parallel_running_functions_max":2,"queue_length_max":2,"queue_enabled":true}"#;
-    let got = post(addr, "/configuration", body, CLIENT_TIMEOUT);
-    let good = match &got {
-        Ok((status, body)) if ok => *status == 200 && !body.is_empty(),
-        Ok((status, body)) => {
-            (500..600).contains(status)
-                && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
-                    v.get("code").is_some()
-                        && v.get("message").is_some_and(serde_json::Value::is_string)
-                })
-        }
-        Err(_) => false,
-    };
-    (!good).then(|| {
-        let what = match got {
-            Ok((status, body)) => format!("{status} {}", String::from_utf8_lossy(&body)),
-            Err(e) => e.to_string(),
-        };
-        let want = if ok { "200" } else { "5xx + JSON error" };
-        format!("config write {when}: got {}, want {want}", what.trim())
-    })
+/// The admin writes that persist to the data directory, each with a body that changes nothing the
+/// traffic depends on: queue settings as they are, the scheduler as it is, one more function.
+const CONFIG_WRITES: [(&str, &str); 3] = [
+    (
+        "/configuration",
+        r#"{"parallel_running_functions_max":2,"queue_length_max":2,"queue_enabled":true}"#,
+    ),
+    (
+        "/configuration/scheduler",
+        r#"{"name":"NoScheduler","parameters":["true"]}"#,
+    ),
+    (
+        "/system/functions",
+        r#"{"name":"extra","backend":"builtin","builtin":"echo"}"#,
+    ),
+];
+
+/// Every one of [`CONFIG_WRITES`]: when `ok` each must answer 200; otherwise a 5xx with a JSON
+/// `{"code", "message"}` body. Returns a finding per write that did not.
+fn config_write(addr: SocketAddr, ok: bool, when: &str) -> Vec<String> {
+    CONFIG_WRITES
+        .iter()
+        .filter_map(|(path, body)| {
+            let got = post(addr, path, body, CLIENT_TIMEOUT);
+            let good = match &got {
+                Ok((status, body)) if ok => *status == 200 && !body.is_empty(),
+                Ok((status, body)) => {
+                    (500..600).contains(status)
+                        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+                            v.get("code").is_some()
+                                && v.get("message").is_some_and(serde_json::Value::is_string)
+                        })
+                }
+                Err(_) => false,
+            };
+            (!good).then(|| {
+                let what = match got {
+                    Ok((status, body)) => format!("{status} {}", String::from_utf8_lossy(&body)),
+                    Err(e) => e.to_string(),
+                };
+                let want = if ok { "200" } else { "5xx + JSON error" };
+                format!("POST {path} {when}: got {}, want {want}", what.trim())
+            })
+        })
+        .collect()
 }
 
 /// One `POST` on its own connection; the status and body (read to the end: `Connection: close`).

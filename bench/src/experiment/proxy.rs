@@ -10,9 +10,9 @@
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ struct LinkState {
     loss_ppm: AtomicU32,
     /// Extra one-way delay on top of the proxy's own, in microseconds.
     extra_delay_us: AtomicU32,
+    /// Both ends of every connection so far, for [`Link::reset`].
+    open: Mutex<Vec<TcpStream>>,
 }
 
 // === impl Link ===
@@ -64,6 +66,31 @@ impl Link {
         let us = u32::try_from(extra_delay.as_micros()).unwrap_or(u32::MAX);
         self.state.loss_ppm.store(ppm, Ordering::Relaxed);
         self.state.extra_delay_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Closes every connection open through the link, both ends, mid-flight or not: what a peer
+    /// sees when a middlebox drops its state or the far end's host reboots.
+    pub fn reset(&self) {
+        let open = std::mem::take(
+            &mut *self
+                .state
+                .open
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for s in open {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn track(&self, s: &TcpStream) {
+        if let Ok(clone) = s.try_clone() {
+            self.state
+                .open
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(clone);
+        }
     }
 
     /// Back to a clean link (no loss, no extra delay, not cut).
@@ -140,6 +167,7 @@ fn splice(client: TcpStream, target: SocketAddr, delay: Duration, link: &Link) -
     let server = TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
     for s in [&client, &server] {
         s.set_nodelay(true)?;
+        link.track(s);
     }
     pipe(
         client.try_clone()?,
@@ -240,6 +268,52 @@ mod tests {
         c.shutdown(Shutdown::Write).expect("shutdown");
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).expect("eof");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn a_cut_link_holds_bytes_until_healed_and_a_reset_closes_both_ends() {
+        let echo = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let echo_addr = echo.local_addr().expect("addr");
+        thread::spawn(move || {
+            for s in echo.incoming() {
+                let Ok(mut s) = s else { return };
+                thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 || s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let proxy = DelayProxy::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            echo_addr,
+            Duration::ZERO,
+        )
+        .expect("proxy");
+        let link = proxy.link();
+        let mut c = TcpStream::connect(proxy.addr()).expect("connect");
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        link.cut();
+        c.write_all(b"held").expect("write");
+        let mut got = [0u8; 4];
+        assert!(
+            c.read_exact(&mut got).is_err(),
+            "nothing crosses a cut link"
+        );
+        link.heal();
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        c.read_exact(&mut got).expect("delivered after the heal");
+        assert_eq!(&got, b"held");
+        link.reset();
+        let mut rest = Vec::new();
+        // EOF or a reset error: either way the connection is gone, not hanging.
+        let _ = c.read_to_end(&mut rest);
         assert!(rest.is_empty());
     }
 }
