@@ -106,6 +106,31 @@ fn serve(
     Ok((addr, stop))
 }
 
+/// Clients that open connections to a node and then stall: half send part of a request head, half a
+/// full head with a `Content-Length` of 1000 and ten bytes of body. They hold their connections until
+/// dropped. The node must go on answering everyone else.
+pub struct SlowClients {
+    _held: Vec<TcpStream>,
+}
+
+impl SlowClients {
+    /// Opens `count` stalled connections to `addr`.
+    pub fn start(addr: SocketAddr, count: usize) -> io::Result<Self> {
+        let mut held = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            let partial: &[u8] = if i % 2 == 0 {
+                b"POST /function/work HTTP/1.1\r\nHost: slow\r\nX-Slow: "
+            } else {
+                b"POST /function/work HTTP/1.1\r\nHost: slow\r\nContent-Length: 1000\r\n\r\n0123456789"
+            };
+            s.write_all(partial)?;
+            held.push(s);
+        }
+        Ok(Self { _held: held })
+    }
+}
+
 /// A data directory with no room left: as root a 64 KiB tmpfs mounted over it and filled; otherwise
 /// the directory made read-only (root ignores permission bits, so that way needs a non-root user).
 pub struct DiskFull {

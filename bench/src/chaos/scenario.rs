@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::fault::{DiskFull, Garbage, Silent};
+use super::fault::{DiskFull, Garbage, Silent, SlowClients};
 use super::report::{Allowance, Row, Tally};
 use super::{Options, Spec};
 use crate::arrivals::{Process, Profile};
@@ -26,6 +26,9 @@ pub const BOUND: Duration = Duration::from_secs(3);
 
 /// The client's per-request timeout: a request without an answer by then is hung.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Stalled connections in the slow-clients scenario.
+const SLOW_CLIENTS: usize = 1000;
 
 /// Jobs per second one node serves: K / service time.
 const CAPACITY: f64 = 2.0 / 0.05;
@@ -88,6 +91,8 @@ pub enum Scenario {
     SilentPeer,
     /// The entry node's data directory is full while configuration is written.
     DiskFull,
+    /// 1000 clients connect to the entry node and stall mid-request.
+    SlowClients,
 }
 
 impl Scenario {
@@ -107,6 +112,7 @@ impl Scenario {
             Self::GarbageHttp,
             Self::SilentPeer,
             Self::DiskFull,
+            Self::SlowClients,
         ]
     }
 
@@ -126,6 +132,7 @@ impl Scenario {
             Self::Reset => "reset",
             Self::SilentPeer => "silent-peer",
             Self::DiskFull => "disk-full",
+            Self::SlowClients => "slow-clients",
         }
     }
 }
@@ -151,16 +158,45 @@ struct Plan {
     network: Network,
 }
 
-/// The entry node is healthy and the fault is behind it, so it owes every request an answer.
-const NOTHING_LOST: &str = "traffic enters through healthy nodes and the fault is behind them, \
-     so each request is owed an answer (success, reject or error) within the bound.";
+/// Why nothing may be lost or hung, per kind of fault.
+fn why(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::Overload => {
+            "every node is healthy: overload must turn into 429s with a reason, never into silence."
+        }
+        Scenario::Kill
+        | Scenario::Freeze
+        | Scenario::Cut
+        | Scenario::Reset
+        | Scenario::Degrade
+        | Scenario::SilentPeer => {
+            "traffic enters through n0, which is healthy: a faulty peer may cost at most the 1 s \
+             forward timeout, then a fallback (run locally, or reject with a reason)."
+        }
+        Scenario::Hang
+        | Scenario::Crash
+        | Scenario::Garbage
+        | Scenario::Flood
+        | Scenario::GarbageHttp => {
+            "the node contains its functions: 504 past the 500 ms function timeout, 502 on a crash \
+             or an unreadable answer, 200 for any bytes a process prints within the limits."
+        }
+        Scenario::DiskFull => {
+            "invocations never touch the disk; a failed persist is a 5xx with a JSON error, and the \
+             node keeps serving."
+        }
+        Scenario::SlowClients => {
+            "a stalled connection holds only its own task: everyone else is served as before."
+        }
+    }
+}
 
 fn plan(scenario: Scenario, network: Network) -> Plan {
     let allowed = |needs_ok| Allowance {
         lost: 0,
         hung: 0,
         needs_ok,
-        why: NOTHING_LOST,
+        why: why(scenario),
     };
     let forward = ("ForwardScheduler", &["1"][..]);
     let local = ("NoScheduler", &["true"][..]);
@@ -237,6 +273,14 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             forward,
             "work",
             30.0,
+            &[0][..],
+            true,
+        ),
+        Scenario::SlowClients => (
+            "1000 stalled client connections",
+            local,
+            "work",
+            20.0,
             &[0][..],
             true,
         ),
@@ -437,6 +481,12 @@ fn inject(scenario: Scenario, cluster: &Cluster, seconds: f64) -> Result<Vec<Str
                 link.reset();
                 thread::sleep(Duration::from_millis(100));
             }
+        }
+        Scenario::SlowClients => {
+            at(0.25);
+            let slow = SlowClients::start(cluster.addrs()[0], SLOW_CLIENTS)?;
+            at(0.6);
+            drop(slow);
         }
         Scenario::Degrade => {
             let link = link()?;
