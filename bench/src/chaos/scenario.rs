@@ -54,6 +54,10 @@ timeout_ms = 500
 backend = "process"
 command = ["head", "-c", "4096", "/dev/urandom"]
 timeout_ms = 500
+[functions.orphan]
+backend = "process"
+command = ["sh", "-c", "sleep 999 & echo started"]
+timeout_ms = 500
 [functions.flood]
 backend = "process"
 command = ["head", "-c", "268435456", "/dev/zero"]
@@ -82,6 +86,10 @@ pub enum Scenario {
     Garbage,
     /// The function prints 256 MiB (far past the response limit).
     Flood,
+    /// The function starts `sleep 999` in the background (holding stdout open) and exits.
+    Orphan,
+    /// The function is an HTTP server that accepts connections and never answers.
+    HangHttp,
     /// The function is an HTTP server that answers bytes that are not HTTP, a truncated response,
     /// or nothing (closes), in turn.
     GarbageHttp,
@@ -109,6 +117,8 @@ impl Scenario {
             Self::Crash,
             Self::Garbage,
             Self::Flood,
+            Self::Orphan,
+            Self::HangHttp,
             Self::GarbageHttp,
             Self::SilentPeer,
             Self::DiskFull,
@@ -128,6 +138,8 @@ impl Scenario {
             Self::Crash => "crash",
             Self::Garbage => "garbage",
             Self::Flood => "flood",
+            Self::Orphan => "orphan",
+            Self::HangHttp => "hang-http",
             Self::GarbageHttp => "garbage-http",
             Self::Reset => "reset",
             Self::SilentPeer => "silent-peer",
@@ -177,6 +189,8 @@ fn why(scenario: Scenario) -> &'static str {
         | Scenario::Crash
         | Scenario::Garbage
         | Scenario::Flood
+        | Scenario::Orphan
+        | Scenario::HangHttp
         | Scenario::GarbageHttp => {
             "the node contains its functions: 504 past the 500 ms function timeout, 502 on a crash \
              or an unreadable answer, 200 for any bytes a process prints within the limits."
@@ -252,6 +266,22 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             &[0][..],
             false,
         ),
+        Scenario::Orphan => (
+            "function leaves `sleep 999` behind",
+            local,
+            "orphan",
+            10.0,
+            &[0][..],
+            false,
+        ),
+        Scenario::HangHttp => (
+            "HTTP function never answers",
+            local,
+            "hang-http",
+            10.0,
+            &[0][..],
+            false,
+        ),
         Scenario::Reset => (
             "n1's connections reset every 100 ms",
             forward,
@@ -294,7 +324,9 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         ),
     };
     let network = match scenario {
-        Scenario::SilentPeer | Scenario::DiskFull | Scenario::GarbageHttp => Network::Loopback,
+        Scenario::SilentPeer | Scenario::DiskFull | Scenario::GarbageHttp | Scenario::HangHttp => {
+            Network::Loopback
+        }
         _ => network,
     };
     Plan {
@@ -322,15 +354,23 @@ pub(super) fn run(
     };
     let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     let silent = match scenario {
-        Scenario::SilentPeer => Some(Silent::start(local)?),
+        Scenario::SilentPeer | Scenario::HangHttp => Some(Silent::start(local)?),
         _ => None,
     };
-    extras.seeds.extend(silent.as_ref().map(Silent::addr));
+    if scenario == Scenario::SilentPeer {
+        extras.seeds.extend(silent.as_ref().map(Silent::addr));
+    }
     let garbage = match scenario {
         Scenario::GarbageHttp => Some(Garbage::start(local)?),
         _ => None,
     };
     let mut node_config = NODE_CONFIG.to_owned();
+    if let (Scenario::HangHttp, Some(silent)) = (scenario, &silent) {
+        node_config.push_str(&format!(
+            "[functions.hang-http]\nbackend = \"http\"\nurl = \"http://{}/\"\ntimeout_ms = 500\n",
+            silent.addr()
+        ));
+    }
     if let Some(g) = &garbage {
         node_config.push_str(&format!(
             "[functions.garbage-http]\nbackend = \"http\"\nurl = \"http://{}/\"\ntimeout_ms = 500\n",
@@ -518,26 +558,35 @@ fn inject(scenario: Scenario, cluster: &Cluster, seconds: f64) -> Result<Vec<Str
     Ok(findings)
 }
 
-/// Checks once the traffic is over: a hanging function's processes must be gone.
+/// Checks once the traffic is over: no process of a timed-out or finished call may be left running.
 fn after(scenario: Scenario, cluster: &Cluster) -> Vec<String> {
-    if scenario != Scenario::Hang {
-        return Vec::new();
-    }
-    // Every call timed out ≥ 0.5 s ago or was refused; give the reaper a moment.
+    let (cmdline, parents): (&[u8], _) = match scenario {
+        // Children of the node: what a timeout must kill.
+        Scenario::Hang => (
+            b"sleep\x001000\x00",
+            (0..3).filter_map(|i| cluster.pid(i)).collect(),
+        ),
+        // Orphans are reparented (to init or a subreaper), so any parent counts.
+        Scenario::Orphan => (b"sleep\x00999\x00", Vec::new()),
+        _ => return Vec::new(),
+    };
+    // Every call ended (answered or timed out at 0.5 s) before the traffic did; give the reaper a moment.
     thread::sleep(Duration::from_millis(500));
-    let nodes: Vec<u32> = (0..3).filter_map(|i| cluster.pid(i)).collect();
-    let left = leftover_children(&nodes, b"sleep\x001000\x00");
+    let left = leftovers(cmdline, &parents);
     if left > 0 {
         vec![format!(
-            "{left} `sleep 1000` processes of timed-out calls still running"
+            "{left} `{}` processes of finished calls still running",
+            String::from_utf8_lossy(cmdline)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
         )]
     } else {
         Vec::new()
     }
 }
 
-/// Processes whose parent is one of `parents` and whose command line is `cmdline`.
-fn leftover_children(parents: &[u32], cmdline: &[u8]) -> usize {
+/// Processes whose command line is `cmdline` and whose parent is one of `parents` (any, when empty).
+fn leftovers(cmdline: &[u8], parents: &[u32]) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -552,7 +601,8 @@ fn leftover_children(parents: &[u32], cmdline: &[u8]) -> usize {
                     rest.split_whitespace().nth(1)?.parse::<u32>().ok()
                 })
                 .unwrap_or(0);
-            parents.contains(&ppid) && std::fs::read(p.join("cmdline")).is_ok_and(|c| c == cmdline)
+            (parents.is_empty() || parents.contains(&ppid))
+                && std::fs::read(p.join("cmdline")).is_ok_and(|c| c == cmdline)
         })
         .count()
 }
@@ -637,5 +687,56 @@ fn post(
 fn sleep_until(t: Instant) {
     if let Some(d) = t.checked_duration_since(Instant::now()) {
         thread::sleep(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_finds_a_running_child_by_command_line_and_parent() {
+        /// Kills the child even when an assertion fails first.
+        struct Reap(std::process::Child);
+        impl Drop for Reap {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        const CMD: &[u8] = b"sleep\x00998.25\x00";
+        let child = Reap(
+            std::process::Command::new("sleep")
+                .arg("998.25")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("sleep"),
+        );
+        let me = std::process::id();
+        // Until the child has exec'd, its command line is still ours.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while leftovers(CMD, &[me]) == 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(leftovers(CMD, &[me]), 1);
+        assert!(leftovers(CMD, &[]) >= 1);
+        assert_eq!(leftovers(CMD, &[me + 1_000_000]), 0);
+        drop(child);
+        assert_eq!(leftovers(CMD, &[me]), 0);
+    }
+
+    #[test]
+    fn every_scenario_has_a_plan_and_a_distinct_name() {
+        let all = Scenario::all();
+        let names: std::collections::HashSet<_> = all.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), all.len());
+        for s in all {
+            let p = plan(s, Network::Loopback);
+            assert!(p.rate > 0.0 && !p.targets.is_empty(), "{s}");
+            assert_eq!(p.allowed.hung, 0, "{s}: hung is never allowed");
+            let spec = cluster_spec(s, &p, NODE_CONFIG, 2.0).expect("cluster spec parses");
+            assert_eq!(spec.cluster.nodes, 3);
+        }
     }
 }
