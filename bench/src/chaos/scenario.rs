@@ -74,6 +74,8 @@ pub enum Scenario {
     Kill,
     /// A peer SIGSTOPped, then SIGCONTed.
     Freeze,
+    /// As `Freeze`, with the entry node at 10× its capacity (forwards to the frozen peer pile up).
+    FreezeOverload,
     /// A peer's links cut (bytes held), then healed.
     Cut,
     /// 50 ms extra delay and 10% loss on a peer's links, then restored.
@@ -110,6 +112,7 @@ impl Scenario {
             Self::Overload,
             Self::Kill,
             Self::Freeze,
+            Self::FreezeOverload,
             Self::Cut,
             Self::Reset,
             Self::Degrade,
@@ -132,6 +135,7 @@ impl Scenario {
             Self::Overload => "overload",
             Self::Kill => "kill",
             Self::Freeze => "freeze",
+            Self::FreezeOverload => "freeze-overload",
             Self::Cut => "cut",
             Self::Degrade => "degrade",
             Self::Hang => "hang",
@@ -178,6 +182,7 @@ fn why(scenario: Scenario) -> &'static str {
         }
         Scenario::Kill
         | Scenario::Freeze
+        | Scenario::FreezeOverload
         | Scenario::Cut
         | Scenario::Reset
         | Scenario::Degrade
@@ -225,6 +230,14 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         ),
         Scenario::Kill => ("SIGKILL n1", forward, "work", 30.0, &[0][..], true),
         Scenario::Freeze => ("SIGSTOP n1, SIGCONT", forward, "work", 30.0, &[0][..], true),
+        Scenario::FreezeOverload => (
+            "SIGSTOP n1 with n0 at 10× capacity",
+            forward,
+            "work",
+            10.0 * CAPACITY,
+            &[0][..],
+            true,
+        ),
         Scenario::Cut => (
             "cut n1's links, heal",
             forward,
@@ -501,7 +514,7 @@ fn inject(scenario: Scenario, cluster: &Cluster, seconds: f64) -> Result<Vec<Str
             at(0.25);
             cluster.signal(1, "KILL")?;
         }
-        Scenario::Freeze => {
+        Scenario::Freeze | Scenario::FreezeOverload => {
             at(0.25);
             cluster.signal(1, "STOP")?;
             at(0.6);
