@@ -11,6 +11,8 @@
 //!   markdown, SVG) with commit, machine and date.
 //! - [`soak`]: one cluster under steady load for minutes, each node's memory and descriptors sampled,
 //!   and a verdict on growth.
+//! - [`chaos`]: the fault suite — scenarios of faults injected into a real cluster under traffic,
+//!   with every request accounted for (answered, rejected, errored, lost or hung).
 //! - [`sim`]: the discrete-event simulator: the same spec and report, on simulated nodes running the
 //!   node's own admission rule, schedulers and learner; [`sim::compare`] puts two reports side by side.
 //!
@@ -20,6 +22,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod arrivals;
+pub mod chaos;
 pub mod experiment;
 pub mod load;
 pub mod sim;

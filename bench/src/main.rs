@@ -77,8 +77,9 @@ fn main() -> ExitCode {
         Some("soak") => parse_run(rest, false).map(|a| Command::Soak(Box::new(a))),
         Some("simulate") => return cli(parse_simulate(rest), run_simulate),
         Some("compare") => return cli(parse_compare(rest), run_compare),
+        Some("chaos") => return p2pfaas_bench::chaos::cli::main(rest),
         Some("-h" | "--help" | "help") => {
-            print!("{USAGE}");
+            print!("{USAGE}{}", p2pfaas_bench::chaos::cli::USAGE);
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(anyhow!("unknown command {other:?}")),

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::proxy::DelayProxy;
+use super::proxy::{DelayProxy, Link};
 use super::spec::{Network, Scheduler, Spec};
 use crate::load::get_json;
 
@@ -54,10 +54,20 @@ struct Node {
     addr: SocketAddr,
 }
 
+/// Cluster options beyond the spec, for the fault suite.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Put a proxy in front of every node's peer address even without link delay, so its [`Link`]
+    /// can be cut or degraded.
+    pub proxies: bool,
+    /// More addresses in every node's `init_servers` (e.g. a fake peer that never answers).
+    pub seeds: Vec<SocketAddr>,
+}
+
 /// A running cluster; dropping it stops the nodes and removes namespaces and files.
 pub struct Cluster {
     nodes: Vec<Node>,
-    _proxies: Vec<DelayProxy>,
+    proxies: Vec<DelayProxy>,
     netns: Option<Netns>,
     dir: PathBuf,
 }
@@ -70,6 +80,17 @@ impl Cluster {
         scheduler: &Scheduler,
         seed: u64,
         binary: &Path,
+    ) -> Result<Self, ClusterError> {
+        Self::start_with(spec, scheduler, seed, binary, &Extras::default())
+    }
+
+    /// As [`Cluster::start`], with the fault suite's [`Extras`].
+    pub fn start_with(
+        spec: &Spec,
+        scheduler: &Scheduler,
+        seed: u64,
+        binary: &Path,
+        extras: &Extras,
     ) -> Result<Self, ClusterError> {
         let c = &spec.cluster;
         let dir = std::env::temp_dir().join(format!(
@@ -93,7 +114,7 @@ impl Cluster {
                 .collect(),
         };
         let mut proxies = Vec::new();
-        let advertise: Vec<SocketAddr> = if c.link_delay_ms > 0.0 {
+        let advertise: Vec<SocketAddr> = if c.link_delay_ms > 0.0 || extras.proxies {
             let host = netns
                 .as_ref()
                 .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), Netns::bridge_ip);
@@ -109,14 +130,16 @@ impl Cluster {
         };
         let mut cluster = Self {
             nodes: Vec::new(),
-            _proxies: proxies,
+            proxies,
             netns,
             dir,
         };
         for i in 0..c.nodes {
             let seeds: Vec<String> = (0..c.nodes)
                 .filter(|&j| j != i)
-                .map(|j| format!("\"{}\"", advertise[j]))
+                .map(|j| advertise[j])
+                .chain(extras.seeds.iter().copied())
+                .map(|a| format!("\"{a}\""))
                 .collect();
             let config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
             let node = cluster.spawn(i, &config, binary)?;
@@ -206,6 +229,42 @@ impl Cluster {
         self.nodes.iter().map(|n| n.child.id()).collect()
     }
 
+    /// The process id of node `i` (for `kill -STOP` and the like); `None` past the last node.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes.get(i).map(|n| n.child.id())
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, …) to node `i` with `kill(1)`.
+    pub fn signal(&self, i: usize, signal: &str) -> Result<(), ClusterError> {
+        let pid = self.pid(i).ok_or_else(|| ClusterError::NodeStart {
+            node: format!("n{i}"),
+            detail: "no such node".into(),
+        })?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .map_err(io("running kill"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ClusterError::NodeStart {
+                node: format!("n{i}"),
+                detail: format!("kill -{signal} {pid}: {status}"),
+            })
+        }
+    }
+
+    /// Node `i`'s data directory (`--data-dir`).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("n{i}"))
+    }
+
+    /// The fault controls of the proxy in front of node `i`'s peer address, when there is one.
+    pub fn link(&self, i: usize) -> Option<Link> {
+        self.proxies.get(i).map(DelayProxy::link)
+    }
+
     /// Client addresses, in node order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.addr).collect()
@@ -227,6 +286,11 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for n in &mut self.nodes {
+            // A frozen node would sit on SIGTERM until the SIGKILL below.
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(n.child.id().to_string())
+                .status();
             // SIGTERM first (clean unpin of eBPF maps, weights saved), SIGKILL after 5 s.
             let _ = Command::new("kill")
                 .arg("-TERM")

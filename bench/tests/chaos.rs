@@ -1,0 +1,67 @@
+//! The fault suite, shortened (2 s of traffic per scenario, every scenario): nothing lost, nothing
+//! hung, nothing answered twice, on loopback; between network namespaces too when run as root.
+
+use std::path::PathBuf;
+
+use p2pfaas_bench::chaos::{self, Options, Spec};
+use p2pfaas_bench::experiment::spec::Network;
+
+fn node_binary() -> Option<PathBuf> {
+    let node = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench")).with_file_name("p2pfaas-node");
+    if node.is_file() {
+        Some(node)
+    } else {
+        eprintln!(
+            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node`",
+            node.display()
+        );
+        None
+    }
+}
+
+fn check(spec: &Spec) {
+    let Some(node_binary) = node_binary() else {
+        return;
+    };
+    let options = Options {
+        node_binary,
+        progress: true,
+        requests_dir: None,
+    };
+    let report = chaos::run(spec, &options).expect("the suite runs");
+    eprint!("{}", report.markdown());
+    assert_eq!(report.rows.len(), spec.scenarios.len());
+    for row in &report.rows {
+        assert!(row.sent > 0, "{}: nothing sent", row.scenario);
+        assert_eq!(
+            (row.lost, row.hung, row.duplicates),
+            (0, 0, 0),
+            "{}",
+            row.line()
+        );
+        assert!(row.passed, "{}", row.line());
+    }
+}
+
+#[test]
+fn no_request_is_lost_or_hung_under_any_fault() {
+    check(&Spec {
+        seconds: 2.0,
+        ..Spec::default()
+    });
+}
+
+#[test]
+fn peer_faults_between_network_namespaces() {
+    if !chaos::fault::is_root() {
+        eprintln!("skipped: network namespaces need root");
+        return;
+    }
+    use chaos::Scenario::{Cut, Freeze, Kill};
+    check(&Spec {
+        seconds: 2.0,
+        network: Network::Netns,
+        scenarios: vec![Kill, Freeze, Cut],
+        ..Spec::default()
+    });
+}
