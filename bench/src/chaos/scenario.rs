@@ -1,4 +1,4 @@
-//! The scenarios. Each one is a [`Plan`]: a 3-node cluster (K = 2, Q = 2, a fixed 50 ms function,
+//! The scenarios. Each one is a `Plan`: a 3-node cluster (K = 2, Q = 2, a fixed 50 ms function,
 //! so 40 jobs/s per node), a scheduler, traffic into healthy nodes, and a fault injected at ¼ of the
 //! run and healed at ⅗ where it can be. Every node runs with a 1 s forward timeout and every process
 //! function with a 500 ms timeout, so every answer is due within [`BOUND`]; the client gives up at
