@@ -199,20 +199,27 @@ fn requests_file(options: &Options, point: usize) -> Result<Box<dyn io::Write>, 
 
 /// Writes `report.json`, `report.csv`, `report.md` and one SVG per metric into `dir`.
 pub fn write(report: &Report, dir: &Path) -> Result<(), Error> {
-    let put = |name: &str, text: &str| {
+    let mut files = vec![
+        (
+            "report.json".to_owned(),
+            serde_json::to_string_pretty(report).unwrap_or_default(),
+        ),
+        ("report.csv".to_owned(), report.csv()),
+        ("report.md".to_owned(), report.markdown()),
+    ];
+    files.extend(svg::charts(report));
+    write_files(dir, files).map_err(|(path, source)| Error::Write { path, source })
+}
+
+/// Creates `dir` and writes each `(file name, contents)` into it; on failure, the path and the cause.
+pub fn write_files(
+    dir: &Path,
+    files: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), (PathBuf, io::Error)> {
+    std::fs::create_dir_all(dir).map_err(|e| (dir.to_owned(), e))?;
+    for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
-    };
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-        path: dir.to_owned(),
-        source,
-    })?;
-    let json = serde_json::to_string_pretty(report).unwrap_or_default();
-    put("report.json", &json)?;
-    put("report.csv", &report.csv())?;
-    put("report.md", &report.markdown())?;
-    for (name, svg) in svg::charts(report) {
-        put(&name, &svg)?;
+        std::fs::write(&path, text).map_err(|e| (path, e))?;
     }
     Ok(())
 }

@@ -122,19 +122,6 @@ impl Soak {
 
     /// Writes `soak.json`, `soak.md`, `rss.svg` and `fds.svg` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        let put = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
-        };
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
-        put(
-            "soak.json",
-            &serde_json::to_string_pretty(self).unwrap_or_default(),
-        )?;
-        put("soak.md", &self.markdown())?;
         let series = |value: fn(&Sample) -> f64| -> Vec<(String, Vec<(f64, f64)>)> {
             (0..self.verdicts.len())
                 .map(|n| {
@@ -149,22 +136,30 @@ impl Soak {
                 .collect()
         };
         let title = |what: &str| format!("soak {}: {what}", self.spec.name);
-        put(
-            "rss.svg",
-            &svg::chart(
-                &title("resident memory (MiB)"),
-                "seconds",
-                &series(|s| s.rss_kib as f64 / 1024.0),
+        let files = [
+            (
+                "soak.json".to_owned(),
+                serde_json::to_string_pretty(self).unwrap_or_default(),
             ),
-        )?;
-        put(
-            "fds.svg",
-            &svg::chart(
-                &title("open file descriptors"),
-                "seconds",
-                &series(|s| s.fds as f64),
+            ("soak.md".to_owned(), self.markdown()),
+            (
+                "rss.svg".to_owned(),
+                svg::chart(
+                    &title("resident memory (MiB)"),
+                    "seconds",
+                    &series(|s| s.rss_kib as f64 / 1024.0),
+                ),
             ),
-        )
+            (
+                "fds.svg".to_owned(),
+                svg::chart(
+                    &title("open file descriptors"),
+                    "seconds",
+                    &series(|s| s.fds as f64),
+                ),
+            ),
+        ];
+        experiment::write_files(dir, files).map_err(|(path, source)| Error::Write { path, source })
     }
 }
 

@@ -275,19 +275,15 @@ impl Report {
 
     /// Writes `chaos.md` and `chaos.json` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        let put = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|source| Error::Write { path, source })
-        };
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
-        put("chaos.md", &self.markdown())?;
-        put(
-            "chaos.json",
-            &serde_json::to_string_pretty(self).unwrap_or_default(),
-        )
+        let files = [
+            ("chaos.md".to_owned(), self.markdown()),
+            (
+                "chaos.json".to_owned(),
+                serde_json::to_string_pretty(self).unwrap_or_default(),
+            ),
+        ];
+        crate::experiment::write_files(dir, files)
+            .map_err(|(path, source)| Error::Write { path, source })
     }
 }
 
