@@ -1,26 +1,13 @@
 //! The fault suite, shortened (2 s of traffic per scenario, every scenario): nothing lost, nothing
 //! hung, nothing answered twice, on loopback; between network namespaces too when run as root.
 
-use std::path::PathBuf;
+mod common;
 
 use p2pfaas_bench::chaos::{self, Options, Spec};
 use p2pfaas_bench::experiment::spec::Network;
 
-fn node_binary() -> Option<PathBuf> {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench")).with_file_name("p2pfaas-node");
-    if node.is_file() {
-        Some(node)
-    } else {
-        eprintln!(
-            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node`",
-            node.display()
-        );
-        None
-    }
-}
-
 fn check(spec: &Spec) {
-    let Some(node_binary) = node_binary() else {
+    let Some(node_binary) = common::node_binary() else {
         return;
     };
     let options = Options {

@@ -1,22 +1,9 @@
 //! The experiment runner's cluster options on real nodes: a link delay shows up in forwarded jobs'
 //! latency (and only there), on loopback and between network namespaces.
 
-use std::path::PathBuf;
+mod common;
 
 use p2pfaas_bench::experiment::{self, Options, spec::Spec};
-
-fn node_binary() -> Option<PathBuf> {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench")).with_file_name("p2pfaas-node");
-    if node.is_file() {
-        Some(node)
-    } else {
-        eprintln!(
-            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node`",
-            node.display()
-        );
-        None
-    }
-}
 
 /// Two nodes; every call goes to n0, which forwards it to n1 (`ForwardScheduler(1)`) across a link
 /// with 20 ms of delay each way; the function sleeps exactly 10 ms.
@@ -49,7 +36,7 @@ fn spec(network: &str) -> Spec {
 }
 
 fn check(network: &str) {
-    let Some(node_binary) = node_binary() else {
+    let Some(node_binary) = common::node_binary() else {
         return;
     };
     let options = Options {
@@ -82,13 +69,7 @@ fn link_delay_applies_to_peer_traffic_on_loopback() {
 
 #[test]
 fn link_delay_applies_between_network_namespaces() {
-    // Namespaces need root (CAP_SYS_ADMIN); `id -u` avoids a libc dependency for the check.
-    let uid = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    if uid != "0" {
+    if !p2pfaas_bench::chaos::fault::is_root() {
         eprintln!("skipped: network namespaces need root");
         return;
     }

@@ -4,17 +4,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+
 #[test]
 fn demo_prints_a_row_per_scheduler() {
     let bench = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench"));
-    let node = bench.with_file_name("p2pfaas-node");
-    if !node.is_file() {
-        eprintln!(
-            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node` (cargo test --workspace does)",
-            node.display()
-        );
+    let Some(node) = common::node_binary() else {
         return;
-    }
+    };
     let out = Command::new(&bench)
         .args(["demo", "--seconds", "3", "--quiet", "--node-bin"])
         .arg(&node)

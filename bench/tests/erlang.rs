@@ -12,7 +12,7 @@
 //! band is looser because the node's slot holding time only matches `mean_ms` on average (its
 //! `sleep` corrects the runtime timer's lateness with a running estimate).
 
-use std::path::PathBuf;
+mod common;
 
 use p2pfaas_bench::experiment::{self, Options, report::Report, spec::Spec};
 use p2pfaas_bench::sim::{self, SimOptions};
@@ -28,24 +28,6 @@ const NOMINAL_TOLERANCE: f64 = 0.05;
 const STARVED_P99_US: f64 = 2000.0;
 const ATTEMPTS: usize = 3;
 
-/// `target/<profile>/p2pfaas-node`, next to this test's `deps/` directory.
-fn node_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("no current exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("test binary is not under target/<profile>/deps")?;
-    let node = profile_dir.join("p2pfaas-node");
-    if node.is_file() {
-        Ok(node)
-    } else {
-        Err(format!(
-            "{} is missing; build it with `cargo build -p p2pfaas-node` (cargo test --workspace does)",
-            node.display()
-        ))
-    }
-}
-
 fn spec() -> Spec {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/ci-single-node.toml");
     Spec::parse(&std::fs::read_to_string(path).expect("spec")).expect("valid spec")
@@ -53,12 +35,8 @@ fn spec() -> Spec {
 
 #[test]
 fn single_node_blocking_matches_erlang_b() {
-    let node_binary = match node_binary() {
-        Ok(b) => b,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(node_binary) = common::node_binary() else {
+        return;
     };
     let spec = spec();
     let options = Options {

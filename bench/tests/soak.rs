@@ -2,21 +2,16 @@
 //! forwarding) for 5 s of warm-up and 30 s measured; no node's memory or descriptors may grow beyond the
 //! bounds of `p2pfaas_bench::soak` and no request may fail.
 
-use std::path::PathBuf;
+mod common;
 
 use p2pfaas_bench::experiment::{Options, spec::Spec};
 use p2pfaas_bench::soak;
 
 #[test]
 fn a_short_soak_neither_grows_nor_fails() {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_p2pfaas-bench")).with_file_name("p2pfaas-node");
-    if !node.is_file() {
-        eprintln!(
-            "skipped: {} is missing; build it with `cargo build -p p2pfaas-node`",
-            node.display()
-        );
+    let Some(node) = common::node_binary() else {
         return;
-    }
+    };
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/soak.toml"))
         .expect("spec");
     let mut spec = Spec::parse(&text).expect("valid spec");
