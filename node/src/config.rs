@@ -96,6 +96,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The load sampler.
     pub load: LoadConfig,
+    /// What clients and original nodes see where the original behaved differently.
+    pub compat: CompatConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
 }
@@ -116,6 +118,15 @@ pub struct DiscoveryConfig {
     pub group_name: String,
     /// Membership (SWIM) timings.
     pub membership: p2pfaas_membership::Config,
+}
+
+/// `[compat]`: choices for tools written against the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompatConfig {
+    /// HTTP status of a capacity reject (no slot, queue full) as clients and original (JSON-protocol)
+    /// nodes see it: 429 (default, with `Retry-After`) or 500, the original's status, which its
+    /// benchmark client and plots count as a reject. Native peers always get 429.
+    pub reject_status: u16,
 }
 
 /// Which peer protocol to speak when forwarding.
@@ -557,6 +568,17 @@ impl Config {
         };
 
         let load = load_config(&raw.load)?;
+        let compat = CompatConfig {
+            reject_status: match raw.compat.reject_status.unwrap_or(429) {
+                s @ (429 | 500) => s,
+                other => {
+                    return Err(field_err(
+                        "compat.reject_status",
+                        format!("expected 429 or 500, got {other}"),
+                    ));
+                }
+            },
+        };
 
         let functions = raw
             .functions
@@ -575,6 +597,7 @@ impl Config {
             peers,
             auth,
             load,
+            compat,
             functions,
         })
     }

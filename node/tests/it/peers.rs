@@ -99,12 +99,25 @@ fn forwards_when_busy(driver: crate::harness::Driver, scheduler: &str, params: &
     for r in forwarded {
         assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
         assert_eq!(list(r, "X-P2pfaas-Peers-List-Id"), ["a", "b"]);
+        // Bare IPs as the original wrote them; the full addresses beside them.
         assert_eq!(
             list(r, "X-P2pfaas-Peers-List-Ip"),
+            ["127.0.0.1", "127.0.0.1"]
+        );
+        assert_eq!(
+            list(r, "X-P2pfaas-Peers-List-Addr"),
             [a.addr.to_string(), b.addr.to_string()]
         );
         let total = numbers(r, "X-P2pfaas-Timing-Total-Seconds-List");
         assert_eq!(total.len(), 2, "{:?}", r.headers);
+        // One entry per node in every list, 0.0 where the executor did not probe.
+        for name in [
+            "X-P2pfaas-Timing-Scheduling-Seconds-List",
+            "X-P2pfaas-Timing-Probing-Seconds-List",
+        ] {
+            assert_eq!(numbers(r, name).len(), 2, "{name}: {:?}", r.headers);
+        }
+        assert_eq!(numbers(r, "X-P2pfaas-Timing-Probing-Seconds-List")[1], 0.0);
         assert!(total[0] >= total[1] && total[1] >= 0.4, "{total:?}");
         assert!(r.seconds("X-P2pfaas-Timing-Execution-Time-Seconds") >= 0.4);
         assert!(
@@ -188,7 +201,18 @@ nodetest!(hops_are_counted_and_loops_refused, |driver| {
         assert!(hops <= 2);
         if hops == 2 {
             assert!(ids == ["a", "b", "c"] || ids == ["a", "c", "b"], "{ids:?}");
-            assert_eq!(numbers(&r, "X-P2pfaas-Timing-Total-Seconds-List").len(), 3);
+            // Every timing list has one entry per node, origin first (none of them probed).
+            for name in [
+                "X-P2pfaas-Timing-Total-Seconds-List",
+                "X-P2pfaas-Timing-Scheduling-Seconds-List",
+                "X-P2pfaas-Timing-Probing-Seconds-List",
+            ] {
+                assert_eq!(numbers(&r, name).len(), 3, "{name}: {:?}", r.headers);
+            }
+            assert_eq!(
+                numbers(&r, "X-P2pfaas-Timing-Probing-Seconds-List"),
+                [0.0, 0.0, 0.0]
+            );
             seen_two = true;
         }
     }
@@ -205,7 +229,7 @@ nodetest!(hops_are_counted_and_loops_refused, |driver| {
             ("X-P2pfaas-Peer-Protocol", "native/1"),
             ("X-P2pfaas-Hops", "1"),
             ("X-P2pfaas-Peers-List-Id", "[\"a\"]"),
-            ("X-P2pfaas-Peers-List-Ip", "[\"10.0.0.1:1\"]"),
+            ("X-P2pfaas-Peers-List-Addr", "[\"10.0.0.1:1\"]"),
         ],
         b"x",
     );
