@@ -717,9 +717,16 @@ fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
         let json = serde_json::to_value(&table)
             .map_err(|e| field_err("learner.parameters", e.to_string()))?;
         if let serde_json::Value::Object(map) = json {
-            parameters
+            let epsilon = parameters
                 .merge(&map)
                 .map_err(|e| field_err("learner.parameters", e))?;
+            if epsilon.is_some() {
+                return Err(field_err(
+                    "learner.parameters.epsilon",
+                    "the current ε is set at run time (POST /learner/parameters); \
+                     the file sets epsilon_start",
+                ));
+            }
         }
         parameters
             .validate(crate::learning::WINDOW_CAPACITY)
