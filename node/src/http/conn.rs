@@ -212,7 +212,7 @@ async fn handle(
             peer::handle(w, req, target, suffix, resp, out).await
         }
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
-        Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp),
+        Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp).await,
         Ok(Route::Gossip) => gossip::handle(w, req, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),

@@ -115,11 +115,13 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
         max_headers: codec::MAX_HEADERS,
         max_body_bytes: 1 << 20,
     };
+    let started = Instant::now();
     let answer = monoio::time::timeout(
         w.node.config.peers.probe_timeout,
         w.pool.send(&peer.target, &req, &mut out, &limits),
     )
     .await;
+    let rtt = started.elapsed();
     let load = match answer {
         Ok(Ok(())) if out.status == 200 => wire::load_from_headers(|n| out.header(n)),
         _ => None,
@@ -139,6 +141,10 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
         None => w.functions().iter().map(|f| f.name().to_owned()).collect(),
     };
     table.report_identity(peer.id, &machine_id, functions);
+    PeerTable::report_rtt(&peer.live, rtt);
+    if let Some(group) = body["group_name"].as_str() {
+        PeerTable::report_group(&peer.live, group);
+    }
     if out.header(wire::header::PROTOCOL).is_some() {
         PeerTable::report_native(&peer.live);
     }

@@ -648,7 +648,8 @@ nodetest!(
         assert_eq!(list.header("P2pfaas-Machine-Name"), Some("a"));
         let machines = list.json();
         assert_eq!(machines[0]["name"], "b");
-        assert_eq!(machines[0]["ip"], b.addr.to_string());
+        assert_eq!(machines[0]["ip"], "127.0.0.1");
+        assert_eq!(machines[0]["port"], b.addr.port());
         assert_eq!(machines[0]["alive"], true);
         let conf = get("/configuration").json();
         assert_eq!(conf["machine_id"], "a");
