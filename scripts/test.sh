@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (warnings are errors), unit, property and process
-# integration tests (both io drivers), benches and docs build (doc warnings are errors), and a short fuzz
-# run of each fuzz target when cargo-fuzz is present.
-# Usage: scripts/test.sh            (FUZZ_SECONDS=0 skips fuzzing; default 30 s per target)
+# integration tests (both io drivers), benches and docs build (doc warnings are errors), the demo once on
+# a "bare" machine, and a short fuzz run of each fuzz target when cargo-fuzz is present.
+# The first command on a fresh machine: it runs `scripts/setup.sh test` itself (quick when all is there).
+# Usage: scripts/test.sh            (FUZZ_SECONDS=0 skips fuzzing; default 30 s per target;
+#                                    P2PFAAS_SKIP_SETUP=1 skips the setup step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${P2PFAAS_SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh test
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -12,6 +15,35 @@ echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (unit, property, integration)"
 cargo test --workspace
+# The demo as a newcomer meets it, with wrk, nginx and the eBPF and fuzzing toolchains hidden: failing
+# stand-ins for them come first on PATH and P2PFAAS_HIDE tells the setup to treat them as absent without
+# installing them. Short (2 s per scheduler) and on the dev build made above; it must reach both tables
+# and say what it skipped.
+echo "== demo on a bare machine (wrk, nginx, bpf-linker, cargo-fuzz hidden)"
+hidden_tools="wrk nginx bpf-linker cargo-fuzz"
+shims=$(mktemp -d)
+for tool in $hidden_tools; do
+  printf '#!/bin/sh\necho "%s: hidden for the bare-machine demo" >&2\nexit 127\n' "$tool" >"$shims/$tool"
+  chmod +x "$shims/$tool"
+done
+demo_log=$(mktemp)
+if ! PATH="$shims:$PATH" P2PFAAS_HIDE="$hidden_tools" P2PFAAS_DEMO_PROFILE=dev DEMO_SECONDS=2 \
+  scripts/demo.sh >"$demo_log" 2>&1; then
+  cat "$demo_log"
+  echo "the bare-machine demo failed" >&2
+  exit 1
+fi
+for want in "^setup: eBPF toolchain: skipped" "^\\| scheduler " "^function +calls" "^setup: curl: "; do
+  grep -Eq "$want" "$demo_log" || { cat "$demo_log"; echo "bare-machine demo: no line matching '$want'" >&2; exit 1; }
+done
+if grep -q '^warning: p2pfaas-node@' "$demo_log"; then
+  cat "$demo_log"
+  echo "bare-machine demo: eBPF sub-build messages shown although the build succeeded" >&2
+  exit 1
+fi
+grep '^setup: ' "$demo_log"
+rm -rf "$shims" "$demo_log"
+
 echo "== benches compile"
 cargo bench --workspace --no-run
 echo "== docs (-D warnings)"
