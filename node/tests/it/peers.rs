@@ -506,8 +506,13 @@ fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>, ful
     }
 }
 
-nodetest!(forwards_to_an_original_node_in_json, |driver| {
-    let (orig, seen) = original_node(false);
+/// Node `a` (ForwardScheduler) sends one echo call to an original node (full or not): the client's
+/// reply, what the original node received, and `a`'s address.
+fn through_original(
+    driver: crate::harness::Driver,
+    full: bool,
+) -> (Reply, Vec<serde_json::Value>, SocketAddr, SocketAddr) {
+    let (orig, seen) = original_node(full);
     let a = Node::start(
         driver,
         &config("a", 4, "ForwardScheduler", &["1"], &[orig]),
@@ -516,13 +521,18 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
     wait_for_peers(&a, 1);
     let r = call(a.addr, "/function/echo", b"hello");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.text(), "hello");
-    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "orig"]);
-    assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
     let jobs = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    (r, jobs, a.addr, orig)
+}
+
+nodetest!(forwards_to_an_original_node_in_json, |driver| {
+    let (r, jobs, a_addr, orig) = through_original(driver, false);
+    assert_eq!(r.text(), "hello");
+    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "orig"]);
+    assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["hops"], 1);
     assert_eq!(jobs[0]["function_name"], "echo");
@@ -530,14 +540,14 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
     assert_eq!(jobs[0]["peers_list"][0]["machine_id"], "a");
     // The original's formats: a bare IP in machine_ip (the full address rides in a field it ignores).
     assert_eq!(jobs[0]["peers_list"][0]["machine_ip"], "127.0.0.1");
-    assert_eq!(jobs[0]["peers_list"][0]["machine_addr"], a.addr.to_string());
+    assert_eq!(jobs[0]["peers_list"][0]["machine_addr"], a_addr.to_string());
     assert_eq!(
         list(&r, "X-P2pfaas-Peers-List-Ip"),
         ["127.0.0.1", "127.0.0.1"]
     );
     assert_eq!(
         list(&r, "X-P2pfaas-Peers-List-Addr"),
-        [a.addr.to_string(), orig.ip().to_string()]
+        [a_addr.to_string(), orig.ip().to_string()]
     );
     for name in [
         "X-P2pfaas-Timing-Total-Seconds-List",
@@ -551,21 +561,13 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
 nodetest!(an_original_nodes_capacity_reject_is_a_refusal, |driver| {
     // The original answers a full node with 500 and code 400: a refusal, so the job runs here instead
     // (a failure would say peer_failed).
-    let (orig, seen) = original_node(true);
-    let a = Node::start(
-        driver,
-        &config("a", 4, "ForwardScheduler", &["1"], &[orig]),
-        &[],
-    );
-    wait_for_peers(&a, 1);
-    let r = call(a.addr, "/function/echo", b"hello");
-    assert_eq!(r.status, 200, "{}", r.text());
+    let (r, jobs, _, _) = through_original(driver, true);
     assert_eq!(
         r.header("X-P2pfaas-Scheduler-Fallback"),
         Some("peer_refused")
     );
     assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None);
-    assert_eq!(seen.lock().map(|j| j.len()).unwrap_or(0), 1);
+    assert_eq!(jobs.len(), 1);
 });
 
 nodetest!(
