@@ -50,7 +50,7 @@ pub struct Function {
     pub running: AtomicUsize,
     /// Calls waiting for a slot.
     pub queued: AtomicUsize,
-    /// Moving average of its calls' service time (for `Retry-After`).
+    /// Moving average of how long its calls held a slot (for `Retry-After`).
     pub service_time: ServiceTime,
     shards: Box<[Shard]>,
 }
