@@ -94,8 +94,10 @@ fn node_config(text: &str) -> Result<(LearnerPatch, Vec<String>), String> {
                     match json {
                         Value::Object(map) => learner = Some(map),
                         _ => {
-                            return Err("cluster.node_config: learner.parameters: expected a table"
-                                .to_owned());
+                            return Err(
+                                "cluster.node_config: learner.parameters: expected a table"
+                                    .to_owned(),
+                            );
                         }
                     }
                 } else {
