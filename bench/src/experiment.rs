@@ -20,6 +20,7 @@ use spec::Spec;
 
 use crate::arrivals::Profile;
 use crate::load::{self, Target};
+use crate::progress::Progress;
 
 /// Why an experiment stopped.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,9 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
         (k, q, 1000.0 / spec.function.mean_ms)
     });
     let mut point = 0;
+    let t = &spec.traffic;
+    let points = spec.schedulers.len() * t.seeds.len() * t.rho.len();
+    let mut progress = Progress::new(points, t.warmup_s + t.duration_s, options.progress);
     for scheduler in &spec.schedulers {
         for &seed in &spec.traffic.seeds {
             let cluster = start_cluster(spec, scheduler, seed, options)?;
@@ -90,8 +94,13 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
                 let load_spec = load_spec(spec, &cluster.addrs(), &lambda, seed, i, rho)?;
                 let mut acc = Accumulator::new(spec.traffic.warmup_s, deadlines.clone());
                 let mut csv = requests_file(options.requests_dir.as_deref(), point)?;
-                load::run_with(&load_spec, &mut csv, |r| acc.add(r))
-                    .map_err(|source| Error::Load { rho, source })?;
+                progress.start_point(format!("{} seed {seed} ρ {rho}", scheduler.label()));
+                load::run_with(&load_spec, &mut csv, |r| {
+                    acc.add(r);
+                    progress.record(r);
+                })
+                .map_err(|source| Error::Load { rho, source })?;
+                progress.end_point();
                 let mut row: Row = acc.finish(scheduler.label(), seed, rho, lambda, model);
                 row.load_sources = cluster.load_sources();
                 if options.progress {

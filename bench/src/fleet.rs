@@ -11,7 +11,7 @@
 //! - [`file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
 //! - [`sign`]: the cluster-key signature of admin calls. [`client`]: one node's admin and monitoring
 //!   routes over blocking HTTP/1.1.
-//! - [`preflight`], [`settings`], [`metrics`], [`progress`]: the steps of a run. [`cli`]: the two
+//! - [`preflight`], [`settings`], [`metrics`]: the steps of a run (progress: [`crate::progress`]). [`cli`]: the two
 //!   commands' flags.
 
 pub mod cli;
@@ -20,7 +20,6 @@ pub mod file;
 pub mod fit;
 pub mod metrics;
 pub mod preflight;
-pub mod progress;
 pub mod settings;
 pub mod sign;
 pub mod status;
@@ -36,13 +35,13 @@ use serde::{Deserialize, Serialize};
 use self::client::{CallError, Client};
 use self::file::{Fleet, FleetError};
 use self::metrics::{NodePoint, Scrape};
-use self::progress::Progress;
 use self::settings::{Settings, Target};
 use self::sign::Signer;
 use crate::experiment::report::{Accumulator, Report};
 use crate::experiment::spec::Spec;
 use crate::experiment::{self, report};
 use crate::load;
+use crate::progress::Progress;
 
 /// Timeout of one admin or monitoring call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);

@@ -64,8 +64,8 @@ parameters = ["1"]
 struct Fleet {
     dir: PathBuf,
     addrs: Vec<String>,
-    // Dropped after the services are stopped (field order).
-    _netns: Netns,
+    /// Removed once `drop` has stopped the services in it.
+    netns: Netns,
 }
 
 fn script() -> PathBuf {
@@ -87,12 +87,8 @@ impl Fleet {
         let addrs: Vec<String> = (0..3)
             .map(|i| format!("{}:18080", netns.node_ip(i)))
             .collect();
-        let fleet = Self {
-            dir,
-            addrs,
-            _netns: netns,
-        };
-        for i in 0..3 {
+        let fleet = Self { dir, addrs, netns };
+        for (i, id) in IDS.iter().enumerate() {
             let seeds: Vec<String> = (0..3)
                 .filter(|&j| j != i)
                 .map(|j| format!("\"{}\"", fleet.addrs[j]))
@@ -111,26 +107,30 @@ impl Fleet {
                 // The seeds a local run gives its nodes for seed 1: same service-time streams.
                 1000 + i,
                 fleet.dir.join("cluster.key").display(),
-                IDS[i],
+                id,
                 seeds.join(", ")
             );
-            let path = fleet.dir.join(format!("{}.toml", IDS[i]));
+            let path = fleet.dir.join(format!("{id}.toml"));
             std::fs::write(&path, config).expect("config");
-            fleet.service("start", i, &[node.as_os_str(), path.as_os_str()]);
+            fleet.service(&[
+                "start".as_ref(),
+                id.as_ref(),
+                node.as_os_str(),
+                path.as_os_str(),
+                fleet.dir.as_os_str(),
+                fleet.netns.ns(i).as_ref(),
+            ]);
         }
         Some(fleet)
     }
 
-    fn service(&self, action: &str, i: usize, extra: &[&std::ffi::OsStr]) {
-        let mut c = Command::new(script());
-        c.arg(action).arg(IDS[i]);
-        if action == "start" {
-            c.args(extra).arg(&self.dir).arg(self._netns.ns(i));
-        } else {
-            c.arg(&self.dir);
-        }
-        let status = c.status().expect("fleet-service.sh runs");
-        assert!(status.success(), "fleet-service.sh {action} {}", IDS[i]);
+    /// `bench/fleet-service.sh ARGS…`, which must succeed.
+    fn service(&self, args: &[&std::ffi::OsStr]) {
+        let status = Command::new(script())
+            .args(args)
+            .status()
+            .expect("fleet-service.sh runs");
+        assert!(status.success(), "fleet-service.sh {args:?}");
     }
 
     fn write_fleet_file(&self) -> PathBuf {
@@ -158,9 +158,9 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for i in 0..3 {
+        for id in IDS {
             let _ = Command::new(script())
-                .args(["stop", IDS[i]])
+                .args(["stop", id])
                 .arg(&self.dir)
                 .status();
         }
@@ -186,7 +186,7 @@ fn text(o: &Output) -> String {
 
 fn until_members(fleet: &Fleet) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    for i in 0..3 {
+    for (i, id) in IDS.iter().enumerate() {
         loop {
             let seen = fleet
                 .client(i)
@@ -197,7 +197,7 @@ fn until_members(fleet: &Fleet) {
             if seen == 2 {
                 break;
             }
-            assert!(Instant::now() < deadline, "{} sees {seen} peers", IDS[i]);
+            assert!(Instant::now() < deadline, "{id} sees {seen} peers");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -364,7 +364,7 @@ fn a_spec_runs_on_a_deployed_fleet() {
     }
 
     // One node down: the preflight names it and changes nothing on the others.
-    fleet.service("stop", 2, &[]);
+    fleet.service(&["stop".as_ref(), IDS[2].as_ref(), fleet.dir.as_os_str()]);
     let failed = bench(&[
         "run".as_ref(),
         spec_file.as_os_str(),

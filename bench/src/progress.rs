@@ -1,4 +1,4 @@
-//! One progress line per second during a run: scheduler, point, elapsed/total, sent/ok/rejected and the
+//! One progress line per second during a run (`run`, local or on a fleet): scheduler, point, elapsed/total, sent/ok/rejected and the
 //! estimated time left. Fed from the load generator's record stream, so it needs no thread of its own.
 
 use std::time::{Duration, Instant};
