@@ -100,19 +100,9 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
                     progress.record(r);
                 })
                 .map_err(|source| Error::Load { rho, source })?;
-                progress.end_point();
                 let mut row: Row = acc.finish(scheduler.label(), seed, rho, lambda, model);
                 row.load_sources = cluster.load_sources();
-                if options.progress {
-                    eprintln!(
-                        "{} seed {seed} ρ {rho}: sent {} reject {:.4} forwarded {:.0}% p99 {:.1} ms",
-                        row.scheduler,
-                        row.sent,
-                        row.reject_rate,
-                        row.forwarded * 100.0,
-                        row.p99_ms
-                    );
-                }
+                progress.end_point(&row);
                 rows.push(row);
                 point += 1;
             }

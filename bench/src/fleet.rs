@@ -8,7 +8,7 @@
 //! now.
 //!
 //! # Layout
-//! - [`file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
+//! - [`mod@file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
 //! - [`sign`]: the cluster-key signature of admin calls. [`client`]: one node's admin and monitoring
 //!   routes over blocking HTTP/1.1.
 //! - [`preflight`], [`settings`], [`metrics`]: the steps of a run (progress: [`crate::progress`]). [`cli`]: the two
@@ -339,7 +339,6 @@ fn sweep(
                     progress.record(r);
                 })
                 .map_err(|source| experiment::Error::Load { rho, source })?;
-                progress.end_point();
                 let after = scrape(nodes)?;
                 let label = scheduler.label();
                 let here: Vec<NodePoint> = nodes
@@ -349,16 +348,7 @@ fn sweep(
                     .collect();
                 let mut row = acc.finish(label, seed, rho, lambda, None);
                 row.load_sources = here.iter().map(|p| p.load_source.clone()).collect();
-                if options.progress {
-                    eprintln!(
-                        "{} seed {seed} ρ {rho}: sent {} reject {:.4} forwarded {:.0}% p99 {:.1} ms",
-                        row.scheduler,
-                        row.sent,
-                        row.reject_rate,
-                        row.forwarded * 100.0,
-                        row.p99_ms
-                    );
-                }
+                progress.end_point(&row);
                 rows.push(row);
                 node_points.extend(here);
                 point += 1;

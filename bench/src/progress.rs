@@ -1,8 +1,10 @@
-//! One progress line per second during a run (`run`, local or on a fleet): scheduler, point, elapsed/total, sent/ok/rejected and the
-//! estimated time left. Fed from the load generator's record stream, so it needs no thread of its own.
+//! Progress of `run` (local or on a fleet) on stderr: one line per second — scheduler, point,
+//! elapsed/total, sent/ok/rejected, estimated time left — and a summary line per point. Fed from the
+//! load generator's record stream, so it needs no thread of its own.
 
 use std::time::{Duration, Instant};
 
+use crate::experiment::report::Row;
 use crate::load::record::Record;
 
 /// The run's shape and where it is.
@@ -67,9 +69,21 @@ impl Progress {
         }
     }
 
-    /// The point ended.
-    pub fn end_point(&mut self) {
+    /// The point ended with `row`: its summary line.
+    pub fn end_point(&mut self, row: &Row) {
         self.done += 1;
+        if self.enabled {
+            eprintln!(
+                "{} seed {} ρ {}: sent {} reject {:.4} forwarded {:.0}% p99 {:.1} ms",
+                row.scheduler,
+                row.seed,
+                row.rho,
+                row.sent,
+                row.reject_rate,
+                row.forwarded * 100.0,
+                row.p99_ms
+            );
+        }
     }
 
     /// The progress line at `now`.

@@ -11,6 +11,7 @@ use lexopt::{Arg, Parser, ValueExt as _};
 
 use super::file::Fleet;
 use super::{Options, status};
+use crate::chaos::cli::chain;
 use crate::experiment::spec::Spec;
 
 /// Usage lines for the binary's help.
@@ -25,16 +26,6 @@ pub const USAGE: &str = "\
       one table of the fleet now (version, scheduler, K/Q, running/queued, peers alive, load source,
       CPU, learner ε); --watch refreshes it every second; exits 1 naming unreachable nodes
 ";
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
-}
 
 fn usage_error(e: &str) -> ExitCode {
     eprintln!("p2pfaas-bench: {e}\n(`p2pfaas-bench help` lists the commands and flags)");
