@@ -25,6 +25,9 @@ pub enum CallError {
     /// The answer is not HTTP, or too large.
     #[error("bad answer: {0}")]
     Bad(&'static str),
+    /// The node took a change but did not report it in time.
+    #[error("{0}")]
+    NotReported(String),
     /// An answer other than 2xx; the node's `{code, message}` body, if any.
     #[error("HTTP {status}: {message}")]
     Status {

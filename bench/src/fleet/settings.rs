@@ -113,13 +113,10 @@ fn settle(c: &Client, done: impl Fn(&Settings) -> bool) -> Result<(), CallError>
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(CallError::Status {
-                status: 0,
-                message: format!(
-                    "the node still reports scheduler {} and {} after {SETTLE:?}",
-                    now.scheduler, now.queue
-                ),
-            });
+            return Err(CallError::NotReported(format!(
+                "the node still reports scheduler {} and {} after {SETTLE:?}",
+                now.scheduler, now.queue
+            )));
         }
         thread::sleep(Duration::from_millis(50));
     }

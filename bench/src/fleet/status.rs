@@ -12,7 +12,7 @@ use super::preflight::label;
 /// One node's row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// Name (fleet file) or address.
+    /// `name (address)`: the fleet file's name, else the node's `machine_id`, else the address alone.
     pub node: String,
     /// The cells after the name, or why the node did not answer.
     pub state: Result<[String; 8], String>,
@@ -25,15 +25,32 @@ pub fn read(fleet: &Fleet, clients: &[Client]) -> Vec<Row> {
     })
     .into_iter()
     .zip(&fleet.nodes)
-    .map(|(state, n)| Row {
-        node: label(n),
-        state: state.map_err(|e| e.to_string()),
+    .map(|(state, n)| match state {
+        Ok((machine_id, cells)) if n.name.is_none() && !machine_id.is_empty() => Row {
+            node: format!("{machine_id} ({})", n.address),
+            state: Ok(cells),
+        },
+        Ok((_, cells)) => Row {
+            node: label(n),
+            state: Ok(cells),
+        },
+        Err(e) => Row {
+            node: label(n),
+            state: Err(e.to_string()),
+        },
     })
     .collect()
 }
 
-fn cells(c: &Client) -> Result<[String; 8], CallError> {
+/// The node's `machine_id` and its cells.
+fn cells(c: &Client) -> Result<(String, [String; 8]), CallError> {
     let hello = c.get_json("/")?;
+    let machine_id = c
+        .get_json("/discovery/configuration")?
+        .get("machine_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let queue = c.get_json("/configuration")?;
     let m = Scrape::parse(&c.get_text("/metrics")?);
     let num = |v: &Value, k: &str| v.get(k).map_or_else(|| "?".to_owned(), Value::to_string);
@@ -46,7 +63,7 @@ fn cells(c: &Client) -> Result<[String; 8], CallError> {
     } else {
         num(&queue, "queue_length_max")
     };
-    Ok([
+    let cells = [
         hello
             .get("version")
             .and_then(Value::as_str)
@@ -66,7 +83,8 @@ fn cells(c: &Client) -> Result<[String; 8], CallError> {
             .map_or_else(|| "–".to_owned(), |u| format!("{:.0}%", u * 100.0)),
         m.gauge("p2pfaas_learner_epsilon")
             .map_or_else(|| "–".to_owned(), |e| format!("{e:.3}")),
-    ])
+    ];
+    Ok((machine_id, cells))
 }
 
 /// The rows as a markdown table.
