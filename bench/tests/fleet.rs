@@ -363,6 +363,37 @@ fn a_spec_runs_on_a_deployed_fleet() {
         );
     }
 
+    // A wrong key: every node refuses the preflight's signed no-op, by name, and nothing changes.
+    std::fs::write(
+        fleet.dir.join("wrong.key"),
+        "not-the-cluster-key-0123456789\n",
+    )
+    .expect("key");
+    let wrong = fleet.dir.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        std::fs::read_to_string(&fleet_file)
+            .expect("fleet file")
+            .replace("cluster.key", "wrong.key"),
+    )
+    .expect("fleet file");
+    let refused = bench(&[
+        "run".as_ref(),
+        spec_file.as_os_str(),
+        "--fleet".as_ref(),
+        wrong.as_os_str(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        stderr.matches("refuses our admin calls").count(),
+        3,
+        "{stderr}"
+    );
+    for (i, o) in original.iter().enumerate() {
+        assert_eq!(&fleet.settings(i), o, "{} untouched", IDS[i]);
+    }
+
     // One node down: the preflight names it and changes nothing on the others.
     fleet.service(&["stop".as_ref(), IDS[2].as_ref(), fleet.dir.as_os_str()]);
     let failed = bench(&[

@@ -1,7 +1,8 @@
 //! Before anything changes on a fleet: every node answers, says its version and its clock, serves the
 //! spec's functions (the `work` function as the spec describes it), lists every other node of the fleet
-//! as a live member, and the fleet has the spec's node count. Every failure names the node; all of
-//! them are reported at once. Reads only: the nodes are untouched until the preflight passes.
+//! as a live member and accepts our admin calls (an empty, signed change), and the fleet has the spec's
+//! node count. Every failure names the node; all of them are reported at once. The nodes' settings
+//! are untouched until the preflight passes.
 
 use std::time::Instant;
 
@@ -195,6 +196,19 @@ fn inspect(entry: &file::Node, mut client: Client) -> Result<Node, String> {
         })
         .unwrap_or_default();
     let original = settings::read(&client).map_err(fail("reading its settings"))?;
+    // An empty change: the node checks the signature (or, without a key, that we are on loopback)
+    // and keeps every setting, so a wrong or missing key shows up here, before anything changes.
+    client
+        .admin("POST", "/configuration", &serde_json::json!({}))
+        .map_err(|e| match e {
+            CallError::Status {
+                status: 401 | 403, ..
+            } => format!(
+                "{label}: refuses our admin calls ({e}); the fleet file's cluster_key_file must \
+                 hold the nodes' key"
+            ),
+            e => format!("{label}: admin API: {e}"),
+        })?;
     Ok(Node {
         name,
         machine_id,
