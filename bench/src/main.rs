@@ -48,6 +48,7 @@ usage:
       --node-bin PATH        default: p2pfaas-node next to this binary
       --seconds S            override traffic.duration_s (shorter runs, wider error bars)
       --requests             also write every request to DIR/requests-<point>.csv
+      --fleet FLEET.toml     on deployed nodes instead of local processes (see `run … --fleet` below)
   p2pfaas-bench soak SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S]
       one cluster (the spec's first scheduler, first ρ) under steady load, each node's RSS and open
       descriptors sampled every second; fails if either grows > 5 % after the warm-up or a request
