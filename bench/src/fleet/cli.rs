@@ -15,8 +15,7 @@ use crate::chaos::cli::chain;
 use crate::experiment::spec::Spec;
 
 /// Usage lines for the binary's help.
-pub const USAGE: &str = "\
-  p2pfaas-bench run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests] [--quiet]
+pub const USAGE: &str = "  p2pfaas-bench run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests] [--quiet]
       the experiment on deployed nodes (FLEET.toml: [[node]] address = \"host:port\", name; optional
       cluster_key_file): preflight (nothing changes unless every node passes), then per scheduler the
       signed admin API sets scheduler, K/Q and learner; load from here; each node's /metrics before and
