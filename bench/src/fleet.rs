@@ -424,3 +424,39 @@ pub fn markdown(report: &FleetReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_report_reads_as_a_plain_report() {
+        let spec = Spec::parse(
+            "name = \"t\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
+             mean_ms = 10\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\nname = \"NoScheduler\"",
+        )
+        .expect("spec");
+        let fleet = Fleet::parse("[[node]]\naddress = \"a:1\"").expect("fleet");
+        let report = FleetReport {
+            report: Report {
+                schema: report::SCHEMA.to_owned(),
+                mode: "fleet".to_owned(),
+                commit: "c".to_owned(),
+                machine: "m".to_owned(),
+                date: "d".to_owned(),
+                spec,
+                rows: Vec::new(),
+            },
+            fleet,
+            fleet_nodes: Vec::new(),
+            warnings: vec!["w".to_owned()],
+            node_points: Vec::new(),
+        };
+        let json = serde_json::to_string(&report).expect("json");
+        let plain: Report = serde_json::from_str(&json).expect("a plain report");
+        assert_eq!(plain, report.report);
+        let back: FleetReport = serde_json::from_str(&json).expect("a fleet report");
+        assert_eq!(back, report);
+        assert!(markdown(&report).contains("## Warnings\n\n- w\n"));
+    }
+}

@@ -262,3 +262,39 @@ fn check_work(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_function_must_match_the_spec() {
+        let spec = Spec::parse(
+            "name = \"t\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
+             mean_ms = 20\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\nname = \"NoScheduler\"",
+        )
+        .expect("spec");
+        let check = |config: Value| {
+            let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+            check_work(&spec, "pi-01", &config, &mut errors, &mut warnings);
+            (errors, warnings)
+        };
+        let same = serde_json::json!({"backend": "builtin", "builtin": "sleep", "mean_ms": 20});
+        assert_eq!(check(same), (vec![], vec![]));
+        let (errors, _) = check(serde_json::json!({
+            "backend": "builtin", "builtin": "cpu-loop", "mean_ms": 40, "distribution": "fixed"
+        }));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors.iter().all(|e| e.starts_with("pi-01: work ")),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("function.mean_ms is 20"), "{errors:?}");
+        let (errors, warnings) = check(serde_json::json!({"backend": "process"}));
+        assert!(errors.is_empty());
+        assert!(
+            warnings[0].contains("work is a process function"),
+            "{warnings:?}"
+        );
+    }
+}
