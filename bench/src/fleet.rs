@@ -11,7 +11,7 @@
 //! - [`mod@file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
 //! - [`sign`]: the cluster-key signature of admin calls. [`client`]: one node's admin and monitoring
 //!   routes over blocking HTTP/1.1.
-//! - [`preflight`], [`settings`], [`metrics`]: the steps of a run (progress: [`crate::progress`]). [`cli`]: the two
+//! - [`preflight`], [`settings`], [`metrics`], `restore`: the steps of a run (progress: [`crate::progress`]). [`cli`]: the two
 //!   commands' flags.
 
 pub mod cli;
@@ -20,13 +20,14 @@ pub mod file;
 pub mod fit;
 pub mod metrics;
 pub mod preflight;
+mod restore;
 pub mod settings;
 pub mod sign;
 pub mod status;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -35,7 +36,8 @@ use serde::{Deserialize, Serialize};
 use self::client::{CallError, Client};
 use self::file::{Fleet, FleetError};
 use self::metrics::{NodePoint, Scrape};
-use self::settings::{Settings, Target};
+use self::restore::{RestoreOnDrop, Restorer, restore_on_signal};
+use self::settings::Target;
 use self::sign::Signer;
 use crate::experiment::report::{Accumulator, Report};
 use crate::experiment::spec::Spec;
@@ -130,61 +132,6 @@ pub struct NodeSummary {
     pub clock_offset_ms: Option<i64>,
 }
 
-/// Puts every node's settings back exactly once: at the end, on an error (drop), or from the signal
-/// thread. The mutex also keeps a change and a restore from interleaving.
-struct Restorer {
-    nodes: Vec<(String, Client, Settings)>,
-    learner: bool,
-    restored: Mutex<bool>,
-}
-
-impl Restorer {
-    /// Runs `change` unless the settings were already put back (then: interrupted).
-    fn change<T>(&self, change: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-        let restored = self.restored.lock().unwrap_or_else(PoisonError::into_inner);
-        if *restored {
-            return Err(Error::Interrupted);
-        }
-        change()
-    }
-
-    fn restore(&self) -> Result<(), Vec<String>> {
-        let mut restored = self.restored.lock().unwrap_or_else(PoisonError::into_inner);
-        if std::mem::replace(&mut *restored, true) {
-            return Ok(());
-        }
-        let errors: Vec<String> = on_each(
-            &self.nodes,
-            |(name, c, original)| {
-                settings::restore(c, original, self.learner).map_err(|e| format!("{name}: {e}"))
-            },
-            || Err("restoring panicked".to_owned()),
-        )
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// Restores on drop: an early return or a panic leaves no node changed.
-struct RestoreOnDrop(Arc<Restorer>);
-
-impl Drop for RestoreOnDrop {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.restore() {
-            eprintln!(
-                "p2pfaas-bench: restoring the nodes' settings failed:\n  {}",
-                e.join("\n  ")
-            );
-        }
-    }
-}
-
 /// `f` on every item in parallel (one thread each: fleets are small and calls wait on the network),
 /// results in item order; `panicked` stands in for a thread that panicked.
 pub(crate) fn on_each<T: Sync, R: Send>(
@@ -237,15 +184,13 @@ pub fn run(spec: &Spec, fleet: &Fleet, options: &Options) -> Result<FleetReport,
             eprintln!("warning: {w}");
         }
     }
-    let restorer = Arc::new(Restorer {
-        nodes: pre
-            .nodes
+    let restorer = Arc::new(Restorer::new(
+        pre.nodes
             .iter()
             .map(|n| (n.name.clone(), n.client.clone(), n.original.clone()))
             .collect(),
-        learner: plan.learner.is_some(),
-        restored: Mutex::new(false),
-    });
+        plan.learner.is_some(),
+    ));
     let _guard = RestoreOnDrop(Arc::clone(&restorer));
     let signals = options
         .handle_signals
@@ -282,30 +227,6 @@ pub fn run(spec: &Spec, fleet: &Fleet, options: &Options) -> Result<FleetReport,
         warnings,
         node_points,
     })
-}
-
-/// On SIGINT or SIGTERM: put the settings back and exit (130 or 143). `None` (said on stderr) when
-/// the signals cannot be caught: the settings are then restored at the end and on errors only.
-fn restore_on_signal(restorer: Arc<Restorer>) -> Option<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| eprintln!("p2pfaas-bench: cannot catch SIGINT/SIGTERM: {e}"))
-        .ok()?;
-    let handle = signals.handle();
-    thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            eprintln!("p2pfaas-bench: signal {signal}: putting the nodes' settings back");
-            let code = match restorer.restore() {
-                Ok(()) => 128 + signal,
-                Err(e) => {
-                    eprintln!("p2pfaas-bench: restoring failed:\n  {}", e.join("\n  "));
-                    1
-                }
-            };
-            std::process::exit(code);
-        }
-    });
-    Some(handle)
 }
 
 /// Every run and point; the rows and the per-node table.

@@ -5,7 +5,7 @@
 //! nodes' settings are back afterwards (also after SIGTERM), admin calls are signed (an unsigned one is
 //! refused), a stopped node fails the preflight by name with nothing changed on the others, and the
 //! same spec run locally gives reject rates within ±0.03. Needs root and iproute2 (`skipped: …`
-//! otherwise). About a minute.
+//! otherwise). About 75 s in debug.
 
 mod common;
 
@@ -45,7 +45,7 @@ mean_ms = 20
 distribution = "exponential"
 [traffic]
 rho = [0.7]
-duration_s = 6
+duration_s = 10
 warmup_s = 1
 [[mix]]
 deadline_ms = 200
@@ -303,20 +303,27 @@ fn a_spec_runs_on_a_deployed_fleet() {
         },
     )
     .expect("local run");
-    // Reject rates within ±0.03. Same seed, so the same arrival
-    // streams and the same node seeds; what differs is timing. A learning scheduler's short run
-    // depends on timing through what it learns: two local runs of this very spec differ by up to
-    // 0.04 in its reject rate (measured, bench/README.md), so its row gets twice the margin.
+    // Reject rates within ±0.03. Same seed, so the same arrival streams and the same node seeds;
+    // what differs is timing. A learning scheduler's short run depends on timing through what it
+    // learns: two local runs of this very spec differ by up to 0.04 in its reject rate (measured,
+    // bench/README.md), so its row gets twice the margin. As in tests/erlang.rs, a row whose
+    // generator was more than 2 ms late at p99 (a starved machine: bursts instead of Poisson, and
+    // probes that see stale loads) is printed, not judged.
     for (l, f) in local.rows.iter().zip(&report.report.rows) {
         let margin = if l.scheduler.starts_with("LearningScheduler") {
             0.06
         } else {
             0.03
         };
+        let late_us = l.send_error_p99_us.max(f.send_error_p99_us);
         eprintln!(
-            "{}: reject rate local {:.4} fleet {:.4} (margin {margin})",
-            l.scheduler, l.reject_rate, f.reject_rate
+            "{}: reject rate local {:.4} fleet {:.4} (margin {margin}; send-error p99 {:.0}/{:.0} µs)",
+            l.scheduler, l.reject_rate, f.reject_rate, l.send_error_p99_us, f.send_error_p99_us
         );
+        if late_us > 2000.0 {
+            eprintln!("  not judged: the machine was too busy for Poisson arrivals");
+            continue;
+        }
         assert!(
             (l.reject_rate - f.reject_rate).abs() <= margin,
             "{}: local {} fleet {}",
