@@ -1,6 +1,7 @@
 //! The fleet commands' flags: `run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests]
-//! [--quiet]` and `fleet status FLEET.toml [--watch]`. Bad flags exit 64; a failed preflight, run or
-//! restore 1; unreachable nodes in `status` 1 (their names on stderr).
+//! [--quiet]` and `fleet status FLEET.toml [--watch]`. Bad flags, a spec a fleet cannot take and an
+//! unreadable fleet file or key exit 64; a failed preflight, run or restore 1; unreachable nodes in
+//! `status` 1 (their names on stderr).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     let report = match super::run(&spec, &fleet, &options) {
         Ok(r) => r,
+        // The spec or the fleet file (its key) is wrong: a usage error, nothing was touched.
+        Err(e @ (super::Error::Plan(_) | super::Error::Fleet(_))) => {
+            return usage_error(&chain(&e));
+        }
         Err(e) => {
             eprintln!("p2pfaas-bench: {}", chain(&e));
             return ExitCode::FAILURE;
