@@ -11,8 +11,8 @@
 //! - [`mod@file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
 //! - [`sign`]: the cluster-key signature of admin calls. [`client`]: one node's admin and monitoring
 //!   routes over blocking HTTP/1.1.
-//! - [`preflight`], [`settings`], [`metrics`], `restore`: the steps of a run (progress: [`crate::progress`]). [`cli`]: the two
-//!   commands' flags.
+//! - [`preflight`], [`settings`], [`metrics`], `restore`: the steps of a run (its progress lines:
+//!   [`crate::progress`]). [`cli`]: the two commands' flags.
 
 pub mod cli;
 pub mod client;
@@ -196,12 +196,13 @@ pub fn run(spec: &Spec, fleet: &Fleet, options: &Options) -> Result<FleetReport,
         .handle_signals
         .then(|| restore_on_signal(Arc::clone(&restorer)))
         .flatten();
-    let rows = sweep(spec, &pre.nodes, &plan, &restorer, options);
+    let (rows, node_points) = sweep(spec, &pre.nodes, &plan, &restorer, options)?;
+    // A signal during this restore waits for it (the restorer's lock) and then only exits.
+    let restored = restorer.restore().map_err(Error::Restore);
     if let Some(handle) = signals {
         handle.close();
     }
-    let (rows, node_points) = rows?;
-    restorer.restore().map_err(Error::Restore)?;
+    restored?;
     Ok(FleetReport {
         report: Report {
             schema: report::SCHEMA.to_owned(),
