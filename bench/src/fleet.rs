@@ -348,16 +348,22 @@ pub fn markdown(report: &FleetReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// One node, K = 1, the built-in `sleep` with mean `mean_ms`, NoScheduler.
+    pub(crate) fn tiny_spec(mean_ms: f64) -> Spec {
+        Spec::parse(&format!(
+            "name = \"t\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
+             mean_ms = {mean_ms}\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\n\
+             name = \"NoScheduler\""
+        ))
+        .expect("spec")
+    }
 
     #[test]
     fn a_fleet_report_reads_as_a_plain_report() {
-        let spec = Spec::parse(
-            "name = \"t\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
-             mean_ms = 10\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\nname = \"NoScheduler\"",
-        )
-        .expect("spec");
+        let spec = tiny_spec(10.0);
         let fleet = Fleet::parse("[[node]]\naddress = \"a:1\"").expect("fleet");
         let report = FleetReport {
             report: Report {

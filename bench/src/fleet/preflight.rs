@@ -269,11 +269,7 @@ mod tests {
 
     #[test]
     fn the_work_function_must_match_the_spec() {
-        let spec = Spec::parse(
-            "name = \"t\"\n[cluster]\nnodes = 1\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
-             mean_ms = 20\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\nname = \"NoScheduler\"",
-        )
-        .expect("spec");
+        let spec = crate::fleet::tests::tiny_spec(20.0);
         let check = |config: Value| {
             let (mut errors, mut warnings) = (Vec::new(), Vec::new());
             check_work(&spec, "pi-01", &config, &mut errors, &mut warnings);
