@@ -9,6 +9,7 @@ pub mod spec;
 pub mod svg;
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use spec::Spec;
 
 use crate::arrivals::Profile;
 use crate::load::{self, Target};
+use crate::progress::Progress;
 
 /// Why an experiment stopped.
 #[derive(Debug, thiserror::Error)]
@@ -81,28 +83,26 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
         (k, q, 1000.0 / spec.function.mean_ms)
     });
     let mut point = 0;
+    let t = &spec.traffic;
+    let points = spec.schedulers.len() * t.seeds.len() * t.rho.len();
+    let mut progress = Progress::new(points, t.warmup_s + t.duration_s, options.progress);
     for scheduler in &spec.schedulers {
         for &seed in &spec.traffic.seeds {
             let cluster = start_cluster(spec, scheduler, seed, options)?;
             for (i, &rho) in spec.traffic.rho.iter().enumerate() {
                 let lambda = spec.rates(rho);
-                let load_spec = load_spec(spec, &cluster, &lambda, seed, i, rho)?;
+                let load_spec = load_spec(spec, &cluster.addrs(), &lambda, seed, i, rho)?;
                 let mut acc = Accumulator::new(spec.traffic.warmup_s, deadlines.clone());
-                let mut csv = requests_file(options, point)?;
-                load::run_with(&load_spec, &mut csv, |r| acc.add(r))
-                    .map_err(|source| Error::Load { rho, source })?;
+                let mut csv = requests_file(options.requests_dir.as_deref(), point)?;
+                progress.start_point(format!("{} seed {seed} ρ {rho}", scheduler.label()));
+                load::run_with(&load_spec, &mut csv, |r| {
+                    acc.add(r);
+                    progress.record(r);
+                })
+                .map_err(|source| Error::Load { rho, source })?;
                 let mut row: Row = acc.finish(scheduler.label(), seed, rho, lambda, model);
                 row.load_sources = cluster.load_sources();
-                if options.progress {
-                    eprintln!(
-                        "{} seed {seed} ρ {rho}: sent {} reject {:.4} forwarded {:.0}% p99 {:.1} ms",
-                        row.scheduler,
-                        row.sent,
-                        row.reject_rate,
-                        row.forwarded * 100.0,
-                        row.p99_ms
-                    );
-                }
+                progress.end_point(&row);
                 rows.push(row);
                 point += 1;
             }
@@ -133,19 +133,19 @@ pub(crate) fn start_cluster(
     })
 }
 
-/// The generator's run for one point: every node with a rate > 0 as a target.
+/// The generator's run for one point: every node (`addrs`, in node order) with a rate > 0 as a target.
 pub(crate) fn load_spec(
     spec: &Spec,
-    cluster: &Cluster,
+    addrs: &[SocketAddr],
     lambda: &[f64],
     seed: u64,
     point: usize,
     rho: f64,
 ) -> Result<load::Spec, Error> {
     let t = &spec.traffic;
-    let targets = cluster
-        .addrs()
-        .into_iter()
+    let targets = addrs
+        .iter()
+        .copied()
         .zip(lambda)
         .filter(|&(_, &l)| l > 0.0)
         .map(|(addr, &l)| {
@@ -179,9 +179,9 @@ pub(crate) fn load_spec(
     })
 }
 
-/// Where a point's request records go: a CSV file, or nowhere.
-fn requests_file(options: &Options, point: usize) -> Result<Box<dyn io::Write>, Error> {
-    let Some(dir) = &options.requests_dir else {
+/// Where a point's request records go: a CSV file in `dir`, or nowhere.
+pub(crate) fn requests_file(dir: Option<&Path>, point: usize) -> Result<Box<dyn io::Write>, Error> {
+    let Some(dir) = dir else {
         return Ok(Box::new(io::sink()));
     };
     let path = dir.join(format!("requests-{point}.csv"));

@@ -9,6 +9,9 @@
 //! - [`experiment`]: specs (TOML) of multi-node experiments, the cluster of real node processes they
 //!   run on (loopback or network namespaces, optional link delay), and the report (JSON, CSV,
 //!   markdown, SVG) with commit, machine and date.
+//! - [`fleet`]: the same experiments on nodes that are already deployed (`run --fleet`): preflight,
+//!   signed configuration per scheduler, per-node metrics, settings restored; and `fleet status`.
+//! - [`progress`]: the one-line-per-second progress of `run` (local and fleet).
 //! - [`soak`]: one cluster under steady load for minutes, each node's memory and descriptors sampled,
 //!   and a verdict on growth.
 //! - [`chaos`]: the fault suite — scenarios of faults injected into a real cluster under traffic,
@@ -24,7 +27,9 @@
 pub mod arrivals;
 pub mod chaos;
 pub mod experiment;
+pub mod fleet;
 pub mod load;
+pub mod progress;
 pub mod sim;
 pub mod soak;
 pub mod theory;

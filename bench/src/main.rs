@@ -48,6 +48,7 @@ usage:
       --node-bin PATH        default: p2pfaas-node next to this binary
       --seconds S            override traffic.duration_s (shorter runs, wider error bars)
       --requests             also write every request to DIR/requests-<point>.csv
+      --fleet FLEET.toml     on deployed nodes instead of local processes (see `run … --fleet` below)
   p2pfaas-bench soak SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S]
       one cluster (the spec's first scheduler, first ρ) under steady load, each node's RSS and open
       descriptors sampled every second; fails if either grows > 5 % after the warm-up or a request
@@ -72,14 +73,22 @@ fn main() -> ExitCode {
     let result = match command.as_ref().and_then(|c| c.to_str()) {
         Some("theory") => parse_theory(rest).map(Command::Theory),
         Some("load") => parse_load(rest).map(|a| Command::Load(Box::new(a))),
+        Some("run") if rest.iter().any(|a| a == "--fleet") => {
+            return p2pfaas_bench::fleet::cli::run(rest);
+        }
         Some("run") => parse_run(rest, false).map(|a| Command::Run(Box::new(a))),
+        Some("fleet") => return p2pfaas_bench::fleet::cli::main(rest),
         Some("demo") => parse_run(rest, true).map(|a| Command::Run(Box::new(a))),
         Some("soak") => parse_run(rest, false).map(|a| Command::Soak(Box::new(a))),
         Some("simulate") => return cli(parse_simulate(rest), run_simulate),
         Some("compare") => return cli(parse_compare(rest), run_compare),
         Some("chaos") => return p2pfaas_bench::chaos::cli::main(rest),
         Some("-h" | "--help" | "help") => {
-            print!("{USAGE}{}", p2pfaas_bench::chaos::cli::USAGE);
+            print!(
+                "{USAGE}{}{}",
+                p2pfaas_bench::chaos::cli::USAGE,
+                p2pfaas_bench::fleet::cli::USAGE
+            );
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(anyhow!("unknown command {other:?}")),

@@ -177,7 +177,7 @@ pub fn run(
     let date = experiment::utc_now();
     let cluster = experiment::start_cluster(spec, scheduler, seed, options)?;
     let lambda = spec.rates(rho);
-    let load_spec = experiment::load_spec(spec, &cluster, &lambda, seed, 0, rho)?;
+    let load_spec = experiment::load_spec(spec, &cluster.addrs(), &lambda, seed, 0, rho)?;
     let deadlines = spec.classes().iter().map(|c| c.deadline_ms).collect();
     let mut acc = Accumulator::new(spec.traffic.warmup_s, deadlines);
     let stop = Arc::new(AtomicBool::new(false));

@@ -62,7 +62,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes on one line (`a: b: c`).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -305,9 +305,8 @@ impl Drop for Cluster {
             let _ = n.child.kill();
             let _ = n.child.wait();
         }
-        if let Some(n) = self.netns.take() {
-            n.remove();
-        }
+        // Namespaces go after the nodes in them (dropping `Netns` removes them).
+        drop(self.netns.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -367,15 +366,17 @@ fn unique() -> u32 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// One bridge in the root namespace and one namespace per node, each with a veth on the bridge.
-struct Netns {
+/// One bridge in the root namespace and one namespace per node, each with a veth on the bridge; all
+/// removed on drop. Public for tests that run nodes as services in namespaces (`tests/fleet.rs`).
+pub struct Netns {
     tag: String,
     subnet: u8,
     count: usize,
 }
 
 impl Netns {
-    fn create(count: usize) -> Result<Self, ClusterError> {
+    /// A bridge and `count` namespaces with their addresses (root and iproute2 needed).
+    pub fn create(count: usize) -> Result<Self, ClusterError> {
         let id = std::process::id() % 10_000;
         let mut n = Self {
             // Link names are at most 15 bytes: "pb" + 4 digits + 1 + "h"/"v" + 2 digits.
@@ -406,7 +407,6 @@ impl Netns {
                 ip(&["-n", &ns, "link", "set", "lo", "up"])
             };
             if let Err(e) = steps() {
-                n.remove();
                 return Err(ClusterError::Netns(e));
             }
         }
@@ -417,15 +417,18 @@ impl Netns {
         format!("{}br", self.tag)
     }
 
-    fn ns(&self, i: usize) -> String {
+    /// The name of node `i`'s namespace (for `ip netns exec`).
+    pub fn ns(&self, i: usize) -> String {
         format!("{}n{i}", self.tag)
     }
 
-    fn bridge_ip(&self) -> IpAddr {
+    /// The bridge's address in the root namespace.
+    pub fn bridge_ip(&self) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 213, self.subnet, 1))
     }
 
-    fn node_ip(&self, i: usize) -> IpAddr {
+    /// Node `i`'s address, inside its namespace.
+    pub fn node_ip(&self, i: usize) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(
             10,
             213,
@@ -433,8 +436,10 @@ impl Netns {
             u8::try_from(i + 2).unwrap_or(255),
         ))
     }
+}
 
-    fn remove(self) {
+impl Drop for Netns {
+    fn drop(&mut self) {
         for i in 0..self.count {
             let _ = ip(&["netns", "del", &self.ns(i)]);
         }

@@ -41,6 +41,8 @@ pub async fn handle(
                 name: &'static str,
                 version: &'static str,
                 version_commit: &'static str,
+                /// The node's clock, so a client can measure its offset (fleet preflight).
+                unix_ms: u64,
             }
             resp.json(
                 200,
@@ -48,6 +50,7 @@ pub async fn handle(
                     name: "p2pfaas-node",
                     version: VERSION,
                     version_commit: COMMIT,
+                    unix_ms: crate::auth::unix_ms(std::time::SystemTime::now()),
                 },
             );
         }

@@ -96,6 +96,11 @@ nodetest!(routes_info_health_metrics_and_load, |driver| {
     assert_eq!(hello["name"], "p2pfaas-node");
     assert_eq!(hello["version"], env!("CARGO_PKG_VERSION"));
     assert!(hello["version_commit"].is_string());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let clock = u128::from(hello["unix_ms"].as_u64().expect("unix_ms"));
+    assert!(clock.abs_diff(now_ms) < 10_000, "{clock} vs {now_ms}");
     assert_eq!(node.get("/healthz").status, 200);
     assert_eq!(node.get("/readyz").json()["status"], "ready");
     let load = node.get("/monitoring/load");
