@@ -36,6 +36,8 @@ pub struct Live {
     removed: AtomicBool,
     /// A SWIM member: liveness and load come from gossip, not from refreshes.
     gossiping: AtomicBool,
+    /// Jobs this node forwarded to it and it answered (the dashboard's flow arrows).
+    forwarded: AtomicU64,
 }
 
 /// One peer as a snapshot holds it.
@@ -87,6 +89,11 @@ impl Peer {
     /// Milliseconds since the table was created at its last report (0 = never).
     pub fn reported_ms(&self) -> u64 {
         self.live.reported_ms.load(Relaxed)
+    }
+
+    /// Jobs this node forwarded to it and it answered.
+    pub fn forwarded(&self) -> u64 {
+        self.live.forwarded.load(Relaxed)
     }
 
     /// Whether it has shown it speaks the native protocol.
@@ -258,6 +265,7 @@ impl PeerTable {
                 native: AtomicBool::new(false),
                 removed: AtomicBool::new(false),
                 gossiping: AtomicBool::new(false),
+                forwarded: AtomicU64::new(0),
             }),
         });
         *state = Arc::new(Snapshot { peers });
@@ -312,6 +320,11 @@ impl PeerTable {
     /// Records that a peer did not answer.
     pub fn report_failure(live: &Live) {
         live.failures.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one job forwarded to a peer that answered.
+    pub fn count_forward(live: &Live) {
+        live.forwarded.fetch_add(1, Relaxed);
     }
 
     /// Records that a peer speaks the native protocol.
