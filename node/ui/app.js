@@ -168,7 +168,7 @@ function drawFlows(frame) {
   }));
   const kids = [svg.querySelector("title")];
   const defs = el("defs", { svg: 1 });
-  const marker = el("marker", { svg: 1, id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "4", markerHeight: "4", orient: "auto-start-reverse" });
+  const marker = el("marker", { svg: 1, id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "14", markerHeight: "14", markerUnits: "userSpaceOnUse", orient: "auto" });
   marker.append(el("path", { svg: 1, d: "M 0 0 L 10 5 L 0 10 z" }));
   defs.append(marker);
   kids.push(defs);
@@ -180,12 +180,12 @@ function drawFlows(frame) {
     if (!a || !b) continue;
     // Shift sideways so that A→B and B→A are two separate arrows; stop short of the circles.
     const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
-    const ox = (-dy / len) * 6, oy = (dx / len) * 6, sx = (dx / len) * 26, sy = (dy / len) * 26;
+    const ox = (-dy / len) * 7, oy = (dx / len) * 7, sx = (dx / len) * 26, sy = (dy / len) * 26;
     const line = el("line", { svg: 1, x1: a.x + ox + sx, y1: a.y + oy + sy, x2: b.x + ox - sx, y2: b.y + oy - sy,
       "stroke-width": (1 + 9 * rate / max).toFixed(1), "marker-end": "url(#arrow)", "data-flow": `${from}→${to}` });
     line.append(el("title", { svg: 1 }, `${from} → ${to}: ${fmtNum(rate)} forwards/s`));
     kids.push(line);
-    kids.push(el("text", { svg: 1, x: (a.x + b.x) / 2 + 2.5 * ox, y: (a.y + b.y) / 2 + 2.5 * oy, "text-anchor": "middle" }, `${fmtNum(rate)}/s`));
+    kids.push(el("text", { svg: 1, x: (a.x + b.x) / 2 + 3 * ox, y: (a.y + b.y) / 2 + 3 * oy + 4, "text-anchor": "middle" }, `${fmtNum(rate)}/s`));
   }
   for (const id of ids) {
     const p = pos.get(id);
