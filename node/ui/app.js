@@ -258,7 +258,7 @@ function hex(buf) { return Array.from(new Uint8Array(buf), (b) => b.toString(16)
 // over "p2pfaas-v1\n{method}\n{target}\n{unix ms}\n{nonce: 16 hex}\n{hex SHA-256 of the body}".
 async function sign(keyText, method, target, body) {
   if (!window.crypto || !crypto.subtle) {
-    throw new Error("WebCrypto needs a secure context: open the page as http://localhost or 127.0.0.1 (an SSH tunnel), or behind HTTPS");
+    throw new Error("WebCrypto needs a secure context: open the page on localhost or 127.0.0.1 (e.g. through an SSH tunnel), or behind HTTPS");
   }
   const enc = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", enc.encode(keyText.trim()), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
