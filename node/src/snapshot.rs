@@ -35,20 +35,9 @@ pub struct NodeSnapshot {
     pub slots: usize,
     /// Q in force.
     pub queue_len: usize,
-    /// Invocations by outcome, cumulative.
-    pub calls: Calls,
-    /// Answered invocations per latency bucket (not cumulative across buckets), cumulative in time.
-    pub latency: [u64; BUCKETS],
-    /// Jobs sent to a peer that answered.
-    pub forwarded: u64,
-    /// Forwards that failed or were refused.
-    pub forward_failed: u64,
-    /// Jobs received from peers.
-    pub peer_jobs: u64,
-    /// Invocations with a deadline answered within it.
-    pub deadline_met: u64,
-    /// Invocations with a deadline that were late, rejected or failed.
-    pub deadline_missed: u64,
+    /// Cumulative counters (flattened into the snapshot's JSON).
+    #[serde(flatten)]
+    pub counters: Totals,
     /// Display name of the scheduler in use.
     pub scheduler: String,
     /// io driver (`io_uring` or `epoll`).
@@ -149,22 +138,22 @@ pub struct Link {
     pub forwarded: u64,
 }
 
-/// Counters summed over every worker's shard.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters summed over every worker's shard, cumulative since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Invocations by outcome.
     pub calls: Calls,
-    /// Latency buckets.
+    /// Answered invocations per latency bucket (not cumulative across buckets).
     pub latency: [u64; BUCKETS],
-    /// Forwards answered.
+    /// Jobs sent to a peer that answered.
     pub forwarded: u64,
-    /// Forwards failed.
+    /// Forwards that failed or were refused.
     pub forward_failed: u64,
-    /// Jobs from peers.
+    /// Jobs received from peers.
     pub peer_jobs: u64,
-    /// Deadlines met.
+    /// Invocations with a deadline answered within it.
     pub deadline_met: u64,
-    /// Deadlines missed.
+    /// Invocations with a deadline that were late, rejected or failed.
     pub deadline_missed: u64,
 }
 

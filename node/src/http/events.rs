@@ -10,7 +10,7 @@
 //!
 //! A stream is a task like any connection: it writes ~1–3 KB per second and sleeps in between, so it
 //! never holds a worker. It ends when the client goes away (a write fails or stalls for
-//! [`WRITE_TIMEOUT`]) or the node shuts down.
+//! `WRITE_TIMEOUT`) or the node shuts down.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -82,7 +82,7 @@ pub fn own_snapshot(w: &Worker) -> NodeSnapshot {
     let workers: Vec<&crate::metrics::WorkerMetrics> =
         node.metrics.iter().map(AsRef::as_ref).collect();
     let table = w.functions();
-    let t = snapshot::totals(&workers, table.iter().flat_map(|f| f.all_metrics()));
+    let counters = snapshot::totals(&workers, table.iter().flat_map(|f| f.all_metrics()));
     let a = &node.admission;
     let peers = w
         .peers()
@@ -105,13 +105,7 @@ pub fn own_snapshot(w: &Worker) -> NodeSnapshot {
         queued: a.queued(),
         slots: a.slots(),
         queue_len: a.queue_len(),
-        calls: t.calls,
-        latency: t.latency,
-        forwarded: t.forwarded,
-        forward_failed: t.forward_failed,
-        peer_jobs: t.peer_jobs,
-        deadline_met: t.deadline_met,
-        deadline_missed: t.deadline_missed,
+        counters,
         scheduler: w.scheduler_name(),
         driver: node.driver.get().map_or("unknown", |d| d.name).to_owned(),
         load: snapshot::Load::from(&node.load()),

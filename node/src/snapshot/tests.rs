@@ -13,16 +13,14 @@ fn sample(id: &str, forwarded: u64) -> NodeSnapshot {
         queued: 1,
         slots: 4,
         queue_len: 4,
-        calls: Calls {
-            ok: 10,
-            ..Calls::default()
+        counters: Totals {
+            calls: Calls {
+                ok: 10,
+                ..Calls::default()
+            },
+            forwarded,
+            ..Totals::default()
         },
-        latency: [0; BUCKETS],
-        forwarded,
-        forward_failed: 0,
-        peer_jobs: 0,
-        deadline_met: 0,
-        deadline_missed: 0,
         scheduler: "NoScheduler(false)".into(),
         driver: "epoll".into(),
         load: Load::from(&LoadSample::EMPTY),
@@ -80,6 +78,8 @@ fn a_snapshot_round_trips_through_json_with_its_field_names() {
     for field in [
         "\"id\":\"a\"",
         "\"running\":2",
+        "\"calls\":{\"ok\":10,",
+        "\"forwarded\":9,",
         "\"slots\":4",
         "\"scheduler\":\"NoScheduler(false)\"",
         "\"source\":\"none\"",

@@ -185,34 +185,25 @@ nodetest!(
         wait_for_peers(&a, 1);
         let body = br#"{"queue_length_max": 2}"#;
         let relay = format!("/cluster/{}/configuration", b.addr);
+        // POSTs `body` to the relay, signed with `key` for `signed_path`; the status.
+        let relayed = |key: &str, signed_path: &str, nonce: u64| {
+            let signature = sign(key, "POST", signed_path, body, Duration::ZERO, nonce);
+            let headers: Vec<(&str, &str)> = signature
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            a.call("POST", &relay, &headers, body).status
+        };
         // Signed for the relay's own path: refused here, before anything reaches b.
-        let wrong = sign(key, "POST", &relay, body, Duration::ZERO, 1);
-        let headers: Vec<(&str, &str)> = wrong
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(a.call("POST", &relay, &headers, body).status, 401);
+        assert_eq!(relayed(key, &relay, 1), 401);
         // Signed for the peer's path: checked here and again by b.
-        let good = sign(key, "POST", "/configuration", body, Duration::ZERO, 2);
-        let headers: Vec<(&str, &str)> =
-            good.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let r = a.call("POST", &relay, &headers, body);
-        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(relayed(key, "/configuration", 2), 200);
         assert_eq!(b.get("/configuration").json()["queue_length_max"], 2);
         // Another key: refused.
-        let forged = sign(
-            "another-key-0123456789abcdef",
-            "POST",
-            "/configuration",
-            body,
-            Duration::ZERO,
-            3,
+        assert_eq!(
+            relayed("another-key-0123456789abcdef", "/configuration", 3),
+            401
         );
-        let headers: Vec<(&str, &str)> = forged
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(a.call("POST", &relay, &headers, body).status, 401);
         assert_eq!(a.get("/events/cluster").json()["signed"], true);
     }
 );
