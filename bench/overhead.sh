@@ -60,16 +60,6 @@ start_nginx_200() {
   url="http://127.0.0.1:$port/"
 }
 
-cpu_ns() { # total on-CPU ns of a process tree (nginx: master + worker)
-  local total=0 p t
-  for p in "$1" $(pgrep -P "$1" || true); do
-    for t in /proc/"$p"/task/*/schedstat; do
-      [ -r "$t" ] && total=$((total + $(cut -d' ' -f1 "$t")))
-    done
-  done
-  echo "$total"
-}
-
 rss_kb() { # VmRSS (or VmHWM) summed over a process tree
   local field=$2 total=0 p
   for p in "$1" $(pgrep -P "$1" || true); do
