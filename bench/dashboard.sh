@@ -7,6 +7,11 @@
 #
 # First, the streams' own cost on the idle node (its CPU time over IDLE seconds without and with them).
 #
+# Results (2 shared cores, kernel 6.18, commit a8feb7a, 2026-12-07; a noisy machine):
+#   idle CPU with 2 streams: +611 µs/s (+0.061 % of a core); an earlier run: −371 µs/s (noise)
+#   throughput, median of adjacent pairs: −2.00 % (8 pairs, single pairs −18.9 … +16.7 %),
+#   −3.77 % (8 pairs), +0.82 % (10 pairs): the noise exceeds the effect by far on this machine
+#
 # Usage: bench/dashboard.sh [seconds-per-run] [pairs] [dashboards] [idle-seconds]   (needs wrk, taskset, curl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
