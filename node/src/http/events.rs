@@ -49,6 +49,8 @@ struct Hub {
     subscribers: Cell<usize>,
     /// Whether the peer-fetching task runs.
     fetching: Cell<bool>,
+    /// When the peers were last asked (bounds one-off requests to one round per period).
+    last_round: Cell<Option<Instant>>,
     /// Latest snapshot of each peer by address, and when it arrived.
     peers: RefCell<HashMap<String, (Value, Instant)>>,
     /// The last frame (JSON) and the Unix second it was built for.
@@ -121,10 +123,12 @@ pub fn snapshot(w: &Worker, resp: &mut Response) {
 }
 
 /// `GET /events/cluster`: the current cluster frame, once, as plain JSON (the page's first paint; a
-/// one-off request, unlike the stream). Without a stream open on this worker, the peers are asked first.
+/// one-off request, unlike the stream). Without a stream open on this worker, the peers are asked first
+/// (at most once per period, however often this is called).
 pub async fn cluster(w: &Rc<Worker>, resp: &mut Response) {
     let hub = hub();
-    if !hub.fetching.get() {
+    let due = hub.last_round.get().is_none_or(|at| at.elapsed() >= PERIOD);
+    if !hub.fetching.get() && due {
         for round in fetch_round(w, &hub) {
             round.await;
         }
@@ -211,6 +215,7 @@ fn current_frame(w: &Worker, hub: &Hub) -> Rc<Vec<u8>> {
 
 /// Asks every peer for its snapshot once; each answer lands in the hub as it arrives.
 fn fetch_round(w: &Rc<Worker>, hub: &Rc<Hub>) -> Vec<monoio::task::JoinHandle<()>> {
+    hub.last_round.set(Some(Instant::now()));
     let peers = w.peers();
     let members: Vec<_> = peers
         .peers()

@@ -23,6 +23,7 @@ fi
 cd "$root"
 cargo build -q -p p2pfaas-node -p p2pfaas-bench
 target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export PYTHONDONTWRITEBYTECODE=1
 export P2PFAAS_NODE_BIN="$target_dir/debug/p2pfaas-node"
 export P2PFAAS_BENCH_BIN="$target_dir/debug/p2pfaas-bench"
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here" "$@"
