@@ -1,6 +1,7 @@
 // The p2pfaas dashboard: draws the frames of GET /events (one per second: this node's snapshot and its
 // peers'), keeps the last five minutes of each node in memory, and sends operator actions — signed here
-// with WebCrypto HMAC-SHA256 when the cluster has a key (the scheme of node/src/auth.rs). No library.
+// with HMAC-SHA256 (WebCrypto, or the plain-script fallback outside a secure context) when the cluster has
+// a key (the scheme of node/src/auth.rs). No library.
 "use strict";
 
 const HISTORY_MS = 5 * 60 * 1000;
@@ -254,19 +255,85 @@ function drawActions(frame) {
 
 function hex(buf) { return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join(""); }
 
+// SHA-256 and HMAC-SHA256 in plain script, for pages outside a secure context (plain HTTP to a LAN
+// address), where browsers withhold WebCrypto. The browser tests check them against WebCrypto.
+const SHA256_K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+function sha256(bytes) {
+  const ror = (x, n) => (x >>> n) | (x << (32 - n));
+  const H = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const len = bytes.length;
+  const padded = new Uint8Array(((len + 9 + 63) >> 6) << 6);
+  padded.set(bytes);
+  padded[len] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(len / 0x20000000));
+  view.setUint32(padded.length - 4, (len * 8) >>> 0);
+  const w = new Uint32Array(64);
+  for (let o = 0; o < padded.length; o += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(o + 4 * i);
+    for (let i = 16; i < 64; i++) {
+      const s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+      const s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    let [a, b, c, d, e, f, g, h] = H;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[i]) | 0;
+      const t2 = ((ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+  }
+  const out = new Uint8Array(32);
+  const outView = new DataView(out.buffer);
+  H.forEach((v, i) => outView.setUint32(4 * i, v));
+  return out;
+}
+
+function hmacSha256(key, message) {
+  const block = new Uint8Array(64);
+  block.set(key.length > 64 ? sha256(key) : key);
+  const inner = new Uint8Array(64 + message.length);
+  const outer = new Uint8Array(64 + 32);
+  for (let i = 0; i < 64; i++) { inner[i] = block[i] ^ 0x36; outer[i] = block[i] ^ 0x5c; }
+  inner.set(message, 64);
+  outer.set(sha256(inner), 64);
+  return sha256(outer);
+}
+
+// HMAC-SHA256 of `message` under `key` (both bytes): WebCrypto where the browser offers it, else the
+// plain-script one above.
+async function hmac(key, message) {
+  if (window.crypto && crypto.subtle) {
+    const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return new Uint8Array(await crypto.subtle.sign("HMAC", k, message));
+  }
+  return hmacSha256(key, message);
+}
+
+async function digest(bytes) {
+  if (window.crypto && crypto.subtle) return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return sha256(bytes);
+}
+
 // The three signature headers for a call, as node/src/auth.rs checks them: HMAC-SHA256 with the key
 // over "p2pfaas-v1\n{method}\n{target}\n{unix ms}\n{nonce: 16 hex}\n{hex SHA-256 of the body}".
 async function sign(keyText, method, target, body) {
-  if (!window.crypto || !crypto.subtle) {
-    throw new Error("WebCrypto needs a secure context: open the page on localhost or 127.0.0.1 (e.g. through an SSH tunnel), or behind HTTPS");
-  }
   const enc = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", enc.encode(keyText.trim()), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const digest = hex(await crypto.subtle.digest("SHA-256", enc.encode(body)));
   const nonce = hex(crypto.getRandomValues(new Uint8Array(8)));
   const ts = String(Date.now());
-  const text = `p2pfaas-v1\n${method}\n${target}\n${ts}\n${nonce}\n${digest}`;
-  const sig = hex(await crypto.subtle.sign("HMAC", key, enc.encode(text)));
+  const text = `p2pfaas-v1\n${method}\n${target}\n${ts}\n${nonce}\n${hex(await digest(enc.encode(body)))}`;
+  const sig = hex(await hmac(enc.encode(keyText.trim()), enc.encode(text)));
   return { "X-P2pfaas-Auth-Timestamp": ts, "X-P2pfaas-Auth-Nonce": nonce, "X-P2pfaas-Auth-Signature": sig };
 }
 

@@ -118,3 +118,26 @@ def test_chromium_dump_dom_shows_every_machine_id(open_cluster, tmp_path):
     ).stdout
     for mid in IDS:
         assert f'data-node="{mid}"' in out, out[:2000]
+
+
+def test_the_plain_script_hmac_matches_webcrypto(open_cluster, browser):
+    """Outside a secure context (http:// to a LAN address) the page signs with its own SHA-256/HMAC; on
+    127.0.0.1 WebCrypto exists, so both can be compared on the same inputs (key and message lengths
+    around the 64-byte block and the 56-byte padding edge)."""
+    browser.get(open_cluster.ui)
+    mismatches = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const bad = [];
+          for (const kl of [1, 16, 35, 64, 65, 130]) for (const ml of [0, 1, 55, 56, 64, 119, 1000]) {
+            const key = crypto.getRandomValues(new Uint8Array(kl));
+            const msg = crypto.getRandomValues(new Uint8Array(ml));
+            const k = await crypto.subtle.importKey("raw", key, {name: "HMAC", hash: "SHA-256"}, false, ["sign"]);
+            const want = hex(await crypto.subtle.sign("HMAC", k, msg));
+            if (hex(hmacSha256(key, msg)) !== want) bad.push(`hmac ${kl}/${ml}`);
+            if (hex(sha256(msg)) !== hex(await crypto.subtle.digest("SHA-256", msg))) bad.push(`sha ${ml}`);
+          }
+          return bad;
+        })().then(done, (e) => done([String(e)]));
+    """)
+    assert mismatches == []
