@@ -3,6 +3,7 @@
 #                     (every pid added to $pids is killed, and $work removed, on exit).
 # post_lua BYTES      writes $work/post.lua: a wrk script POSTing a BYTES-long text body.
 # free_port           prints a free loopback TCP port.
+# cpu_ns PID          total on-CPU nanoseconds of a process tree (nginx: master + worker).
 # start_nginx BLOCK   starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`; sets $nginx_pid (also added to $pids).
 
@@ -25,6 +26,16 @@ wrk.method = "POST"
 wrk.body = "$body"
 wrk.headers["Content-Type"] = "text/plain"
 LUA
+}
+
+cpu_ns() {
+  local total=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    for t in /proc/"$p"/task/*/schedstat; do
+      [ -r "$t" ] && total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo "$total"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -10,6 +10,8 @@
 #   node-echo    p2pfaas-node, builtin echo, POST 256-byte body echoed back (io_uring driver)
 #   node-epoll   the same on the epoll driver
 #   nginx-200    nginx `return 200` with a fixed 256-byte body
+#   node-echo-ui node-echo with $DASHBOARDS (default 2) dashboards open: that many `GET /events` streams
+#                (what an open /ui page holds), read by curl on CPU 1 — the dashboard's cost under load
 #
 # Then (bench/backend_http.sh) the cost of the node in front of a real HTTP function, against calling the
 # function directly and against nginx `proxy_pass`, with the ratio to the direct call.
@@ -58,16 +60,6 @@ start_nginx_200() {
   url="http://127.0.0.1:$port/"
 }
 
-cpu_ns() { # total on-CPU ns of a process tree (nginx: master + worker)
-  local total=0 p t
-  for p in "$1" $(pgrep -P "$1" || true); do
-    for t in /proc/"$p"/task/*/schedstat; do
-      [ -r "$t" ] && total=$((total + $(cut -d' ' -f1 "$t")))
-    done
-  done
-  echo "$total"
-}
-
 rss_kb() { # VmRSS (or VmHWM) summed over a process tree
   local field=$2 total=0 p
   for p in "$1" $(pgrep -P "$1" || true); do
@@ -78,6 +70,16 @@ rss_kb() { # VmRSS (or VmHWM) summed over a process tree
 
 to_us() { # wrk latency like 52.00us / 1.20ms / 1.00s -> microseconds
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v+0} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} else print v }'
+}
+
+dashboards=${DASHBOARDS:-2}
+open_dashboards() { # opens $dashboards /events streams on the node under test; sets dash_pids
+  dash_pids=()
+  for _ in $(seq "$dashboards"); do
+    taskset -c 1 curl -sN "${url%/function/echo}/events" > /dev/null &
+    dash_pids+=($!); pids+=($!)
+  done
+  sleep 1.5
 }
 
 results="$work/results.tsv"
@@ -103,6 +105,8 @@ measure() { # name
 for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
   start_node io-uring; measure node-echo; kill "$spid"; wait "$spid" 2>/dev/null || true
+  start_node io-uring; open_dashboards; measure node-echo-ui
+  kill "${dash_pids[@]}" "$spid"; wait "$spid" 2>/dev/null || true
   start_node epoll; measure node-epoll; kill "$spid"; wait "$spid" 2>/dev/null || true
   start_nginx_200; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
 done
@@ -116,11 +120,15 @@ median() { # config column -> median of that column over rounds
   awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
 nginx_rps=$(median nginx-200 4)
-for name in node-echo node-epoll nginx-200; do
+for name in node-echo node-echo-ui node-epoll nginx-200; do
   rps=$(median "$name" 4)
   printf '| %s | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
     "$rps" "$(awk -v r="$rps" -v b="$nginx_rps" 'BEGIN{print r/b}')" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"
 done
+echo
+awk -F'\t' '$1=="node-echo"{b[++n]=$4} $1=="node-echo-ui"{u[++m]=$4}
+  END{for(i=1;i<=n&&i<=m;i++) printf "%s%+.2f%%", (i>1?", ":""), 100*(u[i]/b[i]-1); print ""}' "$results" |
+  sed "s/^/dashboards: c=32 req\/s change with $dashboards \/events streams open, per round (same round, side by side): /"
 echo
 cat "$results" | sed 's/^/raw\t/' >&2
 

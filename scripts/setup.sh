@@ -119,3 +119,8 @@ echo "setup: cross builds: $(tail -1 "$log" | sed 's/^cross\/setup.sh: //')"
 # kubernetes-validate, docker-compose): Debian packages and a PyPI venv; scripts/test.sh runs images/check.sh.
 quietly "$root/images/setup.sh"
 echo "setup: image validators: $(tail -1 "$log" | sed "s/^images validators //")"
+
+# The dashboard's browser tests: Debian's chromium + chromium-driver and a PyPI venv with selenium and
+# pytest; scripts/test.sh runs node/tests/browser/run.sh.
+quietly "$root/node/tests/browser/setup.sh"
+echo "setup: browser tests: $(tail -1 "$log" | sed "s/^browser tests ready: //")"

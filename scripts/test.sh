@@ -83,6 +83,10 @@ else
   echo "skipped: eBPF feature (bpf-linker is missing or cannot find its nightly's libLLVM; ebpf/setup.sh installs both)"
 fi
 
+# The dashboard in a real browser: headless chromium (Selenium) against live 3-node clusters under load.
+echo "== browser tests (dashboard)"
+node/tests/browser/run.sh
+
 echo "== cross: aarch64 musl node under qemu (epoll and procfs/PSI fallbacks, echo, /metrics, SIGTERM)"
 cross/check.sh
 

@@ -3,6 +3,7 @@
 //! the report with its provenance, written as JSON, CSV, markdown and SVG charts.
 
 pub mod cluster;
+pub mod html;
 pub mod proxy;
 pub mod report;
 pub mod spec;
@@ -197,8 +198,10 @@ pub(crate) fn requests_file(dir: Option<&Path>, point: usize) -> Result<Box<dyn 
     Ok(Box::new(io::BufWriter::new(file)))
 }
 
-/// Writes `report.json`, `report.csv`, `report.md` and one SVG per metric into `dir`.
+/// Writes `report.json`, `report.csv`, `report.md`, one SVG per metric and `report.html` (all of it on
+/// one self-contained page) into `dir`.
 pub fn write(report: &Report, dir: &Path) -> Result<(), Error> {
+    let charts = svg::charts(report);
     let mut files = vec![
         (
             "report.json".to_owned(),
@@ -206,8 +209,9 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), Error> {
         ),
         ("report.csv".to_owned(), report.csv()),
         ("report.md".to_owned(), report.markdown()),
+        ("report.html".to_owned(), html::experiment(report, &charts)),
     ];
-    files.extend(svg::charts(report));
+    files.extend(charts);
     write_files(dir, files).map_err(|(path, source)| Error::Write { path, source })
 }
 

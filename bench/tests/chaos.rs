@@ -18,6 +18,13 @@ fn check(spec: &Spec) {
     let report = chaos::run(spec, &options).expect("the suite runs");
     eprint!("{}", report.markdown());
     assert_eq!(report.rows.len(), spec.scenarios.len());
+    let html = report.html();
+    assert!(html.contains("<h1>Fault suite</h1>") && html.contains(&report.commit));
+    assert_eq!(
+        html.matches("<tr>").count(),
+        spec.scenarios.len() + 1,
+        "a row per scenario"
+    );
     for row in &report.rows {
         assert!(row.sent > 0, "{}: nothing sent", row.scenario);
         assert_eq!(

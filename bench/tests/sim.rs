@@ -305,3 +305,24 @@ fn a_stale_view_and_tau_cost_what_they_should() {
     assert!(tau.p50_ms >= 100.0, "{}", tau.p50_ms);
     assert!((tau.mean_ms - 140.0).abs() < 5.0, "{}", tau.mean_ms);
 }
+
+/// `simulate` (like `run`) writes `report.html`: the table, every chart inline, a row per node and the
+/// spec, with nothing to fetch.
+#[test]
+fn the_results_directory_has_a_self_contained_web_page() {
+    let report = simulate(&single_node(2, 1, "true"), Some(2000));
+    let dir = std::env::temp_dir().join(format!("p2pfaas-sim-html-{}", std::process::id()));
+    p2pfaas_bench::experiment::write(&report, &dir).expect("writes the results");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(html.contains("<h1>mmkk (simulated)</h1>"), "{html}");
+    assert!(html.contains(&report.commit) && html.contains(&report.machine));
+    assert!(html.matches("<svg").count() >= 4, "charts inline");
+    assert!(html.contains("<h2>Per node</h2>") && html.contains("λ/s at ρ 0.6"));
+    assert!(html.contains("<h2>Spec as run</h2>") && html.contains("&quot;queue_len&quot;: 1"));
+    let outside = html.replace("http://www.w3.org/2000/svg", "");
+    for banned in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(!outside.contains(banned), "{banned} in report.html");
+    }
+}

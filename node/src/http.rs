@@ -1,20 +1,24 @@
 //! The HTTP/1.1 server: the accept loop (here), one task per connection (`http/conn.rs`), routing
 //! (`http/route.rs`) to the handlers (`http/invoke.rs` for functions, `http/admin.rs` for the rest), and
 //! `http/respond.rs`, the one place where errors become status codes. `http/codec.rs` is the sans-IO
-//! HTTP/1.1 codec shared by server and clients.
+//! HTTP/1.1 codec shared by server and clients. The dashboard: `http/ui.rs` (the page), `http/events.rs`
+//! (its Server-Sent Events stream) and `http/relay.rs` (its operator actions on peers).
 
 pub mod admin;
 pub mod client;
 pub mod codec;
 pub mod conn;
 pub mod discovery;
+pub mod events;
 pub mod forward;
 pub mod gossip;
 pub mod invoke;
 pub mod learner;
 pub mod peer;
+pub mod relay;
 pub mod respond;
 pub mod route;
+pub mod ui;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;

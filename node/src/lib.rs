@@ -15,6 +15,7 @@
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
 //! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
+//! - [`snapshot`]: the dashboard's per-second node snapshot, cluster frame and SSE framing.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -35,5 +36,6 @@ pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod shutdown;
+pub mod snapshot;
 pub mod store;
 pub mod worker;

@@ -75,7 +75,25 @@ pub struct FunctionMetrics {
     latency: Histogram,
 }
 
+impl Histogram {
+    /// Observations per bucket (not cumulative), the +Inf bucket last.
+    pub fn counts(&self) -> [u64; LATENCY_BOUNDS.len() + 1] {
+        std::array::from_fn(|i| self.buckets[i].load(Relaxed))
+    }
+}
+
 impl FunctionMetrics {
+    /// Invocations so far by outcome (in `Outcome` order: ok, overloaded, rejected, timeout,
+    /// function_error).
+    pub fn outcome_counts(&self) -> [u64; Outcome::ALL.len()] {
+        std::array::from_fn(|i| self.outcomes[i].load(Relaxed))
+    }
+
+    /// The latency histogram of answered invocations.
+    pub fn latency(&self) -> &Histogram {
+        &self.latency
+    }
+
     /// Records how an invocation ended and, for answered ones, its latency.
     pub fn record(&self, outcome: Outcome, latency: Duration) {
         self.outcomes[outcome as usize].fetch_add(1, Relaxed);
@@ -106,6 +124,10 @@ pub struct WorkerMetrics {
     pub gossip_sent: AtomicU64,
     /// Bytes of the membership messages sent (bodies).
     pub gossip_bytes: AtomicU64,
+    /// Invocations with a deadline answered (2xx) within it.
+    pub deadline_met: AtomicU64,
+    /// Invocations with a deadline that were late, rejected or failed.
+    pub deadline_missed: AtomicU64,
 }
 
 impl Default for WorkerMetrics {
@@ -127,6 +149,8 @@ impl WorkerMetrics {
             peer_jobs: AtomicU64::new(0),
             gossip_sent: AtomicU64::new(0),
             gossip_bytes: AtomicU64::new(0),
+            deadline_met: AtomicU64::new(0),
+            deadline_missed: AtomicU64::new(0),
         }
     }
 }
@@ -217,6 +241,16 @@ pub fn render(
         "p2pfaas_gossip_bytes_sent_total",
         "Bytes of membership message bodies sent.",
         sum(&|w| &w.gossip_bytes),
+    );
+    counter(
+        "p2pfaas_deadline_met_total",
+        "Invocations with a deadline answered (2xx) within it.",
+        sum(&|w| &w.deadline_met),
+    );
+    counter(
+        "p2pfaas_deadline_missed_total",
+        "Invocations with a deadline that were late, rejected or failed.",
+        sum(&|w| &w.deadline_missed),
     );
 
     let _ = writeln!(

@@ -40,6 +40,8 @@ pub struct Live {
     rtt_us: AtomicU32,
     /// Its group (`machine_group_name`), as it last reported it.
     group: Mutex<String>,
+    /// Jobs this node forwarded to it and it answered (the dashboard's flow arrows).
+    forwarded: AtomicU64,
 }
 
 /// One peer as a snapshot holds it.
@@ -106,6 +108,11 @@ impl Peer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Jobs this node forwarded to it and it answered.
+    pub fn forwarded(&self) -> u64 {
+        self.live.forwarded.load(Relaxed)
     }
 
     /// Whether it has shown it speaks the native protocol.
@@ -279,6 +286,7 @@ impl PeerTable {
                 gossiping: AtomicBool::new(false),
                 rtt_us: AtomicU32::new(0),
                 group: Mutex::new(String::new()),
+                forwarded: AtomicU64::new(0),
             }),
         });
         *state = Arc::new(Snapshot { peers });
@@ -377,6 +385,11 @@ impl PeerTable {
     /// Records that a peer did not answer.
     pub fn report_failure(live: &Live) {
         live.failures.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one job forwarded to a peer that answered.
+    pub fn count_forward(live: &Live) {
+        live.forwarded.fetch_add(1, Relaxed);
     }
 
     /// Records that a peer speaks the native protocol.

@@ -273,10 +273,20 @@ impl Report {
         out
     }
 
-    /// Writes `chaos.md` and `chaos.json` into `dir`.
+    /// The suite on one self-contained page: the table and the allowances, then the spec as run.
+    pub fn html(&self) -> String {
+        let mut page = crate::experiment::html::Page::new("Fault suite");
+        page.markdown(&self.markdown());
+        page.section("Spec as run");
+        page.pre(&serde_json::to_string_pretty(&self.spec).unwrap_or_default());
+        page.finish()
+    }
+
+    /// Writes `chaos.md`, `chaos.json` and `report.html` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
         let files = [
             ("chaos.md".to_owned(), self.markdown()),
+            ("report.html".to_owned(), self.html()),
             (
                 "chaos.json".to_owned(),
                 serde_json::to_string_pretty(self).unwrap_or_default(),

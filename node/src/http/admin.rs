@@ -150,7 +150,12 @@ pub async fn handle(
         | Route::PeerInvoke { .. }
         | Route::Learner(_)
         | Route::Discovery(_)
-        | Route::Gossip => {
+        | Route::Gossip
+        | Route::Ui(_)
+        | Route::Events
+        | Route::Snapshot
+        | Route::ClusterFrame
+        | Route::Relay { .. } => {
             return Err(Error::NoRoute);
         }
     }

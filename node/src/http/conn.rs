@@ -5,6 +5,7 @@
 //! input gets its 4xx and the connection is closed after a bounded drain so the client can read the reply.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use monoio::net::TcpStream;
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
 use super::respond::{self, Response};
 use super::route::{Route, Router};
-use super::{Request, admin, discovery, gossip, invoke, learner, peer};
+use super::{Request, admin, discovery, events, gossip, invoke, learner, peer, relay, ui};
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
@@ -48,7 +49,7 @@ struct Buffers {
 }
 
 /// Serves one connection until it closes, times out, errs or the node shuts down.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker, router: Router) {
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, router: Router) {
     let http = w.node.config.http;
     let limits = Limits {
         max_head_bytes: http.max_head_bytes,
@@ -149,6 +150,15 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Worker, router: 
         w.metrics
             .http_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // The dashboard's event stream keeps the connection: it is the rest of this connection's life.
+        if matches!(
+            router(head.method(&b.head), head.path(&b.head)),
+            Ok(Route::Events)
+        ) {
+            events::stream(&mut stream, w).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
         b.response.reset();
         let req = Request {
             head: &head,
@@ -193,7 +203,7 @@ fn invoked_function(w: &Worker, router: Router, method: &str, path: &str) -> Opt
 /// Routes one request and runs its handler; any error becomes an error response. `target` is the
 /// function `invoked_function` found for this request's path.
 async fn handle(
-    w: &Worker,
+    w: &Rc<Worker>,
     router: Router,
     req: &Request<'_>,
     target: Option<Arc<Function>>,
@@ -214,6 +224,19 @@ async fn handle(
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
         Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp).await,
         Ok(Route::Gossip) => gossip::handle(w, req, resp),
+        Ok(Route::Ui(asset)) => {
+            ui::handle(asset, resp);
+            Ok(())
+        }
+        Ok(Route::Snapshot) => {
+            events::snapshot(w, resp);
+            Ok(())
+        }
+        Ok(Route::ClusterFrame) => {
+            events::cluster(w, resp).await;
+            Ok(())
+        }
+        Ok(Route::Relay { node, path }) => relay::handle(w, req, node, path, resp).await,
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

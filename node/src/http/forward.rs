@@ -321,6 +321,7 @@ pub async fn forward(
         json_answer(out, &peer.addr, resp)
     };
     let counter = if answer.is_ok() {
+        PeerTable::count_forward(&peer.live);
         &w.metrics.forwarded
     } else {
         &w.metrics.forward_failed

@@ -272,6 +272,15 @@ pub async fn execute(
             format_args!("{}", function.service_time.retry_after_secs()),
         );
     }
+    if let Some(deadline) = inv.deadline {
+        let met = result.is_ok() && (200..300).contains(&resp.status) && total <= deadline;
+        let counter = if met {
+            &w.metrics.deadline_met
+        } else {
+            &w.metrics.deadline_missed
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
         let r = &w.node.config.learner;
         let reward = match &result {

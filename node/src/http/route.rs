@@ -51,6 +51,21 @@ pub enum Route<'a> {
     Learner(LearnerRoute),
     /// The discovery API (`/discovery/…`).
     Discovery(super::discovery::DiscoveryRoute),
+    /// `GET /ui[/app.js|/app.css|/events.js]`: the dashboard.
+    Ui(super::ui::Asset),
+    /// `GET /events`: the dashboard's Server-Sent Events stream (the connection is handed over).
+    Events,
+    /// `GET /events/snapshot`: this node's snapshot, once.
+    Snapshot,
+    /// `GET /events/cluster`: the cluster frame, once.
+    ClusterFrame,
+    /// `POST /cluster/<node>/<admin path>`: an operator action relayed to a peer.
+    Relay {
+        /// The peer's machine id or address.
+        node: &'a str,
+        /// One of `relay::PATHS`.
+        path: &'static str,
+    },
 }
 
 /// The original learner's routes (contract §2.2).
@@ -179,6 +194,20 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
             }),
         };
     }
+    if let Some(rest) = path.strip_prefix("/cluster/") {
+        let (node, inner) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        let path = super::relay::PATHS
+            .into_iter()
+            .find(|p| *p == inner)
+            .ok_or(Error::NoRoute)?;
+        if node.is_empty() {
+            return Err(Error::NoRoute);
+        }
+        return match method {
+            "POST" => Ok(Route::Relay { node, path }),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
+        };
+    }
     let get_only = |route| {
         if method == "GET" {
             Ok(route)
@@ -210,6 +239,13 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
         "/healthz" => get_only(Route::Healthz),
         "/readyz" => get_only(Route::Readyz),
         "/metrics" => get_only(Route::Metrics),
+        "/ui" | "/ui/" => get_only(Route::Ui(super::ui::Asset::Page)),
+        "/ui/app.js" => get_only(Route::Ui(super::ui::Asset::Script)),
+        "/ui/app.css" => get_only(Route::Ui(super::ui::Asset::Style)),
+        "/ui/events.js" => get_only(Route::Ui(super::ui::Asset::Events)),
+        "/events" => get_only(Route::Events),
+        "/events/snapshot" => get_only(Route::Snapshot),
+        "/events/cluster" => get_only(Route::ClusterFrame),
         _ => Err(Error::NoRoute),
     }
 }
@@ -302,6 +338,39 @@ mod tests {
             Err(Error::MethodNotAllowed { allow: "GET" })
         ));
         assert!(matches!(route("GET", "/nope"), Err(Error::NoRoute)));
+        assert_eq!(route("GET", "/events").ok(), Some(Route::Events));
+        assert_eq!(route("GET", "/events/snapshot").ok(), Some(Route::Snapshot));
+        assert_eq!(
+            route("GET", "/ui").ok(),
+            Some(Route::Ui(crate::http::ui::Asset::Page))
+        );
+        assert_eq!(
+            route("POST", "/cluster/node-b/configuration/scheduler").ok(),
+            Some(Route::Relay {
+                node: "node-b",
+                path: "/configuration/scheduler"
+            })
+        );
+        assert_eq!(
+            route("POST", "/cluster/127.0.0.1:18081/learner/reset").ok(),
+            Some(Route::Relay {
+                node: "127.0.0.1:18081",
+                path: "/learner/reset"
+            })
+        );
+        // Only the three admin paths, only POST.
+        assert!(matches!(
+            route("POST", "/cluster/b/system/functions"),
+            Err(Error::NoRoute)
+        ));
+        assert!(matches!(
+            route("POST", "/cluster//configuration"),
+            Err(Error::NoRoute)
+        ));
+        assert!(matches!(
+            route("GET", "/cluster/b/configuration"),
+            Err(Error::MethodNotAllowed { allow: "POST" })
+        ));
         assert_eq!(
             route("POST", "/learner/train_batch").ok(),
             Some(Route::Learner(LearnerRoute::TrainBatch))

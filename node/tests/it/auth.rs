@@ -28,7 +28,13 @@ fn key_file(key: &str) -> String {
     path.display().to_string()
 }
 
-fn config(id: &str, key: &str, scheduler: &str, params: &str, peers: &[SocketAddr]) -> String {
+pub(crate) fn config(
+    id: &str,
+    key: &str,
+    scheduler: &str,
+    params: &str,
+    peers: &[SocketAddr],
+) -> String {
     let peers = toml_strings(peers);
     format!(
         r#"
@@ -54,7 +60,7 @@ builtin = "echo"
 }
 
 /// The three signature headers for a call, signed `age` ago with `nonce`.
-fn sign(
+pub(crate) fn sign(
     key: &str,
     method: &str,
     target: &str,

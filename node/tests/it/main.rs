@@ -9,6 +9,7 @@ mod admission;
 mod auth;
 mod bad_input;
 mod discovery;
+mod dashboard;
 #[cfg(feature = "ebpf")]
 mod ebpf;
 mod http_backend;
