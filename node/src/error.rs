@@ -70,6 +70,12 @@ pub enum Error {
     /// An admin route was called by a caller who may not.
     #[error("admin routes accept only loopback callers when no cluster key is configured")]
     Forbidden,
+    /// An admin call from loopback that a web page on another origin made (its `Origin` does not match
+    /// `Host`): a browser on this host must not let any site change the node.
+    #[error(
+        "admin routes refuse calls made by a web page from another origin (Origin does not match Host)"
+    )]
+    CrossOrigin,
     /// A peer or admin call failed the cluster-key check.
     #[error("{0}")]
     Unauthorized(crate::auth::AuthError),
@@ -110,6 +116,7 @@ impl Error {
             | Self::UnknownFunction
             | Self::BadInput(_)
             | Self::Forbidden
+            | Self::CrossOrigin
             | Self::Unauthorized(_) => Origin::Client,
             Self::FunctionTimeout | Self::FunctionUnreachable(_) | Self::FunctionFailed(_) => {
                 Origin::Backend

@@ -236,7 +236,9 @@ pub fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
     Ok((name, raw))
 }
 
-/// Without a cluster key only loopback callers may change the node.
+/// Without a cluster key only loopback callers may change the node, and not through a web page of another
+/// origin: a browser on this host would otherwise let any site it visits post to loopback (CSRF). Tools
+/// (curl, the original's scripts) send no `Origin`; the dashboard served here sends its own.
 pub(super) fn require_admin(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
     if w.node.auth.enabled() {
         return require_signed(w, req);
@@ -248,11 +250,21 @@ pub(super) fn require_admin(w: &Worker, req: &Request<'_>) -> Result<(), Error> 
             v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     };
-    if loopback {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
+    if !loopback {
+        return Err(Error::Forbidden);
     }
+    match req.header("origin") {
+        Some(origin) if !same_origin(origin, req.header("host")) => Err(Error::CrossOrigin),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an `Origin` (`scheme://host[:port]`) names the authority the request was sent to (`Host`).
+fn same_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
+    let authority = origin
+        .strip_prefix(b"http://")
+        .or_else(|| origin.strip_prefix(b"https://"));
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
 /// With a cluster key, the call must carry a valid signature (peer, gossip and admin routes); without
@@ -484,6 +496,24 @@ mod tests {
 
     fn msg(e: Result<impl std::fmt::Debug, Error>) -> String {
         e.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn origin_must_name_the_host_it_was_sent_to() {
+        let host = Some(&b"127.0.0.1:18080"[..]);
+        assert!(same_origin(b"http://127.0.0.1:18080", host));
+        assert!(same_origin(
+            b"HTTP://127.0.0.1:18080".to_ascii_lowercase().as_slice(),
+            host
+        ));
+        assert!(same_origin(b"https://LOCALHOST:1", Some(b"localhost:1")));
+        assert!(
+            !same_origin(b"http://127.0.0.1:18081", host),
+            "another port"
+        );
+        assert!(!same_origin(b"http://evil.example", host));
+        assert!(!same_origin(b"null", host), "sandboxed or file:// pages");
+        assert!(!same_origin(b"http://127.0.0.1:18080", None));
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
         Error::NoRoute | Error::UnknownFunction => (404, code::NOT_FOUND),
         Error::MethodNotAllowed { .. } => (405, code::GENERIC),
         Error::BadInput(_) => (400, code::MALFORMED),
-        Error::Forbidden => (403, code::GENERIC),
+        Error::Forbidden | Error::CrossOrigin => (403, code::GENERIC),
         Error::Unauthorized(_) => (401, code::GENERIC),
         Error::Overloaded(_) => (reject_status, code::CANNOT_SCHEDULE),
         Error::Rejected(_) => (503, code::REJECTED),

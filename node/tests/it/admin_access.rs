@@ -98,6 +98,29 @@ fn usable() -> bool {
     root && tools
 }
 
+/// A web page of another origin open in a browser on the node's host reaches loopback too: its calls carry
+/// an `Origin` that does not match `Host`, and are refused; tools (no `Origin`) and the node's own
+/// dashboard (its own origin) are not.
+#[test]
+fn pages_of_another_origin_cannot_change_the_node() {
+    let node = Node::start(Driver::Epoll, BASE_CONFIG, &[]);
+    let body = br#"{"queue_length_max": 1}"#;
+    for origin in ["http://evil.example", "null", "http://127.0.0.1:1"] {
+        let reply = node.call("POST", "/configuration", &[("Origin", origin)], body);
+        assert_eq!(reply.status, 403, "Origin {origin}");
+        assert!(reply.text().contains("another origin"), "{}", reply.text());
+    }
+    assert_eq!(node.get("/configuration").json()["queue_length_max"], 4);
+    // The harness sends `Host: test`.
+    let reply = node.call("POST", "/configuration", &[("Origin", "http://test")], body);
+    assert_eq!(reply.status, 200, "the dashboard's own origin");
+    assert_eq!(
+        node.post("/configuration", body).status,
+        200,
+        "no Origin: a tool"
+    );
+}
+
 #[test]
 fn remote_callers_may_read_but_not_change_the_node() {
     if !usable() {

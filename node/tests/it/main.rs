@@ -8,8 +8,8 @@ mod admin_access;
 mod admission;
 mod auth;
 mod bad_input;
-mod discovery;
 mod dashboard;
+mod discovery;
 #[cfg(feature = "ebpf")]
 mod ebpf;
 mod http_backend;
