@@ -129,7 +129,7 @@ impl Node {
         )?);
         let weights = store.weights_path();
         if weights.exists() {
-            match agent.load(&weights) {
+            match learning::load(&agent, &weights) {
                 Ok(()) => tracing::info!(path = %weights.display(), "learner weights loaded"),
                 Err(e) => {
                     tracing::warn!(path = %weights.display(), error = %e, "learner weights not loaded; starting empty");
@@ -314,7 +314,7 @@ impl Node {
         {
             tracing::warn!(path = %dir.display(), error = %e, "cannot create the data directory");
         }
-        match self.agent.save(&path) {
+        match learning::save(&self.agent, &path) {
             Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "learner weights not saved");

@@ -7,7 +7,7 @@
 use rand::RngCore;
 
 use super::{
-    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler, bool_param,
+    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, Scheduler, bool_param,
     expect_arity,
 };
 
@@ -17,12 +17,16 @@ const NAME: &str = "NoScheduler";
 #[derive(Debug, Clone)]
 pub struct NoScheduler {
     loss: bool,
+    identity: Identity,
 }
 
 impl NoScheduler {
     /// A `NoScheduler` with the given `Loss` flag.
     pub fn new(loss: bool) -> Self {
-        Self { loss }
+        Self {
+            loss,
+            identity: Identity::bare(NAME, vec![loss.to_string()], Needs::NOTHING),
+        }
     }
 
     /// Parses the compatible parameter list `[Loss]` into the `Loss` flag.
@@ -33,15 +37,8 @@ impl NoScheduler {
 }
 
 impl Scheduler for NoScheduler {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: NAME.into(),
-            parameters: vec![self.loss.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        NAME
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
