@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod invocation;
 
 pub mod learning;
 pub mod load;

@@ -26,7 +26,7 @@ pub use cluster::{
 pub use forward::ForwardScheduler;
 pub use learning::{Learning, LearningScheduler};
 pub use least_loaded::{Jsq, LeastLoadedCached};
-pub use local::NoScheduler;
+pub use local::{NoScheduler, RejectScheduler};
 pub use power_of_n::PowerOfN;
 pub use round_robin::RoundRobinWithMaster;
 

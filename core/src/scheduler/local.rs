@@ -1,4 +1,5 @@
-//! `NoScheduler(Loss)`: every job runs on this node.
+//! `NoScheduler(Loss)`: every job runs on this node; and the header-driven `RejectScheduler`, which
+//! refuses every job (the client's `X-P2pfaas-Scheduler-Reject`).
 //!
 //! `Loss = true` makes the node a loss system (M/M/K/K): a job that finds no free slot is refused instead of
 //! queued, which is what single-node Erlang-B experiments need. `Loss = false` queues as configured.
@@ -7,8 +8,8 @@
 use rand::RngCore;
 
 use super::{
-    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, Scheduler, bool_param,
-    expect_arity,
+    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, RejectReason, Scheduler,
+    bool_param, expect_arity,
 };
 
 const NAME: &str = "NoScheduler";
@@ -49,6 +50,44 @@ impl Scheduler for NoScheduler {
         _note: &mut Note,
     ) -> Decision {
         Decision::local(self.loss)
+    }
+}
+
+/// Refuses every job: what the client's `X-P2pfaas-Scheduler-Reject` header selects. Not selectable
+/// by descriptor.
+#[derive(Debug, Clone)]
+pub struct RejectScheduler {
+    identity: Identity,
+}
+
+impl RejectScheduler {
+    /// The scheduler behind the reject header.
+    pub fn new() -> Self {
+        Self {
+            identity: Identity::bare("RejectScheduler", Vec::new(), Needs::NOTHING),
+        }
+    }
+}
+
+impl Default for RejectScheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler for RejectScheduler {
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn decide(
+        &mut self,
+        _job: &JobMeta,
+        _view: &NodeView<'_>,
+        _rng: &mut dyn RngCore,
+        _note: &mut Note,
+    ) -> Decision {
+        Decision::Reject(RejectReason::RejectHeader)
     }
 }
 
