@@ -1,13 +1,14 @@
 //! The discrete-event simulator (`p2pfaas-bench simulate <spec.toml>`): the experiment spec that
-//! `p2pfaas-bench run` takes, run on simulated nodes that use the node's own code — its admission rule
-//! (`p2pfaas_node::queue::rule`), its `Scheduler` implementations built from the same descriptors, and
-//! its learning agent — so a design checked in simulation is the code that is deployed. The result is
+//! `p2pfaas-bench run` takes, run on simulated nodes that use the node's own decision code from
+//! `p2pfaas-core` — its admission rule (`admission`), its `Scheduler` implementations built from the
+//! same descriptors, its invocation state machine and its learning agent — so a design checked in
+//! simulation is the code that is deployed. It does not link the node (no runtime, no HTTP). The result is
 //! the same [`Report`] as a live run, with `mode = "simulated"` and 95% confidence intervals from
 //! batch means.
 //!
 //! - [`knobs`]: the spec's optional `[simulation]` table.
 //! - `engine`: the event loop of one point; `event`: its calendar; `service`: service-time draws;
-//!   `batch`: batch means.
+//!   `batch`: batch means; `host`: what a simulated node reads from `cluster.node_config`.
 //! - [`compare`]: two reports side by side (`p2pfaas-bench compare`).
 //!
 //! What is modelled exactly and what is approximated is listed in `bench/README.md` ("Simulator").
@@ -16,15 +17,15 @@ mod batch;
 pub mod compare;
 mod engine;
 mod event;
+mod host;
 pub mod knobs;
 mod service;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use p2pfaas_node::config::{Config, Raw};
-use p2pfaas_node::learning::{Agent, dims_for};
-use p2pfaas_node::scheduler::{self, Descriptor, DescriptorError, Scheduler};
+use p2pfaas_core::learning::{Agent, dims_for};
+use p2pfaas_core::scheduler::{self, Descriptor, DescriptorError, Scheduler};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
@@ -32,7 +33,8 @@ use crate::arrivals::{Profile, Schedule};
 use crate::experiment::report::{self, Accumulator, Report, Row};
 use crate::experiment::spec::Spec;
 use crate::experiment::{commit, machine, utc_now};
-use engine::{Engine, NodeSetup, Rewards, Setup};
+use engine::{Engine, NodeSetup, Setup};
+use host::Host;
 use service::Service;
 
 /// How to simulate, beyond the spec.
@@ -64,7 +66,7 @@ pub enum Error {
         /// The node's reason.
         source: DescriptorError,
     },
-    /// `cluster.node_config` is not a config the node would accept.
+    /// `cluster.node_config` has a value the node would refuse (in the part the simulator reads).
     #[error("cluster.node_config: {0}")]
     NodeConfig(String),
     /// `simulation.service_file` could not be read or parsed.
@@ -120,7 +122,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         });
     }
     let service = service(spec)?;
-    let node = node_config(spec)?;
+    let node = host::parse(&spec.cluster.node_config).map_err(Error::NodeConfig)?;
     let mut total = 0.0;
     let classes: Vec<(f64, u16, Option<u64>)> = spec
         .classes()
@@ -186,7 +188,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
                 let setup = Setup {
                     slots: c.slots,
                     queue_len: c.queue_len,
-                    task_types: node.queue.task_types,
+                    task_types: node.task_types,
                     link_ns: ms_to_ns(c.link_delay_ms),
                     probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),
                     refresh_ns: ms_to_ns(knobs.view_refresh_ms),
@@ -195,11 +197,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
                     batches: knobs.batches,
                     service: &service,
                     classes: &classes,
-                    rewards: Rewards {
-                        met: node.learner.reward_met,
-                        missed: node.learner.reward_missed,
-                        rejected: node.learner.reward_rejected,
-                    },
+                    rewards: node.rewards,
                     rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
                     service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
                 };
@@ -259,20 +257,13 @@ fn service(spec: &Spec) -> Result<Service, Error> {
     })
 }
 
-/// The node's config from `cluster.node_config` (learner parameters and rewards, task types), checked
-/// by the node's own validation.
-fn node_config(spec: &Spec) -> Result<Config, Error> {
-    let raw =
-        Raw::from_toml(&spec.cluster.node_config).map_err(|e| Error::NodeConfig(e.to_string()))?;
-    Config::from_raw(raw).map_err(|e| Error::NodeConfig(e.to_string()))
-}
-
-/// One scheduler per node, built by the node's own `scheduler::build`, each node with its own agent.
+/// One scheduler per node, built by the core's `scheduler::build` as the node builds it, each node
+/// with its own agent.
 fn schedulers(
     desc: &crate::experiment::spec::Scheduler,
     label: &str,
     nodes: usize,
-    node: &Config,
+    node: &Host,
 ) -> Result<Vec<Box<dyn Scheduler>>, Error> {
     let desc = Descriptor {
         name: desc.name.clone(),
@@ -282,8 +273,8 @@ fn schedulers(
         label: label.to_owned(),
         source,
     };
-    let task_types = node.queue.task_types;
-    let features = &node.learner.state_features;
+    let task_types = node.task_types;
+    let features = &node.features;
     let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
         scheduler::Spec::Learning { task_types } => dims_for(task_types, features.len()),
         _ => dims_for(1, features.len()),
@@ -291,8 +282,7 @@ fn schedulers(
     (0..nodes)
         .map(|_| {
             let agent = Arc::new(
-                Agent::new(dims, node.learner.parameters)
-                    .map_err(|e| Error::NodeConfig(e.to_string()))?,
+                Agent::new(dims, node.parameters).map_err(|e| Error::NodeConfig(e.to_string()))?,
             );
             let ctx = scheduler::Context {
                 task_types,

@@ -7,8 +7,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use p2pfaas_node::queue::rule::{Sequential, Verdict};
-use p2pfaas_node::scheduler::{
+use p2pfaas_core::admission::{Sequential, Verdict};
+use p2pfaas_core::scheduler::{
     Admission, Decision, JobMeta, Learning, MAX_PROBES, NodeView, Note, PeerId, PeerLoad, PeerView,
     ProbeResult, Scheduler, TypeLoad,
 };
