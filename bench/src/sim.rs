@@ -33,7 +33,7 @@ use crate::arrivals::{Profile, Schedule};
 use crate::experiment::report::{self, Accumulator, Report, Row};
 use crate::experiment::spec::Spec;
 use crate::experiment::{commit, machine, utc_now};
-use engine::{Engine, NodeSetup, Setup};
+use engine::{Engine, Faults, NodeSetup, Setup};
 use host::Host;
 use service::Service;
 
@@ -142,6 +142,19 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         (k, q, 1000.0 / spec.function.mean_ms)
     });
     let arrivals = options.arrivals.unwrap_or(knobs.arrivals);
+    let faults = Faults {
+        probe_failure: knobs.probe_failure,
+        forward_failure: knobs.forward_failure,
+        forward_timeout: knobs.forward_timeout,
+        forward_timeout_ns: ms_to_ns(knobs.forward_timeout_ms),
+        mtbf_ns: knobs.mtbf_s * 1e9,
+        mttr_ns: knobs.mttr_s * 1e9,
+        crashes: knobs
+            .crash
+            .iter()
+            .map(|c| (c.node, ms_to_ns(c.at_s * 1e3), ms_to_ns(c.down_s * 1e3)))
+            .collect(),
+    };
     let mut rows = Vec::new();
     let mut simulated = 0;
     for desc in &spec.schedulers {
@@ -198,8 +211,10 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
                     service: &service,
                     classes: &classes,
                     rewards: node.rewards,
+                    faults: &faults,
                     rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
                     service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
+                    fault_rng: SmallRng::seed_from_u64(base ^ 0x6661_756c_7473_0000),
                 };
                 let acc = Accumulator::new(spec.traffic.warmup_s, deadlines.clone());
                 let (acc, batches, n) = Engine::new(setup, nodes, &mut scheds, acc).run();

@@ -153,8 +153,8 @@ enum State {
     Done(End),
 }
 
-/// One job's way through this node. Plain data, `Copy`-sized; no allocation.
-#[derive(Debug, Clone)]
+/// One job's way through this node. Plain data (`Copy`); no allocation.
+#[derive(Debug, Clone, Copy)]
 pub struct Invocation {
     job: JobMeta,
     deadline: Option<Duration>,

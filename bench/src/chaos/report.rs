@@ -308,6 +308,7 @@ mod tests {
             class: 0,
             execution: None,
             queue: None,
+            fallback: None,
         }
     }
 
