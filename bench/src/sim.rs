@@ -44,6 +44,10 @@ pub struct SimOptions {
     pub arrivals: Option<u64>,
     /// Print a line per point to stderr.
     pub progress: bool,
+    /// Threads for the sweep's independent (scheduler, seed) replications; 0: one per core. Results
+    /// do not depend on it (each replication has its own seeded streams and schedulers); 1 runs
+    /// everything on the calling thread.
+    pub threads: usize,
 }
 
 /// Why a simulation could not run. Nothing has been written when it is returned.
@@ -155,88 +159,43 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
             .map(|c| (c.node, ms_to_ns(c.at_s * 1e3), ms_to_ns(c.down_s * 1e3)))
             .collect(),
     };
+    let shared = Shared {
+        spec,
+        progress: options.progress,
+        service: &service,
+        node: &node,
+        classes: &classes,
+        deadlines: &deadlines,
+        model,
+        arrivals,
+        faults: &faults,
+    };
+    let groups: Vec<(&crate::experiment::spec::Scheduler, u64)> = spec
+        .schedulers
+        .iter()
+        .flat_map(|desc| spec.traffic.seeds.iter().map(move |&seed| (desc, seed)))
+        .collect();
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    }
+    .min(groups.len());
+    let results = if threads <= 1 {
+        groups
+            .iter()
+            .map(|&(desc, seed)| shared.replication(desc, seed))
+            .collect::<Vec<_>>()
+    } else {
+        parallel(&groups, threads, |&(desc, seed)| {
+            shared.replication(desc, seed)
+        })
+    };
     let mut rows = Vec::new();
     let mut simulated = 0;
-    for desc in &spec.schedulers {
-        let label = desc.label();
-        for &seed in &spec.traffic.seeds {
-            let mut scheds = schedulers(desc, &label, c.nodes, &node)?;
-            for (point, &rho) in spec.traffic.rho.iter().enumerate() {
-                let lambda = spec.rates(rho);
-                let total_rate: f64 = lambda.iter().sum();
-                let duration_s = if arrivals > 0 && total_rate > 0.0 {
-                    arrivals as f64 / total_rate
-                } else {
-                    spec.traffic.duration_s
-                };
-                let warmup_ns = ms_to_ns(spec.traffic.warmup_s * 1e3);
-                let end_ns = warmup_ns + ms_to_ns(duration_s * 1e3);
-                // The live runner's seeds, with the ρ index as the point: the same streams for every
-                // scheduler.
-                let base = seed
-                    .wrapping_mul(1_000_003)
-                    .wrapping_add(point as u64 * 101);
-                let nodes = (0..c.nodes)
-                    .map(|i| {
-                        let arrivals = match lambda[i] {
-                            l if l > 0.0 => Some(Schedule::new(
-                                Profile::constant(l).map_err(|e| Error::Rate {
-                                    rho,
-                                    message: e.to_string(),
-                                })?,
-                                spec.traffic.process.into(),
-                                base.wrapping_add(i as u64),
-                            )),
-                            _ => None,
-                        };
-                        Ok(NodeSetup {
-                            speed: knobs.speed.get(i).copied().unwrap_or(1.0),
-                            arrivals,
-                            classes: SmallRng::seed_from_u64(
-                                base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
-                            ),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, Error>>()?;
-                let setup = Setup {
-                    slots: c.slots,
-                    queue_len: c.queue_len,
-                    task_types: node.task_types,
-                    link_ns: ms_to_ns(c.link_delay_ms),
-                    probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),
-                    refresh_ns: ms_to_ns(knobs.view_refresh_ms),
-                    warmup_ns,
-                    end_ns,
-                    batches: knobs.batches,
-                    service: &service,
-                    classes: &classes,
-                    rewards: node.rewards,
-                    faults: &faults,
-                    rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
-                    service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
-                    fault_rng: SmallRng::seed_from_u64(base ^ 0x6661_756c_7473_0000),
-                };
-                let acc = Accumulator::new(spec.traffic.warmup_s, deadlines.clone());
-                let (acc, batches, n) = Engine::new(setup, nodes, &mut scheds, acc).run();
-                simulated += n;
-                let mut row: Row = acc.finish(label.clone(), seed, rho, lambda, model);
-                row.load_sources = vec!["simulated".to_owned()];
-                row.reject_rate_ci95 = batches.reject_rate();
-                row.deadline_met_ci95 = row.deadline_met.and(batches.deadline_met());
-                row.mean_ms_ci95 = batches.mean_ms();
-                if options.progress {
-                    eprintln!(
-                        "{label} seed {seed} ρ {rho}: sent {} reject {:.4} ± {:.4} forwarded {:.0}% p99 {:.1} ms",
-                        row.sent,
-                        row.reject_rate,
-                        row.reject_rate_ci95.unwrap_or(f64::NAN),
-                        row.forwarded * 100.0,
-                        row.p99_ms
-                    );
-                }
-                rows.push(row);
-            }
-        }
+    for result in results {
+        let (mut group, n) = result?;
+        rows.append(&mut group);
+        simulated += n;
     }
     let report = Report {
         schema: report::SCHEMA.to_owned(),
@@ -307,4 +266,138 @@ fn schedulers(
             scheduler::build(&desc, &ctx).map_err(err)
         })
         .collect()
+}
+
+/// What every replication of a run shares (read-only).
+struct Shared<'a> {
+    spec: &'a Spec,
+    progress: bool,
+    service: &'a Service,
+    node: &'a Host,
+    classes: &'a [(f64, u16, Option<u64>)],
+    deadlines: &'a [Option<f64>],
+    model: Option<(u32, u32, f64)>,
+    arrivals: u64,
+    faults: &'a Faults,
+}
+
+impl Shared<'_> {
+    /// Every ρ point of one (scheduler, seed), in order, with the nodes' schedulers (and learning
+    /// agents) built once and kept across the sweep; also the arrivals simulated.
+    fn replication(
+        &self,
+        desc: &crate::experiment::spec::Scheduler,
+        seed: u64,
+    ) -> Result<(Vec<Row>, u64), Error> {
+        let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
+        let label = desc.label();
+        let mut scheds = schedulers(desc, &label, c.nodes, self.node)?;
+        let mut rows = Vec::with_capacity(spec.traffic.rho.len());
+        let mut simulated = 0;
+        for (point, &rho) in spec.traffic.rho.iter().enumerate() {
+            let lambda = spec.rates(rho);
+            let total_rate: f64 = lambda.iter().sum();
+            let duration_s = if self.arrivals > 0 && total_rate > 0.0 {
+                self.arrivals as f64 / total_rate
+            } else {
+                spec.traffic.duration_s
+            };
+            let warmup_ns = ms_to_ns(spec.traffic.warmup_s * 1e3);
+            let end_ns = warmup_ns + ms_to_ns(duration_s * 1e3);
+            // The live runner's seeds, with the ρ index as the point: the same streams for every
+            // scheduler.
+            let base = seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(point as u64 * 101);
+            let nodes = (0..c.nodes)
+                .map(|i| {
+                    let arrivals = match lambda[i] {
+                        l if l > 0.0 => Some(Schedule::new(
+                            Profile::constant(l).map_err(|e| Error::Rate {
+                                rho,
+                                message: e.to_string(),
+                            })?,
+                            spec.traffic.process.into(),
+                            base.wrapping_add(i as u64),
+                        )),
+                        _ => None,
+                    };
+                    Ok(NodeSetup {
+                        speed: knobs.speed.get(i).copied().unwrap_or(1.0),
+                        arrivals,
+                        classes: SmallRng::seed_from_u64(
+                            base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let setup = Setup {
+                slots: c.slots,
+                queue_len: c.queue_len,
+                task_types: self.node.task_types,
+                link_ns: ms_to_ns(c.link_delay_ms),
+                probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),
+                refresh_ns: ms_to_ns(knobs.view_refresh_ms),
+                warmup_ns,
+                end_ns,
+                batches: knobs.batches,
+                service: self.service,
+                classes: self.classes,
+                rewards: self.node.rewards,
+                faults: self.faults,
+                rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
+                service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
+                fault_rng: SmallRng::seed_from_u64(base ^ 0x6661_756c_7473_0000),
+            };
+            let acc = Accumulator::new(spec.traffic.warmup_s, self.deadlines.to_vec());
+            let (acc, batches, n) = Engine::new(setup, nodes, &mut scheds, acc).run();
+            simulated += n;
+            let mut row: Row = acc.finish(label.clone(), seed, rho, lambda, self.model);
+            row.load_sources = vec!["simulated".to_owned()];
+            row.reject_rate_ci95 = batches.reject_rate();
+            row.deadline_met_ci95 = row.deadline_met.and(batches.deadline_met());
+            row.mean_ms_ci95 = batches.mean_ms();
+            if self.progress {
+                eprintln!(
+                    "{label} seed {seed} ρ {rho}: sent {} reject {:.4} ± {:.4} forwarded {:.0}% p99 {:.1} ms",
+                    row.sent,
+                    row.reject_rate,
+                    row.reject_rate_ci95.unwrap_or(f64::NAN),
+                    row.forwarded * 100.0,
+                    row.p99_ms
+                );
+            }
+            rows.push(row);
+        }
+        Ok((rows, simulated))
+    }
+}
+
+/// `f` of every item on `threads` scoped threads, each taking the next item as it finishes one;
+/// the results in the items' order.
+fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return out;
+                        };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A panic in a replication is a bug; carry it to the caller.
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
