@@ -36,8 +36,11 @@ const PEER_FAILED: u16 = 502;
 /// Refused by the scheduler (`Error::Rejected`).
 const REJECTED: u16 = 503;
 
-/// Longest path a job can travel: every node once.
-const MAX_PATH: usize = 64;
+/// Longest path a job can travel: the origin and the schedulers' largest `MaxHops` (64) hops.
+const MAX_PATH: usize = 65;
+/// Most peers in one decision's view, as on a node (`peers::MAX_VIEW`): beyond it the view is a
+/// window of the cluster that rotates from one decision to the next.
+const MAX_VIEW: usize = 64;
 /// How often a simulated node renews its load sample: the node's default `load.sample_interval_ms`.
 const SAMPLE_NS: u64 = 100_000_000;
 /// No machine (the bottom of a job's stack).
@@ -114,6 +117,8 @@ struct Node {
     classes: SmallRng,
     /// This node's view of every node.
     cache: Vec<Known>,
+    /// Where its next peer view starts, in clusters larger than a view.
+    view_offset: usize,
     up: bool,
     /// Time-integrals for the load sample: busy slot-ns, and ns with somebody waiting (PSI "some").
     busy_ns: f64,
@@ -135,6 +140,7 @@ impl Node {
             arrivals: s.arrivals,
             classes: s.classes,
             cache,
+            view_offset: 0,
             up: true,
             busy_ns: 0.0,
             waiting_ns: 0.0,
@@ -197,7 +203,7 @@ struct Job {
     task_type: u16,
     len: u8,
     /// Where a forward in flight goes (the path grows when it arrives).
-    to: u8,
+    to: u16,
     nprobes: u8,
     /// Bumped when the job is cut by a crash: events scheduled before carry the old value.
     epoch: u32,
@@ -208,8 +214,7 @@ struct Job {
     answered: bool,
     /// Service time drawn when it started (0 if it never ran).
     service_ns: u64,
-    mask: u64,
-    path: [u8; MAX_PATH],
+    path: [u16; MAX_PATH],
     /// The machine of the node at the end of the path; each machine links to the one below.
     top: u32,
     probes: [ProbeResult; MAX_PROBES],
@@ -307,7 +312,7 @@ impl<'a> Engine<'a> {
             free_frames: Vec::new(),
             calendar: Calendar::default(),
             next_job: 0,
-            peers: vec![NO_PEER; n],
+            peers: vec![NO_PEER; n.min(MAX_VIEW)],
             acc,
             arrivals: 0,
         }
@@ -383,7 +388,7 @@ impl<'a> Engine<'a> {
         let class = pick(self.setup.classes, &mut self.nodes[i].classes);
         let (_, task_type, _) = self.setup.classes[usize::from(class)];
         let mut path = [0; MAX_PATH];
-        path[0] = node_id(i) as u8;
+        path[0] = node_id(i);
         let job = Job {
             arrived: now,
             here_since: now,
@@ -399,7 +404,6 @@ impl<'a> Engine<'a> {
             orphan: false,
             answered: false,
             service_ns: 0,
-            mask: 1 << i,
             path,
             top: NONE,
             probes: [NO_PROBE; MAX_PROBES],
@@ -451,17 +455,19 @@ impl<'a> Engine<'a> {
             external: job.len > 1,
             hops: job.hops(),
         };
-        let frame = Frame {
-            inv: Invocation::new(meta, None),
-            below: job.top,
-        };
+        let below = job.top;
         let f = match self.free_frames.pop() {
             Some(f) => {
-                self.frames[f as usize] = frame;
+                let frame = &mut self.frames[f as usize];
+                frame.inv = Invocation::new(meta, None);
+                frame.below = below;
                 f
             }
             None => {
-                self.frames.push(frame);
+                self.frames.push(Frame {
+                    inv: Invocation::new(meta, None),
+                    below,
+                });
                 u32::try_from(self.frames.len() - 1).unwrap_or(u32::MAX)
             }
         };
@@ -484,9 +490,11 @@ impl<'a> Engine<'a> {
             &mut dyn rand::RngCore,
         ) -> Step,
     ) -> Step {
-        let job = self.jobs[id as usize];
-        let i = job.at();
-        let len = self.fill_peers(i, job.mask, now);
+        let (i, top) = {
+            let job = &self.jobs[id as usize];
+            (job.at(), job.top)
+        };
+        let len = self.fill_peers(i, id, now);
         let sample = self.needs_sample.then(|| self.nodes[i].sample(now));
         let t = self.setup.task_types.max(1);
         let per_type = if self.needs_types {
@@ -504,34 +512,68 @@ impl<'a> Engine<'a> {
             peers: &self.peers[..len],
             sample,
         };
-        let inv = &mut self.frames[job.top as usize].inv;
+        let inv = &mut self.frames[top as usize].inv;
         f(inv, &mut *self.scheds[i], &view, &mut self.setup.rng)
     }
 
-    /// Fills the peer view of node `i` for a job that has visited `mask`: the nodes it believes up.
-    fn fill_peers(&mut self, i: usize, mask: u64, now: u64) -> usize {
+    /// Fills the peer view of node `i` for job `id`: the nodes it believes up and not on the job's
+    /// path, at most [`MAX_VIEW`] of them (a window starting at a rotating offset in larger clusters).
+    fn fill_peers(&mut self, i: usize, id: u32, now: u64) -> usize {
         if !self.needs_peers {
             return 0;
         }
-        let mut len = 0;
+        let Self {
+            nodes, jobs, peers, ..
+        } = self;
         let exact = self.setup.refresh_ns == 0;
-        for (m, node) in self.nodes.iter().enumerate() {
-            if mask & (1 << m) != 0 {
+        let n = nodes.len();
+        let offset = if n > MAX_VIEW {
+            let o = (nodes[i].view_offset + 1) % n;
+            nodes[i].view_offset = o;
+            o
+        } else {
+            0
+        };
+        let job = &jobs[id as usize];
+        let path = &job.path[..usize::from(job.len)];
+        // Up to 64 nodes the path is a bit set (one test per candidate); beyond, a scan of its few hops.
+        let mask = if n <= 64 {
+            path.iter().fold(0u64, |m, &p| m | 1 << p)
+        } else {
+            0
+        };
+        let mut len = 0;
+        for k in 0..n {
+            if len == MAX_VIEW {
+                break;
+            }
+            let m = if offset + k >= n {
+                offset + k - n
+            } else {
+                offset + k
+            };
+            let on_path = if n <= 64 {
+                mask & (1 << m) != 0
+            } else {
+                path.contains(&node_id(m))
+            };
+            if on_path {
                 continue;
             }
             let known = if exact {
+                let node = &nodes[m];
                 Known {
                     load: load_of(node),
                     at: now,
                     up: node.up,
                 }
             } else {
-                self.nodes[i].cache[m]
+                nodes[i].cache[m]
             };
             if !known.up {
                 continue;
             }
-            self.peers[len] = PeerView {
+            peers[len] = PeerView {
                 id: PeerId(m as u32),
                 addr: "",
                 load: Some(known.load),
@@ -644,7 +686,7 @@ impl<'a> Engine<'a> {
             self.after(f.forward_timeout_ns, now, timed_out, id);
             return;
         }
-        self.jobs[id as usize].to = node_id(to) as u8;
+        self.jobs[id as usize].to = node_id(to);
         if link == 0 {
             self.reach(id, now);
         } else {
@@ -665,7 +707,6 @@ impl<'a> Engine<'a> {
         }
         job.path[usize::from(job.len)] = job.to;
         job.len += 1;
-        job.mask |= 1 << to;
         self.enter(id, now);
     }
 
@@ -757,12 +798,10 @@ impl<'a> Engine<'a> {
             self.answer(id, status, now, now);
             return;
         }
-        let here = job.at();
         let top = job.top;
         job.top = self.frames[top as usize].below;
         self.free_frames.push(top);
         job.len -= 1;
-        job.mask &= !(1 << here);
         if job.orphan && job.top == NONE {
             // Nobody waits for this answer any more (a node before it crashed).
             self.free_job(id);
@@ -847,7 +886,7 @@ impl<'a> Engine<'a> {
             );
         }
         self.acc.add(&Record {
-            target: u16::from(job.path[0]),
+            target: job.path[0],
             seq: job.seq,
             intended: Duration::from_nanos(job.arrived),
             send_error_ns: 0,
@@ -865,8 +904,18 @@ impl<'a> Engine<'a> {
         self.free_job(id);
     }
 
+    /// Node `i` refreshes its cached view: every peer in a cluster that fits one view; in a larger one
+    /// the peers of its next two view windows (what its bounded views will read before the next
+    /// refresh), so a refresh costs the same at 100 nodes as at 10,000.
     fn refresh(&mut self, i: usize, now: u64) {
-        for m in 0..self.nodes.len() {
+        let n = self.nodes.len();
+        let (start, count) = if n > MAX_VIEW {
+            (self.nodes[i].view_offset, (2 * MAX_VIEW).min(n))
+        } else {
+            (0, n)
+        };
+        for k in 0..count {
+            let m = (start + k) % n;
             let known = Known {
                 load: load_of(&self.nodes[m]),
                 at: now,
@@ -911,7 +960,7 @@ impl<'a> Engine<'a> {
             }
             if let Some(k) = job.path[..usize::from(job.len)]
                 .iter()
-                .position(|&p| usize::from(p) == c)
+                .position(|&p| p == node_id(c))
             {
                 self.cut(id as u32, k, now);
             }
@@ -970,13 +1019,12 @@ impl<'a> Engine<'a> {
                 self.record(nid, now);
                 return;
             }
-            let mut upstream = Job {
+            let upstream = Job {
                 top: below,
                 len: k as u8,
                 live: true,
                 ..job
             };
-            upstream.mask = mask_of(&upstream.path[..k]);
             let nid = self.alloc_job(upstream);
             self.after(link, now, failed, nid);
             return;
@@ -991,14 +1039,8 @@ impl<'a> Engine<'a> {
             return;
         }
         job.len = k as u8;
-        job.mask = mask_of(&job.path[..k]);
         self.after(link, now, failed, id);
     }
-}
-
-/// The nodes on a path, as a bit set.
-fn mask_of(path: &[u8]) -> u64 {
-    path.iter().fold(0, |m, &p| m | 1 << p)
 }
 
 fn failed(id: u32, epoch: u32) -> Ev {
@@ -1037,7 +1079,7 @@ fn idle(slots: usize) -> PeerLoad {
     }
 }
 
-/// Node indices are below 64 (the spec checks it).
+/// Node indices fit (the spec allows at most 10,000 nodes).
 fn node_id(i: usize) -> u16 {
     u16::try_from(i).unwrap_or(u16::MAX)
 }
