@@ -61,5 +61,8 @@ fn a_live_run_refuses_more_nodes_than_it_can_start() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(err.starts_with("cluster.nodes: a live run starts at most 64"), "{err}");
+    assert!(
+        err.starts_with("cluster.nodes: a live run starts at most 64"),
+        "{err}"
+    );
 }
