@@ -10,7 +10,7 @@
 //! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms (re-exported from
 //!   `p2pfaas-core`, where they live).
 //! - [`peers`]: the table of peers (ids, addresses, functions, loads) and the peer protocol's wire format.
-//! - [`learning`]: the learning agent (from `p2pfaas-core`) plus saving and loading its weights.
+//! - [`learning`]: the learning agent (re-exported from `p2pfaas-core`; `store` keeps its weights).
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
@@ -26,7 +26,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod learning;
+pub use p2pfaas_core::learning;
 pub mod load;
 pub mod metrics;
 pub mod node;
