@@ -527,7 +527,7 @@ impl Agent {
     }
 
     /// Runs `f` on the Q-table mutably (for loading saved weights into it; `f` must leave it unchanged
-    /// when it fails, as `p2pfaas_learner::persist::load_qtable` does).
+    /// when it fails, as `p2pfaas_learner::persist::decode_qtable` does).
     pub fn with_table_mut<R>(&self, f: impl FnOnce(&mut QTable) -> R) -> R {
         f(&mut self.lock().q)
     }
