@@ -187,3 +187,15 @@ fn fault_knobs_are_checked() {
         assert!(err.starts_with(field), "{knob}: {err}");
     }
 }
+
+#[test]
+fn the_report_lists_fallback_reasons() {
+    let spec = three_nodes("ForwardScheduler", &["1"], "forward_failure = 0.5");
+    let report = sim::run(&spec, &SimOptions::default()).expect("simulates");
+    let md = report.markdown();
+    assert!(md.contains("| fallbacks |"), "{md}");
+    let n = report.rows[0].fallbacks["peer_failed"];
+    assert!(md.contains(&format!("peer_failed {n}")), "{md}");
+    let json = serde_json::to_string(&report).expect("serialises");
+    assert!(json.contains("\"fallbacks\":{\"peer_failed\":"), "{json}");
+}

@@ -390,6 +390,30 @@ impl Report {
                 sources(&r.load_sources)
             );
         }
+        if self.rows.iter().any(|r| !r.fallbacks.is_empty()) {
+            // Why jobs did not go where the scheduler chose (`X-P2pfaas-Scheduler-Fallback`).
+            out.push_str(
+                "
+| scheduler | ρ | seed | fallbacks |
+|---|---|---|---|
+",
+            );
+            for r in self.rows.iter().filter(|r| !r.fallbacks.is_empty()) {
+                let list: Vec<String> = r
+                    .fallbacks
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    r.scheduler,
+                    r.rho,
+                    r.seed,
+                    list.join(", ")
+                );
+            }
+        }
         out
     }
 }
