@@ -103,6 +103,32 @@ pub enum LearnError {
     Parameter(String),
 }
 
+/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected`), by how its
+/// job ended; the node and the simulator both reward through [`Rewards::of`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rewards {
+    /// Answered with a 2xx within the job's deadline.
+    pub met: f32,
+    /// Answered otherwise (late, an error, a capacity reject).
+    pub missed: f32,
+    /// Rejected on purpose (the scheduler's or the learner's 503).
+    pub rejected: f32,
+}
+
+impl Rewards {
+    /// The reward of a job that met its deadline (`met`), else was rejected on purpose (`rejected`),
+    /// else missed it.
+    pub fn of(&self, met: bool, rejected: bool) -> f32 {
+        if met {
+            self.met
+        } else if rejected {
+            self.rejected
+        } else {
+            self.missed
+        }
+    }
+}
+
 /// One learning entry, as `/train` and `/train_batch` carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

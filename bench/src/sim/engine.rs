@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use p2pfaas_core::admission::{Sequential, Verdict};
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation, Step};
+use p2pfaas_core::learning::Rewards;
 use p2pfaas_core::load::{LoadSample, Source};
 use p2pfaas_core::scheduler::{
     Admission, JobMeta, MAX_PROBES, NodeView, PeerId, PeerLoad, PeerView, ProbeResult, Scheduler,
@@ -45,14 +46,6 @@ const MAX_VIEW: usize = 64;
 const SAMPLE_NS: u64 = 100_000_000;
 /// No machine (the bottom of a job's stack).
 const NONE: u32 = u32::MAX;
-
-/// Rewards of a learning decision, as `[learner]` sets them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rewards {
-    pub(crate) met: f32,
-    pub(crate) missed: f32,
-    pub(crate) rejected: f32,
-}
 
 /// The faults `[simulation]` injects.
 #[derive(Debug, Clone, Default)]
@@ -865,14 +858,7 @@ impl<'a> Engine<'a> {
                 .then(|| self.frames[f as usize].inv.learning())
                 .flatten()
             {
-                let r = self.setup.rewards;
-                let reward = if met {
-                    r.met
-                } else if status == REJECTED {
-                    r.rejected
-                } else {
-                    r.missed
-                };
+                let reward = self.setup.rewards.of(met, status == REJECTED);
                 self.scheds[usize::from(job.path[0])].observe(&learning, reward);
             }
         }

@@ -4,10 +4,8 @@
 //! checks it by starting the nodes. Values are checked with the decision core's own rules
 //! (`p2pfaas_core::learning`), so a value the node refuses is refused here too, naming the field.
 
-use p2pfaas_core::learning::{Feature, MAX_FEATURES, Parameters, WINDOW_CAPACITY};
+use p2pfaas_core::learning::{Feature, MAX_FEATURES, Parameters, Rewards, WINDOW_CAPACITY};
 use serde::Deserialize;
-
-use super::engine::Rewards;
 
 /// The node's default `queue.task_types`.
 const TASK_TYPES: usize = 8;

@@ -216,3 +216,15 @@ fn weights_keep_distinct_states_apart() {
     );
     assert_eq!(w["actions_map"]["1"], 1);
 }
+
+#[test]
+fn rewards_by_how_the_job_ended() {
+    let r = Rewards {
+        met: 1.0,
+        missed: -0.5,
+        rejected: -1.0,
+    };
+    assert_eq!(r.of(true, false), 1.0);
+    assert_eq!(r.of(false, true), -1.0);
+    assert_eq!(r.of(false, false), -0.5);
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::{Duration, Instant};
 
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step};
+use p2pfaas_core::learning::Rewards;
 
 use super::respond::Response;
 use super::{Request, codec, forward};
@@ -260,12 +261,14 @@ pub async fn execute(
     function.metrics(w.index).record(outcome, total);
     if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
         let r = &w.node.config.learner;
-        let reward = match &result {
-            Ok(()) if (200..300).contains(&resp.status) && total <= deadline => r.reward_met,
-            Err(Error::Rejected(_)) => r.reward_rejected,
-            _ => r.reward_missed,
+        let rewards = Rewards {
+            met: r.reward_met,
+            missed: r.reward_missed,
+            rejected: r.reward_rejected,
         };
-        w.observe(learning, reward);
+        let met = result.is_ok() && (200..300).contains(&resp.status) && total <= deadline;
+        let rejected = matches!(result, Err(Error::Rejected(_)));
+        w.observe(learning, rewards.of(met, rejected));
     }
     result
 }
