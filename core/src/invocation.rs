@@ -214,15 +214,16 @@ impl Invocation {
         }
     }
 
-    /// The step the machine waits on (repeated to an input it does not expect).
-    fn pending(&self) -> Step {
+    /// The step the machine waits on, repeated to an input it does not expect.
+    fn pending(&mut self) -> Step {
         match self.state {
             State::Done(end) => Step::Done(end),
             State::Forwarding(peer) => Step::Forward(peer),
             State::Waiting(at) => Step::WaitUntil(at),
             State::Probing(p) => Step::Probe(p),
-            // Only `start` leaves this state; an input before it keeps the job here.
-            State::Start => Step::Done(End::RunLocal(Admission::Queue)),
+            // A result fed before `start` is a driver's bug; the job must not be lost to it: it runs
+            // here, queue rules applying, and that is its outcome.
+            State::Start => self.finish(End::RunLocal(Admission::Queue)),
         }
     }
 

@@ -168,6 +168,16 @@ fn local_and_reject_decisions_end_at_once() {
 }
 
 #[test]
+fn a_result_before_start_ends_the_job_here() {
+    let mut run = Run::new(2);
+    let mut s = Scripted::new(Decision::Forward(PeerId(0)), QUEUE_D, None);
+    let mut m = Invocation::new(job(0), None);
+    assert_eq!(m.forwarded(ForwardOutcome::Done), QUEUE);
+    assert_eq!(m.outcome().map(|o| Step::Done(o.end)), Some(QUEUE));
+    assert_eq!(run.start(&mut m, &mut s), QUEUE, "and stays so");
+}
+
+#[test]
 fn overrides_select_their_schedulers() {
     let mut run = Run::new(2);
     let mut overrides = Overrides::default();
