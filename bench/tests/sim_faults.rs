@@ -125,6 +125,19 @@ fn failed_and_timed_out_forwards_fall_back_once_with_their_reason() {
 }
 
 #[test]
+fn a_failed_chain_answers_through_every_hop() {
+    // Two hops of forwarding, half the forwards failing, no queue: a middle node whose forward failed
+    // and whose fallback finds no room answers 502, which its sender passes on as the peer's answer.
+    let spec = three_nodes("ForwardScheduler", &["2"], "forward_failure = 0.5");
+    let mut spec = spec;
+    spec.cluster.queue_len = 0;
+    spec.cluster.slots = 1;
+    let r = row(&spec);
+    assert!(r.failed > 0, "some 502s reach the client: {r:?}");
+    assert!(fallbacks(&r, "peer_failed") > 0);
+}
+
+#[test]
 fn a_crashed_peer_fails_forwards_until_the_view_drops_it() {
     // Node 2 crashes 3 s in and stays down; views refresh every 500 ms.
     let sim = "view_refresh_ms = 500\n[[simulation.crash]]\nnode = 2\nat_s = 3\n";

@@ -347,6 +347,10 @@ impl<'a> Engine<'a> {
                 _ => {}
             }
         }
+        debug_assert!(
+            self.jobs.iter().all(|j| !j.live),
+            "every job ends answered (or cut off by a crash)"
+        );
         (self.acc, self.batches, self.arrivals)
     }
 
@@ -608,8 +612,12 @@ impl<'a> Engine<'a> {
             Step::Forward(peer) => self.forward(id, peer.0 as usize, now),
             Step::Done(End::RunLocal(mode)) => self.admit(id, mode, now),
             Step::Done(End::Reject(_)) => self.reply(id, REJECTED, now),
-            // Only `forwarded` ends a machine with the peer's answer; `done` answers the whole path.
-            Step::Done(End::Answered) => {}
+            // The peer's own answer (not a success: `done` answers a whole path at once, e.g. a 502
+            // after its forward failed and its fallback found no room) is this node's answer too.
+            Step::Done(End::Answered) => {
+                let status = self.jobs[id as usize].status;
+                self.reply(id, status, now);
+            }
         }
     }
 
@@ -801,6 +809,7 @@ impl<'a> Engine<'a> {
             return;
         }
         // 429, 503 (and 508) are a working peer declining the job; anything else is its answer.
+        self.jobs[id as usize].status = status;
         let outcome = if matches!(status, OVERLOADED | REJECTED) {
             ForwardOutcome::Refused
         } else {
