@@ -152,7 +152,7 @@ impl Scheduler for LearningScheduler {
                 if view.peers.iter().any(|p| p.id == id) {
                     Decision::Forward(id)
                 } else {
-                    note.fallback = Some("peer_unavailable");
+                    note.fallback = Some(crate::invocation::fallback::PEER_UNAVAILABLE);
                     local
                 }
             }
