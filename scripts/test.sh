@@ -13,6 +13,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== sans-IO core: no runtime in its dependencies, no clock/file/env/thread calls"
+scripts/check-core.sh
 echo "== cargo test (unit, property, integration)"
 cargo test --workspace
 # The demo as a newcomer meets it, with wrk, nginx and the eBPF and fuzzing toolchains hidden: failing

@@ -44,6 +44,16 @@ pub enum Error {
         /// Why.
         source: load::Error,
     },
+    /// The spec has more nodes than a live run starts (it can still be simulated).
+    #[error(
+        "cluster.nodes: a live run starts at most {max} nodes, got {nodes} (simulate takes more)"
+    )]
+    TooManyNodes {
+        /// The spec's node count.
+        nodes: usize,
+        /// [`spec::MAX_LIVE_NODES`].
+        max: usize,
+    },
     /// A rate in the spec is not a valid arrival rate.
     #[error("rate at ρ = {rho}: {message}")]
     Rate {
@@ -75,6 +85,12 @@ pub struct Options {
 
 /// Runs every (scheduler, seed, ρ) point of `spec` on real nodes.
 pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
+    if spec.cluster.nodes > spec::MAX_LIVE_NODES {
+        return Err(Error::TooManyNodes {
+            nodes: spec.cluster.nodes,
+            max: spec::MAX_LIVE_NODES,
+        });
+    }
     let mut rows = Vec::new();
     let classes = spec.classes();
     let deadlines: Vec<Option<f64>> = classes.iter().map(|c| c.deadline_ms).collect();

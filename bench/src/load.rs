@@ -349,6 +349,7 @@ impl Pool {
                 class,
                 execution: None,
                 queue: None,
+                fallback: None,
             };
             let i = match slot {
                 Ok(i) => i,

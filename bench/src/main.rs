@@ -56,11 +56,13 @@ usage:
   p2pfaas-bench demo [--seconds S] [--node-bin PATH]
       three nodes on loopback under uneven Poisson traffic, every scheduler side by side, with the
       queueing-theory baselines (bench/specs/demo.toml; S seconds per scheduler, default 20)
-  p2pfaas-bench simulate SPEC.toml [--out DIR] [--arrivals N] [--timing] [--quiet]
-      the experiment SPEC on simulated nodes running the node's own schedulers (README: Simulator);
+  p2pfaas-bench simulate SPEC.toml [--out DIR] [--arrivals N] [--threads N] [--timing] [--quiet]
+      the experiment SPEC on simulated nodes running the node's own decision core (README: Simulator);
       writes report.json/.csv/.md and charts like `run`, mode \"simulated\", with 95% CIs
       --out DIR              results directory (default results/sim-<name>-<unix time>)
       --arrivals N           measured arrivals per point, all nodes (overrides simulation.arrivals)
+      --threads N            threads for the (scheduler, seed) replications (default: one per core;
+                             the report does not depend on it)
       --timing               print simulated requests per second of wall time
   p2pfaas-bench compare A.json B.json
       two reports side by side per (scheduler, ρ), with B − A
@@ -624,6 +626,7 @@ fn parse_simulate(args: Vec<OsString>) -> Result<SimulateArgs> {
             Arg::Value(v) if path.is_none() => path = Some(PathBuf::from(v)),
             Arg::Long("out") => out = Some(PathBuf::from(parser.value()?)),
             Arg::Long("arrivals") => options.arrivals = Some(number(&mut parser, "--arrivals")?),
+            Arg::Long("threads") => options.threads = number(&mut parser, "--threads")?,
             Arg::Long("timing") => timing = true,
             Arg::Long("quiet") => options.progress = false,
             other => return Err(other.unexpected().into()),

@@ -116,19 +116,8 @@ mod tests {
         let mut p = Progress::new(3, 10.0, false);
         p.start_point("PowerOfN seed 1 ρ 0.5".to_owned());
         let mut r = Record {
-            target: 0,
-            seq: 0,
-            intended: Duration::ZERO,
-            send_error_ns: 0,
             status: 200,
-            latency: Duration::ZERO,
-            reject_reason: None,
-            hops: None,
-            executor: String::new(),
-            error: None,
-            class: 0,
-            execution: None,
-            queue: None,
+            ..Record::default()
         };
         p.record(&r);
         r.status = 429;

@@ -1,13 +1,14 @@
 //! The discrete-event simulator (`p2pfaas-bench simulate <spec.toml>`): the experiment spec that
-//! `p2pfaas-bench run` takes, run on simulated nodes that use the node's own code — its admission rule
-//! (`p2pfaas_node::queue::rule`), its `Scheduler` implementations built from the same descriptors, and
-//! its learning agent — so a design checked in simulation is the code that is deployed. The result is
+//! `p2pfaas-bench run` takes, run on simulated nodes that use the node's own decision code from
+//! `p2pfaas-core` — its admission rule (`admission`), its `Scheduler` implementations built from the
+//! same descriptors, its invocation state machine and its learning agent — so a design checked in
+//! simulation is the code that is deployed. It does not link the node (no runtime, no HTTP). The result is
 //! the same [`Report`] as a live run, with `mode = "simulated"` and 95% confidence intervals from
 //! batch means.
 //!
 //! - [`knobs`]: the spec's optional `[simulation]` table.
 //! - `engine`: the event loop of one point; `event`: its calendar; `service`: service-time draws;
-//!   `batch`: batch means.
+//!   `batch`: batch means; `host`: what a simulated node reads from `cluster.node_config`.
 //! - [`compare`]: two reports side by side (`p2pfaas-bench compare`).
 //!
 //! What is modelled exactly and what is approximated is listed in `bench/README.md` ("Simulator").
@@ -16,15 +17,15 @@ mod batch;
 pub mod compare;
 mod engine;
 mod event;
+mod host;
 pub mod knobs;
 mod service;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use p2pfaas_node::config::{Config, Raw};
-use p2pfaas_node::learning::{Agent, dims_for};
-use p2pfaas_node::scheduler::{self, Descriptor, DescriptorError, Scheduler};
+use p2pfaas_core::learning::{Agent, dims_for};
+use p2pfaas_core::scheduler::{self, Descriptor, DescriptorError, Scheduler};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
@@ -32,7 +33,8 @@ use crate::arrivals::{Profile, Schedule};
 use crate::experiment::report::{self, Accumulator, Report, Row};
 use crate::experiment::spec::Spec;
 use crate::experiment::{commit, machine, utc_now};
-use engine::{Engine, NodeSetup, Rewards, Setup};
+use engine::{Engine, Faults, NodeSetup, Setup};
+use host::Host;
 use service::Service;
 
 /// How to simulate, beyond the spec.
@@ -42,6 +44,10 @@ pub struct SimOptions {
     pub arrivals: Option<u64>,
     /// Print a line per point to stderr.
     pub progress: bool,
+    /// Threads for the sweep's independent (scheduler, seed) replications; 0: one per core. Results
+    /// do not depend on it (each replication has its own seeded streams and schedulers); 1 runs
+    /// everything on the calling thread.
+    pub threads: usize,
 }
 
 /// Why a simulation could not run. Nothing has been written when it is returned.
@@ -64,7 +70,7 @@ pub enum Error {
         /// The node's reason.
         source: DescriptorError,
     },
-    /// `cluster.node_config` is not a config the node would accept.
+    /// `cluster.node_config` has a value the node would refuse (in the part the simulator reads).
     #[error("cluster.node_config: {0}")]
     NodeConfig(String),
     /// `simulation.service_file` could not be read or parsed.
@@ -120,7 +126,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         });
     }
     let service = service(spec)?;
-    let node = node_config(spec)?;
+    let node = host::parse(&spec.cluster.node_config).map_err(Error::NodeConfig)?;
     let mut total = 0.0;
     let classes: Vec<(f64, u16, Option<u64>)> = spec
         .classes()
@@ -140,90 +146,56 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         (k, q, 1000.0 / spec.function.mean_ms)
     });
     let arrivals = options.arrivals.unwrap_or(knobs.arrivals);
+    let faults = Faults {
+        probe_failure: knobs.probe_failure,
+        forward_failure: knobs.forward_failure,
+        forward_timeout: knobs.forward_timeout,
+        forward_timeout_ns: ms_to_ns(knobs.forward_timeout_ms),
+        mtbf_ns: knobs.mtbf_s * 1e9,
+        mttr_ns: knobs.mttr_s * 1e9,
+        crashes: knobs
+            .crash
+            .iter()
+            .map(|c| (c.node, ms_to_ns(c.at_s * 1e3), ms_to_ns(c.down_s * 1e3)))
+            .collect(),
+    };
+    let shared = Shared {
+        spec,
+        progress: options.progress,
+        service: &service,
+        node: &node,
+        classes: &classes,
+        deadlines: &deadlines,
+        model,
+        arrivals,
+        faults: &faults,
+    };
+    let groups: Vec<(&crate::experiment::spec::Scheduler, u64)> = spec
+        .schedulers
+        .iter()
+        .flat_map(|desc| spec.traffic.seeds.iter().map(move |&seed| (desc, seed)))
+        .collect();
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    }
+    .min(groups.len());
+    let results = if threads <= 1 {
+        groups
+            .iter()
+            .map(|&(desc, seed)| shared.replication(desc, seed))
+            .collect::<Vec<_>>()
+    } else {
+        parallel(&groups, threads, |&(desc, seed)| {
+            shared.replication(desc, seed)
+        })
+    };
     let mut rows = Vec::new();
     let mut simulated = 0;
-    for desc in &spec.schedulers {
-        let label = desc.label();
-        for &seed in &spec.traffic.seeds {
-            let mut scheds = schedulers(desc, &label, c.nodes, &node)?;
-            for (point, &rho) in spec.traffic.rho.iter().enumerate() {
-                let lambda = spec.rates(rho);
-                let total_rate: f64 = lambda.iter().sum();
-                let duration_s = if arrivals > 0 && total_rate > 0.0 {
-                    arrivals as f64 / total_rate
-                } else {
-                    spec.traffic.duration_s
-                };
-                let warmup_ns = ms_to_ns(spec.traffic.warmup_s * 1e3);
-                let end_ns = warmup_ns + ms_to_ns(duration_s * 1e3);
-                // The live runner's seeds, with the ρ index as the point: the same streams for every
-                // scheduler.
-                let base = seed
-                    .wrapping_mul(1_000_003)
-                    .wrapping_add(point as u64 * 101);
-                let nodes = (0..c.nodes)
-                    .map(|i| {
-                        let arrivals = match lambda[i] {
-                            l if l > 0.0 => Some(Schedule::new(
-                                Profile::constant(l).map_err(|e| Error::Rate {
-                                    rho,
-                                    message: e.to_string(),
-                                })?,
-                                spec.traffic.process.into(),
-                                base.wrapping_add(i as u64),
-                            )),
-                            _ => None,
-                        };
-                        Ok(NodeSetup {
-                            speed: knobs.speed.get(i).copied().unwrap_or(1.0),
-                            arrivals,
-                            classes: SmallRng::seed_from_u64(
-                                base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
-                            ),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, Error>>()?;
-                let setup = Setup {
-                    slots: c.slots,
-                    queue_len: c.queue_len,
-                    task_types: node.queue.task_types,
-                    link_ns: ms_to_ns(c.link_delay_ms),
-                    probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),
-                    refresh_ns: ms_to_ns(knobs.view_refresh_ms),
-                    warmup_ns,
-                    end_ns,
-                    batches: knobs.batches,
-                    service: &service,
-                    classes: &classes,
-                    rewards: Rewards {
-                        met: node.learner.reward_met,
-                        missed: node.learner.reward_missed,
-                        rejected: node.learner.reward_rejected,
-                    },
-                    rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
-                    service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
-                };
-                let acc = Accumulator::new(spec.traffic.warmup_s, deadlines.clone());
-                let (acc, batches, n) = Engine::new(setup, nodes, &mut scheds, acc).run();
-                simulated += n;
-                let mut row: Row = acc.finish(label.clone(), seed, rho, lambda, model);
-                row.load_sources = vec!["simulated".to_owned()];
-                row.reject_rate_ci95 = batches.reject_rate();
-                row.deadline_met_ci95 = row.deadline_met.and(batches.deadline_met());
-                row.mean_ms_ci95 = batches.mean_ms();
-                if options.progress {
-                    eprintln!(
-                        "{label} seed {seed} ρ {rho}: sent {} reject {:.4} ± {:.4} forwarded {:.0}% p99 {:.1} ms",
-                        row.sent,
-                        row.reject_rate,
-                        row.reject_rate_ci95.unwrap_or(f64::NAN),
-                        row.forwarded * 100.0,
-                        row.p99_ms
-                    );
-                }
-                rows.push(row);
-            }
-        }
+    for result in results {
+        let (mut group, n) = result?;
+        rows.append(&mut group);
+        simulated += n;
     }
     let report = Report {
         schema: report::SCHEMA.to_owned(),
@@ -259,20 +231,13 @@ fn service(spec: &Spec) -> Result<Service, Error> {
     })
 }
 
-/// The node's config from `cluster.node_config` (learner parameters and rewards, task types), checked
-/// by the node's own validation.
-fn node_config(spec: &Spec) -> Result<Config, Error> {
-    let raw =
-        Raw::from_toml(&spec.cluster.node_config).map_err(|e| Error::NodeConfig(e.to_string()))?;
-    Config::from_raw(raw).map_err(|e| Error::NodeConfig(e.to_string()))
-}
-
-/// One scheduler per node, built by the node's own `scheduler::build`, each node with its own agent.
+/// One scheduler per node, built by the core's `scheduler::build` as the node builds it, each node
+/// with its own agent.
 fn schedulers(
     desc: &crate::experiment::spec::Scheduler,
     label: &str,
     nodes: usize,
-    node: &Config,
+    node: &Host,
 ) -> Result<Vec<Box<dyn Scheduler>>, Error> {
     let desc = Descriptor {
         name: desc.name.clone(),
@@ -282,8 +247,8 @@ fn schedulers(
         label: label.to_owned(),
         source,
     };
-    let task_types = node.queue.task_types;
-    let features = &node.learner.state_features;
+    let task_types = node.task_types;
+    let features = &node.features;
     let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
         scheduler::Spec::Learning { task_types } => dims_for(task_types, features.len()),
         _ => dims_for(1, features.len()),
@@ -291,8 +256,7 @@ fn schedulers(
     (0..nodes)
         .map(|_| {
             let agent = Arc::new(
-                Agent::new(dims, node.learner.parameters)
-                    .map_err(|e| Error::NodeConfig(e.to_string()))?,
+                Agent::new(dims, node.parameters).map_err(|e| Error::NodeConfig(e.to_string()))?,
             );
             let ctx = scheduler::Context {
                 task_types,
@@ -302,4 +266,138 @@ fn schedulers(
             scheduler::build(&desc, &ctx).map_err(err)
         })
         .collect()
+}
+
+/// What every replication of a run shares (read-only).
+struct Shared<'a> {
+    spec: &'a Spec,
+    progress: bool,
+    service: &'a Service,
+    node: &'a Host,
+    classes: &'a [(f64, u16, Option<u64>)],
+    deadlines: &'a [Option<f64>],
+    model: Option<(u32, u32, f64)>,
+    arrivals: u64,
+    faults: &'a Faults,
+}
+
+impl Shared<'_> {
+    /// Every ρ point of one (scheduler, seed), in order, with the nodes' schedulers (and learning
+    /// agents) built once and kept across the sweep; also the arrivals simulated.
+    fn replication(
+        &self,
+        desc: &crate::experiment::spec::Scheduler,
+        seed: u64,
+    ) -> Result<(Vec<Row>, u64), Error> {
+        let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
+        let label = desc.label();
+        let mut scheds = schedulers(desc, &label, c.nodes, self.node)?;
+        let mut rows = Vec::with_capacity(spec.traffic.rho.len());
+        let mut simulated = 0;
+        for (point, &rho) in spec.traffic.rho.iter().enumerate() {
+            let lambda = spec.rates(rho);
+            let total_rate: f64 = lambda.iter().sum();
+            let duration_s = if self.arrivals > 0 && total_rate > 0.0 {
+                self.arrivals as f64 / total_rate
+            } else {
+                spec.traffic.duration_s
+            };
+            let warmup_ns = ms_to_ns(spec.traffic.warmup_s * 1e3);
+            let end_ns = warmup_ns + ms_to_ns(duration_s * 1e3);
+            // The live runner's seeds, with the ρ index as the point: the same streams for every
+            // scheduler.
+            let base = seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(point as u64 * 101);
+            let nodes = (0..c.nodes)
+                .map(|i| {
+                    let arrivals = match lambda[i] {
+                        l if l > 0.0 => Some(Schedule::new(
+                            Profile::constant(l).map_err(|e| Error::Rate {
+                                rho,
+                                message: e.to_string(),
+                            })?,
+                            spec.traffic.process.into(),
+                            base.wrapping_add(i as u64),
+                        )),
+                        _ => None,
+                    };
+                    Ok(NodeSetup {
+                        speed: knobs.speed.get(i).copied().unwrap_or(1.0),
+                        arrivals,
+                        classes: SmallRng::seed_from_u64(
+                            base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let setup = Setup {
+                slots: c.slots,
+                queue_len: c.queue_len,
+                task_types: self.node.task_types,
+                link_ns: ms_to_ns(c.link_delay_ms),
+                probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),
+                refresh_ns: ms_to_ns(knobs.view_refresh_ms),
+                warmup_ns,
+                end_ns,
+                batches: knobs.batches,
+                service: self.service,
+                classes: self.classes,
+                rewards: self.node.rewards,
+                faults: self.faults,
+                rng: SmallRng::seed_from_u64(base ^ 0x7363_6865_6475_6c65),
+                service_rng: SmallRng::seed_from_u64(base ^ 0x7365_7276_6963_6573),
+                fault_rng: SmallRng::seed_from_u64(base ^ 0x6661_756c_7473_0000),
+            };
+            let acc = Accumulator::new(spec.traffic.warmup_s, self.deadlines.to_vec());
+            let (acc, batches, n) = Engine::new(setup, nodes, &mut scheds, acc).run();
+            simulated += n;
+            let mut row: Row = acc.finish(label.clone(), seed, rho, lambda, self.model);
+            row.load_sources = vec!["simulated".to_owned()];
+            row.reject_rate_ci95 = batches.reject_rate();
+            row.deadline_met_ci95 = row.deadline_met.and(batches.deadline_met());
+            row.mean_ms_ci95 = batches.mean_ms();
+            if self.progress {
+                eprintln!(
+                    "{label} seed {seed} ρ {rho}: sent {} reject {:.4} ± {:.4} forwarded {:.0}% p99 {:.1} ms",
+                    row.sent,
+                    row.reject_rate,
+                    row.reject_rate_ci95.unwrap_or(f64::NAN),
+                    row.forwarded * 100.0,
+                    row.p99_ms
+                );
+            }
+            rows.push(row);
+        }
+        Ok((rows, simulated))
+    }
+}
+
+/// `f` of every item on `threads` scoped threads, each taking the next item as it finishes one;
+/// the results in the items' order.
+fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return out;
+                        };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A panic in a replication is a bug; carry it to the caller.
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }

@@ -63,7 +63,7 @@ fn single_node_blocking_matches_erlang_b() {
             &spec,
             &SimOptions {
                 arrivals: None,
-                progress: false,
+                ..SimOptions::default()
             },
         )
         .expect("simulated twin");

@@ -22,7 +22,7 @@ fn simulate(spec: &Spec, arrivals: Option<u64>) -> Report {
         spec,
         &SimOptions {
             arrivals,
-            progress: false,
+            ..SimOptions::default()
         },
     )
     .expect("simulates")

@@ -85,6 +85,8 @@ fn allocations(spec: &Spec, arrivals: u64) -> usize {
     let options = SimOptions {
         arrivals: Some(arrivals),
         progress: false,
+        // Counted on this thread only.
+        threads: 1,
     };
     ALLOCATIONS.store(0, Ordering::SeqCst);
     ARMED.with(|a| a.set(true));

@@ -4,8 +4,6 @@
 //! [`persist`](crate::persist) functions return it: acting and training
 //! cannot fail, so nothing on the hot path builds or formats an error.
 
-use std::io;
-
 /// Everything that can go wrong while building a learner or loading weights.
 ///
 /// No variant is retryable with the same input: the caller must fix the
@@ -25,9 +23,6 @@ pub enum Error {
         /// The accepted range, in words.
         expected: &'static str,
     },
-    /// Reading or writing the weight file failed.
-    #[error("weight file I/O: {0}")]
-    Io(#[from] io::Error),
     /// The file does not start with the learner magic bytes.
     #[error("not a p2pfaas learner weight file (bad magic)")]
     BadMagic,

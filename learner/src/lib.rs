@@ -4,8 +4,9 @@
 //! buffer (Q-table slots, tile weights, policy and TD scratch rows) is sized
 //! by `try_new`; acting and training touch only that memory, which
 //! `tests/no_alloc.rs` checks with a counting allocator. Nothing here does
-//! I/O except [`persist`], and nothing reads the clock or a thread-local RNG:
-//! randomness is the caller's [`rand::Rng`].
+//! I/O (weights are encoded to and decoded from bytes; storing them is the
+//! caller's), and nothing reads the clock or a thread-local RNG: randomness is
+//! the caller's [`rand::Rng`].
 //!
 //! # Layout
 //! - [`config`]: validated hyper-parameters ([`config::Config`]) and tile
@@ -15,7 +16,7 @@
 //! - [`tiles`]: tile coding with hashed, fixed-size weight tables.
 //! - [`td`]: differential Sarsa, discounted Sarsa, Q-learning, expected Sarsa.
 //! - [`policy`]: ε-greedy (decaying) and softmax action selection.
-//! - [`persist`]: save and load weights; the only module doing I/O.
+//! - [`persist`]: the weight file format, encoded to and decoded from bytes.
 //! - [`window`]: the EID training window.
 //! - [`error`]: construction and load errors (`step` cannot fail).
 //!

@@ -1,4 +1,5 @@
-//! Saving and loading weights; the only module of the crate that does I/O.
+//! The weight file format: encoding weights to bytes and decoding them back. No I/O: the caller
+//! stores the bytes (the node writes them atomically into its data directory).
 //!
 //! Owns the file format. A file is a 56-byte little-endian header followed by
 //! little-endian `f32`s:
@@ -21,13 +22,9 @@
 //! function. A tile body is the `table_size × stride` weights (`stride` = actions
 //! rounded up to a multiple of 8, the padding being zeros).
 //!
-//! Loading checks every header field against the value function being loaded
-//! into and changes nothing unless the whole file is valid. Saving writes a
-//! temporary file next to the target and renames it, so a crash never leaves
-//! a half-written weight file. Both allocate a file-sized buffer: they are
-//! construction-time operations, not hot-path ones.
-
-use std::{fs, path::Path};
+//! Decoding checks every header field against the value function being loaded
+//! into and changes nothing unless the whole file is valid. Encoding allocates a
+//! file-sized buffer: both are construction-time operations, not hot-path ones.
 
 use crate::{
     error::{Error, Result},
@@ -153,11 +150,8 @@ impl Header {
     }
 }
 
-/// Saves the stored states and values of `table` to `path`.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be written.
-pub fn save_qtable(table: &QTable, path: &Path) -> Result<()> {
+/// The stored states and values of `table`, as a weight file.
+pub fn encode_qtable(table: &QTable) -> Vec<u8> {
     let header = qtable_header(table, table.len() as u64);
     let floats = table.len() * (table.dims() + table.actions());
     let mut out = Vec::with_capacity(HEADER_LEN + 4 * floats);
@@ -167,19 +161,18 @@ pub fn save_qtable(table: &QTable, path: &Path) -> Result<()> {
             .chain(values)
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     }
-    write_atomically(path, &out)
+    out
 }
 
-/// Replaces the contents of `table` with the states saved in `path`.
+/// Replaces the contents of `table` with the states of the weight file `bytes`.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::BadMagic`], [`Error::UnsupportedVersion`],
-/// [`Error::Truncated`], or [`Error::Mismatch`] naming the header field that
-/// differs from `table` (`entries` when the file holds more states than its
-/// capacity). On error `table` is unchanged.
-pub fn load_qtable(table: &mut QTable, path: &Path) -> Result<()> {
-    let bytes = fs::read(path)?;
-    let header = Header::decode(&bytes, OLDEST_QTABLE)?;
+/// [`Error::BadMagic`], [`Error::UnsupportedVersion`], [`Error::Truncated`],
+/// or [`Error::Mismatch`] naming the header field that differs from `table`
+/// (`entries` when the file holds more states than its capacity). On error
+/// `table` is unchanged.
+pub fn decode_qtable(table: &mut QTable, bytes: &[u8]) -> Result<()> {
+    let header = Header::decode(bytes, OLDEST_QTABLE)?;
     header.check(&qtable_header(table, header.entries))?;
     if header.entries > table.capacity() as u64 {
         return Err(Error::Mismatch {
@@ -189,7 +182,7 @@ pub fn load_qtable(table: &mut QTable, path: &Path) -> Result<()> {
         });
     }
     let row = table.dims() + table.actions();
-    let body = body(&bytes, header.entries, row)?;
+    let body = body(bytes, header.entries, row)?;
     table.clear();
     let mut row_buf = vec![0.0f32; row];
     for chunk in body.chunks_exact(row * 4) {
@@ -201,27 +194,23 @@ pub fn load_qtable(table: &mut QTable, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Saves the weights of `tiles` to `path`.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be written.
-pub fn save_tiles(tiles: &Tiles, path: &Path) -> Result<()> {
+/// The weights of `tiles`, as a weight file.
+pub fn encode_tiles(tiles: &Tiles) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + 4 * tiles.weight_count());
     tiles_header(tiles).encode(&mut out);
     tiles
         .weights()
         .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-    write_atomically(path, &out)
+    out
 }
 
-/// Replaces the weights of `tiles` with those saved in `path`.
+/// Replaces the weights of `tiles` with those of the weight file `bytes`.
 ///
 /// # Errors
-/// As [`load_qtable`]; `layout` mismatches mean the tile ranges or widths
+/// As [`decode_qtable`]; `layout` mismatches mean the tile ranges or widths
 /// differ. On error `tiles` is unchanged.
-pub fn load_tiles(tiles: &mut Tiles, path: &Path) -> Result<()> {
-    let bytes = fs::read(path)?;
-    let header = Header::decode(&bytes, OLDEST_TILES)?;
+pub fn decode_tiles(tiles: &mut Tiles, bytes: &[u8]) -> Result<()> {
+    let header = Header::decode(bytes, OLDEST_TILES)?;
     let expected = tiles_header(tiles);
     header.check(&expected)?;
     if header.entries != expected.entries {
@@ -231,7 +220,7 @@ pub fn load_tiles(tiles: &mut Tiles, path: &Path) -> Result<()> {
             expected: expected.entries,
         });
     }
-    let body = body(&bytes, header.entries, 1)?;
+    let body = body(bytes, header.entries, 1)?;
     decode_f32s(body, tiles.weights_mut());
     Ok(())
 }
@@ -290,14 +279,6 @@ fn decode_f32s<'a>(bytes: &[u8], out: impl IntoIterator<Item = &'a mut f32>) {
     for (x, b) in out.into_iter().zip(bytes.chunks_exact(4)) {
         *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 #[cfg(test)]

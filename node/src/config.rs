@@ -14,8 +14,7 @@ use crate::scheduler::Descriptor;
 
 pub use raw::{Flags, Raw};
 
-/// Upper bound for K and Q: far above any real node, low enough that counters cannot overflow.
-pub const MAX_SLOTS: usize = 65_536;
+pub use p2pfaas_core::admission::MAX_SLOTS;
 /// Upper bound for the number of task types tracked for scheduler state.
 pub const MAX_TASK_TYPES: usize = 64;
 

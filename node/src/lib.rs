@@ -7,9 +7,10 @@
 //! - [`http`]: accept loop, per-connection task, routing, handlers, the sans-IO HTTP/1.1 codec, and
 //!   `http::respond`, the only place errors become status codes.
 //! - [`queue`]: the lock-free K-slot admission with its FIFO wait queue.
-//! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms.
+//! - [`scheduler`]: the sans-IO `Scheduler` trait, decisions and the algorithms (re-exported from
+//!   `p2pfaas-core`, where they live).
 //! - [`peers`]: the table of peers (ids, addresses, functions, loads) and the peer protocol's wire format.
-//! - [`learning`]: the node's learning agent (`LearningScheduler`, `/learner/*`) on the `learner` crate.
+//! - [`learning`]: the learning agent (re-exported from `p2pfaas-core`; `store` keeps its weights).
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
@@ -26,7 +27,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod learning;
+pub use p2pfaas_core::learning;
 pub mod load;
 pub mod metrics;
 pub mod node;
@@ -34,7 +35,7 @@ pub mod peers;
 pub mod queue;
 pub mod registry;
 pub mod runtime;
-pub mod scheduler;
+pub use p2pfaas_core::scheduler;
 pub mod shutdown;
 pub mod snapshot;
 pub mod store;

@@ -136,12 +136,21 @@ impl Node {
             store.load_learner()?.unwrap_or(config.learner.parameters),
         )?);
         let weights = store.weights_path();
-        if weights.exists() {
-            match agent.load(&weights) {
-                Ok(()) => tracing::info!(path = %weights.display(), "learner weights loaded"),
-                Err(e) => {
-                    tracing::warn!(path = %weights.display(), error = %e, "learner weights not loaded; starting empty");
-                }
+        // Saved weights of another shape (or an unreadable file) leave the agent empty.
+        let loaded = match store.load_weights() {
+            Ok(None) => None,
+            Ok(Some(bytes)) => Some(
+                agent
+                    .with_table_mut(|q| p2pfaas_learner::persist::decode_qtable(q, &bytes))
+                    .map_err(|e| e.to_string()),
+            ),
+            Err(e) => Some(Err(e.to_string())),
+        };
+        match loaded {
+            None => {}
+            Some(Ok(())) => tracing::info!(path = %weights.display(), "learner weights loaded"),
+            Some(Err(e)) => {
+                tracing::warn!(path = %weights.display(), error = %e, "learner weights not loaded; starting empty");
             }
         }
         let admission = Admission::new(
@@ -405,12 +414,10 @@ impl Node {
     /// Saves the learner's weights into the data directory (at shutdown).
     pub fn save_learner_weights(&self) {
         let path = self.store.weights_path();
-        if let Some(dir) = path.parent()
-            && let Err(e) = std::fs::create_dir_all(dir)
-        {
-            tracing::warn!(path = %dir.display(), error = %e, "cannot create the data directory");
-        }
-        match self.agent.save(&path) {
+        let bytes = self
+            .agent
+            .with_table(p2pfaas_learner::persist::encode_qtable);
+        match self.store.save_weights(&bytes) {
             Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "learner weights not saved");

@@ -9,7 +9,7 @@
 //! `Q = 0` means "no queue": reject as soon as every slot is busy. Dropping a
 //! [`Permit`] frees its slot and hands it straight to the oldest waiter.
 //! The rule itself (who starts, who waits, who gets a freed slot) is the pure
-//! [`rule`] module, which single-threaded callers such as the simulator use
+//! [`rule`] module (in `p2pfaas-core`), which single-threaded callers such as the simulator use
 //! directly through [`rule::Sequential`].
 //!
 //! The structure is shared via [`Arc`] by every per-core runtime of the node
@@ -83,7 +83,8 @@ use std::task::{Context, Poll};
 use atomic_waker::AtomicWaker;
 use crossbeam_queue::SegQueue;
 
-pub mod rule;
+/// The pure admission rule, in the decision core (`p2pfaas_core::admission`).
+pub use p2pfaas_core::admission as rule;
 #[cfg(test)]
 mod tests;
 

@@ -132,6 +132,20 @@ impl Store {
         self.save(DISCOVERY_FILE, file)
     }
 
+    /// The learner's saved weights (the learner crate's weight file format), if any.
+    pub fn load_weights(&self) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.weights_path()) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Atomically replaces the learner's weights.
+    pub fn save_weights(&self, bytes: &[u8]) -> io::Result<()> {
+        write_atomic(&self.dir, WEIGHTS_FILE, bytes)
+    }
+
     /// Atomically replaces the scheduler file.
     pub fn save_scheduler(&self, desc: &Descriptor) -> io::Result<()> {
         self.save(SCHEDULER_FILE, desc)
@@ -219,6 +233,34 @@ mod tests {
             })
             .unwrap_or(usize::MAX);
         assert_eq!(leftovers, 0);
+        let _ignored = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn learner_weights_round_trip() {
+        use p2pfaas_core::learning::{Agent, Parameters, dims_for};
+        use p2pfaas_learner::persist::{decode_qtable, encode_qtable};
+        let dir = tempdir("weights");
+        let store = Store::new(&dir);
+        assert!(matches!(store.load_weights(), Ok(None)));
+        let agent = |params| Agent::new(dims_for(1, 0), params).expect("valid");
+        let a = agent(Parameters {
+            window_size: 1,
+            ..Parameters::default()
+        });
+        for eid in 1..=10 {
+            a.learn(eid, &[0.0, 1.0, 0.0], 1, 1.0).expect("valid");
+        }
+        assert!(store.save_weights(&a.with_table(encode_qtable)).is_ok());
+        let bytes = store.load_weights().ok().flatten().unwrap_or_default();
+        let b = agent(Parameters::default());
+        assert!(b.with_table_mut(|q| decode_qtable(q, &bytes)).is_ok());
+        assert_eq!(b.values(&[0.0, 1.0, 0.0]), a.values(&[0.0, 1.0, 0.0]));
+        let wrong = Agent::new(5, Parameters::default()).expect("valid");
+        assert!(
+            wrong.with_table_mut(|q| decode_qtable(q, &bytes)).is_err(),
+            "another shape is refused"
+        );
         let _ignored = fs::remove_dir_all(&dir);
     }
 

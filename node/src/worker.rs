@@ -5,18 +5,16 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rand::SeedableRng;
+use p2pfaas_core::invocation::{Override, Overrides};
 use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
 
 use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
 use crate::peers::{MAX_VIEW, Snapshot};
 use crate::registry::{Function, Table};
-use crate::scheduler::{
-    self, Decision, JobMeta, Learning, NodeView, Note, PeerId, PeerView, ProbeResult, Scheduler,
-    TypeLoad,
-};
+use crate::scheduler::{self, Learning, NodeView, PeerId, PeerView, Scheduler, TypeLoad};
 
 /// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
 struct LocalScheduler {
@@ -41,6 +39,8 @@ pub struct Worker {
     /// How late this worker's runtime timers fire, on average (see [`crate::backend::TimerLateness`]).
     pub timer_lateness: crate::backend::TimerLateness,
     scheduler: RefCell<LocalScheduler>,
+    /// The schedulers the override headers select, built once.
+    overrides: RefCell<Overrides>,
     /// Scratch for the per-task-type loads, one entry per counted type.
     type_loads: RefCell<Vec<TypeLoad>>,
     /// This worker's copy of the function table and its generation.
@@ -83,6 +83,7 @@ impl Worker {
             pool: Pool::new(),
             timer_lateness: crate::backend::TimerLateness::default(),
             scheduler: RefCell::new(LocalScheduler { generation, inner }),
+            overrides: RefCell::new(Overrides::default()),
             type_loads: RefCell::new(vec![TypeLoad::default(); node.task_types.len()]),
             table,
             peers,
@@ -177,56 +178,27 @@ impl Worker {
         f(sched, &view)
     }
 
-    /// Asks the current scheduler about `job`, a call of `function` that passed the nodes in `path`;
-    /// `name` receives the scheduler's display name and `note` what the response and learning need.
-    pub fn decide(
+    /// Runs `f` with the scheduler that decides a job with override `over` (the override's, else the
+    /// current one), the node's view for a call of `function` whose path so far is `path`, and this
+    /// worker's RNG: what each step of a `p2pfaas_core::invocation::Invocation` needs. `fresh` first swaps in the
+    /// scheduler the node published last (at a job's first decision only, so a job's probe is answered
+    /// by the scheduler that asked for it).
+    pub fn with_decider<R>(
         &self,
-        job: &JobMeta,
+        over: Option<Override>,
+        fresh: bool,
         function: &str,
         path: &[String],
-        note: &mut Note,
-        name: impl FnOnce(&str),
-    ) -> Decision {
-        self.refresh_scheduler();
+        f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>, &mut dyn RngCore) -> R,
+    ) -> R {
+        if fresh {
+            self.refresh_scheduler();
+        }
         let mut sched = self.scheduler.borrow_mut();
-        name(sched.inner.full_name());
-        self.decide_with(&mut *sched.inner, job, function, path, note)
-    }
-
-    /// Decides `job` with `sched`: the current scheduler, or a one-off one (the override headers').
-    pub fn decide_with(
-        &self,
-        sched: &mut dyn Scheduler,
-        job: &JobMeta,
-        function: &str,
-        path: &[String],
-        note: &mut Note,
-    ) -> Decision {
+        let mut overrides = self.overrides.borrow_mut();
         let mut rng = self.rng.borrow_mut();
-        self.with_view(sched, function, path, |s, view| {
-            s.decide(job, view, &mut *rng, note)
-        })
-    }
-
-    /// The decision after probing, with a fresh view.
-    pub fn after_probe(
-        &self,
-        job: &JobMeta,
-        function: &str,
-        path: &[String],
-        results: &[ProbeResult],
-        note: &mut Note,
-    ) -> Decision {
-        let mut sched = self.scheduler.borrow_mut();
-        let mut rng = self.rng.borrow_mut();
-        self.with_view(&mut *sched.inner, function, path, |s, view| {
-            s.after_probe(job, view, results, &mut *rng, note)
-        })
-    }
-
-    /// The current scheduler's decision delay (Tau).
-    pub fn decision_delay(&self) -> Option<std::time::Duration> {
-        self.scheduler.borrow().inner.decision_delay()
+        let s = overrides.select(over, &mut *sched.inner);
+        self.with_view(s, function, path, |s, view| f(s, view, &mut *rng))
     }
 
     /// Reports the reward of a job decided with `learning` to the current scheduler.

@@ -318,6 +318,7 @@ mod tests {
             class: 0,
             execution: None,
             queue: None,
+            fallback: None,
         }
     }
 

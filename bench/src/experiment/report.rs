@@ -2,6 +2,8 @@
 //! with provenance (commit, machine, date, the spec), and its renderings (JSON, CSV, markdown). Live runs
 //! and the simulator fill the same types, so the two can be compared field by field.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -88,6 +90,11 @@ pub struct Row {
     /// Half-width of the 95% confidence interval of `mean_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_ms_ci95: Option<f64>,
+    /// Counted requests by fallback reason (`X-P2pfaas-Scheduler-Fallback`: why the job did not go
+    /// where the scheduler chose, e.g. `peer_refused`, `peer_failed`, `no_peer`); live and simulated
+    /// runs give the same reasons.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fallbacks: BTreeMap<String, u64>,
 }
 
 /// The single-node model's blocking next to the measured value.
@@ -122,6 +129,7 @@ pub struct Accumulator {
     service_n: u64,
     first_ns: u128,
     last_ns: u128,
+    fallbacks: BTreeMap<Cow<'static, str>, u64>,
 }
 
 impl Accumulator {
@@ -143,6 +151,7 @@ impl Accumulator {
             service_n: 0,
             first_ns: u128::MAX,
             last_ns: 0,
+            fallbacks: BTreeMap::new(),
         }
     }
 
@@ -156,6 +165,15 @@ impl Accumulator {
         self.last_ns = self.last_ns.max(at);
         self.sent += 1;
         self.send_errors_ns.push(r.send_error_ns);
+        if let Some(reason) = &r.fallback {
+            // A new key only allocates the first time a reason is seen.
+            match self.fallbacks.get_mut(reason.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.fallbacks.insert(reason.clone(), 1);
+                }
+            }
+        }
         let latency_ns = i64::try_from(r.latency.as_nanos()).unwrap_or(i64::MAX);
         let ok = (200..300).contains(&r.status);
         if ok {
@@ -257,6 +275,11 @@ impl Accumulator {
             reject_rate_ci95: None,
             deadline_met_ci95: None,
             mean_ms_ci95: None,
+            fallbacks: self
+                .fallbacks
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v))
+                .collect(),
         }
     }
 }
@@ -367,6 +390,30 @@ impl Report {
                 sources(&r.load_sources)
             );
         }
+        if self.rows.iter().any(|r| !r.fallbacks.is_empty()) {
+            // Why jobs did not go where the scheduler chose (`X-P2pfaas-Scheduler-Fallback`).
+            out.push_str(
+                "
+| scheduler | ρ | seed | fallbacks |
+|---|---|---|---|
+",
+            );
+            for r in self.rows.iter().filter(|r| !r.fallbacks.is_empty()) {
+                let list: Vec<String> = r
+                    .fallbacks
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    r.scheduler,
+                    r.rho,
+                    r.seed,
+                    list.join(", ")
+                );
+            }
+        }
         out
     }
 }
@@ -409,6 +456,7 @@ mod tests {
             // The node reports a little less than the client sees.
             execution: ok.then(|| Duration::from_millis(latency_ms) - Duration::from_micros(100)),
             queue: None,
+            fallback: None,
         }
     }
 

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::arrivals::Process;
 use crate::load::Class;
 
+/// Most nodes a spec may describe (simulated; each node's view is bounded, not the cluster).
+pub const MAX_NODES: usize = 10_000;
+/// Most nodes a live run starts (`p2pfaas-bench run`: one process each on this machine).
+pub const MAX_LIVE_NODES: usize = 64;
+
 /// A whole experiment: one cluster per (scheduler, seed), swept over `traffic.rho`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +42,7 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// How many nodes (1–64), named `n0`, `n1`, ….
+    /// How many nodes, named `n0`, `n1`, …: 1–64 for a live run, up to 10,000 simulated.
     pub nodes: usize,
     /// K: execution slots per node.
     pub slots: usize,
@@ -232,10 +237,10 @@ impl Spec {
             return Err(invalid("name", "letters, digits, - _ . only"));
         }
         let c = &self.cluster;
-        if !(1..=64).contains(&c.nodes) {
+        if !(1..=MAX_NODES).contains(&c.nodes) {
             return Err(invalid(
                 "cluster.nodes",
-                format!("1 to 64, got {}", c.nodes),
+                format!("1 to {MAX_NODES}, got {}", c.nodes),
             ));
         }
         if c.slots == 0 {
@@ -380,7 +385,7 @@ mod tests {
                 "weights = [1.0]",
                 "traffic.weights: 1 values for 3 nodes",
             ),
-            ("nodes = 3", "nodes = 0", "cluster.nodes: 1 to 64, got 0"),
+            ("nodes = 3", "nodes = 0", "cluster.nodes: 1 to 10000, got 0"),
             ("rho = [0.5, 1.0]", "rho = []", "traffic.rho"),
             ("mean_ms = 40", "mean_ms = -1", "function.mean_ms"),
         ];

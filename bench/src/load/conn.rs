@@ -6,6 +6,7 @@
 //! blocking read wakes a thread about as fast as an event loop would, the code stays small, and the
 //! sender thread (the part whose timing matters) does nothing but sleep, spin and `write`.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, Sender};
@@ -37,6 +38,8 @@ pub(crate) struct Answer {
     pub(crate) execution: Option<Duration>,
     /// `X-P2pfaas-Timing-Queue-Seconds`: how long the job waited for a slot there.
     pub(crate) queue: Option<Duration>,
+    /// `X-P2pfaas-Scheduler-Fallback`, when the node did not do what its scheduler chose.
+    pub(crate) fallback: Option<String>,
 }
 
 /// The fixed bytes of every request of one class to one target (built once, written as is).
@@ -153,6 +156,8 @@ fn parse(buf: &[u8]) -> Result<Option<(Answer, usize)>, ReadError> {
             body_len = value.ok().and_then(|v| v.parse::<usize>().ok());
         } else if name.eq_ignore_ascii_case("x-p2pfaas-reject-reason") {
             answer.reject_reason = value.ok().map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("x-p2pfaas-scheduler-fallback") {
+            answer.fallback = value.ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("x-p2pfaas-hops") {
             answer.hops = value.ok().and_then(|v| v.parse().ok());
         } else if name.eq_ignore_ascii_case("x-p2pfaas-peers-list-id") {
@@ -219,6 +224,7 @@ impl Worker {
                 class: job.class,
                 execution: answer.execution,
                 queue: answer.queue,
+                fallback: answer.fallback.map(Cow::Owned),
             };
             if self.records.send(record).is_err() || !ok || self.idle.send(self.index).is_err() {
                 break;
@@ -237,6 +243,7 @@ mod tests {
         let raw = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 5\r\n\
                     X-P2pfaas-Reject-Reason: no_free_slot\r\nX-P2pfaas-Hops: 1\r\n\
                     X-P2pfaas-Peers-List-Id: [\"a\", \"b\"]\r\n\
+                    X-P2pfaas-Scheduler-Fallback: peer_refused\r\n\
                     X-P2pfaas-Timing-Queue-Seconds: 0.002500\r\n\r\nhelloHTTP/1.1";
         let head_end = raw.len() - "helloHTTP/1.1".len();
         assert_eq!(parse(&raw[..head_end - 1]), Ok(None));
@@ -252,6 +259,7 @@ mod tests {
                 executor: Some("b".into()),
                 execution: None,
                 queue: Some(Duration::from_micros(2500)),
+                fallback: Some("peer_refused".into()),
             }
         );
     }

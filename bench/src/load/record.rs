@@ -1,17 +1,18 @@
 //! One row per request, the results file's CSV schema, and the end-of-run summary. No I/O beyond the
 //! `Write` it is handed.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::time::Duration;
 
 /// Version of the results CSV; bump when a column changes meaning.
-pub const SCHEMA: &str = "p2pfaas-bench-load/3";
+pub const SCHEMA: &str = "p2pfaas-bench-load/4";
 
 /// The CSV header line (without the leading `#` comment that names schema, host and date).
-pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class,execution_ns,queue_ns";
+pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class,execution_ns,queue_ns,fallback";
 
 /// What happened to one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
     /// Index of the target (order of `--target`).
     pub target: u16,
@@ -39,6 +40,9 @@ pub struct Record {
     pub execution: Option<Duration>,
     /// How long the job waited for a slot on the executor (`X-P2pfaas-Timing-Queue-Seconds`).
     pub queue: Option<Duration>,
+    /// `X-P2pfaas-Scheduler-Fallback`: why the job did not go where the scheduler chose (the decision
+    /// core's reasons; the simulator's are the same strings, borrowed).
+    pub fallback: Option<Cow<'static, str>>,
 }
 
 impl Record {
@@ -55,7 +59,7 @@ impl Record {
         let clean = |s: &str| s.replace([',', '\n', '\r', '"'], "_");
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.target,
             self.seq,
             self.intended.as_nanos(),
@@ -69,6 +73,7 @@ impl Record {
             self.class,
             ns(self.execution),
             ns(self.queue),
+            self.fallback.as_deref().map(clean).unwrap_or_default(),
         )
     }
 }
@@ -184,19 +189,9 @@ mod tests {
     #[test]
     fn rejects_under_either_reject_status() {
         let at = |status: u16, reason: Option<&str>| Record {
-            target: 0,
-            seq: 0,
-            intended: Duration::ZERO,
-            send_error_ns: 0,
             status,
-            latency: Duration::ZERO,
             reject_reason: reason.map(str::to_owned),
-            hops: None,
-            executor: String::new(),
-            error: None,
-            class: 0,
-            execution: None,
-            queue: None,
+            ..Record::default()
         };
         assert!(at(429, Some("queue_full")).is_rejected());
         assert!(at(503, Some("reject_header")).is_rejected());
@@ -232,14 +227,15 @@ mod tests {
             class: 2,
             execution: Some(Duration::from_millis(20)),
             queue: None,
+            fallback: Some("peer_refused".into()),
         };
         let mut out = Vec::new();
         r.write_csv(&mut out).expect("to a Vec");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2,20000000,\n"
+            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2,20000000,,peer_refused\n"
         );
-        assert_eq!(HEADER.split(',').count(), 13);
+        assert_eq!(HEADER.split(',').count(), 14);
         let mut s = Summary::default();
         s.add(&r);
         s.finish();

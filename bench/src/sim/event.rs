@@ -4,25 +4,34 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// What happens at a point of virtual time.
+use p2pfaas_core::invocation::ForwardOutcome;
+
+/// What happens at a point of virtual time. Job events carry the job's epoch: a job cut by a
+/// crash ignores what was scheduled for it before.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Ev {
     /// A client request reaches node `.0`.
     Arrival(u16),
-    /// A forwarded job reaches the last node of its path.
-    Reach(u32),
-    /// Probes reach the probed peers, which report their load.
-    Probed(u32),
-    /// Probe answers are in and Tau has passed: `after_probe`.
-    Decide(u32),
+    /// A forwarded job reaches its target.
+    Reach(u32, u32),
+    /// Probes reach the probed peers, which read their load.
+    Probed(u32, u32),
+    /// The probe answers are back at the deciding node.
+    ProbesIn(u32, u32),
+    /// The Tau wait is over.
+    Decide(u32, u32),
+    /// How a forward ended reaches the node that sent it.
+    Forwarded(u32, u32, ForwardOutcome),
     /// Service ends.
-    Done(u32),
-    /// A refusal reaches the node before the last one on the path.
-    Refused(u32),
+    Done(u32, u32),
     /// The answer of a learning decision reaches its origin (reward time).
-    Answer(u32, u16),
+    Answer(u32, u32),
     /// A node refreshes its cached view of every peer.
     Refresh(u16),
+    /// A node crashes.
+    Crash(u16),
+    /// A crashed node is back, empty.
+    Repair(u16),
 }
 
 struct Entry {
@@ -80,13 +89,13 @@ mod tests {
     #[test]
     fn earliest_first_then_in_scheduling_order() {
         let mut c = Calendar::default();
-        c.push(5, Ev::Done(1));
-        c.push(3, Ev::Done(2));
-        c.push(5, Ev::Done(3));
-        c.push(3, Ev::Done(4));
+        c.push(5, Ev::Done(1, 0));
+        c.push(3, Ev::Done(2, 0));
+        c.push(5, Ev::Done(3, 0));
+        c.push(3, Ev::Done(4, 0));
         let order: Vec<u32> = std::iter::from_fn(|| c.pop())
             .map(|(_, ev)| match ev {
-                Ev::Done(id) => id,
+                Ev::Done(id, _) => id,
                 _ => 0,
             })
             .collect();

@@ -192,8 +192,10 @@ pub enum ForwardError {
     /// The peer answered that it would not take the job (a capacity or scheduling refusal): the
     /// cluster is busy, not broken.
     Refused(String),
-    /// The peer is unknown, unreachable, timed out, unauthorised or answered garbage.
+    /// The peer is unknown, unreachable, unauthorised or answered garbage.
     Failed(String),
+    /// The peer did not answer within the forward timeout.
+    TimedOut(String),
 }
 
 impl From<String> for ForwardError {
@@ -290,7 +292,7 @@ pub async fn forward(
     };
     match sent {
         Err(_) => {
-            return Err(ForwardError::Failed(format!(
+            return Err(ForwardError::TimedOut(format!(
                 "peer {} did not answer within {limit:?}",
                 peer.addr
             )));

@@ -6,6 +6,9 @@
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::{Duration, Instant};
 
+use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step};
+use p2pfaas_core::learning::Rewards;
+
 use super::respond::Response;
 use super::{Request, codec, forward};
 use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Output};
@@ -15,9 +18,7 @@ use crate::node::TaskCounter;
 use crate::peers::wire;
 use crate::queue::Admit;
 use crate::registry::Function;
-use crate::scheduler::{
-    Admission, Decision, JobMeta, Learning, Note, RejectReason, Scheduler as _,
-};
+use crate::scheduler::{Admission, JobMeta, Learning, Note};
 use crate::worker::Worker;
 
 /// Version sent in `X-P2pfaas-Version` and `GET /`.
@@ -234,16 +235,8 @@ pub async fn invoke(
     execute(w, &inv, overrides, function, resp, out).await
 }
 
-/// The client's override headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Override {
-    /// `X-P2pfaas-Scheduler-Bypass`: run here, queue rules apply.
-    Bypass,
-    /// `X-P2pfaas-Scheduler-Forward`: one hop to a random peer (`ForwardScheduler(1)`).
-    Forward,
-    /// `X-P2pfaas-Scheduler-Reject`: refuse (503).
-    Reject,
-}
+/// The client's override headers, parsed (the decision core applies them).
+pub use p2pfaas_core::invocation::Override;
 
 /// Decides, runs (here or on a peer) and answers one invocation; records its outcome and, for a learning
 /// decision with a deadline, the reward.
@@ -283,12 +276,14 @@ pub async fn execute(
     }
     if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
         let r = &w.node.config.learner;
-        let reward = match &result {
-            Ok(()) if (200..300).contains(&resp.status) && total <= deadline => r.reward_met,
-            Err(Error::Rejected(_)) => r.reward_rejected,
-            _ => r.reward_missed,
+        let rewards = Rewards {
+            met: r.reward_met,
+            missed: r.reward_missed,
+            rejected: r.reward_rejected,
         };
-        w.observe(learning, reward);
+        let met = result.is_ok() && (200..300).contains(&resp.status) && total <= deadline;
+        let rejected = matches!(result, Err(Error::Rejected(_)));
+        w.observe(learning, rewards.of(met, rejected));
     }
     result
 }
@@ -319,6 +314,9 @@ fn write_learning(resp: &mut Response, l: &Learning) {
     resp.header_fmt(header::LEARNING_EPS, format_args!("{:.6}", l.epsilon));
 }
 
+/// Drives the decision core's invocation state machine: performs its steps (probes, the Tau wait, the
+/// forward, the local run) and feeds their results back. Every rule about what comes next is the
+/// machine's; this function only does the I/O and writes the response.
 async fn run(
     w: &Worker,
     inv: &Invocation<'_>,
@@ -334,84 +332,81 @@ async fn run(
         external: inv.external,
         hops: inv.hops,
     };
-    let mut decision = match overrides {
-        Some(Override::Bypass) => {
-            resp.header(header::SCHEDULER, b"NoScheduler");
-            Decision::RunLocal(Admission::Queue)
-        }
-        Some(Override::Reject) => {
-            resp.header(header::SCHEDULER, b"RejectScheduler");
-            Decision::Reject(RejectReason::RejectHeader)
-        }
-        Some(Override::Forward) => {
-            let mut forward = crate::scheduler::ForwardScheduler::new(1);
-            resp.header(header::SCHEDULER, forward.full_name().as_bytes());
-            w.decide_with(&mut forward, &job, function.name(), &inv.path_ids, note)
-        }
-        None => {
-            let decision = w.decide(&job, function.name(), &inv.path_ids, note, |n| {
-                resp.header(header::SCHEDULER, n.as_bytes());
-            });
-            if let Some(l) = &note.learning {
-                write_learning(resp, l);
-            }
-            decision
-        }
-    };
-    let mut probing = None;
-    if let Decision::Probe(probe) = decision {
-        let started = Instant::now();
-        let results = forward::probe(w, probe.peers()).await;
-        probing = Some(started.elapsed());
-        // Tau (PowerOfNSchedulerTau): the decision takes effect Tau after arrival, as in the original,
-        // which slept after probing whether or not it then forwarded.
-        if let Some(delay) = w.decision_delay() {
-            let at = inv.arrived + delay;
-            monoio::time::sleep(at.saturating_duration_since(Instant::now())).await;
-        }
-        decision = w.after_probe(&job, function.name(), &inv.path_ids, &results, note);
+    let (name, path) = (function.name(), &inv.path_ids[..]);
+    let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
+    let mut machine = Machine::new(job, Some(answer_within));
+    let mut step = w.with_decider(overrides, true, name, path, |s, view, rng| {
+        resp.header(header::SCHEDULER, s.full_name().as_bytes());
+        machine.start(s, view, rng)
+    });
+    if let Some(l) = &machine.note().learning {
+        write_learning(resp, l);
     }
+    let mut probing = None;
+    let mut scheduled = None;
+    // Why the forward failed, for the answer when the fallback finds no room either.
+    let mut failure = None;
+    let end = loop {
+        step = match step {
+            Step::Probe(probe) => {
+                let started = Instant::now();
+                let results = forward::probe(w, probe.peers()).await;
+                probing = Some(started.elapsed());
+                let now = inv.arrived.elapsed();
+                w.with_decider(overrides, false, name, path, |s, view, rng| {
+                    machine.probed(&results, now, s, view, rng)
+                })
+            }
+            Step::WaitUntil(at) => {
+                monoio::time::sleep((inv.arrived + at).saturating_duration_since(Instant::now()))
+                    .await;
+                w.with_decider(overrides, false, name, path, |s, view, rng| {
+                    machine.waited(s, view, rng)
+                })
+            }
+            Step::Forward(peer) => {
+                let timing = forward::Timing {
+                    arrived: inv.arrived,
+                    scheduled: *scheduled.get_or_insert_with(Instant::now),
+                    probing,
+                };
+                let outcome =
+                    match forward::forward(w, inv, function, peer, timing, resp, out).await {
+                        Ok(()) => ForwardOutcome::Done,
+                        Err(forward::ForwardError::Refused(_)) => ForwardOutcome::Refused,
+                        Err(forward::ForwardError::Failed(reason)) => {
+                            failure = Some(reason);
+                            ForwardOutcome::Failed
+                        }
+                        Err(forward::ForwardError::TimedOut(reason)) => {
+                            failure = Some(reason);
+                            ForwardOutcome::TimedOut
+                        }
+                    };
+                machine.forwarded(outcome)
+            }
+            Step::Done(end) => break end,
+        };
+    };
+    *note = *machine.note();
+    write_fallback(resp, note);
     let timing = forward::Timing {
         arrived: inv.arrived,
-        scheduled: Instant::now(),
+        scheduled: scheduled.unwrap_or_else(Instant::now),
         probing,
     };
-    let mode = match decision {
-        Decision::RunLocal(mode) => mode,
-        Decision::Reject(reason) => {
-            write_fallback(resp, note);
-            return Err(Error::Rejected(reason));
-        }
-        Decision::Forward(peer) => {
-            match forward::forward(w, inv, function, peer, timing, resp, out).await {
-                Ok(()) => {
-                    write_fallback(resp, note);
-                    return Ok(());
-                }
-                // One fallback: run here if there is room now. Without room, a refusal is this
-                // node's capacity reject (429, the cluster is busy); a failure says why the peer failed.
-                Err(forward::ForwardError::Refused(_)) => {
-                    note.fallback = Some("peer_refused");
-                    write_fallback(resp, note);
-                    return run_local(w, inv, function, Admission::Queue, resp, out, timing).await;
-                }
-                Err(forward::ForwardError::Failed(reason)) => {
-                    note.fallback = Some("peer_failed");
-                    write_fallback(resp, note);
-                    return run_local(w, inv, function, Admission::Queue, resp, out, timing)
-                        .await
-                        .map_err(|e| match e {
-                            Error::Overloaded(_) => Error::PeerFailed(reason),
-                            other => other,
-                        });
-                }
-            }
-        }
-        // `after_probe` never probes again; treat a second probe as "keep it here".
-        Decision::Probe(_) => Admission::Queue,
-    };
-    write_fallback(resp, note);
-    run_local(w, inv, function, mode, resp, out, timing).await
+    match end {
+        End::Answered => Ok(()),
+        End::Reject(reason) => Err(Error::Rejected(reason)),
+        // After a refused forward, no room here is this node's capacity reject (429: the cluster is
+        // busy); after a failed one, the answer says why the peer failed.
+        End::RunLocal(mode) => run_local(w, inv, function, mode, resp, out, timing)
+            .await
+            .map_err(|e| match (e, failure) {
+                (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
+                (other, _) => other,
+            }),
+    }
 }
 
 fn write_fallback(resp: &mut Response, note: &Note) {

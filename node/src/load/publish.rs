@@ -92,9 +92,27 @@ fn unopt(bits: u64) -> Option<f64> {
     (bits != NONE_BITS).then(|| f64::from_bits(bits))
 }
 
+fn source_code(s: Source) -> u64 {
+    match s {
+        Source::None => 0,
+        Source::Ebpf => 1,
+        Source::Psi => 2,
+        Source::Procfs => 3,
+    }
+}
+
+fn source_from_code(code: u64) -> Source {
+    match code {
+        1 => Source::Ebpf,
+        2 => Source::Psi,
+        3 => Source::Procfs,
+        _ => Source::None,
+    }
+}
+
 fn encode(s: &LoadSample) -> [u64; WORDS] {
     [
-        s.source.code(),
+        source_code(s.source),
         s.utilisation.to_bits(),
         s.utilisation_max_cpu.to_bits(),
         opt(s.runq_latency_p50_us),
@@ -111,7 +129,7 @@ fn encode(s: &LoadSample) -> [u64; WORDS] {
 
 fn decode(w: &[u64; WORDS]) -> LoadSample {
     LoadSample {
-        source: Source::from_code(w[0]),
+        source: source_from_code(w[0]),
         utilisation: f64::from_bits(w[1]),
         utilisation_max_cpu: f64::from_bits(w[2]),
         runq_latency_p50_us: unopt(w[3]),

@@ -1,9 +1,12 @@
 //! The admission rule itself, pure: when a job starts, when it may wait, and who gets a freed slot.
-//! [`Admission`](super::Admission) applies these predicates inside its CAS loops; [`Sequential`] applies
-//! them to plain counters for single-threaded callers (the discrete-event simulator), which keep their
-//! own FIFO of waiting jobs and pop it when [`Sequential::release`] says so.
+//! The node's lock-free `queue::Admission` applies these predicates inside its CAS loops; [`Sequential`]
+//! applies them to plain counters for single-threaded callers (the discrete-event simulator), which keep
+//! their own FIFO of waiting jobs and pop it when [`Sequential::release`] says so.
 
 use crate::scheduler::Admission as Mode;
+
+/// Upper bound for K and Q: far above any real node, low enough that counters cannot overflow.
+pub const MAX_SLOTS: usize = 65_536;
 
 /// A slot is free: fewer than `slots` (K) jobs hold one.
 pub fn slot_free(running: usize, slots: usize) -> bool {
@@ -36,7 +39,7 @@ pub enum Verdict {
     Full,
 }
 
-/// K slots and a queue of Q, as plain counters: the same rule as [`Admission`](super::Admission) for one
+/// K slots and a queue of Q, as plain counters: the same rule as the node's `queue::Admission` for one
 /// thread, without tickets or permits. The caller owns the FIFO of waiting jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sequential {
@@ -57,8 +60,8 @@ impl Sequential {
         }
     }
 
-    /// Admits a newcomer in `mode`: `Queue` as [`Admission::try_admit`](super::Admission::try_admit),
-    /// `NoQueue` as [`Admission::try_run`](super::Admission::try_run).
+    /// Admits a newcomer in `mode`: `Queue` as the node's `Admission::try_admit`, `NoQueue` as its
+    /// `Admission::try_run`.
     pub fn admit(&mut self, mode: Mode) -> Verdict {
         if starts_now(self.running, self.queued, self.slots) {
             self.running += 1;

@@ -1,4 +1,4 @@
-//! The node's learning agent: one Q-table, policy, TD learner and EID window per node, shared by every
+//! The learning agent: one Q-table, policy, TD learner and EID window per node, shared by every
 //! worker and by the learner routes (`/act`, `/train`, `/train_batch`, `/learner/*`).
 //!
 //! One agent per node, as in the original, so every decision and every reward trains the same table. It
@@ -12,7 +12,6 @@
 mod pairing;
 pub mod params;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -102,6 +101,32 @@ pub enum LearnError {
     /// A parameter is invalid.
     #[error("{0}")]
     Parameter(String),
+}
+
+/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected`), by how its
+/// job ended; the node and the simulator both reward through [`Rewards::of`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rewards {
+    /// Answered with a 2xx within the job's deadline.
+    pub met: f32,
+    /// Answered otherwise (late, an error, a capacity reject).
+    pub missed: f32,
+    /// Rejected on purpose (the scheduler's or the learner's 503).
+    pub rejected: f32,
+}
+
+impl Rewards {
+    /// The reward of a job that met its deadline (`met`), else was rejected on purpose (`rejected`),
+    /// else missed it.
+    pub fn of(&self, met: bool, rejected: bool) -> f32 {
+        if met {
+            self.met
+        } else if rejected {
+            self.rejected
+        } else {
+            self.missed
+        }
+    }
 }
 
 /// One learning entry, as `/train` and `/train_batch` carry it.
@@ -525,14 +550,15 @@ impl Agent {
         })
     }
 
-    /// Writes the Q-table to `path` (atomic, versioned; see the learner crate's `persist`).
-    pub fn save(&self, path: &Path) -> Result<(), p2pfaas_learner::Error> {
-        p2pfaas_learner::persist::save_qtable(&self.lock().q, path)
+    /// Runs `f` on the Q-table (for saving it: the file I/O is the caller's).
+    pub fn with_table<R>(&self, f: impl FnOnce(&QTable) -> R) -> R {
+        f(&self.lock().q)
     }
 
-    /// Loads a Q-table saved by [`Agent::save`]; a file of another shape is refused and changes nothing.
-    pub fn load(&self, path: &Path) -> Result<(), p2pfaas_learner::Error> {
-        p2pfaas_learner::persist::load_qtable(&mut self.lock().q, path)
+    /// Runs `f` on the Q-table mutably (for loading saved weights into it; `f` must leave it unchanged
+    /// when it fails, as `p2pfaas_learner::persist::decode_qtable` does).
+    pub fn with_table_mut<R>(&self, f: impl FnOnce(&mut QTable) -> R) -> R {
+        f(&mut self.lock().q)
     }
 }
 

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, PeerId, ProbeResult,
-    RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
+    Admission, Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, PeerId,
+    ProbeResult, RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
 };
 use crate::learning::{Agent, Feature, MAX_DIMS, MAX_FEATURES, MAX_TASK_TYPES, dims_for};
+use crate::load::LoadSample;
 
 const NAME: &str = "LearningScheduler";
 
@@ -48,7 +49,7 @@ pub struct LearningScheduler {
     features: [Option<Feature>; MAX_FEATURES],
     feature_count: usize,
     agent: Arc<Agent>,
-    name: String,
+    identity: Identity,
 }
 
 impl LearningScheduler {
@@ -63,9 +64,17 @@ impl LearningScheduler {
         Self {
             task_types,
             feature_count: features.len().min(MAX_FEATURES),
+            identity: Identity::new(
+                NAME,
+                vec![task_types.to_string()],
+                Needs {
+                    peers: true,
+                    type_loads: true,
+                    load_sample: slots.iter().flatten().any(|f| f.needs_sample()),
+                },
+            ),
             features: slots,
             agent,
-            name: format!("{NAME}({task_types})"),
         }
     }
 
@@ -104,27 +113,8 @@ impl LearningScheduler {
 }
 
 impl Scheduler for LearningScheduler {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: NAME.into(),
-            parameters: vec![self.task_types.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_type_loads(&self) -> bool {
-        true
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
-    }
-
-    fn needs_load_sample(&self) -> bool {
-        self.features.iter().flatten().any(|f| f.needs_sample())
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
@@ -162,7 +152,7 @@ impl Scheduler for LearningScheduler {
                 if view.peers.iter().any(|p| p.id == id) {
                     Decision::Forward(id)
                 } else {
-                    note.fallback = Some("peer_unavailable");
+                    note.fallback = Some(crate::invocation::fallback::PEER_UNAVAILABLE);
                     local
                 }
             }
@@ -191,7 +181,7 @@ impl Scheduler for LearningScheduler {
 /// One feature's discretised value (see [`Feature`]).
 fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
     let tenths = |v: f64| (v.clamp(0.0, 1.0) * 10.0).round();
-    let sample = view.sample.unwrap_or(crate::load::LoadSample::EMPTY);
+    let sample = view.sample.unwrap_or(LoadSample::EMPTY);
     let v = match f {
         Feature::Utilisation => tenths(sample.utilisation),
         Feature::UtilisationMaxCpu => tenths(sample.utilisation_max_cpu),
@@ -271,7 +261,7 @@ mod tests {
         let sample = crate::load::LoadSample {
             utilisation: 0.46,
             runq_latency_p99_us: Some(1500.0),
-            ..crate::load::LoadSample::EMPTY
+            ..LoadSample::EMPTY
         };
         let peers = crate::scheduler::test_support::peers(&[
             crate::scheduler::test_support::load(5),

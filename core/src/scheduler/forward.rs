@@ -7,7 +7,7 @@
 use rand::{Rng, RngCore};
 
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler,
+    Admission, Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, Scheduler,
     expect_arity, uint_param,
 };
 
@@ -17,7 +17,7 @@ const NAME: &str = "ForwardScheduler";
 #[derive(Debug, Clone)]
 pub struct ForwardScheduler {
     max_hops: u32,
-    name: String,
+    identity: Identity,
 }
 
 impl ForwardScheduler {
@@ -25,7 +25,7 @@ impl ForwardScheduler {
     pub fn new(max_hops: u32) -> Self {
         Self {
             max_hops,
-            name: format!("{NAME}({max_hops})"),
+            identity: Identity::new(NAME, vec![max_hops.to_string()], Needs::PEERS),
         }
     }
 
@@ -38,19 +38,8 @@ impl ForwardScheduler {
 }
 
 impl Scheduler for ForwardScheduler {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: NAME.into(),
-            parameters: vec![self.max_hops.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(

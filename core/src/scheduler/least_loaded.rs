@@ -11,7 +11,7 @@ use rand::RngCore;
 
 use super::cluster::{MAX_SAMPLE, distinct_indices};
 use super::{
-    Admission, Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, ProbeResult,
+    Admission, Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, ProbeResult,
     Scheduler, expect_arity, least_loaded, least_loaded_probed, probe_or, uint_param,
 };
 
@@ -23,7 +23,7 @@ const JSQ: &str = "JSQ";
 pub struct LeastLoadedCached {
     d: usize,
     threshold: usize,
-    name: String,
+    identity: Identity,
 }
 
 impl LeastLoadedCached {
@@ -31,9 +31,13 @@ impl LeastLoadedCached {
     pub fn parse(params: &[String]) -> Result<Self, DescriptorError> {
         expect_arity(LLC, "d uint, T uint", params, 2)?;
         let d = uint_param(LLC, params, 0, "d", 1..=MAX_SAMPLE)?;
-        let threshold = uint_param(LLC, params, 1, "T", 0..=crate::config::MAX_SLOTS * 2)?;
+        let threshold = uint_param(LLC, params, 1, "T", 0..=crate::admission::MAX_SLOTS * 2)?;
         Ok(Self {
-            name: format!("{LLC}({d}, {threshold})"),
+            identity: Identity::new(
+                LLC,
+                vec![d.to_string(), threshold.to_string()],
+                Needs::PEERS,
+            ),
             d,
             threshold,
         })
@@ -41,19 +45,8 @@ impl LeastLoadedCached {
 }
 
 impl Scheduler for LeastLoadedCached {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: LLC.into(),
-            parameters: vec![self.d.to_string(), self.threshold.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
@@ -87,7 +80,7 @@ impl Scheduler for LeastLoadedCached {
 #[derive(Debug, Clone)]
 pub struct Jsq {
     d: usize,
-    name: String,
+    identity: Identity,
 }
 
 impl Jsq {
@@ -96,26 +89,15 @@ impl Jsq {
         expect_arity(JSQ, "d uint", params, 1)?;
         let d = uint_param(JSQ, params, 0, "d", 1..=super::MAX_PROBES)?;
         Ok(Self {
-            name: format!("{JSQ}({d})"),
+            identity: Identity::new(JSQ, vec![d.to_string()], Needs::PEERS),
             d,
         })
     }
 }
 
 impl Scheduler for Jsq {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: JSQ.into(),
-            parameters: vec![self.d.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::RngCore;
 
 use super::{
-    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, ProbeResult, Scheduler,
+    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, ProbeResult, Scheduler,
     bool_param, duration_param, expect_arity, least_loaded_probed, probe_or, uint_param,
 };
 
@@ -24,9 +24,9 @@ pub struct PowerOfN {
     threshold: usize,
     loss: bool,
     max_hops: u32,
-    /// Tau and its text as given (`300ms`), for the Tau variant.
-    tau: Option<(Duration, String)>,
-    name: String,
+    /// Tau, for the Tau variant.
+    tau: Option<Duration>,
+    identity: Identity,
 }
 
 impl PowerOfN {
@@ -48,19 +48,25 @@ impl PowerOfN {
             expect_arity(name, "F uint, T uint, Loss bool, MaxHops uint", params, 4)?;
         }
         let probes = uint_param(name, params, 0, "F", 1..=super::MAX_PROBES)?;
-        let threshold = uint_param(name, params, 1, "T", 0..=crate::config::MAX_SLOTS * 2)?;
+        let threshold = uint_param(name, params, 1, "T", 0..=crate::admission::MAX_SLOTS * 2)?;
         let loss = bool_param(name, params, 2, "Loss")?;
         let max_hops = u32::try_from(uint_param(name, params, 3, "MaxHops", 0..=64)?).unwrap_or(64);
+        let mut parameters = vec![
+            probes.to_string(),
+            threshold.to_string(),
+            loss.to_string(),
+            max_hops.to_string(),
+        ];
         let tau = if with_tau {
-            Some((duration_param(name, params, 4, "Tau")?, params[4].clone()))
+            let tau = duration_param(name, params, 4, "Tau")?;
+            // Shown and kept as given (`300ms`), as the original did.
+            parameters.push(params[4].clone());
+            Some(tau)
         } else {
             None
         };
-        let tau_text = tau
-            .as_ref()
-            .map_or(String::new(), |(_, t)| format!(", {t}"));
         Ok(Self {
-            name: format!("{name}({probes}, {threshold}, {loss}, {max_hops}{tau_text})"),
+            identity: Identity::new(name, parameters, Needs::PEERS),
             probes,
             threshold,
             loss,
@@ -84,33 +90,8 @@ impl PowerOfN {
 }
 
 impl Scheduler for PowerOfN {
-    fn descriptor(&self) -> Descriptor {
-        let mut parameters = vec![
-            self.probes.to_string(),
-            self.threshold.to_string(),
-            self.loss.to_string(),
-            self.max_hops.to_string(),
-        ];
-        if let Some((_, text)) = &self.tau {
-            parameters.push(text.clone());
-        }
-        Descriptor {
-            name: if self.tau.is_some() {
-                "PowerOfNSchedulerTau"
-            } else {
-                "PowerOfNScheduler"
-            }
-            .into(),
-            parameters,
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
@@ -146,7 +127,7 @@ impl Scheduler for PowerOfN {
     }
 
     fn decision_delay(&self) -> Option<Duration> {
-        self.tau.as_ref().map(|(d, _)| *d)
+        self.tau
     }
 }
 

@@ -1,4 +1,5 @@
-//! `NoScheduler(Loss)`: every job runs on this node.
+//! `NoScheduler(Loss)`: every job runs on this node; and the header-driven `RejectScheduler`, which
+//! refuses every job (the client's `X-P2pfaas-Scheduler-Reject`).
 //!
 //! `Loss = true` makes the node a loss system (M/M/K/K): a job that finds no free slot is refused instead of
 //! queued, which is what single-node Erlang-B experiments need. `Loss = false` queues as configured.
@@ -7,8 +8,8 @@
 use rand::RngCore;
 
 use super::{
-    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, Scheduler, bool_param,
-    expect_arity,
+    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, RejectReason, Scheduler,
+    bool_param, expect_arity,
 };
 
 const NAME: &str = "NoScheduler";
@@ -17,12 +18,16 @@ const NAME: &str = "NoScheduler";
 #[derive(Debug, Clone)]
 pub struct NoScheduler {
     loss: bool,
+    identity: Identity,
 }
 
 impl NoScheduler {
     /// A `NoScheduler` with the given `Loss` flag.
     pub fn new(loss: bool) -> Self {
-        Self { loss }
+        Self {
+            loss,
+            identity: Identity::bare(NAME, vec![loss.to_string()], Needs::NOTHING),
+        }
     }
 
     /// Parses the compatible parameter list `[Loss]` into the `Loss` flag.
@@ -33,15 +38,8 @@ impl NoScheduler {
 }
 
 impl Scheduler for NoScheduler {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: NAME.into(),
-            parameters: vec![self.loss.to_string()],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        NAME
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
@@ -52,6 +50,44 @@ impl Scheduler for NoScheduler {
         _note: &mut Note,
     ) -> Decision {
         Decision::local(self.loss)
+    }
+}
+
+/// Refuses every job: what the client's `X-P2pfaas-Scheduler-Reject` header selects. Not selectable
+/// by descriptor.
+#[derive(Debug, Clone)]
+pub struct RejectScheduler {
+    identity: Identity,
+}
+
+impl RejectScheduler {
+    /// The scheduler behind the reject header.
+    pub fn new() -> Self {
+        Self {
+            identity: Identity::bare("RejectScheduler", Vec::new(), Needs::NOTHING),
+        }
+    }
+}
+
+impl Default for RejectScheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler for RejectScheduler {
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn decide(
+        &mut self,
+        _job: &JobMeta,
+        _view: &NodeView<'_>,
+        _rng: &mut dyn RngCore,
+        _note: &mut Note,
+    ) -> Decision {
+        Decision::Reject(RejectReason::RejectHeader)
     }
 }
 

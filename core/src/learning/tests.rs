@@ -218,22 +218,13 @@ fn weights_keep_distinct_states_apart() {
 }
 
 #[test]
-fn weights_round_trip_through_a_file() {
-    let dir = std::env::temp_dir().join(format!("p2pfaas-agent-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("w.bin");
-    let a = agent(Parameters {
-        window_size: 1,
-        ..Parameters::default()
-    });
-    for eid in 1..=10 {
-        a.learn(eid, &[0.0, 1.0, 0.0], 1, 1.0).expect("valid");
-    }
-    a.save(&path).expect("saved");
-    let b = agent(Parameters::default());
-    b.load(&path).expect("loaded");
-    assert_eq!(b.values(&[0.0, 1.0, 0.0]), a.values(&[0.0, 1.0, 0.0]));
-    let wrong = Agent::new(5, Parameters::default()).expect("valid");
-    assert!(wrong.load(&path).is_err(), "another shape is refused");
-    let _ = std::fs::remove_dir_all(&dir);
+fn rewards_by_how_the_job_ended() {
+    let r = Rewards {
+        met: 1.0,
+        missed: -0.5,
+        rejected: -1.0,
+    };
+    assert_eq!(r.of(true, false), 1.0);
+    assert_eq!(r.of(false, true), -1.0);
+    assert_eq!(r.of(false, false), -0.5);
 }

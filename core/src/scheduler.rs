@@ -3,7 +3,8 @@
 //! RNG make every algorithm deterministic under test and reusable in a simulator.
 //!
 //! Algorithms are selected by the original's descriptor `{name, parameters: [strings]}` (contract §1.4).
-//! Adding one is a file in `scheduler/` plus one arm in [`build`].
+//! Adding one is a file in `scheduler/` plus one arm in [`parse`]; its [`Identity`] says once what it is
+//! called and what its view needs.
 
 mod cluster;
 mod forward;
@@ -25,11 +26,11 @@ pub use cluster::{
 pub use forward::ForwardScheduler;
 pub use learning::{Learning, LearningScheduler};
 pub use least_loaded::{Jsq, LeastLoadedCached};
-pub use local::NoScheduler;
+pub use local::{NoScheduler, RejectScheduler};
 pub use power_of_n::PowerOfN;
 pub use round_robin::RoundRobinWithMaster;
 
-use crate::learning::Agent;
+use crate::learning::{Agent, Feature};
 
 /// The compatible, serialisable name of an algorithm and its string parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,15 +157,91 @@ pub struct Note {
     pub fallback: Option<&'static str>,
 }
 
+/// What a scheduler's view must hold beyond the node's own counts; reading each costs the caller
+/// something (counter reads, a snapshot swap, a load-sample read), so it is filled only on request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// [`NodeView::peers`].
+    pub peers: bool,
+    /// [`NodeView::per_type`].
+    pub type_loads: bool,
+    /// [`NodeView::sample`].
+    pub load_sample: bool,
+}
+
+impl Needs {
+    /// Only the node's own counts.
+    pub const NOTHING: Self = Self {
+        peers: false,
+        type_loads: false,
+        load_sample: false,
+    };
+    /// The peers that may take the job.
+    pub const PEERS: Self = Self {
+        peers: true,
+        ..Self::NOTHING
+    };
+}
+
+/// What every algorithm says about itself — its descriptor, its display name and what its view needs —
+/// built once with the algorithm, in one place, so the algorithms do not repeat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    descriptor: Descriptor,
+    full_name: String,
+    needs: Needs,
+}
+
+impl Identity {
+    /// An algorithm shown as `name(p1, p2, …)` in `X-P2pfaas-Scheduler`.
+    pub fn new(name: &str, parameters: Vec<String>, needs: Needs) -> Self {
+        let full_name = format!("{name}({})", parameters.join(", "));
+        Self {
+            descriptor: Descriptor {
+                name: name.to_owned(),
+                parameters,
+            },
+            full_name,
+            needs,
+        }
+    }
+
+    /// An algorithm shown by its bare name (the original's `NoScheduler`).
+    pub fn bare(name: &str, parameters: Vec<String>, needs: Needs) -> Self {
+        Self {
+            descriptor: Descriptor {
+                name: name.to_owned(),
+                parameters,
+            },
+            full_name: name.to_owned(),
+            needs,
+        }
+    }
+}
+
 /// A scheduling algorithm. One instance lives on each worker thread (`&mut self`, no sharing).
 pub trait Scheduler {
+    /// Its descriptor, display name and needs.
+    fn identity(&self) -> &Identity;
     /// The compatible descriptor this instance was built from.
-    fn descriptor(&self) -> Descriptor;
+    fn descriptor(&self) -> Descriptor {
+        self.identity().descriptor.clone()
+    }
     /// Display name with parameters for `X-P2pfaas-Scheduler`, e.g. `NoScheduler`.
-    fn full_name(&self) -> &str;
+    fn full_name(&self) -> &str {
+        &self.identity().full_name
+    }
     /// Whether [`NodeView::per_type`] must be filled (reading the counters costs a few cache misses).
     fn needs_type_loads(&self) -> bool {
-        false
+        self.identity().needs.type_loads
+    }
+    /// Whether [`NodeView::peers`] must be filled.
+    fn needs_peers(&self) -> bool {
+        self.identity().needs.peers
+    }
+    /// Whether [`NodeView::sample`] must be filled.
+    fn needs_load_sample(&self) -> bool {
+        self.identity().needs.load_sample
     }
     /// Decides what to do with `job`, given the node's view and the caller's RNG; `note` receives
     /// what the response and learning need.
@@ -175,14 +252,6 @@ pub trait Scheduler {
         rng: &mut dyn RngCore,
         note: &mut Note,
     ) -> Decision;
-    /// Whether [`NodeView::peers`] must be filled.
-    fn needs_peers(&self) -> bool {
-        false
-    }
-    /// Whether [`NodeView::sample`] must be filled.
-    fn needs_load_sample(&self) -> bool {
-        false
-    }
     /// The decision after a [`Decision::Probe`], given what each probed peer answered (failed probes
     /// have no load). Must not return another probe.
     fn after_probe(
@@ -205,15 +274,15 @@ pub trait Scheduler {
     fn observe(&mut self, _learning: &Learning, _reward: f32) {}
 }
 
-/// What building a scheduler may need from the node.
+/// What building a scheduler may need from its host (a node or a simulated one).
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     /// Task types the node counts (`queue.task_types`).
     pub task_types: usize,
-    /// The node's learning agent.
+    /// The host's learning agent.
     pub agent: &'a Arc<Agent>,
     /// Extra learning-state features (`learner.state_features`).
-    pub features: &'a [crate::learning::Feature],
+    pub features: &'a [Feature],
 }
 
 /// Why a descriptor could not be turned into a scheduler.

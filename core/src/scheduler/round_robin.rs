@@ -8,7 +8,7 @@
 use rand::RngCore;
 
 use super::{
-    Decision, Descriptor, DescriptorError, JobMeta, NodeView, Note, RejectReason, Scheduler,
+    Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, RejectReason, Scheduler,
     bool_param, expect_arity,
 };
 
@@ -21,7 +21,7 @@ pub struct RoundRobinWithMaster {
     master_ip: String,
     loss: bool,
     next: usize,
-    name: String,
+    identity: Identity,
 }
 
 impl RoundRobinWithMaster {
@@ -40,7 +40,11 @@ impl RoundRobinWithMaster {
         }
         let loss = bool_param(NAME, params, 2, "Loss")?;
         Ok(Self {
-            name: format!("{NAME}({master}, {master_ip}, {loss})"),
+            identity: Identity::new(
+                NAME,
+                vec![master.to_string(), master_ip.clone(), loss.to_string()],
+                Needs::PEERS,
+            ),
             master,
             master_ip,
             loss,
@@ -62,23 +66,8 @@ impl RoundRobinWithMaster {
 }
 
 impl Scheduler for RoundRobinWithMaster {
-    fn descriptor(&self) -> Descriptor {
-        Descriptor {
-            name: NAME.into(),
-            parameters: vec![
-                self.master.to_string(),
-                self.master_ip.clone(),
-                self.loss.to_string(),
-            ],
-        }
-    }
-
-    fn full_name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs_peers(&self) -> bool {
-        true
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn decide(
