@@ -3,7 +3,9 @@
 //! `http/respond.rs`, the one place where errors become status codes. `http/codec.rs` is the sans-IO
 //! HTTP/1.1 codec shared by server and clients.
 
+pub mod access;
 pub mod admin;
+pub mod change;
 pub mod client;
 pub mod codec;
 pub mod conn;

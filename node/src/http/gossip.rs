@@ -9,7 +9,7 @@ use std::time::Duration;
 use p2pfaas_membership::Outgoing;
 
 use super::Request;
-use super::admin::require_signed;
+use super::access::require_signed;
 use super::codec;
 use super::forward;
 use super::respond::Response;
