@@ -8,6 +8,7 @@ use p2pfaas_ebpf_common::tracked;
 
 use crate::maps::TRACKED;
 use crate::slot::{self, current_tid};
+use crate::switch::cpu_stat;
 
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`; `p` is the
 /// current task.
@@ -24,5 +25,9 @@ pub(crate) fn execed(key: u64, tid: u32) {
     if slot::kind_of(key, tid) == tracked::NODE {
         let _ = TRACKED.insert(tid, tracked::FUNCTION, 0);
         slot::remember(key, tracked::FUNCTION, false);
+        // It runs here now: the rest of its slice is the function's.
+        if let Some(st) = cpu_stat() {
+            st.curr_tracked = tracked::FUNCTION;
+        }
     }
 }

@@ -5,7 +5,8 @@ use aya_ebpf::macros::raw_tracepoint;
 use aya_ebpf::programs::RawTracePointContext;
 
 use crate::maps::TRACKED;
-use crate::slot::{self, current_tid};
+use crate::slot::{self, UNKNOWN, current_tid};
+use crate::switch::cpu_stat;
 
 /// `sched_process_exit(struct task_struct *p, ...)`; `p` is the current task.
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
@@ -14,9 +15,16 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> u32 {
     0
 }
 
-/// What `sched_process_exit` does in both variants.
+/// What `sched_process_exit` does in both variants. The exiting task is the one running here: what its
+/// open slice counts as is settled now, while `TRACKED` still has it (a task that starts and ends in
+/// one slice, such as a short function process, would otherwise be looked up only after it is gone).
 #[inline(always)]
 pub(crate) fn exited(key: u64, tid: u32) {
+    if let Some(st) = cpu_stat()
+        && st.curr_tracked == UNKNOWN
+    {
+        st.curr_tracked = slot::kind_of(key, tid);
+    }
     let _ = TRACKED.remove(tid);
     slot::forget(key);
 }

@@ -34,6 +34,12 @@ pub(crate) static TRACKED: HashMap<u32, u32, 8192> = HashMap::new();
 #[btf_map]
 pub(crate) static TRACKED_GEN: Array<u32, 1> = Array::new();
 
+/// 1 while the node has `sched_wakeup` attached (the wake-up sampling window, node/src/load/ebpf/wake.rs):
+/// `sched_switch` starts the wait of a preempted task only then, so preemptions and wake-ups are
+/// sampled alike.
+#[btf_map]
+pub(crate) static WAKE_WINDOW: Array<u32, 1> = Array::new();
+
 #[btf_map]
 pub(crate) static NODE_STATE: Array<NodeState, 1> = Array::new();
 

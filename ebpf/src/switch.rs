@@ -9,7 +9,7 @@ use aya_ebpf::macros::raw_tracepoint;
 use aya_ebpf::programs::RawTracePointContext;
 use p2pfaas_ebpf_common::{CpuStat, RUNQ_SLOTS, tracked};
 
-use crate::maps::{CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_HAS_STATE};
+use crate::maps::{CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_HAS_STATE, WAKE_WINDOW};
 use crate::slot::{self, UNKNOWN, current_tid};
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int
@@ -95,11 +95,11 @@ pub(crate) fn open_slice(st: &mut CpuStat, now: u64, next: u64, next_idle: bool)
     };
 }
 
-/// Wake-to-run bookkeeping through `WAKE_TS`: a task leaving still runnable starts waiting now; the
-/// task starting stops waiting.
+/// Wake-to-run bookkeeping through `WAKE_TS`: a task leaving still runnable starts waiting now (while
+/// wake-ups are sampled, `WAKE_WINDOW`); the task starting stops waiting.
 #[inline(always)]
 pub(crate) fn queue_switch(prev: u64, prev_waits: bool, next: u64, next_idle: bool, now: u64) {
-    if prev_waits {
+    if prev_waits && WAKE_WINDOW.get(0).is_some_and(|open| *open != 0) {
         slot::wait_starts(prev, now);
     }
     if !next_idle

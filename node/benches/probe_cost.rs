@@ -1,6 +1,7 @@
 //! Cost of the eBPF load probes per context switch: a pipe ping-pong between two threads pinned to
 //! CPU 0 (every round trip is two context switches and two wake-ups), timed without and with the
-//! probes attached, in interleaved rounds of the same run. Needs root and the `ebpf` feature:
+//! probes attached, in interleaved rounds of the same run. Each run lasts about a second (ten sample
+//! intervals, so a whole wake-up sampling cycle where the programs time wake-ups themselves). Needs root and the `ebpf` feature:
 //!
 //! ```sh
 //! chrt -f 50 cargo bench -p p2pfaas-node --features ebpf --bench probe_cost   # chrt shuts out CFS noise
@@ -13,12 +14,33 @@
 //! ratios. Results and the programs they replaced: ebpf/README.md ("Cost").
 
 use std::io::{Read, Write};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource};
 
-const ROUND_TRIPS: u32 = 50_000;
-const ROUNDS: usize = 10;
+const ROUND_TRIPS: u32 = 200_000;
+const ROUNDS: usize = 7;
+
+/// The node's default `load.sample_interval`.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// [`ping_pong`] with `probes` attached and sampled every [`SAMPLE_INTERVAL`] from another thread, as
+/// the node's sampler does (that also moves the wake-up sampling window on, ebpf/README.md).
+fn ping_pong_sampled(probes: &mut Probes) -> f64 {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(SAMPLE_INTERVAL);
+                probes.sample().expect("sample the maps");
+            }
+        });
+        let ns = ping_pong();
+        done.store(true, Ordering::Relaxed);
+        ns
+    })
+}
 
 /// Nanoseconds per context switch for one ping-pong run.
 fn ping_pong() -> f64 {
@@ -91,8 +113,8 @@ fn main() {
         let base = ping_pong();
         without.push(base);
         for ((_, opts), out) in variants.iter().zip(&mut cost) {
-            let probes = Probes::load(opts).expect("probes loaded a moment ago");
-            out.push(ping_pong() - base);
+            let mut probes = Probes::load(opts).expect("probes loaded a moment ago");
+            out.push(ping_pong_sampled(&mut probes) - base);
             drop(probes);
         }
     }

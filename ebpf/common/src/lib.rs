@@ -126,6 +126,8 @@ pub mod map {
     /// creates (`sched_wakeup_new`, same kind as its creator), turn a node task that calls exec into
     /// a function process (`sched_process_exec`) and drop ids at exit.
     pub const TRACKED: &str = "TRACKED";
+    /// One `u32`, 1 while the node samples wake-ups (`sched_wakeup` attached).
+    pub const WAKE_WINDOW: &str = "WAKE_WINDOW";
     /// [`NodeState`](super::NodeState), written by the node.
     pub const NODE_STATE: &str = "NODE_STATE";
 }

@@ -15,6 +15,7 @@ use p2pfaas_ebpf_common::{
 };
 
 mod pin;
+mod wake;
 
 pub use pin::Pinned;
 
@@ -22,6 +23,8 @@ use super::btf::{self, TaskOffsets};
 use super::kernel::{self, CpuCounters, Measured, Snapshot};
 pub use crate::config::EbpfPrograms;
 use crate::config::LoadConfig;
+
+pub use wake::CYCLE as WAKE_CYCLE;
 
 /// The object built by build.rs (aya-build) from the `ebpf` crate.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2pfaas"));
@@ -170,7 +173,9 @@ impl Options {
 /// Loaded, attached programs and the maps the sampler reads.
 pub struct Probes {
     /// Owns the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
+    /// The sampled `sched_wakeup` attachment ([`RunqSource::WakeTs`] only).
+    wake: Option<wake::Window>,
     cpu_stats: PerCpuArray<MapData, CpuStat>,
     runq: PerCpuArray<MapData, RunqHist>,
     tracked: HashMap<MapData, u32, u32>,
@@ -276,8 +281,10 @@ impl Probes {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
-        // Wake-ups only start wake-to-run timers (`WAKE_TS`); without them there is nothing to do.
-        let skip = |event: &str| event == "sched_wakeup" && runq_source != RunqSource::WakeTs;
+        // Wake-ups only start wake-to-run timers (`WAKE_TS`); without them there is nothing to do, and
+        // with them the program is attached in sampling windows (`wake.rs`), not here.
+        let sampled = |event: &str| event == "sched_wakeup";
+        let skip = |event: &str| sampled(event) && runq_source != RunqSource::WakeTs;
         let kind = match attach {
             Attach::TpBtf(_, kernel) => {
                 for (name, event) in BTF_PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
@@ -288,7 +295,9 @@ impl Probes {
                         .try_into()
                         .map_err(err)?;
                     program.load(event, kernel).map_err(err)?;
-                    program.attach().map_err(err)?;
+                    if !sampled(event) {
+                        program.attach().map_err(err)?;
+                    }
                 }
                 Kind::TpBtf
             }
@@ -301,7 +310,9 @@ impl Probes {
                         .try_into()
                         .map_err(err)?;
                     program.load().map_err(err)?;
-                    program.attach(event).map_err(err)?;
+                    if !sampled(event) {
+                        program.attach(event).map_err(err)?;
+                    }
                 }
                 Kind::RawTp
             }
@@ -321,9 +332,18 @@ impl Probes {
             Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
         let tracked_gen =
             Array::try_from(take(map::TRACKED_GEN)?).map_err(map_err(map::TRACKED_GEN))?;
+        let wake_window =
+            Array::try_from(take(map::WAKE_WINDOW)?).map_err(map_err(map::WAKE_WINDOW))?;
+        let wake = if runq_source == RunqSource::WakeTs {
+            let runq_now = snapshot(&cpu_stats, &runq)?.runq;
+            Some(wake::Window::open(&mut ebpf, kind, wake_window, runq_now)?)
+        } else {
+            None
+        };
         let pid = std::process::id();
         let mut probes = Self {
-            _ebpf: ebpf,
+            ebpf,
+            wake,
             cpu_stats,
             runq,
             tracked,
@@ -379,15 +399,27 @@ impl Probes {
         self.pin_dir.as_deref()
     }
 
-    /// Reads the maps and measures the interval since the previous call.
+    /// Reads the maps and measures the interval since the previous call. Where wake-ups are sampled
+    /// (`wake.rs`), this also moves the sampling window on, and the latency quantiles are those of
+    /// the last closed window.
     pub fn sample(&mut self) -> Result<Measured, Error> {
         let cur = self.snapshot()?;
-        let measured = match &self.prev {
+        let mut measured = match &self.prev {
             Some(prev) => kernel::measure(prev, &cur),
             None => kernel::measure(&cur, &cur),
         };
+        if let Some(window) = &mut self.wake {
+            (measured.runq_p50_us, measured.runq_p99_us) =
+                window.tick(&mut self.ebpf, &cur.runq)?;
+        }
         self.prev = Some(cur);
         Ok(measured)
+    }
+
+    /// Whether `sched_wakeup` is attached now, where wake-ups are timed by the programs (attached
+    /// in one sample interval of [`WAKE_CYCLE`]); `None` elsewhere (no `sched_wakeup` at all).
+    pub fn wake_window_open(&self) -> Option<bool> {
+        self.wake.as_ref().map(wake::Window::is_open)
     }
 
     /// Writes the node's scheduler state into the pinned `NODE_STATE` map (best effort: a failed write

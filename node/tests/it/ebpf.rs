@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use p2pfaas_node::load::ebpf::{EbpfPrograms, Kind, Options, Probes, RunqSource};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Kind, Options, Probes, RunqSource, WAKE_CYCLE};
 use p2pfaas_node::load::kernel::quantile_us;
 use p2pfaas_node::load::procfs;
 
@@ -222,6 +222,47 @@ fn without_runq_latency_the_counters_still_run_and_no_latency_is_reported() {
     let m = probes.sample().expect("maps readable");
     assert!(m.switches > 0, "{m:?}");
     assert_eq!((m.runq_p50_us, m.runq_p99_us), (None, None), "{m:?}");
+}
+
+#[test]
+fn wake_ups_are_sampled_in_one_interval_per_cycle_and_latency_reported_in_every_sample() {
+    require_ebpf!();
+    let _cpus = pinned_cpus();
+    // Classic: the programs time wake-ups themselves (as `tp_btf` does without the sched_info stamp).
+    let mut probes = Probes::load(&Options {
+        programs: EbpfPrograms::Classic,
+        ..options(None, true)
+    })
+    .unwrap_or_else(|e| panic!("load: {e}"));
+    assert_eq!(probes.runq_source(), RunqSource::WakeTs);
+    // The first window opens at load, so the first sample has quantiles already.
+    assert_eq!(probes.wake_window_open(), Some(true));
+    let (mut open, mut with_latency) = (0, 0);
+    for _ in 0..2 * WAKE_CYCLE {
+        // A ping-pong makes wake-ups in every interval.
+        ping_pong_on_cpu0(200);
+        let m = probes.sample().expect("sample");
+        open += u32::from(probes.wake_window_open() == Some(true));
+        with_latency += u32::from(m.runq_p50_us.is_some() && m.runq_p99_us.is_some());
+    }
+    // Opened after the 10th and 20th samples, each closed by the next one.
+    assert_eq!(open, 2, "windows open after {} samples", 2 * WAKE_CYCLE);
+    assert_eq!(
+        with_latency,
+        2 * WAKE_CYCLE,
+        "samples without latency figures"
+    );
+    if Path::new("/sys/kernel/btf/vmlinux").exists() {
+        let btf = Probes::load(&Options {
+            programs: EbpfPrograms::Btf,
+            ..options(None, true)
+        })
+        .unwrap_or_else(|e| panic!("load tp_btf: {e}"));
+        if btf.runq_source() == RunqSource::SchedInfo {
+            // The kernel's stamp needs no wake-up program at all.
+            assert_eq!(btf.wake_window_open(), None);
+        }
+    }
 }
 
 /// Serialises the tests that pin busy threads to CPU 0 or 1: one test's spinners would be another's
