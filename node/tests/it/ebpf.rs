@@ -713,3 +713,164 @@ fn runq_delays_from_the_kernels_enqueue_stamp_match_the_programs_own_timestamps(
         );
     }
 }
+
+/// `ip` with `args`, as a `Result` naming the command.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A network namespace joined to this one by a veth pair (`10.213.x.1` here, `.2` inside); removed
+/// on drop, which also removes the pair.
+struct Namespace {
+    name: String,
+    inner: String,
+}
+
+impl Namespace {
+    fn create(i: u32) -> Result<Self, String> {
+        let pid = std::process::id() % 10_000;
+        let (name, host, peer) = (
+            format!("p2pit{pid}n{i}"),
+            format!("p2h{pid}n{i}"),
+            format!("p2p{pid}n{i}"),
+        );
+        let subnet = format!("10.213.{}", (pid + i) % 250);
+        let ns = Self {
+            name: name.clone(),
+            inner: format!("{subnet}.2"),
+        };
+        ip(&["netns", "add", &name])?;
+        ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer])?;
+        ip(&["link", "set", &peer, "netns", &name])?;
+        ip(&["addr", "add", &format!("{subnet}.1/30"), "dev", &host])?;
+        ip(&["link", "set", &host, "up"])?;
+        ip(&[
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("{}/30", ns.inner),
+            "dev",
+            &peer,
+        ])?;
+        ip(&["-n", &name, "link", "set", &peer, "up"])?;
+        ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// A bpffs mounted at a temporary directory outside `/sys`: `ip netns exec` mounts a fresh sysfs, which
+/// hides `/sys/fs/bpf`, but other mounts stay visible, so a node in a namespace can pin there and this
+/// process can read the pins.
+struct BpfMount(PathBuf);
+
+impl BpfMount {
+    fn new() -> Result<Self, String> {
+        let dir = temp_dir("bpffs");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(&dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(Self(dir))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for BpfMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn nodes_in_network_namespaces_measure_with_ebpf_and_pin_where_the_host_reads_them() {
+    require_ebpf!();
+    use p2pfaas_node::load::ebpf::Pinned;
+    if Command::new("ip").arg("-V").output().is_err() {
+        eprintln!("skipped: iproute2 is not installed");
+        return;
+    }
+    let bpffs = BpfMount::new().unwrap_or_else(|e| panic!("mount a bpffs: {e}"));
+    // One node with the kind under test, one with the programs a kernel without BTF gets.
+    let kinds = [programs(), EbpfPrograms::Classic];
+    let mut nodes = Vec::new();
+    for (i, kind) in (0u32..).zip(kinds) {
+        let ns = Namespace::create(i).unwrap_or_else(|e| panic!("namespace {i}: {e}"));
+        let pins = bpffs.0.join(format!("n{i}"));
+        let config = BASE_CONFIG.replace("127.0.0.1:0", &format!("{}:0", ns.inner))
+            + &format!(
+                "\n[load]\nsource = \"ebpf\"\npin_dir = \"{}\"\nebpf_programs = \"{}\"\n",
+                pins.display(),
+                kind.as_str()
+            );
+        let node = Node::spawn_wrapped(
+            temp_dir("netns"),
+            &["ip", "netns", "exec", &ns.name],
+            Some(Driver::Epoll),
+            &config,
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("node {i} in {}: {e}", ns.name));
+        nodes.push((node, ns, pins, kind));
+    }
+    for (node, ns, pins, kind) in &nodes {
+        let end = Instant::now() + Duration::from_secs(10);
+        let body = loop {
+            let body = node.get("/monitoring/load").json();
+            if body["sample"]["source"] != "none" || Instant::now() > end {
+                break body;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(
+            body["sample"]["source"],
+            "ebpf",
+            "{} ({kind:?}): {body}; stderr: {}",
+            ns.name,
+            node.stderr()
+        );
+        if *kind == EbpfPrograms::Classic {
+            let metrics = node.get("/metrics").text();
+            assert!(
+                metrics.contains("p2pfaas_ebpf_programs_info{kind=\"raw_tp\"} 1"),
+                "{metrics}"
+            );
+        }
+        // The node's maps, pinned from inside its namespace, read from here.
+        let maps = Pinned::open(pins).unwrap_or_else(|e| panic!("{}: open pins: {e}", ns.name));
+        let (state, _) = maps.node_state().expect("NODE_STATE");
+        assert_eq!(state.pid, u64::from(node.child.id()), "{}", ns.name);
+        let switches: u64 = maps
+            .snapshot()
+            .expect("snapshot")
+            .cpus
+            .iter()
+            .map(|c| c.switches)
+            .sum();
+        assert!(switches > 0, "{}: no switches in the pinned maps", ns.name);
+    }
+}
