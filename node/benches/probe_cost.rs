@@ -11,7 +11,8 @@
 //! the wake-to-run latency on (`WAKE_TS` for classic, the kernel's `sched_info` stamp for `tp_btf`) and
 //! off; `tp_btf` is skipped without kernel BTF. One line per variant:
 //! `classic runq=on: 120 ns/switch, 1.20% of a core at 100k switches/s`, then the classic/`tp_btf`
-//! ratios. Results and the programs they replaced: ebpf/README.md ("Cost").
+//! ratios (best of N runs against best of N, as the machine is shared; a noise line per variant gives
+//! the median of the per-round differences). Results and the programs they replaced: ebpf/README.md.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,38 +105,45 @@ fn main() {
         }
         Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
     }
-    // Each round measures the ping-pong without probes and with each variant in turn; a variant's
-    // cost is the median over rounds of its difference to the run without probes of the same round,
-    // so a slow phase of a shared machine shifts both sides of a difference.
+    // Interleaved rounds: each measures the ping-pong without probes and with each variant in turn.
     let mut without = Vec::new();
-    let mut cost: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut with: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..ROUNDS {
-        let base = ping_pong();
-        without.push(base);
-        for ((_, opts), out) in variants.iter().zip(&mut cost) {
+        without.push(ping_pong());
+        for ((_, opts), out) in variants.iter().zip(&mut with) {
             let mut probes = Probes::load(opts).expect("probes loaded a moment ago");
-            out.push(ping_pong_sampled(&mut probes) - base);
+            out.push(ping_pong_sampled(&mut probes));
             drop(probes);
         }
     }
+    // Best of N against best of N: on a shared machine the fastest run of each is the one least
+    // disturbed by other work. The median of the per-round differences says how noisy the run was.
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let base = best(&without);
     println!(
-        "without probes: {:.0} ns/switch (median of {ROUNDS} rounds of {ROUND_TRIPS} round trips)",
-        median(&mut without)
+        "without probes: {base:.0} ns/switch (best of {ROUNDS} runs of {ROUND_TRIPS} round trips)"
     );
     let mut medians = Vec::new();
-    for ((name, _), v) in variants.iter().zip(&mut cost) {
-        let ns = median(v).max(0.0);
+    for ((name, _), v) in variants.iter().zip(&with) {
+        let ns = (best(v) - base).max(0.0);
         // At 100k switches/s, 1 ns per switch is 0.01 % of a core.
         println!(
             "{name}: {ns:.0} ns/switch, {:.2}% of a core at 100k switches/s",
             ns / 100.0
         );
-        medians.push((*name, ns));
+        let mut paired: Vec<f64> = v.iter().zip(&without).map(|(w, b)| w - b).collect();
+        medians.push((*name, ns, median(&mut paired)));
+    }
+    for (name, _, med) in &medians {
+        println!("  noise check, {name}: median of the per-round differences {med:.0} ns/switch");
     }
     for runq in ["on", "off"] {
         let find = |kind: &str| {
             let name = format!("{kind} runq={runq}");
-            medians.iter().find(|(n, _)| *n == name).map(|(_, ns)| *ns)
+            medians
+                .iter()
+                .find(|(n, ..)| *n == name)
+                .map(|(_, ns, _)| *ns)
         };
         if let (Some(classic), Some(btf)) = (find("classic"), find("tp_btf")) {
             println!("classic/tp_btf runq={runq}: {:.2}x", classic / btf.max(1.0));
