@@ -731,7 +731,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// A network namespace joined to this one by a veth pair (`10.213.x.1` here, `.2` inside); removed
+/// A network namespace joined to this one by a veth pair (`10.214.x.1` here, `.2` inside; the bench
+/// uses 10.213); removed
 /// on drop, which also removes the pair.
 struct Namespace {
     name: String,
@@ -746,7 +747,7 @@ impl Namespace {
             format!("p2h{pid}n{i}"),
             format!("p2p{pid}n{i}"),
         );
-        let subnet = format!("10.213.{}", (pid + i) % 250);
+        let subnet = format!("10.214.{}", (pid + i) % 250);
         let ns = Self {
             name: name.clone(),
             inner: format!("{subnet}.2"),
