@@ -27,11 +27,16 @@ const ROUNDS: usize = 7;
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// [`ping_pong`] with `probes` attached and sampled every [`SAMPLE_INTERVAL`] from another thread, as
-/// the node's sampler does (that also moves the wake-up sampling window on, ebpf/README.md).
+/// the node's sampler does (that also moves the wake-up sampling window on, ebpf/README.md). The
+/// sampler runs off CPU 0, as the node's sampler runs beside the work it measures.
 fn ping_pong_sampled(probes: &mut Probes) -> f64 {
     let done = AtomicBool::new(false);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     std::thread::scope(|s| {
         s.spawn(|| {
+            if cpus > 1 {
+                monoio::utils::bind_to_cpu_set(1..cpus).expect("pin the sampler off CPU 0");
+            }
             while !done.load(Ordering::Relaxed) {
                 std::thread::sleep(SAMPLE_INTERVAL);
                 probes.sample().expect("sample the maps");
