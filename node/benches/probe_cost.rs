@@ -1,7 +1,8 @@
 //! Cost of the eBPF load probes per context switch: a pipe ping-pong between two threads pinned to
 //! CPU 0 (every round trip is two context switches and two wake-ups), timed without and with the
 //! probes attached, in interleaved rounds of the same run. Each run lasts about a second (ten sample
-//! intervals, so a whole wake-up sampling cycle where the programs time wake-ups themselves). Needs root and the `ebpf` feature:
+//! intervals: a whole wake-up sampling cycle where the programs time wake-ups themselves). Needs root
+//! and the `ebpf` feature:
 //!
 //! ```sh
 //! chrt -f 50 cargo bench -p p2pfaas-node --features ebpf --bench probe_cost   # chrt shuts out CFS noise
@@ -12,7 +13,15 @@
 //! off; `tp_btf` is skipped without kernel BTF. One line per variant:
 //! `classic runq=on: 120 ns/switch, 1.20% of a core at 100k switches/s`, then the classic/`tp_btf`
 //! ratios (best of N runs against best of N, as the machine is shared; a noise line per variant gives
-//! the median of the per-round differences). Results and the programs they replaced: ebpf/README.md.
+//! the median of the per-round differences).
+//!
+//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07, commit 1b3b894, load average 5–13 from
+//! other builds; ebpf/README.md has all runs and the programs these replaced):
+//!
+//! | run | classic on | classic off | `tp_btf` on | `tp_btf` off |
+//! |---|---|---|---|---|
+//! | 1 | 247 ns | 176 ns | 213 ns | 154 ns |
+//! | 2 | 214 ns | 121 ns | 115 ns | 134 ns |
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
