@@ -321,6 +321,18 @@ fn a_burning_core_reads_busy_and_agrees_with_proc_stat() {
     );
 }
 
+/// `/monitoring/load` once the node has published its first sample (or after 10 s).
+fn first_load_sample(node: &Node) -> serde_json::Value {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = node.get("/monitoring/load").json();
+        if body["sample"]["source"] != "none" || Instant::now() > end {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 const PROCESS_CONFIG: &str = r#"
 [functions.burn]
 backend = "process"
@@ -349,14 +361,7 @@ fn node_pins_named_maps_tracks_its_function_processes_and_unpins_at_exit() {
         programs().as_str()
     );
     let mut node = Node::start(Driver::Epoll, &config, &[]);
-    let end = Instant::now() + Duration::from_secs(10);
-    let body = loop {
-        let body = node.get("/monitoring/load").json();
-        if body["sample"]["source"] != "none" || Instant::now() > end {
-            break body;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let body = first_load_sample(&node);
     assert_eq!(
         body["sample"]["source"],
         "ebpf",
@@ -499,14 +504,7 @@ fn without_cap_bpf_the_node_falls_back_and_serves() {
         &[],
     )
     .unwrap_or_else(|e| panic!("node under capsh: {e}"));
-    let end = Instant::now() + Duration::from_secs(10);
-    let body = loop {
-        let body = node.get("/monitoring/load").json();
-        if body["sample"]["source"] != "none" || Instant::now() > end {
-            break body;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let body = first_load_sample(&node);
     let source = body["sample"]["source"]
         .as_str()
         .unwrap_or_default()
@@ -839,14 +837,7 @@ fn nodes_in_network_namespaces_measure_with_ebpf_and_pin_where_the_host_reads_th
         nodes.push((node, ns, pins, kind));
     }
     for (node, ns, pins, kind) in &nodes {
-        let end = Instant::now() + Duration::from_secs(10);
-        let body = loop {
-            let body = node.get("/monitoring/load").json();
-            if body["sample"]["source"] != "none" || Instant::now() > end {
-                break body;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let body = first_load_sample(node);
         assert_eq!(
             body["sample"]["source"],
             "ebpf",
