@@ -46,7 +46,8 @@ if ! bpf-linker --version 2>/dev/null | grep -q "bpf-linker $linker_version"; th
       --no-default-features --features "llvm-$major,no-llvm-linking"
 fi
 
-# Run-time mounts: pinned maps need bpffs, classic tracepoints need tracefs. Only root can mount.
+# Run-time mounts: pinned maps need bpffs; tracefs is for people reading the events (the programs
+# are raw tracepoints and need none). Only root can mount.
 if [ "$(id -u)" = 0 ]; then
   mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
   mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing

@@ -225,6 +225,10 @@ if grep -qE '^strip *=' <(sed -n '/^\[profile.release\]/,/^\[/p' ../Cargo.toml);
   fail "yocto: [profile.release] strips; Yocto strips and splits debug info itself"
 fi
 
+# --- Raspberry Pi image (CI mode; the build and boot test are images/raspi/build.sh, boot-test.sh) ---
+section "raspi: vmdb2 spec, first boot, install into a scratch root"
+raspi/check.sh "$node_bin" || fail "raspi/check.sh"
+
 # --- every file ----------------------------------------------------------------------------------
 section "yamllint, hadolint, shellcheck"
 mapfile -t yamls < <(find . -name '*.yml' -o -name '*.yaml' | sort)

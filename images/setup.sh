@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
 need_pkgs=()
 for cmd_pkg in "systemd-analyze:systemd" "docker-compose:docker-compose" "shellcheck:shellcheck" "curl:curl" \
-  "systemd-nspawn:systemd-container" \
+  "systemd-nspawn:systemd-container" "vmdb2:vmdb2" \
   "python3:python3"; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")

@@ -78,8 +78,8 @@ if bpf-linker --version >/dev/null 2>&1; then
   cargo clippy -p p2pfaas-node --features ebpf --all-targets -- -D warnings
   cargo test -p p2pfaas-node --features ebpf
   # The run above uses tp_btf where the kernel has BTF; run the eBPF tests again with the classic
-  # tracepoint programs forced, which is what a kernel without BTF (Raspberry Pi OS) gets.
-  echo "== eBPF: tests again with the classic tracepoint programs"
+  # (raw tracepoint) programs forced, which is what a kernel without BTF (Raspberry Pi OS) gets.
+  echo "== eBPF: tests again with the classic (raw tracepoint) programs"
   P2PFAAS_TEST_EBPF_PROGRAMS=classic cargo test -p p2pfaas-node --features ebpf --test it -- ebpf::
 else
   echo "skipped: eBPF feature (bpf-linker is missing or cannot find its nightly's libLLVM; ebpf/setup.sh installs both)"

@@ -12,10 +12,11 @@ use aya_ebpf::programs::BtfTracePointContext;
 use crate::exec::execed;
 use crate::exit::exited;
 use crate::maps::{
-    CFS_RQ_RQ, RQ_CLOCK, RUNQ_FROM_TASK, TASK_CFS_RQ, TASK_LAST_QUEUED, TASK_PID, TASK_STATE,
-    TASK_STATE_SIZE,
+    CFS_RQ_RQ, RQ_CLOCK, RUNQ_FROM_TASK, RUNQ_LATENCY, TASK_CFS_RQ, TASK_LAST_QUEUED, TASK_PID,
+    TASK_STATE, TASK_STATE_SIZE,
 };
-use crate::switch::{account, record_delay, switched};
+use crate::slot::current_tid;
+use crate::switch::{close_slice, cpu_stat, open_slice, queue_switch, record_delay};
 use crate::wakeup::{created, woken};
 
 /// `task->pid` (the thread id).
@@ -60,17 +61,29 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> u32 {
     let prev: *const u8 = ctx.arg(1);
     let next: *const u8 = ctx.arg(2);
     let (prev_pid, next_pid) = (task_pid(prev), task_pid(next));
-    if RUNQ_FROM_TASK.load() == 0 {
-        switched(
-            prev_pid,
-            preempt & 0xff != 0 || task_runnable(prev),
-            next_pid,
-        );
+    let now = unsafe { bpf_ktime_get_ns() };
+    let Some(st) = cpu_stat() else {
+        return 0;
+    };
+    // Tasks are keyed by thread id here; 0 is the idle task.
+    close_slice(st, now, u64::from(prev_pid), prev_pid == 0, || prev_pid);
+    open_slice(st, now, u64::from(next_pid), next_pid == 0);
+    if RUNQ_LATENCY.load() == 0 {
         return 0;
     }
-    account(prev_pid, next_pid, unsafe { bpf_ktime_get_ns() });
-    if next_pid != 0 {
-        queued_delay(next);
+    if RUNQ_FROM_TASK.load() != 0 {
+        if next_pid != 0 {
+            queued_delay(next);
+        }
+    } else {
+        let prev_waits = prev_pid != 0 && (preempt & 0xff != 0 || task_runnable(prev));
+        queue_switch(
+            u64::from(prev_pid),
+            prev_waits,
+            u64::from(next_pid),
+            next_pid == 0,
+            now,
+        );
     }
     0
 }
@@ -109,14 +122,17 @@ fn queued_delay(next: *const u8) {
 /// `sched_wakeup(struct task_struct *p)`.
 #[btf_tracepoint(function = "sched_wakeup")]
 pub fn sched_wakeup_btf(ctx: BtfTracePointContext) -> u32 {
-    woken(task_pid(ctx.arg(0)));
+    woken(u64::from(task_pid(ctx.arg(0))));
     0
 }
 
 /// `sched_wakeup_new(struct task_struct *p)`.
 #[btf_tracepoint(function = "sched_wakeup_new")]
 pub fn sched_wakeup_new_btf(ctx: BtfTracePointContext) -> u32 {
-    created(task_pid(ctx.arg(0)));
+    let child = task_pid(ctx.arg(0));
+    woken(u64::from(child));
+    let creator = current_tid();
+    created(u64::from(child), Some(child), u64::from(creator), creator);
     0
 }
 
@@ -124,13 +140,15 @@ pub fn sched_wakeup_new_btf(ctx: BtfTracePointContext) -> u32 {
 /// `current`.
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec_btf(_ctx: BtfTracePointContext) -> u32 {
-    execed();
+    let tid = current_tid();
+    execed(u64::from(tid), tid);
     0
 }
 
 /// `sched_process_exit(struct task_struct *p, ...)`.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit_btf(ctx: BtfTracePointContext) -> u32 {
-    exited(task_pid(ctx.arg(0)));
+    let tid = task_pid(ctx.arg(0));
+    exited(u64::from(tid), tid);
     0
 }

@@ -1,11 +1,11 @@
-//! The p2pfaas kernel programs: classic scheduler tracepoints (stable tracefs record layout, so they
-//! load on kernels without BTF) that keep per-CPU busy time, context switches, wake-ups, a wake-to-run
-//! latency histogram and the CPU time of the node's function processes and, apart, of its own threads.
-//! Record offsets come from globals the loader fills in from `/sys/kernel/tracing/events/sched/*/format`.
-//! Where the kernel has BTF, the loader prefers the `tp_btf` twins of the same programs (`btf.rs`): same
-//! maps, no perf record to build and no probe-read helper calls, and the wake-to-run delay read from the
-//! kernel's own enqueue stamp instead of a hash map written on every wake-up: ≈ 0.07–0.09 µs per context
-//! switch against ≈ 0.3 µs (ebpf/README.md).
+//! The p2pfaas kernel programs: raw scheduler tracepoints (`raw_tp`, which need no BTF, so they load on
+//! kernels without it such as Raspberry Pi OS's) that keep per-CPU busy time, context switches,
+//! wake-ups, a wake-to-run latency histogram and the CPU time of the node's function processes and,
+//! apart, of its own threads. They use the tracepoints' arguments as values only (task addresses as
+//! keys of direct-mapped arrays, `slot.rs`) and take the current task's ids from helpers. Where the
+//! kernel has BTF, the loader prefers the `tp_btf` twins of the same programs (`btf.rs`): same maps,
+//! thread ids read from the tasks, and the wake-to-run delay read from the kernel's own enqueue stamp
+//! instead of a program on every wake-up (ebpf/README.md has the costs).
 //!
 //! On the host this crate compiles to an empty program so `cargo build --workspace` works; the real
 //! object is built for `bpfel-unknown-none` by the node's build.rs (aya-build).
@@ -26,6 +26,8 @@ mod exec;
 mod exit;
 #[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod slot;
 #[cfg(target_arch = "bpf")]
 mod switch;
 #[cfg(target_arch = "bpf")]

@@ -4,7 +4,7 @@
 use aya_ebpf::Global;
 use aya_ebpf::btf_maps::{Array, HashMap, PerCpuArray};
 use aya_ebpf::macros::btf_map;
-use p2pfaas_ebpf_common::{CpuStat, NodeState, RunqHist};
+use p2pfaas_ebpf_common::{CpuStat, NodeState, RunqHist, TASK_SLOTS, TaskSlot, WakeSlot};
 
 #[btf_map]
 pub(crate) static CPU_STATS: PerCpuArray<CpuStat, 1> = PerCpuArray::new();
@@ -12,34 +12,41 @@ pub(crate) static CPU_STATS: PerCpuArray<CpuStat, 1> = PerCpuArray::new();
 #[btf_map]
 pub(crate) static RUNQ_HIST: PerCpuArray<RunqHist, 1> = PerCpuArray::new();
 
-/// A preallocated plain hash, not LRU: LRU updates cost about twice as much and this map is written on
-/// every wake-up. Entries cannot pile up: a woken task either runs (`sched_switch` deletes its entry)
-/// or exits (`sched_process_exit` does), and 16384 is far above the tasks runnable at once.
+/// Wake-up (or preemption) times of runnable tasks, direct-mapped by task key (`slot.rs`): an array,
+/// so a store or a look-up is a few instructions the verifier inlines, where a hash map costs a
+/// helper call and a lock. Shared by all CPUs, because a task is often woken on one CPU and run on
+/// another. A collision overwrites the older entry: that wait is simply not measured.
 #[btf_map]
-pub(crate) static WAKE_TS: HashMap<u32, u64, 16384> = HashMap::new();
+pub(crate) static WAKE_TS: Array<WakeSlot, TASK_SLOTS> = Array::new();
 
-/// Thread ids, because `sched_switch` only sees thread ids. Not LRU: entries must not be evicted
+/// What each recently seen task is (node thread, function process, or neither), direct-mapped by
+/// task key like `WAKE_TS`: the switch path reads it instead of looking `TRACKED` up on every switch.
+#[btf_map]
+pub(crate) static TASKS: Array<TaskSlot, TASK_SLOTS> = Array::new();
+
+/// Thread ids, because the node knows its threads by id. Not LRU: entries must not be evicted
 /// silently; inserts beyond the limit fail and the thread is simply not attributed to the node.
 #[btf_map]
 pub(crate) static TRACKED: HashMap<u32, u32, 8192> = HashMap::new();
 
+/// Bumped by the node whenever it adds to `TRACKED`: `TASKS` entries from an older generation are
+/// looked up again (they may say "not tracked" about a thread the node has just added).
+#[btf_map]
+pub(crate) static TRACKED_GEN: Array<u32, 1> = Array::new();
+
+/// 1 while the node has `sched_wakeup` attached (the wake-up sampling window, node/src/load/ebpf/wake.rs):
+/// `sched_switch` starts the wait of a preempted task only then, so preemptions and wake-ups are
+/// sampled alike.
+#[btf_map]
+pub(crate) static WAKE_WINDOW: Array<u32, 1> = Array::new();
+
 #[btf_map]
 pub(crate) static NODE_STATE: Array<NodeState, 1> = Array::new();
 
+/// Raw tracepoint variant: 1 when `sched_switch` passes `prev_state` as its fourth argument (Linux
+/// 5.18 and later); before, only the `preempt` argument says the task leaving is still runnable.
 #[unsafe(no_mangle)]
-pub(crate) static SWITCH_PREV_PID: Global<u32> = Global::new(24);
-#[unsafe(no_mangle)]
-pub(crate) static SWITCH_PREV_STATE: Global<u32> = Global::new(32);
-#[unsafe(no_mangle)]
-pub(crate) static SWITCH_PREV_STATE_SIZE: Global<u32> = Global::new(8);
-#[unsafe(no_mangle)]
-pub(crate) static SWITCH_NEXT_PID: Global<u32> = Global::new(56);
-#[unsafe(no_mangle)]
-pub(crate) static WAKEUP_PID: Global<u32> = Global::new(24);
-#[unsafe(no_mangle)]
-pub(crate) static WAKEUP_NEW_PID: Global<u32> = Global::new(24);
-#[unsafe(no_mangle)]
-pub(crate) static EXIT_PID: Global<u32> = Global::new(24);
+pub(crate) static SWITCH_HAS_STATE: Global<u32> = Global::new(1);
 
 /// `tp_btf` variant (`btf.rs`): byte offsets of `pid` and `__state` (or `state`) in `struct
 /// task_struct`, and the state's size (4, or 8 before Linux 5.14), read by the loader from the kernel's
@@ -65,11 +72,11 @@ pub(crate) static RQ_CLOCK: Global<u32> = Global::new(0);
 
 /// 1 (`tp_btf` only, set when the loader found the offsets above): `sched_switch` takes the delay from
 /// `next->sched_info.last_queued` and the run queue's clock instead of `WAKE_TS`, and the loader does
-/// not attach `sched_wakeup`: no map update per wake-up, no lookup and delete per switch.
+/// not attach `sched_wakeup`: no store per wake-up, no look-up per switch.
 #[unsafe(no_mangle)]
 pub(crate) static RUNQ_FROM_TASK: Global<u32> = Global::new(0);
 
 /// 0 turns the wake-to-run latency off: `sched_switch` skips `WAKE_TS` and the loader does not attach
-/// `sched_wakeup`, which halves the probes' cost per context switch (see the node's probe_cost bench).
+/// `sched_wakeup`.
 #[unsafe(no_mangle)]
 pub(crate) static RUNQ_LATENCY: Global<u32> = Global::new(1);

@@ -1,102 +1,113 @@
-//! `sched/sched_switch`: closes the slice that just ended on this CPU (busy and tracked time), counts the
-//! switch, records when a preempted task went back on the run queue, and closes the wake-to-run delay
-//! of the task now starting. [`switched`] is the part shared with the `tp_btf` variant (`btf.rs`).
+//! `sched_switch` as a raw tracepoint (no BTF needed): closes the slice that just ended on this CPU
+//! (busy and tracked time), counts the switch, notes what the task starting is, and does the
+//! wake-to-run bookkeeping. The arguments are used as values only (task addresses as keys); the thread
+//! id of the task leaving, which is the current task, comes from a helper, and only when a slice's
+//! owner is not known from `TASKS` yet. The slice and queue steps are shared with `tp_btf` (`btf.rs`).
 
 use aya_ebpf::helpers::bpf_ktime_get_ns;
-use aya_ebpf::macros::tracepoint;
-use aya_ebpf::programs::TracePointContext;
-use p2pfaas_ebpf_common::{RUNQ_SLOTS, tracked};
+use aya_ebpf::macros::raw_tracepoint;
+use aya_ebpf::programs::RawTracePointContext;
+use p2pfaas_ebpf_common::{CpuStat, RUNQ_SLOTS, tracked};
 
-use crate::maps::{
-    CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_NEXT_PID, SWITCH_PREV_PID, SWITCH_PREV_STATE,
-    SWITCH_PREV_STATE_SIZE, TRACKED, WAKE_TS,
-};
+use crate::maps::{CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_HAS_STATE, WAKE_WINDOW};
+use crate::slot::{self, UNKNOWN, current_tid};
 
-#[tracepoint]
-pub fn sched_switch(ctx: TracePointContext) -> u32 {
-    match try_sched_switch(&ctx) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
-}
-
-fn try_sched_switch(ctx: &TracePointContext) -> Result<(), i64> {
-    // SAFETY: offsets come from this kernel's tracefs format file (set by the loader); `read_at` is a
-    // bounded probe read of the tracepoint record, which the verifier checks.
-    let prev_pid: u32 = unsafe { ctx.read_at(SWITCH_PREV_PID.load() as usize) }?;
-    let next_pid: u32 = unsafe { ctx.read_at(SWITCH_NEXT_PID.load() as usize) }?;
-    let prev_state: u64 = if SWITCH_PREV_STATE_SIZE.load() == 8 {
-        unsafe { ctx.read_at::<u64>(SWITCH_PREV_STATE.load() as usize) }?
-    } else {
-        u64::from(unsafe { ctx.read_at::<u32>(SWITCH_PREV_STATE.load() as usize) }?)
-    };
-    // The kernel reports preemption as TASK_REPORT_MAX (0x100 and up), so "no sleep state bit in the
-    // low byte" means the task leaving is still runnable.
-    switched(prev_pid, prev_state & 0xff == 0, next_pid);
-    Ok(())
-}
-
-/// One context switch on this CPU, whichever program saw it (classic or `tp_btf`): closes the slice
-/// that just ended, counts the switch and does the wake-to-run bookkeeping through `WAKE_TS`.
-#[inline(always)]
-pub(crate) fn switched(prev_pid: u32, prev_runnable: bool, next_pid: u32) {
+/// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int
+/// prev_state)`; `prev_state` only since Linux 5.18 ([`SWITCH_HAS_STATE`]).
+#[raw_tracepoint(tracepoint = "sched_switch")]
+pub fn sched_switch(ctx: RawTracePointContext) -> u32 {
+    let preempt: u64 = ctx.arg(0);
+    let prev: u64 = ctx.arg(1);
+    let next: u64 = ctx.arg(2);
     let now = unsafe { bpf_ktime_get_ns() };
-    account(prev_pid, next_pid, now);
-    if RUNQ_LATENCY.load() == 0 {
+    let Some(st) = cpu_stat() else {
+        return 0;
+    };
+    // The idle task is the one with thread id 0; learnt once per CPU, then known by its address.
+    let prev_idle = if st.idle_task == 0 {
+        let idle = current_tid() == 0;
+        if idle {
+            st.idle_task = prev;
+        }
+        idle
+    } else {
+        prev == st.idle_task
+    };
+    close_slice(st, now, prev, prev_idle, current_tid);
+    let next_idle = next == st.idle_task;
+    open_slice(st, now, next, next_idle);
+    if RUNQ_LATENCY.load() != 0 {
+        // The kernel passes the state read before the switch; a preempted task is runnable whatever
+        // it says. Without the argument (before 5.18), only preemption counts as runnable.
+        let runnable =
+            preempt & 0xff != 0 || (SWITCH_HAS_STATE.load() != 0 && ctx.arg::<u64>(3) & 0xff == 0);
+        queue_switch(prev, !prev_idle && runnable, next, next_idle, now);
+    }
+    0
+}
+
+/// This CPU's counters.
+#[inline(always)]
+pub(crate) fn cpu_stat() -> Option<&'static mut CpuStat> {
+    // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
+    CPU_STATS.get_ptr_mut(0).map(|p| unsafe { &mut *p })
+}
+
+/// Closes the slice of `prev` (the current task), which ends now: busy time unless it is the idle
+/// task, and node or function time by what it is: known from when it started running, or looked up
+/// now (`tid` gives its thread id).
+#[inline(always)]
+pub(crate) fn close_slice(
+    st: &mut CpuStat,
+    now: u64,
+    prev: u64,
+    prev_idle: bool,
+    tid: impl FnOnce() -> u32,
+) {
+    if st.last_switch_ns == 0 || now <= st.last_switch_ns || prev_idle {
         return;
     }
-    // Preempted (or yielding) tasks stay runnable: their wait for a CPU starts now.
-    if prev_pid != 0 && prev_runnable {
-        let _ = WAKE_TS.insert(prev_pid, now, 0);
-    }
-
-    if next_pid != 0 {
-        // SAFETY: the value is copied out at once; a concurrent delete cannot free it under us because
-        // map values live until the end of the RCU read section this program runs in.
-        if let Some(&woken) = unsafe { WAKE_TS.get(next_pid) } {
-            let _ = WAKE_TS.remove(next_pid);
-            if now > woken {
-                record_delay(now - woken);
-            }
-        }
+    let slice = now - st.last_switch_ns;
+    st.busy_ns += slice;
+    let kind = if st.curr_tracked == UNKNOWN {
+        slot::kind_of(prev, tid())
+    } else {
+        st.curr_tracked
+    };
+    if kind == tracked::FUNCTION {
+        st.tracked_ns += slice;
+    } else if kind == tracked::NODE {
+        st.node_ns += slice;
     }
 }
 
-/// Closes the slice that just ended on this CPU (busy and tracked time) and counts the switch.
+/// Counts the switch and notes what runs from now on (for userspace to close the open slice): one
+/// array look-up, no hash map.
 #[inline(always)]
-pub(crate) fn account(prev_pid: u32, next_pid: u32, now: u64) {
-    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
-        // SAFETY: a per-CPU slot, only touched by programs on this CPU, which do not nest here.
-        let st = unsafe { &mut *st };
-        if st.last_switch_ns != 0 && now > st.last_switch_ns {
-            let slice = now - st.last_switch_ns;
-            if prev_pid != 0 {
-                st.busy_ns += slice;
-            }
-            // Whether the task now leaving is tracked was decided when it switched in: one map lookup
-            // per switch instead of two.
-            if st.curr_tracked == tracked::FUNCTION {
-                st.tracked_ns += slice;
-            } else if st.curr_tracked == tracked::NODE {
-                st.node_ns += slice;
-            }
-        }
-        st.switches += 1;
-        st.last_switch_ns = now;
-        st.curr_busy = u32::from(next_pid != 0);
-        st.curr_tracked = if next_pid == 0 {
-            0
-        } else {
-            tracked_as(next_pid)
-        };
-    }
+pub(crate) fn open_slice(st: &mut CpuStat, now: u64, next: u64, next_idle: bool) {
+    st.switches += 1;
+    st.last_switch_ns = now;
+    st.curr_busy = u32::from(!next_idle);
+    st.curr_tracked = if next_idle {
+        0
+    } else {
+        slot::cached_kind(next)
+    };
 }
 
-/// What thread `id` is in `TRACKED` (0: not tracked).
+/// Wake-to-run bookkeeping through `WAKE_TS`: a task leaving still runnable starts waiting now (while
+/// wake-ups are sampled, `WAKE_WINDOW`); the task starting stops waiting.
 #[inline(always)]
-pub(crate) fn tracked_as(id: u32) -> u32 {
-    // SAFETY: the value is copied out at once (see `WAKE_TS` above).
-    unsafe { TRACKED.get(id) }.copied().unwrap_or(0)
+pub(crate) fn queue_switch(prev: u64, prev_waits: bool, next: u64, next_idle: bool, now: u64) {
+    if prev_waits && WAKE_WINDOW.get(0).is_some_and(|open| *open != 0) {
+        slot::wait_starts(prev, now);
+    }
+    if !next_idle
+        && let Some(at) = slot::wait_ends(next)
+        && now > at
+    {
+        record_delay(now - at);
+    }
 }
 
 /// Adds one wake-to-run delay to this CPU's histogram.

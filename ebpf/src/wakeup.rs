@@ -1,61 +1,60 @@
-//! `sched/sched_wakeup` and `sched/sched_wakeup_new`: a task became runnable; its wait for a CPU starts.
-//! A new task whose parent (the current task) is tracked joins the tracked set as what its parent is,
-//! so the node's function processes are attributed without the node having to report every child.
+//! `sched_wakeup` and `sched_wakeup_new` (raw tracepoints): a task became runnable; its wait for a CPU
+//! starts. A new task whose creator (the current task) is tracked becomes what its creator is, so the
+//! node's function processes are attributed without the node having to report every child.
 
-use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns};
-use aya_ebpf::macros::tracepoint;
-use aya_ebpf::programs::TracePointContext;
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_ktime_get_ns};
+use aya_ebpf::macros::raw_tracepoint;
+use aya_ebpf::programs::RawTracePointContext;
 
-use crate::maps::{CPU_STATS, RUNQ_LATENCY, TRACKED, WAKE_TS, WAKEUP_NEW_PID, WAKEUP_PID};
-use crate::switch::tracked_as;
+use crate::maps::{RUNQ_FROM_TASK, RUNQ_LATENCY, TRACKED};
+use crate::slot::{self, current_tid};
+use crate::switch::cpu_stat;
 
-#[tracepoint]
-pub fn sched_wakeup(ctx: TracePointContext) -> u32 {
-    // SAFETY: offset from this kernel's format file; bounded probe read.
-    match unsafe { ctx.read_at::<u32>(WAKEUP_PID.load() as usize) } {
-        Ok(pid) => {
-            woken(pid);
-            0
-        }
-        Err(_) => 1,
-    }
-}
-
-#[tracepoint]
-pub fn sched_wakeup_new(ctx: TracePointContext) -> u32 {
-    // SAFETY: as above.
-    let Ok(pid) = (unsafe { ctx.read_at::<u32>(WAKEUP_NEW_PID.load() as usize) }) else {
-        return 1;
-    };
-    created(pid);
+/// `sched_wakeup(struct task_struct *p)`.
+#[raw_tracepoint(tracepoint = "sched_wakeup")]
+pub fn sched_wakeup(ctx: RawTracePointContext) -> u32 {
+    woken(ctx.arg(0));
     0
 }
 
-/// A new task is runnable: what `sched_wakeup_new` does in both variants (classic and `tp_btf`).
+/// `sched_wakeup_new(struct task_struct *p)`: the new task is known by its address only, so it enters
+/// `TRACKED` when it first runs (`slot::kind_of`).
+#[raw_tracepoint(tracepoint = "sched_wakeup_new")]
+pub fn sched_wakeup_new(ctx: RawTracePointContext) -> u32 {
+    let child: u64 = ctx.arg(0);
+    woken(child);
+    // SAFETY: a helper without arguments; the address is only used as a key.
+    let creator = unsafe { bpf_get_current_task() };
+    created(child, None, creator, current_tid());
+    0
+}
+
+/// A new task (`child`, with its thread id where the caller can read it) was made by the current task
+/// (`creator`, thread id `creator_tid`): it is what its creator is (a node thread, or part of a
+/// function process). Both variants.
 #[inline(always)]
-pub(crate) fn created(pid: u32) {
-    woken(pid);
-    // `current` is the thread that created the task (a new process or a new thread of its process);
-    // the new task is what its creator is (a node thread, or part of a function process).
-    let kind = tracked_as(bpf_get_current_pid_tgid() as u32);
-    if kind != 0 {
-        let _ = TRACKED.insert(pid, kind, 0);
+pub(crate) fn created(child: u64, child_tid: Option<u32>, creator: u64, creator_tid: u32) {
+    let kind = slot::kind_of(creator, creator_tid);
+    if kind == 0 {
+        return;
+    }
+    match child_tid {
+        Some(tid) => {
+            let _ = TRACKED.insert(tid, kind, 0);
+            slot::remember(child, kind, false);
+        }
+        None => slot::remember(child, kind, true),
     }
 }
 
-/// A task became runnable: what `sched_wakeup` does in both variants.
+/// Task `key` became runnable: what `sched_wakeup` does in both variants (and `sched_wakeup_new`).
 #[inline(always)]
-pub(crate) fn woken(pid: u32) {
-    if pid == 0 {
-        return;
-    }
-    let now = unsafe { bpf_ktime_get_ns() };
+pub(crate) fn woken(key: u64) {
     // Waking a task that is already runnable does not fire this tracepoint, so this is the first wake-up.
-    if RUNQ_LATENCY.load() != 0 {
-        let _ = WAKE_TS.insert(pid, now, 0);
+    if RUNQ_LATENCY.load() != 0 && RUNQ_FROM_TASK.load() == 0 {
+        slot::wait_starts(key, unsafe { bpf_ktime_get_ns() });
     }
-    if let Some(st) = CPU_STATS.get_ptr_mut(0) {
-        // SAFETY: per-CPU slot, programs on one CPU do not nest here.
-        unsafe { (*st).wakeups += 1 };
+    if let Some(st) = cpu_stat() {
+        st.wakeups += 1;
     }
 }

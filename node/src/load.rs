@@ -56,7 +56,7 @@ pub fn render_metrics(out: &mut String, sample: &LoadSample, info: Option<&Sourc
     if let Some(kind) = info.and_then(|i| i.ebpf_programs) {
         let _ = writeln!(
             out,
-            "# HELP p2pfaas_ebpf_programs_info Kind of eBPF programs measuring the load: tp_btf (kernel BTF) or tracepoint (classic).\n\
+            "# HELP p2pfaas_ebpf_programs_info Kind of eBPF programs measuring the load: tp_btf (kernel BTF) or raw_tp (classic: no BTF needed).\n\
              # TYPE p2pfaas_ebpf_programs_info gauge\n\
              p2pfaas_ebpf_programs_info{{kind=\"{kind}\"}} 1"
         );

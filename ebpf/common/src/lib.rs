@@ -24,12 +24,48 @@ pub struct CpuStat {
     pub tracked_ns: u64,
     /// Nanoseconds this CPU ran the node's own threads ([`tracked::NODE`]).
     pub node_ns: u64,
+    /// This CPU's idle task as the raw tracepoint programs key it (its `task_struct` address; 0 until
+    /// they have seen it leave the CPU once), so they can tell the idle task switching in.
+    pub idle_task: u64,
     /// 1 when the task running since `last_switch_ns` is not the idle task: userspace adds the open
     /// slice, because a busy loop alone on a CPU may not switch for seconds.
     pub curr_busy: u32,
     /// What the task running since `last_switch_ns` is in [`map::TRACKED`] (0: not tracked; same
-    /// reason).
+    /// reason; `u32::MAX`: not known before its slice ends, so not attributed while open).
     pub curr_tracked: u32,
+}
+
+/// log2 of [`TASK_SLOTS`].
+pub const TASK_SLOT_BITS: u32 = 12;
+
+/// Entries in the direct-mapped per-task tables [`map::WAKE_TS`] and [`map::TASKS`]: far more than the
+/// tasks runnable at once on an edge node, so collisions (which lose one sample) stay rare.
+pub const TASK_SLOTS: usize = 1 << TASK_SLOT_BITS;
+
+/// One entry of [`map::WAKE_TS`]: when task `key` became runnable (woken, created or preempted).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WakeSlot {
+    /// The task (thread id for the `tp_btf` programs, `task_struct` address for the raw ones); 0: empty.
+    pub key: u64,
+    /// `bpf_ktime_get_ns` at the wake-up.
+    pub at_ns: u64,
+}
+
+/// One entry of [`map::TASKS`]: what task `key` is, as of [`map::TRACKED_GEN`] `generation`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskSlot {
+    /// The task, keyed as in [`WakeSlot`]; 0: empty.
+    pub key: u64,
+    /// 0 (not tracked), [`tracked::NODE`] or [`tracked::FUNCTION`].
+    pub kind: u32,
+    /// The `TRACKED_GEN` value this was looked up at; older entries are looked up again.
+    pub generation: u32,
+    /// 1: a new task of a tracked one, known by address only; enters `TRACKED` when it first runs.
+    pub pending: u32,
+    /// Explicit padding (the layout is shared with the node).
+    pub _pad: u32,
 }
 
 /// Number of run-queue latency buckets.
@@ -78,13 +114,20 @@ pub mod map {
     pub const CPU_STATS: &str = "CPU_STATS";
     /// [`RunqHist`](super::RunqHist) per CPU.
     pub const RUNQ_HIST: &str = "RUNQ_HIST";
-    /// Thread id → wake-up time (ns), for tasks woken or preempted and not yet running again.
+    /// [`WakeSlot`](super::WakeSlot)s: tasks woken or preempted and not yet running again.
     pub const WAKE_TS: &str = "WAKE_TS";
+    /// [`TaskSlot`](super::TaskSlot)s: what each recently seen task is, so a switch need not look
+    /// `TRACKED` up.
+    pub const TASKS: &str = "TASKS";
+    /// One `u32` the node bumps after each change to `TRACKED` (older `TASKS` entries are stale).
+    pub const TRACKED_GEN: &str = "TRACKED_GEN";
     /// Thread ids of the tracked process tree → what they are ([`tracked`](super::tracked)). Seeded
     /// by the node with its main thread; the programs add every thread or process a tracked thread
     /// creates (`sched_wakeup_new`, same kind as its creator), turn a node task that calls exec into
     /// a function process (`sched_process_exec`) and drop ids at exit.
     pub const TRACKED: &str = "TRACKED";
+    /// One `u32`, 1 while the node samples wake-ups (`sched_wakeup` attached).
+    pub const WAKE_WINDOW: &str = "WAKE_WINDOW";
     /// [`NodeState`](super::NodeState), written by the node.
     pub const NODE_STATE: &str = "NODE_STATE";
 }
@@ -98,24 +141,11 @@ pub mod tracked {
     pub const FUNCTION: u32 = 2;
 }
 
-/// Globals the loader sets from the tracefs `format` files (byte offsets into the tracepoint record,
-/// classic programs) or from the kernel's BTF (`task_struct` offsets, `tp_btf` programs), so no offset
-/// is compiled in.
+/// Globals the loader sets from the kernel's version (raw tracepoint programs) or from its BTF
+/// (`task_struct` offsets, `tp_btf` programs), so no offset is compiled in.
 pub mod global {
-    /// `sched_switch`: `prev_pid`.
-    pub const SWITCH_PREV_PID: &str = "SWITCH_PREV_PID";
-    /// `sched_switch`: `prev_state`.
-    pub const SWITCH_PREV_STATE: &str = "SWITCH_PREV_STATE";
-    /// `sched_switch`: size of `prev_state` in bytes (4 or 8; `long` on 64-bit kernels).
-    pub const SWITCH_PREV_STATE_SIZE: &str = "SWITCH_PREV_STATE_SIZE";
-    /// `sched_switch`: `next_pid`.
-    pub const SWITCH_NEXT_PID: &str = "SWITCH_NEXT_PID";
-    /// `sched_wakeup`: `pid`.
-    pub const WAKEUP_PID: &str = "WAKEUP_PID";
-    /// `sched_wakeup_new`: `pid`.
-    pub const WAKEUP_NEW_PID: &str = "WAKEUP_NEW_PID";
-    /// `sched_process_exit`: `pid`.
-    pub const EXIT_PID: &str = "EXIT_PID";
+    /// Raw tracepoint programs: 1 when `sched_switch` has its `prev_state` argument (Linux 5.18+).
+    pub const SWITCH_HAS_STATE: &str = "SWITCH_HAS_STATE";
     /// `tp_btf` programs: byte offset of `pid` in `struct task_struct` (from the kernel's BTF).
     pub const TASK_PID: &str = "TASK_PID";
     /// `tp_btf` programs: byte offset of `__state` (`state` before Linux 5.14) in `struct task_struct`.
@@ -138,18 +168,20 @@ pub mod global {
     pub const RUNQ_LATENCY: &str = "RUNQ_LATENCY";
 }
 
-/// Program names (the functions in the kernel crate) and their classic tracepoints. `sched_wakeup` is
-/// only needed for the wake-to-run latency ([`global::RUNQ_LATENCY`]).
-pub const PROGRAMS: [(&str, &str, &str); 5] = [
-    ("sched_switch", "sched", "sched_switch"),
-    ("sched_wakeup", "sched", "sched_wakeup"),
-    ("sched_wakeup_new", "sched", "sched_wakeup_new"),
-    ("sched_process_exec", "sched", "sched_process_exec"),
-    ("sched_process_exit", "sched", "sched_process_exit"),
+/// Program names (the functions in the kernel crate) and their raw tracepoints, loaded where the
+/// kernel has no BTF: plain `raw_tp` programs need none, since they only use the tracepoint's
+/// arguments as values and take the current task's ids from helpers. `sched_wakeup` is only needed
+/// for the wake-to-run latency ([`global::RUNQ_LATENCY`]).
+pub const PROGRAMS: [(&str, &str); 5] = [
+    ("sched_switch", "sched_switch"),
+    ("sched_wakeup", "sched_wakeup"),
+    ("sched_wakeup_new", "sched_wakeup_new"),
+    ("sched_process_exec", "sched_process_exec"),
+    ("sched_process_exit", "sched_process_exit"),
 ];
 
 /// The `tp_btf` twins of [`PROGRAMS`] (program name, raw tracepoint), loaded instead where the kernel
-/// has BTF: same maps, same order, cheaper per run (no perf record, direct loads).
+/// has BTF: same maps, same order; they read thread ids and states directly from the tasks.
 pub const BTF_PROGRAMS: [(&str, &str); 5] = [
     ("sched_switch_btf", "sched_switch"),
     ("sched_wakeup_btf", "sched_wakeup"),
@@ -165,4 +197,6 @@ mod pod {
     unsafe impl aya::Pod for super::CpuStat {}
     unsafe impl aya::Pod for super::RunqHist {}
     unsafe impl aya::Pod for super::NodeState {}
+    unsafe impl aya::Pod for super::WakeSlot {}
+    unsafe impl aya::Pod for super::TaskSlot {}
 }

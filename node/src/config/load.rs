@@ -23,7 +23,7 @@ pub enum LoadSourceChoice {
 /// Which kind of eBPF programs the load probes use (`load.ebpf_programs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EbpfPrograms {
-    /// `tp_btf` where the kernel has BTF and they load, else classic tracepoints.
+    /// `tp_btf` where the kernel has BTF and they load, else the raw tracepoint programs (no BTF needed).
     Auto,
     /// Classic tracepoints only (what a kernel without BTF gets).
     Classic,
@@ -54,7 +54,7 @@ pub struct LoadConfig {
     /// Measure wake-to-run latency with eBPF (nearly free with `tp_btf`, which reads the kernel's own
     /// enqueue stamp; about half of the classic programs' cost per context switch).
     pub runq_latency: bool,
-    /// `tp_btf` or classic tracepoint programs.
+    /// `tp_btf` or the raw tracepoint programs (`classic`: what a kernel without BTF gets).
     pub ebpf_programs: EbpfPrograms,
 }
 

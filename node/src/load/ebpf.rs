@@ -1,27 +1,30 @@
 //! The eBPF source (feature `ebpf`): loads the object built from `ebpf/` by build.rs, attaches either
-//! its `tp_btf` programs (where the kernel has BTF; `task_struct` offsets read from it) or its classic
-//! tracepoint programs (record offsets read from tracefs), pins the maps under
+//! its `tp_btf` programs (where the kernel has BTF; `task_struct` offsets read from it) or its raw
+//! tracepoint programs (which need no BTF and no offsets), pins the maps under
 //! `load.pin_dir` (replacing stale pins from a crashed node) and reads them each interval. Dropping
 //! [`Probes`] detaches the programs and removes the pins.
 
 use std::path::{Path, PathBuf};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
-use aya::programs::{BtfTracePoint, TracePoint};
+use aya::programs::{BtfTracePoint, RawTracePoint};
+use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, EbpfLoader};
 use p2pfaas_ebpf_common::{
     BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map, tracked,
 };
 
 mod pin;
+mod wake;
 
 pub use pin::Pinned;
 
 use super::btf::{self, TaskOffsets};
 use super::kernel::{self, CpuCounters, Measured, Snapshot};
-use super::tracefs;
 pub use crate::config::EbpfPrograms;
 use crate::config::LoadConfig;
+
+pub use wake::CYCLE as WAKE_CYCLE;
 
 /// The object built by build.rs (aya-build) from the `ebpf` crate.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2pfaas"));
@@ -30,25 +33,6 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2
 /// when `load.source = "ebpf"`), and the message is the reason exported in `/metrics`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// tracefs is not mounted (classic tracepoints need it): `mount -t tracefs tracefs /sys/kernel/tracing`.
-    #[error("tracefs is not mounted at {}", tracefs::MOUNTS.join(" or "))]
-    NoTracefs,
-    /// A tracepoint format file is unreadable.
-    #[error("cannot read {path}: {source}")]
-    Format {
-        /// The format file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A field the programs need is missing from a format file (an unexpected kernel).
-    #[error("{event}: no field {field} in the tracepoint format")]
-    Field {
-        /// `sched_switch`, …
-        event: &'static str,
-        /// `prev_pid`, …
-        field: &'static str,
-    },
     /// The kernel refused the object (no BPF, no privileges, seccomp, …).
     #[error("loading the eBPF object: {}", chain(.0))]
     Load(#[source] aya::EbpfError),
@@ -125,8 +109,8 @@ pub struct Options {
 pub enum Kind {
     /// BTF-enabled raw tracepoints.
     TpBtf,
-    /// Classic tracepoints (tracefs record layout).
-    Tracepoint,
+    /// Plain raw tracepoints, which need no BTF (what `load.ebpf_programs = "classic"` names).
+    RawTp,
 }
 
 /// What a tracked thread counts as (its CPU time goes to `node_ns` or to `tracked_ns`, the function
@@ -144,8 +128,8 @@ pub enum Tracked {
 pub enum RunqSource {
     /// Not measured (`load.runq_latency = false`).
     Off,
-    /// The programs' own wake-up timestamps (map `WAKE_TS`, program `sched_wakeup`): the classic
-    /// programs, and `tp_btf` where the kernel's BTF lacks the run queue members.
+    /// The programs' own wake-up timestamps (map `WAKE_TS`, program `sched_wakeup`): the raw
+    /// tracepoint programs, and `tp_btf` where the kernel's BTF lacks the run queue members.
     WakeTs,
     /// The kernel's enqueue stamp (`task_struct.sched_info.last_queued`) and run queue clock, read by
     /// the `tp_btf` `sched_switch`; no map and no `sched_wakeup` program.
@@ -168,7 +152,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TpBtf => "tp_btf",
-            Self::Tracepoint => "tracepoint",
+            Self::RawTp => "raw_tp",
         }
     }
 }
@@ -189,10 +173,14 @@ impl Options {
 /// Loaded, attached programs and the maps the sampler reads.
 pub struct Probes {
     /// Owns the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
+    /// The sampled `sched_wakeup` attachment ([`RunqSource::WakeTs`] only).
+    wake: Option<wake::Window>,
     cpu_stats: PerCpuArray<MapData, CpuStat>,
     runq: PerCpuArray<MapData, RunqHist>,
     tracked: HashMap<MapData, u32, u32>,
+    /// Bumped after each change to `tracked`, so the programs look cached answers up again.
+    tracked_gen: Array<MapData, u32>,
     node_state: Array<MapData, NodeState>,
     /// Pins to remove on drop (only the ones this process created).
     pins: Vec<PathBuf>,
@@ -213,7 +201,8 @@ impl std::fmt::Debug for Probes {
 
 impl Probes {
     /// Loads, attaches and pins; then tracks this process (and, through the programs, its children).
-    /// With `programs = auto` a `tp_btf` failure is logged and the classic programs are loaded instead.
+    /// With `programs = auto` a `tp_btf` failure is logged and the raw tracepoint programs are loaded
+    /// instead.
     pub fn load(options: &Options) -> Result<Self, Error> {
         let want_btf = match options.programs {
             EbpfPrograms::Classic => false,
@@ -227,12 +216,12 @@ impl Probes {
                 Ok(p) => p,
                 Err(e) if options.programs == EbpfPrograms::Btf => return Err(e),
                 Err(e) => {
-                    tracing::warn!(error = %e, "tp_btf programs unavailable; using classic tracepoints");
-                    Self::load_kind(options, Attach::Tracepoint)?
+                    tracing::warn!(error = %e, "tp_btf programs unavailable; using raw tracepoints");
+                    Self::load_kind(options, Attach::RawTp)?
                 }
             }
         } else {
-            Self::load_kind(options, Attach::Tracepoint)?
+            Self::load_kind(options, Attach::RawTp)?
         };
         tracing::info!(
             programs = probes.kind.as_str(),
@@ -274,10 +263,14 @@ impl Probes {
                 }
                 globals
             }
-            Attach::Tracepoint => {
-                let root = tracefs::find_root().ok_or(Error::NoTracefs)?;
-                Offsets::read(&root)?.globals().to_vec()
-            }
+            // `sched_switch` gained its `prev_state` argument in Linux 5.18; reading an argument the
+            // tracepoint lacks would fail the attach.
+            Attach::RawTp => vec![(
+                global::SWITCH_HAS_STATE,
+                u32::from(
+                    KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(5, 18, 0)),
+                ),
+            )],
         };
         globals.push((global::RUNQ_LATENCY, u32::from(options.runq_latency)));
         let mut loader = EbpfLoader::new();
@@ -288,8 +281,10 @@ impl Probes {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(Error::Load)?;
-        // Wake-ups only start wake-to-run timers (`WAKE_TS`); without them there is nothing to do.
-        let skip = |event: &str| event == "sched_wakeup" && runq_source != RunqSource::WakeTs;
+        // Wake-ups only start wake-to-run timers (`WAKE_TS`); without them there is nothing to do, and
+        // with them the program is attached in sampling windows (`wake.rs`), not here.
+        let sampled = |event: &str| event == "sched_wakeup";
+        let skip = |event: &str| sampled(event) && runq_source != RunqSource::WakeTs;
         let kind = match attach {
             Attach::TpBtf(_, kernel) => {
                 for (name, event) in BTF_PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
@@ -300,22 +295,26 @@ impl Probes {
                         .try_into()
                         .map_err(err)?;
                     program.load(event, kernel).map_err(err)?;
-                    program.attach().map_err(err)?;
+                    if !sampled(event) {
+                        program.attach().map_err(err)?;
+                    }
                 }
                 Kind::TpBtf
             }
-            Attach::Tracepoint => {
-                for (name, category, event) in PROGRAMS.into_iter().filter(|(_, _, e)| !skip(e)) {
+            Attach::RawTp => {
+                for (name, event) in PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
                     let err = |source| Error::Program { name, source };
-                    let program: &mut TracePoint = ebpf
+                    let program: &mut RawTracePoint = ebpf
                         .program_mut(name)
                         .ok_or(Error::Missing(name))?
                         .try_into()
                         .map_err(err)?;
                     program.load().map_err(err)?;
-                    program.attach(category, event).map_err(err)?;
+                    if !sampled(event) {
+                        program.attach(event).map_err(err)?;
+                    }
                 }
-                Kind::Tracepoint
+                Kind::RawTp
             }
         };
         let pins = match &options.pin_dir {
@@ -327,19 +326,28 @@ impl Probes {
         let cpu_stats =
             PerCpuArray::try_from(take(map::CPU_STATS)?).map_err(map_err(map::CPU_STATS))?;
         let runq = PerCpuArray::try_from(take(map::RUNQ_HIST)?).map_err(map_err(map::RUNQ_HIST))?;
-        let mut tracked: HashMap<MapData, u32, u32> =
+        let tracked: HashMap<MapData, u32, u32> =
             HashMap::try_from(take(map::TRACKED)?).map_err(map_err(map::TRACKED))?;
         let node_state =
             Array::try_from(take(map::NODE_STATE)?).map_err(map_err(map::NODE_STATE))?;
+        let tracked_gen =
+            Array::try_from(take(map::TRACKED_GEN)?).map_err(map_err(map::TRACKED_GEN))?;
+        let wake_window =
+            Array::try_from(take(map::WAKE_WINDOW)?).map_err(map_err(map::WAKE_WINDOW))?;
+        let wake = if runq_source == RunqSource::WakeTs {
+            let runq_now = snapshot(&cpu_stats, &runq)?.runq;
+            Some(wake::Window::open(&mut ebpf, kind, wake_window, runq_now)?)
+        } else {
+            None
+        };
         let pid = std::process::id();
-        tracked
-            .insert(pid, tracked::NODE, 0)
-            .map_err(map_err(map::TRACKED))?;
         let mut probes = Self {
-            _ebpf: ebpf,
+            ebpf,
+            wake,
             cpu_stats,
             runq,
             tracked,
+            tracked_gen,
             node_state,
             pins,
             pin_dir: options.pin_dir.clone(),
@@ -348,6 +356,7 @@ impl Probes {
             kind,
             runq_source,
         };
+        probes.track(pid, Tracked::Node)?;
         // Claim the pins at once: another node starting now checks this pid before replacing them.
         probes.publish_node_state(0, 0, 0, 0.0);
         probes.prev = Some(probes.snapshot()?);
@@ -362,12 +371,17 @@ impl Probes {
             Tracked::Node => tracked::NODE,
             Tracked::Function => tracked::FUNCTION,
         };
+        let map_err = |name| move |source| Error::Map { name, source };
         self.tracked
             .insert(pid, kind, 0)
-            .map_err(|source| Error::Map {
-                name: map::TRACKED,
-                source,
-            })
+            .map_err(map_err(map::TRACKED))?;
+        let generation = self
+            .tracked_gen
+            .get(&0, 0)
+            .map_err(map_err(map::TRACKED_GEN))?;
+        self.tracked_gen
+            .set(0, generation.wrapping_add(1), 0)
+            .map_err(map_err(map::TRACKED_GEN))
     }
 
     /// The kind of programs attached.
@@ -385,15 +399,27 @@ impl Probes {
         self.pin_dir.as_deref()
     }
 
-    /// Reads the maps and measures the interval since the previous call.
+    /// Reads the maps and measures the interval since the previous call. Where wake-ups are sampled
+    /// (`wake.rs`), this also moves the sampling window on, and the latency quantiles are those of
+    /// the last closed window.
     pub fn sample(&mut self) -> Result<Measured, Error> {
         let cur = self.snapshot()?;
-        let measured = match &self.prev {
+        let mut measured = match &self.prev {
             Some(prev) => kernel::measure(prev, &cur),
             None => kernel::measure(&cur, &cur),
         };
+        if let Some(window) = &mut self.wake {
+            (measured.runq_p50_us, measured.runq_p99_us) =
+                window.tick(&mut self.ebpf, &cur.runq)?;
+        }
         self.prev = Some(cur);
         Ok(measured)
+    }
+
+    /// Whether `sched_wakeup` is attached now, where wake-ups are timed by the programs (attached
+    /// in one sample interval of [`WAKE_CYCLE`]); `None` elsewhere (no `sched_wakeup` at all).
+    pub fn wake_window_open(&self) -> Option<bool> {
+        self.wake.as_ref().map(wake::Window::is_open)
     }
 
     /// Writes the node's scheduler state into the pinned `NODE_STATE` map (best effort: a failed write
@@ -429,8 +455,8 @@ impl Probes {
 enum Attach<'a> {
     /// `tp_btf`: the `task_struct` offsets and the kernel's BTF (for the attach points).
     TpBtf(TaskOffsets, &'a Btf),
-    /// Classic tracepoints (offsets from tracefs).
-    Tracepoint,
+    /// Plain raw tracepoints (no BTF, no offsets).
+    RawTp,
 }
 
 /// Reads both per-CPU maps at "now".
@@ -489,59 +515,6 @@ fn monotonic_ns() -> Result<u64, Error> {
     let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
     let nanos = u64::try_from(t.tv_nsec()).unwrap_or(0);
     Ok(secs * 1_000_000_000 + nanos)
-}
-
-/// Tracepoint record offsets for this kernel, from tracefs.
-#[derive(Debug, Clone, Copy)]
-struct Offsets {
-    prev_pid: u32,
-    prev_state: tracefs::Field,
-    next_pid: u32,
-    wakeup_pid: u32,
-    wakeup_new_pid: u32,
-    exit_pid: u32,
-}
-
-impl Offsets {
-    fn read(root: &Path) -> Result<Self, Error> {
-        let field = |event: &'static str, name: &'static str| -> Result<tracefs::Field, Error> {
-            let path = tracefs::format_path(root, "sched", event);
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| Error::Format { path, source })?;
-            let f = tracefs::parse_field(&text, name).ok_or(Error::Field { event, field: name })?;
-            // The programs read pids as u32 and the state as u32 or u64.
-            let ok = if name == "prev_state" {
-                matches!(f.size, 4 | 8)
-            } else {
-                f.size == 4
-            };
-            if ok {
-                Ok(f)
-            } else {
-                Err(Error::Field { event, field: name })
-            }
-        };
-        Ok(Self {
-            prev_pid: field("sched_switch", "prev_pid")?.offset,
-            prev_state: field("sched_switch", "prev_state")?,
-            next_pid: field("sched_switch", "next_pid")?.offset,
-            wakeup_pid: field("sched_wakeup", "pid")?.offset,
-            wakeup_new_pid: field("sched_wakeup_new", "pid")?.offset,
-            exit_pid: field("sched_process_exit", "pid")?.offset,
-        })
-    }
-
-    fn globals(&self) -> [(&'static str, u32); 7] {
-        [
-            (global::SWITCH_PREV_PID, self.prev_pid),
-            (global::SWITCH_PREV_STATE, self.prev_state.offset),
-            (global::SWITCH_PREV_STATE_SIZE, self.prev_state.size),
-            (global::SWITCH_NEXT_PID, self.next_pid),
-            (global::WAKEUP_PID, self.wakeup_pid),
-            (global::WAKEUP_NEW_PID, self.wakeup_new_pid),
-            (global::EXIT_PID, self.exit_pid),
-        ]
-    }
 }
 
 #[cfg(test)]
