@@ -52,6 +52,8 @@ pub struct JobMeta {
     pub external: bool,
     /// Hops already travelled (0 for client jobs).
     pub hops: u32,
+    /// The client's deadline, when the job has one (a learning-state feature).
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// Running and queued jobs of one task type.
@@ -283,6 +285,9 @@ pub struct Context<'a> {
     pub agent: &'a Arc<Agent>,
     /// Extra learning-state features (`learner.state_features`).
     pub features: &'a [Feature],
+    /// The host's speed (`node.speed`, the service-time divisor; 1.0 when not configured), for the
+    /// `speed` learning feature.
+    pub speed: f64,
 }
 
 /// Why a descriptor could not be turned into a scheduler.
@@ -382,6 +387,7 @@ pub fn build(desc: &Descriptor, ctx: &Context<'_>) -> Result<Box<dyn Scheduler>,
             task_types,
             ctx.features,
             Arc::clone(ctx.agent),
+            ctx.speed,
         )),
         Spec::Plain(s) => s,
     })
@@ -503,6 +509,7 @@ mod test_support {
             task_type: 0,
             external,
             hops,
+            deadline: None,
         }
     }
 
@@ -581,6 +588,7 @@ mod tests {
             task_types: 4,
             agent: &agent,
             features: &[],
+            speed: 1.0,
         };
         let build = |desc: &Descriptor| build(desc, &ctx);
         assert!(matches!(

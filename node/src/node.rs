@@ -139,11 +139,7 @@ impl Node {
         // Saved weights of another shape (or an unreadable file) leave the agent empty.
         let loaded = match store.load_weights() {
             Ok(None) => None,
-            Ok(Some(bytes)) => Some(
-                agent
-                    .with_table_mut(|q| p2pfaas_learner::persist::decode_qtable(q, &bytes))
-                    .map_err(|e| e.to_string()),
-            ),
+            Ok(Some(bytes)) => Some(agent.decode_weights(&bytes).map_err(|e| e.to_string())),
             Err(e) => Some(Err(e.to_string())),
         };
         match loaded {
@@ -389,6 +385,8 @@ impl Node {
             task_types: self.config.queue.task_types,
             agent: &self.agent,
             features: &self.config.learner.state_features,
+            // The shell's speed; a `node.speed` setting feeds it when the node has one.
+            speed: 1.0,
         }
     }
 
@@ -414,9 +412,7 @@ impl Node {
     /// Saves the learner's weights into the data directory (at shutdown).
     pub fn save_learner_weights(&self) {
         let path = self.store.weights_path();
-        let bytes = self
-            .agent
-            .with_table(p2pfaas_learner::persist::encode_qtable);
+        let bytes = self.agent.encode_weights();
         match self.store.save_weights(&bytes) {
             Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
             Err(e) => {

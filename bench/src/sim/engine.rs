@@ -451,6 +451,9 @@ impl<'a> Engine<'a> {
             task_type: usize::from(job.task_type),
             external: job.len > 1,
             hops: job.hops(),
+            deadline: self.setup.classes[usize::from(job.class)]
+                .2
+                .map(std::time::Duration::from_nanos),
         };
         let below = job.top;
         let f = match self.free_frames.pop() {

@@ -50,12 +50,15 @@ pub struct LearningScheduler {
     feature_count: usize,
     agent: Arc<Agent>,
     identity: Identity,
+    /// The host's speed, for [`Feature::Speed`].
+    speed: f64,
 }
 
 impl LearningScheduler {
     /// A scheduler over `task_types` task types (at most [`MAX_TASK_TYPES`]) whose state ends with
-    /// `features` (at most [`MAX_FEATURES`]; more are ignored).
-    pub fn new(task_types: usize, features: &[Feature], agent: Arc<Agent>) -> Self {
+    /// `features` (at most [`MAX_FEATURES`]; more are ignored), on a host of `speed` (the service-time
+    /// divisor, 1.0 for a reference node).
+    pub fn new(task_types: usize, features: &[Feature], agent: Arc<Agent>, speed: f64) -> Self {
         let task_types = task_types.clamp(1, MAX_TASK_TYPES);
         let mut slots = [None; MAX_FEATURES];
         for (slot, f) in slots.iter_mut().zip(features) {
@@ -75,6 +78,7 @@ impl LearningScheduler {
             ),
             features: slots,
             agent,
+            speed,
         }
     }
 
@@ -106,7 +110,7 @@ impl LearningScheduler {
             }
         }
         for (i, f) in self.features.iter().flatten().enumerate() {
-            out[1 + 2 * n + i] = feature_value(*f, view);
+            out[1 + 2 * n + i] = feature_value(*f, job, view, self.speed);
         }
         dims_for(n, self.feature_count)
     }
@@ -179,7 +183,7 @@ impl Scheduler for LearningScheduler {
 }
 
 /// One feature's discretised value (see [`Feature`]).
-fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
+fn feature_value(f: Feature, job: &JobMeta, view: &NodeView<'_>, speed: f64) -> f32 {
     let tenths = |v: f64| (v.clamp(0.0, 1.0) * 10.0).round();
     let sample = view.sample.unwrap_or(LoadSample::EMPTY);
     let v = match f {
@@ -196,6 +200,26 @@ fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
                 .min()
                 .unwrap_or(17),
         ),
+        Feature::PeerLoad(i) => f64::from(
+            view.peers
+                .iter()
+                .find(|p| p.id == PeerId(u32::from(i)))
+                .and_then(|p| p.load)
+                .map_or(3, |l| {
+                    let (jobs, k) = (l.jobs(), l.slots.max(1));
+                    if jobs < k {
+                        0
+                    } else if jobs <= 2 * k {
+                        1
+                    } else {
+                        2
+                    }
+                }),
+        ),
+        Feature::DeadlineSlack => job.deadline.map_or(11.0, |d| {
+            (d.as_secs_f64() * 1e3).max(1.0).log2().floor().min(10.0)
+        }),
+        Feature::Speed => (speed * 4.0).round().clamp(0.0, 16.0),
     };
     #[allow(
         clippy::cast_possible_truncation,
@@ -223,12 +247,13 @@ mod tests {
             task_type,
             external: false,
             hops: 0,
+            deadline: None,
         }
     }
 
     #[test]
     fn state_is_type_then_running_then_queued() {
-        let s = LearningScheduler::new(2, &[], agent(2, Parameters::default()));
+        let s = LearningScheduler::new(2, &[], agent(2, Parameters::default()), 1.0);
         let per_type = [
             TypeLoad {
                 running: 3,
@@ -256,7 +281,7 @@ mod tests {
             Feature::PeersMinLoad,
         ];
         let agent = Arc::new(Agent::new(dims_for(1, 3), Parameters::default()).expect("valid"));
-        let s = LearningScheduler::new(1, &features, agent);
+        let s = LearningScheduler::new(1, &features, agent, 1.0);
         assert!(s.needs_load_sample());
         let sample = crate::load::LoadSample {
             utilisation: 0.46,
@@ -288,6 +313,48 @@ mod tests {
     }
 
     #[test]
+    fn peer_deadline_and_speed_features_are_coarse_levels() {
+        let features = [
+            Feature::PeerLoad(0),
+            Feature::PeerLoad(1),
+            Feature::PeerLoad(2),
+            Feature::PeerLoad(3),
+            Feature::DeadlineSlack,
+            Feature::Speed,
+        ];
+        let agent = Arc::new(Agent::new(dims_for(1, 6), Parameters::default()).expect("valid"));
+        let s = LearningScheduler::new(1, &features, agent, 0.5);
+        assert!(!s.needs_load_sample(), "none of these reads the machine");
+        // K = 4: 2 jobs leave a free slot, 5 fill the slots with a short queue, 9 queue more than K;
+        // peer 3 is not in the view (down or on the path).
+        let peers = crate::scheduler::test_support::peers(&[
+            crate::scheduler::test_support::load(2),
+            crate::scheduler::test_support::load(5),
+            crate::scheduler::test_support::load(9),
+        ]);
+        let view = NodeView {
+            peers: &peers,
+            ..NodeView::default()
+        };
+        let mut out = [0.0; MAX_DIMS];
+        let timed = JobMeta {
+            deadline: Some(std::time::Duration::from_millis(33)),
+            ..job(0)
+        };
+        let n = s.state(&timed, &view, &mut out);
+        // 33 ms → floor(log2 33) = 5; speed 0.5 → 2 quarters.
+        assert_eq!(&out[3..n], &[0.0, 1.0, 2.0, 3.0, 5.0, 2.0]);
+        let n = s.state(&job(0), &view, &mut out);
+        assert_eq!(out[n - 2], 11.0, "no deadline is its own class");
+        let long = JobMeta {
+            deadline: Some(std::time::Duration::from_secs(60)),
+            ..job(0)
+        };
+        let n = s.state(&long, &view, &mut out);
+        assert_eq!(out[n - 2], 10.0, "long deadlines share the top class");
+    }
+
+    #[test]
     fn actions_map_to_decisions_and_notes() {
         // ε = 1: every action is uniform, so all four show up.
         let params = Parameters {
@@ -296,7 +363,7 @@ mod tests {
             epsilon_min: 1.0,
             ..Parameters::default()
         };
-        let mut s = LearningScheduler::new(1, &[], agent(1, params));
+        let mut s = LearningScheduler::new(1, &[], agent(1, params), 1.0);
         let mut rng = SmallRng::seed_from_u64(5);
         let mut seen = [false; 4];
         let mut last_eid = 0;
@@ -325,7 +392,7 @@ mod tests {
 
     #[test]
     fn peer_jobs_run_locally_without_learning() {
-        let mut s = LearningScheduler::new(1, &[], agent(1, Parameters::default()));
+        let mut s = LearningScheduler::new(1, &[], agent(1, Parameters::default()), 1.0);
         let mut note = Note::default();
         let external = JobMeta {
             external: true,

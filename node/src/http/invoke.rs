@@ -331,6 +331,7 @@ async fn run(
         task_type: inv.task_type,
         external: inv.external,
         hops: inv.hops,
+        deadline: inv.deadline,
     };
     let (name, path) = (function.name(), &inv.path_ids[..]);
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
