@@ -304,17 +304,26 @@ fn schedulers(
     let task_types = node.task_types;
     let features = &node.features;
     let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
-        scheduler::Spec::Learning { task_types } => dims_for(task_types, features.len()),
+        scheduler::Spec::Learning { task_types, .. } => dims_for(task_types, features.len()),
         _ => dims_for(1, features.len()),
     };
     (0..nodes)
         .map(|i| {
-            let agent = Arc::new(
-                Agent::new(dims, node.parameters).map_err(|e| Error::NodeConfig(e.to_string()))?,
-            );
+            let new_agent = |params| {
+                Agent::new(dims, params)
+                    .map(Arc::new)
+                    .map_err(|e| Error::NodeConfig(e.to_string()))
+            };
+            let agent = new_agent(node.parameters)?;
+            // The double decision's agent: accept (1) or refuse (0), as the node builds it.
+            let acceptance = new_agent(p2pfaas_core::learning::Parameters {
+                actions_n: 2,
+                ..node.parameters
+            })?;
             let ctx = scheduler::Context {
                 task_types,
                 agent: &agent,
+                acceptance: &acceptance,
                 features,
                 speed: speeds.get(i).copied().unwrap_or(1.0),
             };

@@ -126,8 +126,8 @@ pub enum LearnError {
     Parameter(String),
 }
 
-/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected`), by how its
-/// job ended; the node and the simulator both reward through [`Rewards::of`].
+/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected/refused`), by
+/// how its job ended; the node and the simulator both reward through [`Rewards::of_learning`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rewards {
     /// Answered with a 2xx within the job's deadline.
@@ -136,6 +136,8 @@ pub struct Rewards {
     pub missed: f32,
     /// Rejected on purpose (the scheduler's or the learner's 503).
     pub rejected: f32,
+    /// The double decision refused a peer's job (which its origin then runs itself).
+    pub refused: f32,
 }
 
 impl Rewards {
@@ -148,6 +150,22 @@ impl Rewards {
             self.rejected
         } else {
             self.missed
+        }
+    }
+
+    /// The reward of `learning`'s decision: [`Rewards::of`] for the node's own decision; for the
+    /// double decision's, `refused` when it refused the job, else `met` or `missed` by how the job it
+    /// accepted ended (a capacity reject after accepting is a miss).
+    pub fn of_learning(
+        &self,
+        learning: &crate::scheduler::Learning,
+        met: bool,
+        rejected: bool,
+    ) -> f32 {
+        match (learning.acceptance, learning.action) {
+            (false, _) => self.of(met, rejected),
+            (true, 0) => self.refused,
+            (true, _) => self.of(met, false),
         }
     }
 }

@@ -223,6 +223,7 @@ fn rewards_by_how_the_job_ended() {
         met: 1.0,
         missed: -0.5,
         rejected: -1.0,
+        refused: 0.25,
     };
     assert_eq!(r.of(true, false), 1.0);
     assert_eq!(r.of(false, true), -1.0);

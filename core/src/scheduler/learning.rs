@@ -6,8 +6,13 @@
 //! membership list, so an action keeps its meaning when peers join or leave; an action whose peer cannot
 //! take the job (unknown, down, not serving the function, on the job's path) runs locally and says so
 //! (`X-P2pfaas-Scheduler-Fallback`). The decision is an in-process call to the shared [`Agent`] (the
-//! original paid a WebSocket round trip to a Python process). Jobs from peers run locally without
-//! learning, as in the original.
+//! original paid a WebSocket round trip to a Python process).
+//!
+//! Jobs from peers run locally without learning, as in the original — unless the double decision is on
+//! (`LearningScheduler(N, true)`, after Proietti Mattia & Beraldi): then a second agent, over the same
+//! state, learns whether to accept a peer's job (action 1, run here) or refuse it (action 0, a 503 that
+//! makes the origin run it itself). Its reward is the job's (met or missed) when accepted and
+//! `learner.reward_refused` when refused; see [`crate::learning::Rewards::of_learning`].
 
 use std::sync::Arc;
 
@@ -15,7 +20,7 @@ use rand::RngCore;
 
 use super::{
     Admission, Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, PeerId,
-    ProbeResult, RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
+    ProbeResult, RejectReason, Scheduler, bool_param, least_loaded_probed, probe_or, uint_param,
 };
 use crate::learning::{Agent, Feature, MAX_DIMS, MAX_FEATURES, MAX_TASK_TYPES, dims_for};
 use crate::load::LoadSample;
@@ -31,6 +36,8 @@ pub struct Learning {
     pub action: u32,
     /// ε of the policy that chose it.
     pub epsilon: f32,
+    /// Whether this is the double decision's accept-or-refuse of a peer's job (the second agent's).
+    pub acceptance: bool,
     state: [f32; MAX_DIMS],
     dims: u8,
 }
@@ -52,6 +59,8 @@ pub struct LearningScheduler {
     identity: Identity,
     /// The host's speed, for [`Feature::Speed`].
     speed: f64,
+    /// The double decision's agent, when it is on.
+    acceptance: Option<Arc<Agent>>,
 }
 
 impl LearningScheduler {
@@ -79,19 +88,46 @@ impl LearningScheduler {
             features: slots,
             agent,
             speed,
+            acceptance: None,
         }
     }
 
-    /// Parses `[NumberOfTaskTypes]` for a node counting `node_task_types` types.
-    pub fn parse(params: &[String], node_task_types: usize) -> Result<usize, DescriptorError> {
-        expect_arity(NAME, "NumberOfTaskTypes uint", params, 1)?;
-        uint_param(
+    /// The same scheduler with the double decision on: jobs from peers are accepted or refused by
+    /// `acceptance` (an agent over this scheduler's state with two actions, 0 refuse and 1 accept).
+    #[must_use]
+    pub fn with_acceptance(mut self, acceptance: Arc<Agent>) -> Self {
+        self.identity = Identity::new(
+            NAME,
+            vec![self.task_types.to_string(), "true".to_owned()],
+            self.identity.needs,
+        );
+        self.acceptance = Some(acceptance);
+        self
+    }
+
+    /// Parses `[NumberOfTaskTypes]` or `[NumberOfTaskTypes, DoubleDecision]` for a node counting
+    /// `node_task_types` types.
+    pub fn parse(
+        params: &[String],
+        node_task_types: usize,
+    ) -> Result<(usize, bool), DescriptorError> {
+        if !(1..=2).contains(&params.len()) {
+            return Err(DescriptorError::Arity {
+                name: NAME,
+                signature: "NumberOfTaskTypes uint[, DoubleDecision bool]",
+                expected: 1,
+                got: params.len(),
+            });
+        }
+        let n = uint_param(
             NAME,
             params,
             0,
             "NumberOfTaskTypes",
             1..=node_task_types.min(MAX_TASK_TYPES),
-        )
+        )?;
+        let double = params.len() == 2 && bool_param(NAME, params, 1, "DoubleDecision")?;
+        Ok((n, double))
     }
 
     /// The state vector of `job` under `view`, written into `out`; returns its length.
@@ -129,12 +165,14 @@ impl Scheduler for LearningScheduler {
         note: &mut Note,
     ) -> Decision {
         let local = Decision::RunLocal(Admission::Queue);
-        if job.external {
-            return local;
-        }
+        let agent = match (job.external, &self.acceptance) {
+            (false, _) => &self.agent,
+            (true, Some(acceptance)) => acceptance,
+            (true, None) => return local,
+        };
         let mut state = [0.0; MAX_DIMS];
         let dims = self.state(job, view, &mut state);
-        let Some((eid, action, epsilon)) = self.agent.decide(&state[..dims], rng) else {
+        let Some((eid, action, epsilon)) = agent.decide(&state[..dims], rng) else {
             // The agent was resized for another N between this copy's build and now.
             note.fallback = Some("learner_state_mismatch");
             return local;
@@ -143,10 +181,19 @@ impl Scheduler for LearningScheduler {
             eid,
             action,
             epsilon,
+            acceptance: job.external,
             state,
             // dims ≤ MAX_DIMS = 41.
             dims: u8::try_from(dims).unwrap_or(u8::MAX),
         });
+        if job.external {
+            // Refusing sends the job back: the origin runs it itself (its `peer_refused` fallback).
+            return if action == 0 {
+                Decision::Reject(RejectReason::Learner)
+            } else {
+                local
+            };
+        }
         match action {
             0 => Decision::Reject(RejectReason::Learner),
             1 => local,
@@ -177,8 +224,12 @@ impl Scheduler for LearningScheduler {
     }
 
     fn observe(&mut self, learning: &Learning, reward: f32) {
+        let agent = match (&self.acceptance, learning.acceptance) {
+            (Some(acceptance), true) => acceptance,
+            _ => &self.agent,
+        };
         // An unknown EID (the agent was reset or resized meanwhile) is counted by the agent.
-        let _known = self.agent.reward(learning.eid, reward);
+        let _known = agent.reward(learning.eid, reward);
     }
 }
 
@@ -310,6 +361,69 @@ mod tests {
         let lonely = NodeView { peers: &[], ..view };
         let n = s.state(&job(0), &lonely, &mut out);
         assert_eq!(out[n - 1], 17.0, "no peer load known");
+    }
+
+    #[test]
+    fn double_decision_accepts_or_refuses_peer_jobs_with_its_own_agent() {
+        assert_eq!(
+            LearningScheduler::parse(&["2".into(), "true".into()], 2),
+            Ok((2, true))
+        );
+        assert_eq!(LearningScheduler::parse(&["2".into()], 2), Ok((2, false)));
+        assert!(matches!(
+            LearningScheduler::parse(&["1".into(), "maybe".into()], 2),
+            Err(DescriptorError::Parameter { index: 1, .. })
+        ));
+        let random = Parameters {
+            actions_n: 2,
+            epsilon_start: 1.0,
+            epsilon_min: 1.0,
+            ..Parameters::default()
+        };
+        let (main, acceptance) = (agent(1, Parameters::default()), agent(1, random));
+        let mut s = LearningScheduler::new(1, &[], Arc::clone(&main), 1.0)
+            .with_acceptance(Arc::clone(&acceptance));
+        assert_eq!(s.full_name(), "LearningScheduler(1, true)");
+        let external = JobMeta {
+            external: true,
+            ..job(0)
+        };
+        let mut rng = SmallRng::seed_from_u64(3);
+        let (mut refused, mut accepted) = (0, 0);
+        for _ in 0..100 {
+            let mut note = Note::default();
+            let d = s.decide(&external, &NodeView::default(), &mut rng, &mut note);
+            let l = note.learning.expect("a peer's job is a learned decision");
+            assert!(l.acceptance);
+            match (l.action, d) {
+                (0, Decision::Reject(RejectReason::Learner)) => refused += 1,
+                (1, Decision::RunLocal(Admission::Queue)) => accepted += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+            s.observe(&l, 1.0);
+        }
+        assert!(refused > 20 && accepted > 20, "{refused} / {accepted}");
+        assert_eq!(acceptance.stats().inferences, 100);
+        assert_eq!(
+            main.stats().inferences,
+            0,
+            "the origin's agent is not involved"
+        );
+        assert!(
+            acceptance.stats().rewards > 90,
+            "rewards go to the acceptance agent"
+        );
+        let rewards = crate::learning::Rewards {
+            met: 1.0,
+            missed: 0.0,
+            rejected: 0.0,
+            refused: 0.5,
+        };
+        let mut note = Note::default();
+        let _ = s.decide(&external, &NodeView::default(), &mut rng, &mut note);
+        let l = note.learning.expect("learned");
+        let want = if l.action == 0 { 0.5 } else { 1.0 };
+        assert_eq!(rewards.of_learning(&l, true, false), want);
     }
 
     #[test]
