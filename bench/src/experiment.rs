@@ -2,6 +2,7 @@
 //! cluster, the load generator swept over the spec's ρ points, and one [`report::Row`] per point; then
 //! the report with its provenance, written as JSON, CSV, markdown and SVG charts.
 
+pub mod cli;
 pub mod cluster;
 pub mod html;
 pub mod proxy;

@@ -19,13 +19,17 @@
 //! - [`sim`]: the discrete-event simulator: the same spec and report, on simulated nodes running the
 //!   node's own admission rule, schedulers and learner; [`sim::compare`] puts two reports side by side.
 //!
-//! The binary (`src/main.rs`) only parses flags into these types and prints.
+//! Each command's flags, help lines and exit code live in a `cli` module beside what it runs
+//! (`theory::cli`, `load::cli`, `experiment::cli` for run/soak/demo, `sim::cli` for
+//! simulate/compare, `chaos::cli`, `fleet::cli`); `cli.rs` holds the flag helpers they share. The
+//! binary (`src/main.rs`) only picks the subcommand and prints the help.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod arrivals;
 pub mod chaos;
+mod cli;
 pub mod experiment;
 pub mod fleet;
 pub mod load;

@@ -19,6 +19,7 @@ use rand::{Rng as _, SeedableRng as _};
 
 use crate::arrivals::{Process, Profile, Schedule};
 
+pub mod cli;
 mod conn;
 pub mod record;
 

@@ -14,6 +14,7 @@
 //! What is modelled exactly and what is approximated is listed in `bench/README.md` ("Simulator").
 
 mod batch;
+pub mod cli;
 pub mod compare;
 mod engine;
 mod event;

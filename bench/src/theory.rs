@@ -1,11 +1,14 @@
 //! Queueing models a single node is checked against: Erlang-B (M/M/K/K), M/M/K/K+Q (K servers, Q
-//! waiting places) and M/M/1/K. Pure functions of rates and sizes; no I/O.
+//! waiting places) and M/M/1/K. Pure functions of rates and sizes; no I/O (the `theory` command's
+//! flags and printing are [`cli`]'s).
 //!
 //! **Every model here takes the offered load `a = λ/μ` (in Erlangs), or λ and μ separately — never λ
 //! alone.** The original's `model_mmkk.py` passed λ where the load belongs, which is only right when
 //! μ = 1 s⁻¹; its curves were off by a factor μ on the load axis.
 
 use std::fmt;
+
+pub mod cli;
 
 /// Why a model could not be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]

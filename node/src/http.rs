@@ -4,7 +4,9 @@
 //! HTTP/1.1 codec shared by server and clients. The dashboard: `http/ui.rs` (the page), `http/events.rs`
 //! (its Server-Sent Events stream) and `http/relay.rs` (its operator actions on peers).
 
+pub mod access;
 pub mod admin;
+pub mod change;
 pub mod client;
 pub mod codec;
 pub mod conn;

@@ -1,5 +1,6 @@
 //! Node-wide state shared by all workers: the K-slot admission, the function registry, per-task-type
-//! counters, the run-time settings and the published scheduler descriptor.
+//! counters, the run-time settings and the published scheduler descriptor; and [`local_load`], this
+//! node's load as gossip carries it.
 //!
 //! Only admission and the counters are touched per request, and they are atomics. The two `Mutex`es
 //! guard admin-route changes (merge + persist + apply as one step, on the blocking pool); workers never
@@ -9,6 +10,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+use p2pfaas_membership::Load;
 
 use crate::blocking::Pool;
 use crate::config::Config;
@@ -261,7 +264,7 @@ impl Node {
             init_servers: servers.clone(),
         };
         // The join message carries it: peers learn the functions with the first contact.
-        let load = crate::peers::gossip::local_load(self, f32::NAN);
+        let load = local_load(self, f32::NAN);
         match crate::peers::gossip::Gossip::new(
             &id,
             &advertise,
@@ -335,7 +338,7 @@ impl Node {
             self.peers
                 .set_own(after.machine_id.clone(), after.machine_ip.clone());
             if let Some(g) = self.gossip.get() {
-                let load = crate::peers::gossip::local_load(self, f32::NAN);
+                let load = local_load(self, f32::NAN);
                 g.rejoin(
                     &after.machine_id,
                     &after.machine_ip,
@@ -484,6 +487,27 @@ impl Node {
         *guard = desc;
         self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+}
+
+/// This node's load as gossip carries it, with `utilisation` (NaN when unknown).
+pub fn local_load(node: &Node, utilisation: f32) -> Load {
+    let a = &node.admission;
+    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    Load {
+        running: to_u32(a.running()),
+        queued: to_u32(a.queued()),
+        slots: to_u32(a.slots()),
+        queue_len: to_u32(a.queue_len()),
+        functions: node
+            .registry
+            .snapshot()
+            .1
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
+        utilisation,
+        group: node.group(),
     }
 }
 

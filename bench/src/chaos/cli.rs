@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use lexopt::{Arg, Parser, ValueExt as _};
 
 use super::{Options, Scenario, Spec};
+use crate::cli::chain;
 use crate::experiment::spec::Network;
 
 /// Usage lines for the binary's help.
@@ -60,17 +61,6 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         eprintln!("p2pfaas-bench chaos: some requests were lost or hung (see the table)");
         ExitCode::FAILURE
     }
-}
-
-/// An error and its causes on one line (`a: b: c`).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 fn parse(args: Vec<OsString>) -> Result<Args, String> {

@@ -12,7 +12,7 @@ use lexopt::{Arg, Parser, ValueExt as _};
 
 use super::file::Fleet;
 use super::{Options, status};
-use crate::chaos::cli::chain;
+use crate::cli::chain;
 use crate::experiment::spec::Spec;
 
 /// Usage lines for the binary's help.

@@ -11,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Request;
+use super::access::require_admin;
+use super::change::{blocking, json_object};
 use super::invoke::{VERSION, header};
 use super::respond::Response;
 use super::route::Route;
@@ -18,7 +20,7 @@ use crate::config::BackendConfig;
 use crate::config::raw::RawFunction;
 use crate::error::Error;
 use crate::metrics::{self, Gauges};
-use crate::node::{Node, UpdateError};
+use crate::node::Node;
 use crate::registry::{Function, RegistryError};
 use crate::scheduler::Descriptor;
 use crate::worker::Worker;
@@ -162,20 +164,6 @@ pub async fn handle(
     Ok(())
 }
 
-/// Runs a configuration change on the blocking pool (it writes files).
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, UpdateError> + Send + 'static,
-) -> Result<T, Error> {
-    match monoio::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(UpdateError::Invalid(msg))) => Err(Error::BadInput(msg)),
-        Ok(Err(UpdateError::Persist(e))) => Err(Error::Persist(e)),
-        Err(_canceled) => Err(Error::Persist(std::io::Error::other(
-            "configuration task was cancelled",
-        ))),
-    }
-}
-
 /// Runs a registry change on the blocking pool (it writes the overlay file).
 async fn registry_change<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
@@ -234,56 +222,6 @@ pub fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
     let raw: RawFunction = serde_json::from_value(Value::Object(map))
         .map_err(|e| Error::BadInput(format!("functions.{name}: {e}")))?;
     Ok((name, raw))
-}
-
-/// Without a cluster key only loopback callers may change the node, and not through a web page of another
-/// origin: a browser on this host would otherwise let any site it visits post to loopback (CSRF). Tools
-/// (curl, the original's scripts) send no `Origin`; the dashboard served here sends its own.
-pub(super) fn require_admin(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
-    if w.node.auth.enabled() {
-        return require_signed(w, req);
-    }
-    let ip = req.peer.ip();
-    let loopback = match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback(),
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    };
-    if !loopback {
-        return Err(Error::Forbidden);
-    }
-    match req.header("origin") {
-        Some(origin) if !same_origin(origin, req.header("host")) => Err(Error::CrossOrigin),
-        _ => Ok(()),
-    }
-}
-
-/// Whether an `Origin` (`scheme://host[:port]`) names the authority the request was sent to (`Host`).
-fn same_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
-    let authority = origin
-        .strip_prefix(b"http://")
-        .or_else(|| origin.strip_prefix(b"https://"));
-    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
-}
-
-/// With a cluster key, the call must carry a valid signature (peer, gossip and admin routes); without
-/// one, everything passes here.
-pub(super) fn require_signed(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
-    let target = match req.query() {
-        Some(q) => format!("{}?{q}", req.path()),
-        None => req.path().to_owned(),
-    };
-    w.node
-        .auth
-        .verify(
-            req.method(),
-            &target,
-            req.body,
-            std::time::SystemTime::now(),
-            |name| req.header(name),
-        )
-        .map_err(Error::Unauthorized)
 }
 
 /// `GET /monitoring/load`: the original's three headers plus a JSON body with the detail.
@@ -405,15 +343,6 @@ pub struct SettingsPatch {
     pub enabled: Option<bool>,
 }
 
-/// Parses a JSON object, naming the first bad field.
-pub(super) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::BadInput("expected a JSON object".into())),
-        Err(e) => Err(Error::BadInput(format!("malformed JSON: {e}"))),
-    }
-}
-
 /// Parses a `POST /configuration` body (the original's keys); errors name the key (public for fuzzing).
 pub fn parse_settings_patch(body: &[u8]) -> Result<SettingsPatch, Error> {
     let mut patch = SettingsPatch::default();
@@ -496,24 +425,6 @@ mod tests {
 
     fn msg(e: Result<impl std::fmt::Debug, Error>) -> String {
         e.err().map(|e| e.to_string()).unwrap_or_default()
-    }
-
-    #[test]
-    fn origin_must_name_the_host_it_was_sent_to() {
-        let host = Some(&b"127.0.0.1:18080"[..]);
-        assert!(same_origin(b"http://127.0.0.1:18080", host));
-        assert!(same_origin(
-            b"HTTP://127.0.0.1:18080".to_ascii_lowercase().as_slice(),
-            host
-        ));
-        assert!(same_origin(b"https://LOCALHOST:1", Some(b"localhost:1")));
-        assert!(
-            !same_origin(b"http://127.0.0.1:18081", host),
-            "another port"
-        );
-        assert!(!same_origin(b"http://evil.example", host));
-        assert!(!same_origin(b"null", host), "sandboxed or file:// pages");
-        assert!(!same_origin(b"http://127.0.0.1:18080", None));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Request;
-use super::admin::{blocking, json_object, require_admin, require_signed};
+use super::access::{require_admin, require_signed};
+use super::change::{blocking, json_object};
 use super::invoke::VERSION;
 use super::respond::Response;
 use crate::config::check_peer_addr;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use p2pfaas_membership::Outgoing;
 
 use super::Request;
-use super::admin::require_signed;
+use super::access::require_signed;
 use super::codec;
 use super::forward;
 use super::respond::Response;
@@ -77,7 +77,7 @@ pub async fn run(w: Rc<Worker>) {
     loop {
         step.outgoing.clear();
         step.events.clear();
-        let load = gossip::local_load(&w.node, utilisation.update(&w.node.load()));
+        let load = crate::node::local_load(&w.node, utilisation.update(&w.node.load()));
         gossip.step(load, &mut step);
         gossip::apply(&w.node.peers, &step, &mut versions);
         for out in step.outgoing.drain(..) {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::Request;
-use super::admin::{blocking, json_object, require_admin};
+use super::access::require_admin;
+use super::change::{blocking, json_object};
 use super::invoke::VERSION;
 use super::respond::Response;
 use super::route::LearnerRoute;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::Request;
-use super::admin::require_signed;
+use super::access::require_signed;
 use super::invoke::{self, Invocation, header};
 use super::respond::{self, Response};
 use crate::backend::{Headers, Output};

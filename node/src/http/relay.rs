@@ -14,7 +14,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::Request;
-use super::admin::require_admin;
+use super::access::require_admin;
 use super::client::ClientRequest;
 use super::codec;
 use super::respond::Response;

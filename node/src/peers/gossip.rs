@@ -16,27 +16,6 @@ use p2pfaas_membership::{
 use super::PeerTable;
 use crate::scheduler::PeerLoad;
 
-/// This node's load as gossip carries it, with `utilisation` (NaN when unknown).
-pub fn local_load(node: &crate::node::Node, utilisation: f32) -> Load {
-    let a = &node.admission;
-    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    Load {
-        running: to_u32(a.running()),
-        queued: to_u32(a.queued()),
-        slots: to_u32(a.slots()),
-        queue_len: to_u32(a.queue_len()),
-        functions: node
-            .registry
-            .snapshot()
-            .1
-            .iter()
-            .map(|f| f.name().to_owned())
-            .collect(),
-        utilisation,
-        group: node.group(),
-    }
-}
-
 /// What one timer step produced.
 #[derive(Debug, Default)]
 pub struct Step {
