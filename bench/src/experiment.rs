@@ -63,6 +63,16 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// `--load-weights`: a node refused its weight file (or it could not be read).
+    #[error("--load-weights: node n{node}, {path}: {message}")]
+    LoadWeights {
+        /// Which node.
+        node: usize,
+        /// The file.
+        path: PathBuf,
+        /// Why (a shape mismatch names the field and both values).
+        message: String,
+    },
     /// Writing results.
     #[error("writing {path}")]
     Write {
@@ -82,6 +92,9 @@ pub struct Options {
     pub requests_dir: Option<PathBuf>,
     /// Print a line per point to stderr.
     pub progress: bool,
+    /// `--load-weights DIR`: learning schedulers' nodes start from the tables `simulate
+    /// --save-weights DIR` wrote for the same scheduler label (ε as the spec's learner parameters say).
+    pub load_weights: Option<PathBuf>,
 }
 
 /// Runs every (scheduler, seed, ρ) point of `spec` on real nodes.
@@ -138,17 +151,67 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
 }
 
 /// A fresh cluster for one (scheduler, seed), its error saying which.
-pub(crate) fn start_cluster(
+pub fn start_cluster(
     spec: &Spec,
     scheduler: &spec::Scheduler,
     seed: u64,
     options: &Options,
 ) -> Result<Cluster, Error> {
-    Cluster::start(spec, scheduler, seed, &options.node_binary).map_err(|source| Error::Cluster {
-        scheduler: scheduler.label(),
-        seed,
-        source,
-    })
+    let cluster =
+        Cluster::start(spec, scheduler, seed, &options.node_binary).map_err(|source| {
+            Error::Cluster {
+                scheduler: scheduler.label(),
+                seed,
+                source,
+            }
+        })?;
+    if let Some(dir) = options
+        .load_weights
+        .as_deref()
+        .filter(|_| scheduler.name == "LearningScheduler")
+    {
+        for (node, addr) in cluster.addrs().into_iter().enumerate() {
+            let path = crate::sim::weights_file(dir, &scheduler.label(), node);
+            let fail = |message: String| Error::LoadWeights {
+                node,
+                path: path.clone(),
+                message,
+            };
+            let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+            post_weights(addr, &bytes).map_err(fail)?;
+        }
+    }
+    Ok(cluster)
+}
+
+/// `POST /learner/weights` with a weight file; the node's error message when it refuses it.
+fn post_weights(addr: SocketAddr, bytes: &[u8]) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let head = format!(
+        "POST /learner/weights HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(bytes))
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    // The node closes the connection after answering (Connection: close).
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split(' ').nth(1).unwrap_or("");
+    if status == "200" {
+        Ok(())
+    } else {
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or(&text);
+        Err(format!("answered {status}: {}", body.trim()))
+    }
 }
 
 /// The generator's run for one point: every node (`addrs`, in node order) with a rate > 0 as a target.

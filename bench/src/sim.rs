@@ -49,6 +49,26 @@ pub struct SimOptions {
     /// do not depend on it (each replication has its own seeded streams and schedulers); 1 runs
     /// everything on the calling thread.
     pub threads: usize,
+    /// Where to write each node's learned table after the sweep (`--save-weights`): for every learning
+    /// scheduler, `DIR/<label>/n<i>.weights` from its first seed (see [`weights_file`]).
+    pub save_weights: Option<PathBuf>,
+}
+
+/// The weight file of node `node` under `dir` for the scheduler labelled `label`: what `simulate
+/// --save-weights DIR` writes and `run --load-weights DIR` reads. Characters of the label other than
+/// letters, digits, `-` and `_` become `_`.
+pub fn weights_file(dir: &std::path::Path, label: &str, node: usize) -> PathBuf {
+    let slug: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(slug).join(format!("n{node}.weights"))
 }
 
 /// Why a simulation could not run. Nothing has been written when it is returned.
@@ -81,6 +101,14 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         message: String,
+    },
+    /// `--save-weights` could not write a file.
+    #[error("writing {path}: {source}")]
+    SaveWeights {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
     /// A node's λ is not a valid arrival rate.
     #[error("rate at ρ = {rho}: {message}")]
@@ -170,6 +198,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         model,
         arrivals,
         faults: &faults,
+        save_weights: options.save_weights.is_some(),
     };
     let groups: Vec<(&crate::experiment::spec::Scheduler, u64)> = spec
         .schedulers
@@ -193,10 +222,28 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
     };
     let mut rows = Vec::new();
     let mut simulated = 0;
-    for result in results {
-        let (mut group, n) = result?;
+    let mut saved = Vec::new();
+    for (result, &(desc, seed)) in results.into_iter().zip(&groups) {
+        let (mut group, n, weights) = result?;
         rows.append(&mut group);
         simulated += n;
+        if spec.traffic.seeds.first() == Some(&seed) && !weights.is_empty() {
+            saved.push((desc.label(), weights));
+        }
+    }
+    if let Some(dir) = &options.save_weights {
+        for (label, weights) in &saved {
+            for (i, bytes) in weights.iter().enumerate() {
+                let path = weights_file(dir, label, i);
+                let write = |path: &std::path::Path| {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(path, bytes)
+                };
+                write(&path).map_err(|source| Error::SaveWeights { path, source })?;
+            }
+        }
     }
     let report = Report {
         schema: report::SCHEMA.to_owned(),
@@ -234,12 +281,19 @@ fn service(spec: &Spec) -> Result<Service, Error> {
 
 /// One scheduler per node, built by the core's `scheduler::build` as the node builds it, each node
 /// with its own agent.
+/// Each node's scheduler and, beside it, its learning agent (whose weights `--save-weights` writes).
+type Built = (Vec<Box<dyn Scheduler>>, Vec<Arc<Agent>>);
+
+/// One replication's rows, arrivals simulated and encoded weights (one file per node, or none).
+type Replicated = (Vec<Row>, u64, Vec<Vec<u8>>);
+
 fn schedulers(
     desc: &crate::experiment::spec::Scheduler,
     label: &str,
+    speeds: &[f64],
     nodes: usize,
     node: &Host,
-) -> Result<Vec<Box<dyn Scheduler>>, Error> {
+) -> Result<Built, Error> {
     let desc = Descriptor {
         name: desc.name.clone(),
         parameters: desc.parameters.clone(),
@@ -251,22 +305,33 @@ fn schedulers(
     let task_types = node.task_types;
     let features = &node.features;
     let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
-        scheduler::Spec::Learning { task_types } => dims_for(task_types, features.len()),
+        scheduler::Spec::Learning { task_types, .. } => dims_for(task_types, features.len()),
         _ => dims_for(1, features.len()),
     };
     (0..nodes)
-        .map(|_| {
-            let agent = Arc::new(
-                Agent::new(dims, node.parameters).map_err(|e| Error::NodeConfig(e.to_string()))?,
-            );
+        .map(|i| {
+            let new_agent = |params| {
+                Agent::new(dims, params)
+                    .map(Arc::new)
+                    .map_err(|e| Error::NodeConfig(e.to_string()))
+            };
+            let agent = new_agent(node.parameters)?;
+            // The double decision's agent: accept (1) or refuse (0), as the node builds it.
+            let acceptance = new_agent(p2pfaas_core::learning::Parameters {
+                actions_n: 2,
+                ..node.parameters
+            })?;
             let ctx = scheduler::Context {
                 task_types,
                 agent: &agent,
+                acceptance: &acceptance,
                 features,
+                speed: speeds.get(i).copied().unwrap_or(1.0),
             };
-            scheduler::build(&desc, &ctx).map_err(err)
+            Ok((scheduler::build(&desc, &ctx).map_err(err)?, agent))
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()
+        .map(|built| built.into_iter().unzip())
 }
 
 /// What every replication of a run shares (read-only).
@@ -280,19 +345,22 @@ struct Shared<'a> {
     model: Option<(u32, u32, f64)>,
     arrivals: u64,
     faults: &'a Faults,
+    /// Encode the learning agents' tables after each replication.
+    save_weights: bool,
 }
 
 impl Shared<'_> {
     /// Every ρ point of one (scheduler, seed), in order, with the nodes' schedulers (and learning
-    /// agents) built once and kept across the sweep; also the arrivals simulated.
+    /// agents) built once and kept across the sweep; also the arrivals simulated and, when saving
+    /// weights and the scheduler learns, each node's encoded table.
     fn replication(
         &self,
         desc: &crate::experiment::spec::Scheduler,
         seed: u64,
-    ) -> Result<(Vec<Row>, u64), Error> {
+    ) -> Result<Replicated, Error> {
         let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
         let label = desc.label();
-        let mut scheds = schedulers(desc, &label, c.nodes, self.node)?;
+        let (mut scheds, agents) = schedulers(desc, &label, &knobs.speed, c.nodes, self.node)?;
         let mut rows = Vec::with_capacity(spec.traffic.rho.len());
         let mut simulated = 0;
         for (point, &rho) in spec.traffic.rho.iter().enumerate() {
@@ -370,7 +438,13 @@ impl Shared<'_> {
             }
             rows.push(row);
         }
-        Ok((rows, simulated))
+        let learns = desc.name == "LearningScheduler";
+        let weights = if self.save_weights && learns {
+            agents.iter().map(|a| a.encode_weights()).collect()
+        } else {
+            Vec::new()
+        };
+        Ok((rows, simulated, weights))
     }
 }
 

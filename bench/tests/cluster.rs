@@ -43,6 +43,7 @@ fn check(network: &str) {
         node_binary,
         requests_dir: None,
         progress: false,
+        load_weights: None,
     };
     let report = experiment::run(&spec(network), &options).expect("experiment runs");
     eprint!("{}", report.markdown());

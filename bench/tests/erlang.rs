@@ -43,6 +43,7 @@ fn single_node_blocking_matches_erlang_b() {
         node_binary,
         requests_dir: None,
         progress: true,
+        load_weights: None,
     };
     for attempt in 1..=ATTEMPTS {
         let report = experiment::run(&spec, &options).expect("experiment runs");

@@ -300,6 +300,7 @@ fn a_spec_runs_on_a_deployed_fleet() {
             node_binary: node.clone(),
             requests_dir: None,
             progress: false,
+            load_weights: None,
         },
     )
     .expect("local run");

@@ -87,6 +87,7 @@ fn allocations(spec: &Spec, arrivals: u64) -> usize {
         progress: false,
         // Counted on this thread only.
         threads: 1,
+        save_weights: None,
     };
     ALLOCATIONS.store(0, Ordering::SeqCst);
     ARMED.with(|a| a.set(true));

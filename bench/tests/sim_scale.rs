@@ -56,6 +56,7 @@ fn a_live_run_refuses_more_nodes_than_it_can_start() {
         node_binary: "/nonexistent/p2pfaas-node".into(),
         requests_dir: None,
         progress: false,
+        load_weights: None,
     };
     let err = p2pfaas_bench::experiment::run(&spec, &options)
         .err()

@@ -21,6 +21,7 @@ fn a_short_soak_neither_grows_nor_fails() {
         node_binary: node,
         requests_dir: None,
         progress: false,
+        load_weights: None,
     };
     let result =
         soak::run(&spec, &options, std::time::Duration::from_millis(500), 0.05).expect("soak runs");

@@ -11,13 +11,13 @@
 
 mod pairing;
 pub mod params;
+mod values;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use p2pfaas_learner::config::Config;
 use p2pfaas_learner::policy::EpsilonGreedy;
-use p2pfaas_learner::qtable::QTable;
 use p2pfaas_learner::td::{self, Td};
 use p2pfaas_learner::value::ValueFunction;
 use p2pfaas_learner::window::{Push, Transition, Window};
@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use params::Parameters;
+pub use values::Values;
 
 /// Entries the EID window can hold (the original buffered up to 10,000 and then blocked its HTTP API).
 pub const WINDOW_CAPACITY: usize = 4096;
@@ -56,16 +57,35 @@ pub enum Feature {
     /// Fewest jobs (running + queued) at any peer that could take the job, capped at 16; 17 when no peer
     /// load is known.
     PeersMinLoad,
+    /// The cached load of the peer with stable id `i` (below [`PEER_LOAD_FEATURES`]), in four levels:
+    /// 0 a free slot, 1 every slot busy with at most K queued, 2 more queued, 3 unknown or unable to take
+    /// the job (down, on its path). Pairs with action `3 + i`, forwarding to that peer.
+    PeerLoad(u8),
+    /// The job's deadline class: `floor(log2(deadline in ms))` clamped to 0–10, 11 without a deadline. The
+    /// papers' task types differ mainly in how much slack their deadlines leave.
+    DeadlineSlack,
+    /// The node's own speed (`node.speed`, the service-time divisor) in quarters, clamped to 0–16, so
+    /// that a table trained on one node carries over to nodes of another speed.
+    Speed,
 }
+
+/// Peers whose load can be a state feature (`peer_load_0` … `peer_load_3`).
+pub const PEER_LOAD_FEATURES: u8 = 4;
 
 impl Feature {
     /// Every feature with its config name.
-    pub const ALL: [(&'static str, Self); 5] = [
+    pub const ALL: [(&'static str, Self); 11] = [
         ("utilisation", Self::Utilisation),
         ("utilisation_max_cpu", Self::UtilisationMaxCpu),
         ("cpu_pressure", Self::CpuPressure),
         ("runq_p99", Self::RunqP99),
         ("peers_min_load", Self::PeersMinLoad),
+        ("peer_load_0", Self::PeerLoad(0)),
+        ("peer_load_1", Self::PeerLoad(1)),
+        ("peer_load_2", Self::PeerLoad(2)),
+        ("peer_load_3", Self::PeerLoad(3)),
+        ("deadline_slack", Self::DeadlineSlack),
+        ("speed", Self::Speed),
     ];
 
     /// The feature a config name stands for.
@@ -75,7 +95,10 @@ impl Feature {
 
     /// Whether it reads the machine's load sample.
     pub fn needs_sample(self) -> bool {
-        !matches!(self, Self::PeersMinLoad)
+        matches!(
+            self,
+            Self::Utilisation | Self::UtilisationMaxCpu | Self::CpuPressure | Self::RunqP99
+        )
     }
 }
 
@@ -103,8 +126,8 @@ pub enum LearnError {
     Parameter(String),
 }
 
-/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected`), by how its
-/// job ended; the node and the simulator both reward through [`Rewards::of`].
+/// The rewards of a node-computed learning decision (`[learner] reward_met/missed/rejected/refused`), by
+/// how its job ended; the node and the simulator both reward through [`Rewards::of_learning`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rewards {
     /// Answered with a 2xx within the job's deadline.
@@ -113,6 +136,8 @@ pub struct Rewards {
     pub missed: f32,
     /// Rejected on purpose (the scheduler's or the learner's 503).
     pub rejected: f32,
+    /// The double decision refused a peer's job (which its origin then runs itself).
+    pub refused: f32,
 }
 
 impl Rewards {
@@ -125,6 +150,22 @@ impl Rewards {
             self.rejected
         } else {
             self.missed
+        }
+    }
+
+    /// The reward of `learning`'s decision: [`Rewards::of`] for the node's own decision; for the
+    /// double decision's, `refused` when it refused the job, else `met` or `missed` by how the job it
+    /// accepted ended (a capacity reject after accepting is a miss).
+    pub fn of_learning(
+        &self,
+        learning: &crate::scheduler::Learning,
+        met: bool,
+        rejected: bool,
+    ) -> f32 {
+        match (learning.acceptance, learning.action) {
+            (false, _) => self.of(met, rejected),
+            (true, 0) => self.refused,
+            (true, _) => self.of(met, false),
         }
     }
 }
@@ -197,7 +238,7 @@ pub struct Agent {
 #[derive(Debug)]
 struct Core {
     params: Parameters,
-    q: QTable,
+    q: Values,
     policy: EpsilonGreedy,
     td: Td,
     /// Entries from `/train` and `/train_batch`, trained in EID order.
@@ -222,7 +263,7 @@ struct Counts {
 /// One TD update from a transition of either source; skipped (and counted) when an action no longer
 /// fits the table.
 fn train_one(
-    q: &mut QTable,
+    q: &mut Values,
     td: &mut Td,
     params: &Parameters,
     epsilon: f32,
@@ -255,7 +296,7 @@ impl Core {
         let actions = params.actions_n;
         let shape = |e: p2pfaas_learner::Error| LearnError::Parameter(e.to_string());
         Ok(Self {
-            q: QTable::try_new(dims, actions, params.table_capacity).map_err(shape)?,
+            q: Values::new(dims, &params)?,
             policy: EpsilonGreedy::try_new(&config, actions).map_err(shape)?,
             td: Td::try_new(&config, actions).map_err(shape)?,
             window: Window::new(
@@ -455,6 +496,8 @@ impl Agent {
             .map_err(LearnError::Parameter)?;
         if next.actions_n != core.params.actions_n
             || next.table_capacity != core.params.table_capacity
+            || next.value_function != core.params.value_function
+            || next.tile_config(1) != core.params.tile_config(1)
         {
             reshape(&mut core, &next)?;
         } else {
@@ -506,7 +549,7 @@ impl Agent {
             average_reward: core.td.average_reward().value(),
             rewards: c.rewards,
             reward_sum: c.reward_sum,
-            states: core.q.len(),
+            states: core.q.states(),
             states_rejected: core.q.rejected(),
             dims: core.q.dims(),
             actions: core.q.actions(),
@@ -527,8 +570,14 @@ impl Agent {
             .map(|a| (a.to_string(), Value::from(a)))
             .collect();
         let mut states = Map::new();
-        let mut table = Vec::with_capacity(core.q.len());
-        for (row, (state, values)) in core.q.iter().enumerate() {
+        let mut table = Vec::with_capacity(core.q.states());
+        // Tile coding stores weights, not states: its JSON lists none (the weight file has them).
+        let rows = core
+            .q
+            .table()
+            .into_iter()
+            .flat_map(p2pfaas_learner::qtable::QTable::iter);
+        for (row, (state, values)) in rows.enumerate() {
             let key = state
                 .iter()
                 .map(ToString::to_string)
@@ -550,31 +599,36 @@ impl Agent {
         })
     }
 
-    /// Runs `f` on the Q-table (for saving it: the file I/O is the caller's).
-    pub fn with_table<R>(&self, f: impl FnOnce(&QTable) -> R) -> R {
-        f(&self.lock().q)
+    /// The learned weights as a weight file (the learner crate's versioned format; the file I/O is the
+    /// caller's).
+    pub fn encode_weights(&self) -> Vec<u8> {
+        self.lock().q.encode()
     }
 
-    /// Runs `f` on the Q-table mutably (for loading saved weights into it; `f` must leave it unchanged
-    /// when it fails, as `p2pfaas_learner::persist::decode_qtable` does).
-    pub fn with_table_mut<R>(&self, f: impl FnOnce(&mut QTable) -> R) -> R {
-        f(&mut self.lock().q)
+    /// Loads a weight file written by [`Agent::encode_weights`] of an agent of the same shape. Nothing
+    /// changes unless the whole file fits; the error names the header field that differs (`kind`,
+    /// `dims`, `actions`, …) with both values.
+    pub fn decode_weights(&self, bytes: &[u8]) -> Result<(), p2pfaas_learner::Error> {
+        self.lock().q.decode(bytes)
     }
 }
 
-/// Moves the learned values into a table of the new shape (extra actions start at 0, dropped actions are
-/// lost) and rebuilds the policy and TD learner for the new action count, keeping ε.
+/// Moves the learned values into a value function of the new shape (extra actions start at 0, dropped
+/// actions are lost; from table to table only: tile weights do not map onto other tilings, so changing
+/// the tiling or the kind starts empty) and rebuilds the policy and TD learner for the new action count,
+/// keeping ε.
 fn reshape(core: &mut Core, next: &Parameters) -> Result<(), LearnError> {
     let shape = |e: p2pfaas_learner::Error| LearnError::Parameter(e.to_string());
-    let mut q =
-        QTable::try_new(core.q.dims(), next.actions_n, next.table_capacity).map_err(shape)?;
-    let mut row = [0.0f32; params::MAX_ACTIONS];
-    for (state, values) in core.q.iter() {
-        let n = values.len().min(next.actions_n);
-        row.fill(0.0);
-        row[..n].copy_from_slice(&values[..n]);
-        // A smaller table keeps what fits; the rest is counted by its `rejected`.
-        let _stored = q.set(state, &row[..next.actions_n]);
+    let mut q = Values::new(core.q.dims(), next)?;
+    if let (Values::Table(to), Some(from)) = (&mut q, core.q.table()) {
+        let mut row = [0.0f32; params::MAX_ACTIONS];
+        for (state, values) in from.iter() {
+            let n = values.len().min(next.actions_n);
+            row.fill(0.0);
+            row[..n].copy_from_slice(&values[..n]);
+            // A smaller table keeps what fits; the rest is counted by its `rejected`.
+            let _stored = to.set(state, &row[..next.actions_n]);
+        }
     }
     let keep = Parameters {
         epsilon_start: core.policy.epsilon().max(next.epsilon_min),

@@ -52,6 +52,8 @@ pub struct JobMeta {
     pub external: bool,
     /// Hops already travelled (0 for client jobs).
     pub hops: u32,
+    /// The client's deadline, when the job has one (a learning-state feature).
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// Running and queued jobs of one task type.
@@ -281,8 +283,14 @@ pub struct Context<'a> {
     pub task_types: usize,
     /// The host's learning agent.
     pub agent: &'a Arc<Agent>,
+    /// The host's second agent, for the double decision (accept or refuse a job from a peer; two
+    /// actions, same state as `agent`).
+    pub acceptance: &'a Arc<Agent>,
     /// Extra learning-state features (`learner.state_features`).
     pub features: &'a [Feature],
+    /// The host's speed (`node.speed`, the service-time divisor; 1.0 when not configured), for the
+    /// `speed` learning feature.
+    pub speed: f64,
 }
 
 /// Why a descriptor could not be turned into a scheduler.
@@ -331,10 +339,12 @@ pub enum Spec {
         /// Loss flag.
         loss: bool,
     },
-    /// `LearningScheduler(NumberOfTaskTypes)`: needs the node's agent.
+    /// `LearningScheduler(NumberOfTaskTypes[, DoubleDecision])`: needs the node's agents.
     Learning {
         /// N.
         task_types: usize,
+        /// Whether jobs from peers are accepted or refused by a second learned decision.
+        double: bool,
     },
     /// Every algorithm that needs nothing from the node beyond its parameters, already built.
     Plain(Box<dyn Scheduler>),
@@ -344,7 +354,14 @@ impl std::fmt::Debug for Spec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::No { loss } => write!(f, "NoScheduler({loss})"),
-            Self::Learning { task_types } => write!(f, "LearningScheduler({task_types})"),
+            Self::Learning {
+                task_types,
+                double: false,
+            } => write!(f, "LearningScheduler({task_types})"),
+            Self::Learning {
+                task_types,
+                double: true,
+            } => write!(f, "LearningScheduler({task_types}, true)"),
             Self::Plain(s) => f.write_str(s.full_name()),
         }
     }
@@ -357,9 +374,10 @@ pub fn parse(desc: &Descriptor, task_types: usize) -> Result<Spec, DescriptorErr
         "NoScheduler" => Ok(Spec::No {
             loss: NoScheduler::parse(p)?,
         }),
-        "LearningScheduler" => Ok(Spec::Learning {
-            task_types: LearningScheduler::parse(p, task_types)?,
-        }),
+        "LearningScheduler" => {
+            let (task_types, double) = LearningScheduler::parse(p, task_types)?;
+            Ok(Spec::Learning { task_types, double })
+        }
         "ForwardScheduler" => Ok(Spec::Plain(Box::new(ForwardScheduler::parse(p)?))),
         "PowerOfNScheduler" => Ok(Spec::Plain(Box::new(PowerOfN::parse(p, false)?))),
         "PowerOfNSchedulerTau" => Ok(Spec::Plain(Box::new(PowerOfN::parse(p, true)?))),
@@ -378,11 +396,15 @@ pub fn parse(desc: &Descriptor, task_types: usize) -> Result<Spec, DescriptorErr
 pub fn build(desc: &Descriptor, ctx: &Context<'_>) -> Result<Box<dyn Scheduler>, DescriptorError> {
     Ok(match parse(desc, ctx.task_types)? {
         Spec::No { loss } => Box::new(NoScheduler::new(loss)),
-        Spec::Learning { task_types } => Box::new(LearningScheduler::new(
-            task_types,
-            ctx.features,
-            Arc::clone(ctx.agent),
-        )),
+        Spec::Learning { task_types, double } => {
+            let s =
+                LearningScheduler::new(task_types, ctx.features, Arc::clone(ctx.agent), ctx.speed);
+            Box::new(if double {
+                s.with_acceptance(Arc::clone(ctx.acceptance))
+            } else {
+                s
+            })
+        }
         Spec::Plain(s) => s,
     })
 }
@@ -503,6 +525,7 @@ mod test_support {
             task_type: 0,
             external,
             hops,
+            deadline: None,
         }
     }
 
@@ -580,7 +603,9 @@ mod tests {
         let ctx = Context {
             task_types: 4,
             agent: &agent,
+            acceptance: &agent,
             features: &[],
+            speed: 1.0,
         };
         let build = |desc: &Descriptor| build(desc, &ctx);
         assert!(matches!(

@@ -34,7 +34,7 @@ fn setup() -> (LearningScheduler, Arc<Agent>) {
         .expect("valid parameters"),
     );
     (
-        LearningScheduler::new(TYPES, &[], Arc::clone(&agent)),
+        LearningScheduler::new(TYPES, &[], Arc::clone(&agent), 1.0),
         agent,
     )
 }
@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
         task_type: 1,
         external: false,
         hops: 0,
+        deadline: None,
     };
     let mut loads = [TypeLoad::default(); TYPES];
     let mut i = 0u32;

@@ -67,6 +67,9 @@ pub struct Node {
     pub started: Instant,
     /// The learning agent (`LearningScheduler`, `/learner/*`).
     pub agent: Arc<Agent>,
+    /// The double decision's agent (`LearningScheduler(N, true)`): accept (1) or refuse (0) a peer's
+    /// job, over the same state as `agent`. Not persisted: it learns afresh at each start.
+    pub acceptance: Arc<Agent>,
     /// Known peers.
     pub peers: crate::peers::PeerTable,
     /// Signatures for peer and admin calls.
@@ -107,6 +110,14 @@ pub enum RestoreError {
     /// The persisted learner parameters are out of range.
     #[error("persisted learner parameters are invalid: {0}")]
     Learner(#[from] learning::LearnError),
+    /// `learner.weights_file` cannot be read or does not fit the agent.
+    #[error("learner.weights_file {path}: {message}")]
+    Weights {
+        /// The file.
+        path: String,
+        /// Why (a shape mismatch names the field, with both values).
+        message: String,
+    },
 }
 
 impl Node {
@@ -138,15 +149,32 @@ impl Node {
                 .unwrap_or(learning::dims_for(1, config.learner.state_features.len())),
             store.load_learner()?.unwrap_or(config.learner.parameters),
         )?);
+        let acceptance = Arc::new(Agent::new(
+            agent.dims(),
+            learning::Parameters {
+                actions_n: 2,
+                ..agent.parameters()
+            },
+        )?);
+        if let Some(path) = &config.learner.weights_file {
+            let fail = |message: String| RestoreError::Weights {
+                path: path.display().to_string(),
+                message,
+            };
+            let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+            agent
+                .decode_weights(&bytes)
+                .map_err(|e| fail(e.to_string()))?;
+            tracing::info!(path = %path.display(), "learner weights loaded from learner.weights_file");
+        }
         let weights = store.weights_path();
         // Saved weights of another shape (or an unreadable file) leave the agent empty.
-        let loaded = match store.load_weights() {
+        let loaded = match store
+            .load_weights()
+            .map(|w| w.filter(|_| config.learner.weights_file.is_none()))
+        {
             Ok(None) => None,
-            Ok(Some(bytes)) => Some(
-                agent
-                    .with_table_mut(|q| p2pfaas_learner::persist::decode_qtable(q, &bytes))
-                    .map_err(|e| e.to_string()),
-            ),
+            Ok(Some(bytes)) => Some(agent.decode_weights(&bytes).map_err(|e| e.to_string())),
             Err(e) => Some(Err(e.to_string())),
         };
         match loaded {
@@ -183,6 +211,7 @@ impl Node {
             metrics,
             started: Instant::now(),
             agent,
+            acceptance,
             peers: crate::peers::PeerTable::new(String::new(), String::new()),
             gossip: OnceLock::new(),
             auth: crate::auth::Auth::new(
@@ -391,7 +420,10 @@ impl Node {
         scheduler::Context {
             task_types: self.config.queue.task_types,
             agent: &self.agent,
+            acceptance: &self.acceptance,
             features: &self.config.learner.state_features,
+            // The shell's speed; a `node.speed` setting feeds it when the node has one.
+            speed: 1.0,
         }
     }
 
@@ -417,9 +449,7 @@ impl Node {
     /// Saves the learner's weights into the data directory (at shutdown).
     pub fn save_learner_weights(&self) {
         let path = self.store.weights_path();
-        let bytes = self
-            .agent
-            .with_table(p2pfaas_learner::persist::encode_qtable);
+        let bytes = self.agent.encode_weights();
         match self.store.save_weights(&bytes) {
             Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
             Err(e) => {
@@ -448,9 +478,11 @@ impl Node {
         // A new N changes the state's shape: the agent starts over for it. Other schedulers leave the
         // agent (and what it learned) alone.
         if let Some(dims) = learner_dims(&desc, &self.config) {
-            self.agent
-                .resize(dims)
-                .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+            for agent in [&self.agent, &self.acceptance] {
+                agent
+                    .resize(dims)
+                    .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+            }
         }
         *guard = desc;
         self.scheduler_generation.fetch_add(1, Ordering::AcqRel);
@@ -535,7 +567,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// the others.
 fn learner_dims(desc: &Descriptor, config: &Config) -> Option<usize> {
     match scheduler::parse(desc, config.queue.task_types) {
-        Ok(Spec::Learning { task_types }) => Some(learning::dims_for(
+        Ok(Spec::Learning { task_types, .. }) => Some(learning::dims_for(
             task_types,
             config.learner.state_features.len(),
         )),

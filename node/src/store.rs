@@ -239,7 +239,6 @@ mod tests {
     #[test]
     fn learner_weights_round_trip() {
         use p2pfaas_core::learning::{Agent, Parameters, dims_for};
-        use p2pfaas_learner::persist::{decode_qtable, encode_qtable};
         let dir = tempdir("weights");
         let store = Store::new(&dir);
         assert!(matches!(store.load_weights(), Ok(None)));
@@ -251,15 +250,17 @@ mod tests {
         for eid in 1..=10 {
             a.learn(eid, &[0.0, 1.0, 0.0], 1, 1.0).expect("valid");
         }
-        assert!(store.save_weights(&a.with_table(encode_qtable)).is_ok());
+        assert!(store.save_weights(&a.encode_weights()).is_ok());
         let bytes = store.load_weights().ok().flatten().unwrap_or_default();
         let b = agent(Parameters::default());
-        assert!(b.with_table_mut(|q| decode_qtable(q, &bytes)).is_ok());
+        assert!(b.decode_weights(&bytes).is_ok());
         assert_eq!(b.values(&[0.0, 1.0, 0.0]), a.values(&[0.0, 1.0, 0.0]));
         let wrong = Agent::new(5, Parameters::default()).expect("valid");
+        let err = wrong.decode_weights(&bytes).err().map(|e| e.to_string());
         assert!(
-            wrong.with_table_mut(|q| decode_qtable(q, &bytes)).is_err(),
-            "another shape is refused"
+            err.as_deref()
+                .is_some_and(|e| e.contains("`dims`: file has 3")),
+            "another shape is refused, naming the field: {err:?}"
         );
         let _ignored = fs::remove_dir_all(&dir);
     }

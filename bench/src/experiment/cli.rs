@@ -18,12 +18,14 @@ use crate::cli::{execute, number, positive, unix_seconds};
 
 /// Usage lines for the binary's help.
 pub const USAGE: &str = "  p2pfaas-bench run SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S] [--requests] [--quiet]
+                             [--load-weights DIR]
       an experiment on real p2pfaas-node processes (bench/specs/ has examples): a fresh cluster per
       scheduler and seed, the spec's ρ sweep, then DIR/report.{json,csv,md} and one SVG per metric
       --out DIR              default results/<spec name>-<unix time>
       --node-bin PATH        default: p2pfaas-node next to this binary
       --seconds S            override traffic.duration_s (shorter runs, wider error bars)
       --requests             also write every request to DIR/requests-<point>.csv
+      --load-weights DIR     learning schedulers' nodes start from `simulate --save-weights DIR`'s tables
       --fleet FLEET.toml     on deployed nodes instead of local processes (see `run … --fleet` below)
   p2pfaas-bench soak SPEC.toml [--out DIR] [--node-bin PATH] [--seconds S]
       one cluster (the spec's first scheduler, first ρ) under steady load, each node's RSS and open
@@ -67,6 +69,7 @@ fn parse(args: Vec<OsString>, demo: bool) -> Result<Args> {
     let mut seconds = None;
     let mut requests = false;
     let mut progress = true;
+    let mut load_weights = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Arg::Value(v) if !demo && spec_path.is_none() => spec_path = Some(v.into()),
@@ -76,6 +79,7 @@ fn parse(args: Vec<OsString>, demo: bool) -> Result<Args> {
                 seconds = Some(positive(number(&mut parser, "--seconds")?, "--seconds")?);
             }
             Arg::Long("requests") if !demo => requests = true,
+            Arg::Long("load-weights") => load_weights = Some(PathBuf::from(parser.value()?)),
             Arg::Long("quiet") => progress = false,
             other => return Err(other.unexpected().into()),
         }
@@ -112,6 +116,7 @@ fn parse(args: Vec<OsString>, demo: bool) -> Result<Args> {
             node_binary,
             requests_dir: requests.then(|| out.clone()),
             progress,
+            load_weights,
         },
         out,
         demo,

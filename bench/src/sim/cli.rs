@@ -24,6 +24,8 @@ pub const USAGE: &str =
       --threads N            threads for the (scheduler, seed) replications (default: one per core;
                              the report does not depend on it)
       --timing               print simulated requests per second of wall time
+      --save-weights DIR     write each node's learned table, DIR/<scheduler label>/n<i>.weights
+                             (learning schedulers, first seed); `run --load-weights DIR` starts from them
   p2pfaas-bench compare A.json B.json
       two reports side by side per (scheduler, ρ), with B − A
 ";
@@ -60,6 +62,9 @@ fn parse_simulate(args: Vec<OsString>) -> Result<SimulateArgs> {
             Arg::Long("threads") => options.threads = number(&mut parser, "--threads")?,
             Arg::Long("timing") => timing = true,
             Arg::Long("quiet") => options.progress = false,
+            Arg::Long("save-weights") => {
+                options.save_weights = Some(PathBuf::from(parser.value()?));
+            }
             other => return Err(other.unexpected().into()),
         }
     }

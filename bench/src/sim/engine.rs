@@ -451,6 +451,9 @@ impl<'a> Engine<'a> {
             task_type: usize::from(job.task_type),
             external: job.len > 1,
             hops: job.hops(),
+            deadline: self.setup.classes[usize::from(job.class)]
+                .2
+                .map(std::time::Duration::from_nanos),
         };
         let below = job.top;
         let f = match self.free_frames.pop() {
@@ -799,7 +802,15 @@ impl<'a> Engine<'a> {
             self.answer(id, status, now, now);
             return;
         }
-        let top = job.top;
+        let (top, class, here) = (job.top, job.class, job.at());
+        // A peer's double decision that refused the job learns so now (its machine ends here).
+        if let Some(learning) = self.frames[top as usize].inv.learning()
+            && self.setup.classes[usize::from(class)].2.is_some()
+        {
+            let reward = self.setup.rewards.of_learning(&learning, false, true);
+            self.scheds[here].observe(&learning, reward);
+        }
+        let job = &mut self.jobs[id as usize];
         job.top = self.frames[top as usize].below;
         self.free_frames.push(top);
         job.len -= 1;
@@ -859,16 +870,20 @@ impl<'a> Engine<'a> {
         let ok = status == OK;
         let met = deadline.map(|d| ok && latency <= d);
         if let Some(met) = met {
+            // Every machine on the stack that learned is rewarded: the origin's decision, and a peer's
+            // double decision that accepted the job (levels up from the origin, path order).
+            let mut level = usize::from(job.len);
             let mut f = job.top;
-            while f != NONE && self.frames[f as usize].below != NONE {
+            while f != NONE {
+                level -= 1;
+                if let Some(learning) = self.frames[f as usize].inv.learning() {
+                    let reward = self
+                        .setup
+                        .rewards
+                        .of_learning(&learning, met, status == REJECTED);
+                    self.scheds[usize::from(job.path[level])].observe(&learning, reward);
+                }
                 f = self.frames[f as usize].below;
-            }
-            if let Some(learning) = (f != NONE)
-                .then(|| self.frames[f as usize].inv.learning())
-                .flatten()
-            {
-                let reward = self.setup.rewards.of(met, status == REJECTED);
-                self.scheds[usize::from(job.path[0])].observe(&learning, reward);
             }
         }
         if job.arrived >= self.setup.warmup_ns {

@@ -40,6 +40,7 @@ struct RawLearner {
     reward_met: Option<f64>,
     reward_missed: Option<f64>,
     reward_rejected: Option<f64>,
+    reward_refused: Option<f64>,
     parameters: Option<toml::Table>,
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn parse(node_config: &str) -> Result<Host, String> {
             met: reward("reward_met", l.reward_met, 1.0)?,
             missed: reward("reward_missed", l.reward_missed, 0.0)?,
             rejected: reward("reward_rejected", l.reward_rejected, 0.0)?,
+            refused: reward("reward_refused", l.reward_refused, 0.5)?,
         },
     })
 }

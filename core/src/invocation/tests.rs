@@ -60,6 +60,7 @@ fn job(hops: u32) -> JobMeta {
         task_type: 0,
         external: hops > 0,
         hops,
+        deadline: None,
     }
 }
 

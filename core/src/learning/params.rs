@@ -2,7 +2,7 @@
 //! partial updates. Unlike the original, every key is checked (unknown keys and wrong types are refused with
 //! the key named) and every value applies at once.
 
-use p2pfaas_learner::config::{Config, Decay, Params};
+use p2pfaas_learner::config::{Config, Decay, Dimension, Params, TileConfig};
 use p2pfaas_learner::td::Form;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,7 +68,30 @@ pub struct Parameters {
     pub algorithm: Algorithm,
     /// New: states the Q-table holds (fixed-capacity; new states beyond it are counted and not stored).
     pub table_capacity: usize,
+    /// New: how Q is represented, a table of visited states or tile coding (the papers' 16 tilings).
+    pub value_function: ValueKind,
+    /// New, tile coding: offset tilings (1–64).
+    pub tilings: usize,
+    /// New, tile coding: tile width in state units (every state value is a small integer level).
+    pub tile_width: f32,
+    /// New, tile coding: state values are clamped to `[0, tile_high]`.
+    pub tile_high: f32,
+    /// New, tile coding: weight slots per action (a power of two ≥ `tilings`; tiles beyond it hash).
+    pub tile_table_size: usize,
 }
+
+/// How Q is represented, by its config name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    /// One row per visited state (the original's).
+    Table,
+    /// Tile coding: a linear function over offset tilings, which generalises between nearby states.
+    Tiles,
+}
+
+/// Largest tile table (weight slots per action).
+pub const MAX_TILE_TABLE: usize = 1 << 22;
 
 /// When ε decays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +120,11 @@ impl Default for Parameters {
             gamma: 0.9,
             algorithm: Algorithm::DifferentialSarsa,
             table_capacity: 16_384,
+            value_function: ValueKind::Table,
+            tilings: 16,
+            tile_width: 2.0,
+            tile_high: 32.0,
+            tile_table_size: 1 << 16,
         }
     }
 }
@@ -151,7 +179,46 @@ impl Parameters {
                 self.table_capacity
             ));
         }
+        self.tile_config(1)?;
         self.config()
+    }
+
+    /// The tile-coding shape for states of `dims` values (every dimension tiled alike); the error names
+    /// the parameter.
+    pub fn tile_config(&self, dims: usize) -> Result<TileConfig, String> {
+        if !(self.tile_high.is_finite() && self.tile_high > 0.0) {
+            return Err(format!(
+                "tile_high: must be a finite number > 0, got {}",
+                self.tile_high
+            ));
+        }
+        if self.tile_table_size > MAX_TILE_TABLE {
+            return Err(format!(
+                "tile_table_size: must be at most {MAX_TILE_TABLE}, got {}",
+                self.tile_table_size
+            ));
+        }
+        let dimension = Dimension {
+            low: 0.0,
+            high: self.tile_high,
+            width: self.tile_width,
+        };
+        TileConfig::try_new(
+            self.tilings,
+            &vec![dimension; dims.max(1)],
+            self.tile_table_size,
+        )
+        .map_err(|e| {
+            // The learner crate names its own fields; say which parameter they are here.
+            let name = match &e {
+                p2pfaas_learner::Error::InvalidParameter {
+                    name: "tilings", ..
+                } => "tilings",
+                p2pfaas_learner::Error::InvalidParameter { name: "width", .. } => "tile_width",
+                _ => "tile_table_size",
+            };
+            format!("{name}: {e}")
+        })
     }
 
     /// Applies a JSON object of changes, key by key. An unknown key or a value of the wrong type is an
@@ -173,6 +240,16 @@ impl Parameters {
                 }
                 "table_capacity" => {
                     self.table_capacity = count(value).ok_or_else(|| bad("an integer"))?;
+                }
+                "tilings" => self.tilings = count(value).ok_or_else(|| bad("an integer"))?,
+                "tile_table_size" => {
+                    self.tile_table_size = count(value).ok_or_else(|| bad("an integer"))?;
+                }
+                "tile_width" => self.tile_width = real(value).ok_or_else(|| bad("a number"))?,
+                "tile_high" => self.tile_high = real(value).ok_or_else(|| bad("a number"))?,
+                "value_function" => {
+                    self.value_function = serde_json::from_value(value.clone())
+                        .map_err(|_| bad("\"table\" or \"tiles\""))?;
                 }
                 "alpha" => self.alpha = real(value).ok_or_else(|| bad("a number"))?,
                 "beta" => self.beta = real(value).ok_or_else(|| bad("a number"))?,
@@ -301,6 +378,35 @@ mod tests {
                 .err()
                 .is_some_and(|e| e.starts_with("actions_n"))
         );
+    }
+
+    #[test]
+    fn tile_coding_is_selected_and_checked_by_name() {
+        let mut p = Parameters::default();
+        assert_eq!(p.value_function, ValueKind::Table);
+        assert_eq!(
+            p.merge(&patch(r#"{"value_function": "tiles", "tilings": 8}"#)),
+            Ok(None)
+        );
+        assert_eq!((p.value_function, p.tilings), (ValueKind::Tiles, 8));
+        assert!(p.validate(4096).is_ok());
+        assert_eq!(
+            p.merge(&patch(r#"{"value_function": "net"}"#))
+                .err()
+                .as_deref(),
+            Some("value_function: expected \"table\" or \"tiles\", got \"net\"")
+        );
+        for (patch_json, field) in [
+            (r#"{"tilings": 0}"#, "tilings"),
+            (r#"{"tile_width": 0}"#, "tile_width"),
+            (r#"{"tile_table_size": 1000}"#, "tile_table_size"),
+            (r#"{"tile_high": -1}"#, "tile_high"),
+        ] {
+            let mut q = p;
+            assert_eq!(q.merge(&patch(patch_json)), Ok(None));
+            let err = q.validate(4096).err().unwrap_or_default();
+            assert!(err.starts_with(field), "{patch_json}: {err}");
+        }
     }
 
     #[test]

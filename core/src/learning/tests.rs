@@ -223,8 +223,59 @@ fn rewards_by_how_the_job_ended() {
         met: 1.0,
         missed: -0.5,
         rejected: -1.0,
+        refused: 0.25,
     };
     assert_eq!(r.of(true, false), 1.0);
     assert_eq!(r.of(false, true), -1.0);
     assert_eq!(r.of(false, false), -0.5);
+}
+
+#[test]
+fn tile_coding_learns_and_generalises_between_near_states() {
+    let params = Parameters {
+        value_function: params::ValueKind::Tiles,
+        tilings: 8,
+        tile_width: 4.0,
+        window_size: 1,
+        alpha: 0.5,
+        ..Parameters::default()
+    };
+    let agent = Agent::new(3, params).expect("valid tile parameters");
+    for eid in 1..=50 {
+        agent.learn(eid, &[0.0, 2.0, 0.0], 1, 1.0).expect("valid");
+    }
+    let trained = agent.values(&[0.0, 2.0, 0.0]).unwrap_or_default();
+    let near = agent.values(&[0.0, 3.0, 0.0]).unwrap_or_default();
+    let far = agent.values(&[0.0, 30.0, 30.0]).unwrap_or_default();
+    assert!(trained[1] > 0.0, "{trained:?}");
+    assert!(near[1] > 0.0, "a neighbouring state shares tiles: {near:?}");
+    assert!(far[1] == 0.0, "a distant one shares none: {far:?}");
+    assert_eq!(
+        agent.stats().states,
+        0,
+        "tile coding stores weights, not states"
+    );
+    // Weights round trip, and a table agent refuses a tile file naming the field.
+    let bytes = agent.encode_weights();
+    let copy = Agent::new(3, params).expect("valid");
+    assert!(copy.decode_weights(&bytes).is_ok());
+    assert_eq!(copy.values(&[0.0, 3.0, 0.0]), Some(near));
+    let table = Agent::new(3, Parameters::default()).expect("valid");
+    let err = table.decode_weights(&bytes).err().map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("`kind`")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn switching_to_tiles_rebuilds_the_value_function() {
+    let agent = Agent::new(3, Parameters::default()).expect("valid");
+    let patch = serde_json::json!({"value_function": "tiles"});
+    let patch = patch.as_object().cloned().unwrap_or_default();
+    assert!(agent.set_parameters(&patch).is_ok());
+    assert_eq!(agent.parameters().value_function, params::ValueKind::Tiles);
+    let bytes = agent.encode_weights();
+    let table = Agent::new(3, Parameters::default()).expect("valid");
+    assert!(table.decode_weights(&bytes).is_err());
 }

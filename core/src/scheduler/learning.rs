@@ -6,8 +6,13 @@
 //! membership list, so an action keeps its meaning when peers join or leave; an action whose peer cannot
 //! take the job (unknown, down, not serving the function, on the job's path) runs locally and says so
 //! (`X-P2pfaas-Scheduler-Fallback`). The decision is an in-process call to the shared [`Agent`] (the
-//! original paid a WebSocket round trip to a Python process). Jobs from peers run locally without
-//! learning, as in the original.
+//! original paid a WebSocket round trip to a Python process).
+//!
+//! Jobs from peers run locally without learning, as in the original — unless the double decision is on
+//! (`LearningScheduler(N, true)`, after Proietti Mattia & Beraldi): then a second agent, over the same
+//! state, learns whether to accept a peer's job (action 1, run here) or refuse it (action 0, a 503 that
+//! makes the origin run it itself). Its reward is the job's (met or missed) when accepted and
+//! `learner.reward_refused` when refused; see [`crate::learning::Rewards::of_learning`].
 
 use std::sync::Arc;
 
@@ -15,7 +20,7 @@ use rand::RngCore;
 
 use super::{
     Admission, Decision, DescriptorError, Identity, JobMeta, Needs, NodeView, Note, PeerId,
-    ProbeResult, RejectReason, Scheduler, expect_arity, least_loaded_probed, probe_or, uint_param,
+    ProbeResult, RejectReason, Scheduler, bool_param, least_loaded_probed, probe_or, uint_param,
 };
 use crate::learning::{Agent, Feature, MAX_DIMS, MAX_FEATURES, MAX_TASK_TYPES, dims_for};
 use crate::load::LoadSample;
@@ -31,6 +36,8 @@ pub struct Learning {
     pub action: u32,
     /// ε of the policy that chose it.
     pub epsilon: f32,
+    /// Whether this is the double decision's accept-or-refuse of a peer's job (the second agent's).
+    pub acceptance: bool,
     state: [f32; MAX_DIMS],
     dims: u8,
 }
@@ -50,12 +57,17 @@ pub struct LearningScheduler {
     feature_count: usize,
     agent: Arc<Agent>,
     identity: Identity,
+    /// The host's speed, for [`Feature::Speed`].
+    speed: f64,
+    /// The double decision's agent, when it is on.
+    acceptance: Option<Arc<Agent>>,
 }
 
 impl LearningScheduler {
     /// A scheduler over `task_types` task types (at most [`MAX_TASK_TYPES`]) whose state ends with
-    /// `features` (at most [`MAX_FEATURES`]; more are ignored).
-    pub fn new(task_types: usize, features: &[Feature], agent: Arc<Agent>) -> Self {
+    /// `features` (at most [`MAX_FEATURES`]; more are ignored), on a host of `speed` (the service-time
+    /// divisor, 1.0 for a reference node).
+    pub fn new(task_types: usize, features: &[Feature], agent: Arc<Agent>, speed: f64) -> Self {
         let task_types = task_types.clamp(1, MAX_TASK_TYPES);
         let mut slots = [None; MAX_FEATURES];
         for (slot, f) in slots.iter_mut().zip(features) {
@@ -75,19 +87,47 @@ impl LearningScheduler {
             ),
             features: slots,
             agent,
+            speed,
+            acceptance: None,
         }
     }
 
-    /// Parses `[NumberOfTaskTypes]` for a node counting `node_task_types` types.
-    pub fn parse(params: &[String], node_task_types: usize) -> Result<usize, DescriptorError> {
-        expect_arity(NAME, "NumberOfTaskTypes uint", params, 1)?;
-        uint_param(
+    /// The same scheduler with the double decision on: jobs from peers are accepted or refused by
+    /// `acceptance` (an agent over this scheduler's state with two actions, 0 refuse and 1 accept).
+    #[must_use]
+    pub fn with_acceptance(mut self, acceptance: Arc<Agent>) -> Self {
+        self.identity = Identity::new(
+            NAME,
+            vec![self.task_types.to_string(), "true".to_owned()],
+            self.identity.needs,
+        );
+        self.acceptance = Some(acceptance);
+        self
+    }
+
+    /// Parses `[NumberOfTaskTypes]` or `[NumberOfTaskTypes, DoubleDecision]` for a node counting
+    /// `node_task_types` types.
+    pub fn parse(
+        params: &[String],
+        node_task_types: usize,
+    ) -> Result<(usize, bool), DescriptorError> {
+        if !(1..=2).contains(&params.len()) {
+            return Err(DescriptorError::Arity {
+                name: NAME,
+                signature: "NumberOfTaskTypes uint[, DoubleDecision bool]",
+                expected: 1,
+                got: params.len(),
+            });
+        }
+        let n = uint_param(
             NAME,
             params,
             0,
             "NumberOfTaskTypes",
             1..=node_task_types.min(MAX_TASK_TYPES),
-        )
+        )?;
+        let double = params.len() == 2 && bool_param(NAME, params, 1, "DoubleDecision")?;
+        Ok((n, double))
     }
 
     /// The state vector of `job` under `view`, written into `out`; returns its length.
@@ -106,7 +146,7 @@ impl LearningScheduler {
             }
         }
         for (i, f) in self.features.iter().flatten().enumerate() {
-            out[1 + 2 * n + i] = feature_value(*f, view);
+            out[1 + 2 * n + i] = feature_value(*f, job, view, self.speed);
         }
         dims_for(n, self.feature_count)
     }
@@ -125,12 +165,14 @@ impl Scheduler for LearningScheduler {
         note: &mut Note,
     ) -> Decision {
         let local = Decision::RunLocal(Admission::Queue);
-        if job.external {
-            return local;
-        }
+        let agent = match (job.external, &self.acceptance) {
+            (false, _) => &self.agent,
+            (true, Some(acceptance)) => acceptance,
+            (true, None) => return local,
+        };
         let mut state = [0.0; MAX_DIMS];
         let dims = self.state(job, view, &mut state);
-        let Some((eid, action, epsilon)) = self.agent.decide(&state[..dims], rng) else {
+        let Some((eid, action, epsilon)) = agent.decide(&state[..dims], rng) else {
             // The agent was resized for another N between this copy's build and now.
             note.fallback = Some("learner_state_mismatch");
             return local;
@@ -139,10 +181,19 @@ impl Scheduler for LearningScheduler {
             eid,
             action,
             epsilon,
+            acceptance: job.external,
             state,
             // dims ≤ MAX_DIMS = 41.
             dims: u8::try_from(dims).unwrap_or(u8::MAX),
         });
+        if job.external {
+            // Refusing sends the job back: the origin runs it itself (its `peer_refused` fallback).
+            return if action == 0 {
+                Decision::Reject(RejectReason::Learner)
+            } else {
+                local
+            };
+        }
         match action {
             0 => Decision::Reject(RejectReason::Learner),
             1 => local,
@@ -173,13 +224,17 @@ impl Scheduler for LearningScheduler {
     }
 
     fn observe(&mut self, learning: &Learning, reward: f32) {
+        let agent = match (&self.acceptance, learning.acceptance) {
+            (Some(acceptance), true) => acceptance,
+            _ => &self.agent,
+        };
         // An unknown EID (the agent was reset or resized meanwhile) is counted by the agent.
-        let _known = self.agent.reward(learning.eid, reward);
+        let _known = agent.reward(learning.eid, reward);
     }
 }
 
 /// One feature's discretised value (see [`Feature`]).
-fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
+fn feature_value(f: Feature, job: &JobMeta, view: &NodeView<'_>, speed: f64) -> f32 {
     let tenths = |v: f64| (v.clamp(0.0, 1.0) * 10.0).round();
     let sample = view.sample.unwrap_or(LoadSample::EMPTY);
     let v = match f {
@@ -196,6 +251,26 @@ fn feature_value(f: Feature, view: &NodeView<'_>) -> f32 {
                 .min()
                 .unwrap_or(17),
         ),
+        Feature::PeerLoad(i) => f64::from(
+            view.peers
+                .iter()
+                .find(|p| p.id == PeerId(u32::from(i)))
+                .and_then(|p| p.load)
+                .map_or(3, |l| {
+                    let (jobs, k) = (l.jobs(), l.slots.max(1));
+                    if jobs < k {
+                        0
+                    } else if jobs <= 2 * k {
+                        1
+                    } else {
+                        2
+                    }
+                }),
+        ),
+        Feature::DeadlineSlack => job.deadline.map_or(11.0, |d| {
+            (d.as_secs_f64() * 1e3).max(1.0).log2().floor().min(10.0)
+        }),
+        Feature::Speed => (speed * 4.0).round().clamp(0.0, 16.0),
     };
     #[allow(
         clippy::cast_possible_truncation,
@@ -223,12 +298,13 @@ mod tests {
             task_type,
             external: false,
             hops: 0,
+            deadline: None,
         }
     }
 
     #[test]
     fn state_is_type_then_running_then_queued() {
-        let s = LearningScheduler::new(2, &[], agent(2, Parameters::default()));
+        let s = LearningScheduler::new(2, &[], agent(2, Parameters::default()), 1.0);
         let per_type = [
             TypeLoad {
                 running: 3,
@@ -256,7 +332,7 @@ mod tests {
             Feature::PeersMinLoad,
         ];
         let agent = Arc::new(Agent::new(dims_for(1, 3), Parameters::default()).expect("valid"));
-        let s = LearningScheduler::new(1, &features, agent);
+        let s = LearningScheduler::new(1, &features, agent, 1.0);
         assert!(s.needs_load_sample());
         let sample = crate::load::LoadSample {
             utilisation: 0.46,
@@ -288,6 +364,111 @@ mod tests {
     }
 
     #[test]
+    fn double_decision_accepts_or_refuses_peer_jobs_with_its_own_agent() {
+        assert_eq!(
+            LearningScheduler::parse(&["2".into(), "true".into()], 2),
+            Ok((2, true))
+        );
+        assert_eq!(LearningScheduler::parse(&["2".into()], 2), Ok((2, false)));
+        assert!(matches!(
+            LearningScheduler::parse(&["1".into(), "maybe".into()], 2),
+            Err(DescriptorError::Parameter { index: 1, .. })
+        ));
+        let random = Parameters {
+            actions_n: 2,
+            epsilon_start: 1.0,
+            epsilon_min: 1.0,
+            ..Parameters::default()
+        };
+        let (main, acceptance) = (agent(1, Parameters::default()), agent(1, random));
+        let mut s = LearningScheduler::new(1, &[], Arc::clone(&main), 1.0)
+            .with_acceptance(Arc::clone(&acceptance));
+        assert_eq!(s.full_name(), "LearningScheduler(1, true)");
+        let external = JobMeta {
+            external: true,
+            ..job(0)
+        };
+        let mut rng = SmallRng::seed_from_u64(3);
+        let (mut refused, mut accepted) = (0, 0);
+        for _ in 0..100 {
+            let mut note = Note::default();
+            let d = s.decide(&external, &NodeView::default(), &mut rng, &mut note);
+            let l = note.learning.expect("a peer's job is a learned decision");
+            assert!(l.acceptance);
+            match (l.action, d) {
+                (0, Decision::Reject(RejectReason::Learner)) => refused += 1,
+                (1, Decision::RunLocal(Admission::Queue)) => accepted += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+            s.observe(&l, 1.0);
+        }
+        assert!(refused > 20 && accepted > 20, "{refused} / {accepted}");
+        assert_eq!(acceptance.stats().inferences, 100);
+        assert_eq!(
+            main.stats().inferences,
+            0,
+            "the origin's agent is not involved"
+        );
+        assert!(
+            acceptance.stats().rewards > 90,
+            "rewards go to the acceptance agent"
+        );
+        let rewards = crate::learning::Rewards {
+            met: 1.0,
+            missed: 0.0,
+            rejected: 0.0,
+            refused: 0.5,
+        };
+        let mut note = Note::default();
+        let _ = s.decide(&external, &NodeView::default(), &mut rng, &mut note);
+        let l = note.learning.expect("learned");
+        let want = if l.action == 0 { 0.5 } else { 1.0 };
+        assert_eq!(rewards.of_learning(&l, true, false), want);
+    }
+
+    #[test]
+    fn peer_deadline_and_speed_features_are_coarse_levels() {
+        let features = [
+            Feature::PeerLoad(0),
+            Feature::PeerLoad(1),
+            Feature::PeerLoad(2),
+            Feature::PeerLoad(3),
+            Feature::DeadlineSlack,
+            Feature::Speed,
+        ];
+        let agent = Arc::new(Agent::new(dims_for(1, 6), Parameters::default()).expect("valid"));
+        let s = LearningScheduler::new(1, &features, agent, 0.5);
+        assert!(!s.needs_load_sample(), "none of these reads the machine");
+        // K = 4: 2 jobs leave a free slot, 5 fill the slots with a short queue, 9 queue more than K;
+        // peer 3 is not in the view (down or on the path).
+        let peers = crate::scheduler::test_support::peers(&[
+            crate::scheduler::test_support::load(2),
+            crate::scheduler::test_support::load(5),
+            crate::scheduler::test_support::load(9),
+        ]);
+        let view = NodeView {
+            peers: &peers,
+            ..NodeView::default()
+        };
+        let mut out = [0.0; MAX_DIMS];
+        let timed = JobMeta {
+            deadline: Some(std::time::Duration::from_millis(33)),
+            ..job(0)
+        };
+        let n = s.state(&timed, &view, &mut out);
+        // 33 ms → floor(log2 33) = 5; speed 0.5 → 2 quarters.
+        assert_eq!(&out[3..n], &[0.0, 1.0, 2.0, 3.0, 5.0, 2.0]);
+        let n = s.state(&job(0), &view, &mut out);
+        assert_eq!(out[n - 2], 11.0, "no deadline is its own class");
+        let long = JobMeta {
+            deadline: Some(std::time::Duration::from_secs(60)),
+            ..job(0)
+        };
+        let n = s.state(&long, &view, &mut out);
+        assert_eq!(out[n - 2], 10.0, "long deadlines share the top class");
+    }
+
+    #[test]
     fn actions_map_to_decisions_and_notes() {
         // ε = 1: every action is uniform, so all four show up.
         let params = Parameters {
@@ -296,7 +477,7 @@ mod tests {
             epsilon_min: 1.0,
             ..Parameters::default()
         };
-        let mut s = LearningScheduler::new(1, &[], agent(1, params));
+        let mut s = LearningScheduler::new(1, &[], agent(1, params), 1.0);
         let mut rng = SmallRng::seed_from_u64(5);
         let mut seen = [false; 4];
         let mut last_eid = 0;
@@ -325,7 +506,7 @@ mod tests {
 
     #[test]
     fn peer_jobs_run_locally_without_learning() {
-        let mut s = LearningScheduler::new(1, &[], agent(1, Parameters::default()));
+        let mut s = LearningScheduler::new(1, &[], agent(1, Parameters::default()), 1.0);
         let mut note = Note::default();
         let external = JobMeta {
             external: true,

@@ -105,6 +105,7 @@ mod tests {
             task_type: 0,
             external: false,
             hops: 0,
+            deadline: None,
         };
         let mut rng = SmallRng::seed_from_u64(1);
         let view = NodeView::default();

@@ -17,6 +17,12 @@ pub struct LearnerConfig {
     pub reward_missed: f32,
     /// Reward of a job the learner rejected.
     pub reward_rejected: f32,
+    /// Reward of the double decision refusing a peer's job.
+    pub reward_refused: f32,
+    /// A weight file (e.g. from `p2pfaas-bench simulate --save-weights`) the agent starts from; it
+    /// takes precedence over weights saved in the data directory, and a file of another shape stops
+    /// the start with an error naming the mismatch.
+    pub weights_file: Option<std::path::PathBuf>,
     /// Initial parameters (a persisted `/learner/parameters` overrides them at start).
     pub parameters: crate::learning::Parameters,
     /// Extra components of `LearningScheduler`'s state, after the original's.
@@ -86,6 +92,8 @@ pub(super) fn validate(raw: RawLearner) -> Result<LearnerConfig, ConfigError> {
         reward_met: reward("learner.reward_met", raw.reward_met, 1.0)?,
         reward_missed: reward("learner.reward_missed", raw.reward_missed, 0.0)?,
         reward_rejected: reward("learner.reward_rejected", raw.reward_rejected, 0.0)?,
+        reward_refused: reward("learner.reward_refused", raw.reward_refused, 0.5)?,
+        weights_file: raw.weights_file.map(std::path::PathBuf::from),
         parameters,
     })
 }

@@ -116,6 +116,8 @@ pub struct RawLearner {
     pub reward_met: Option<f64>,
     pub reward_missed: Option<f64>,
     pub reward_rejected: Option<f64>,
+    pub reward_refused: Option<f64>,
+    pub weights_file: Option<String>,
     pub parameters: Option<toml::Table>,
 }
 

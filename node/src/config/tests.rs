@@ -177,3 +177,28 @@ fn learner_state_features_are_checked_by_name() {
         "lists the known ones: {err}"
     );
 }
+
+#[test]
+fn learner_tile_coding_double_decision_and_weights_file_parse() {
+    let parse = |text: &str| Raw::from_toml(text).and_then(Config::from_raw);
+    let config = parse(
+        "[learner]\nreward_refused = 0.25\nweights_file = \"/tmp/n0.weights\"\n\
+         state_features = [\"peer_load_0\", \"deadline_slack\", \"speed\"]\n\
+         [learner.parameters]\nvalue_function = \"tiles\"\ntilings = 8\n",
+    )
+    .expect("valid learner section");
+    let l = &config.learner;
+    assert_eq!(
+        l.parameters.value_function,
+        crate::learning::params::ValueKind::Tiles
+    );
+    assert_eq!(l.parameters.tilings, 8);
+    assert_eq!(l.reward_refused, 0.25);
+    assert_eq!(l.weights_file, Some(PathBuf::from("/tmp/n0.weights")));
+    assert_eq!(l.state_features.len(), 3);
+    let err = parse("[learner.parameters]\nvalue_function = \"tiles\"\ntile_table_size = 1000\n")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("tile_table_size"), "{err}");
+}

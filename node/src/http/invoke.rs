@@ -265,7 +265,8 @@ pub async fn execute(
             format_args!("{}", function.service_time.retry_after_secs()),
         );
     }
-    if let Some(deadline) = inv.deadline {
+    // A peer's job has the deadline only for its double decision's reward: the origin counts it.
+    if let (Some(deadline), false) = (inv.deadline, inv.external) {
         let met = result.is_ok() && (200..300).contains(&resp.status) && total <= deadline;
         let counter = if met {
             &w.metrics.deadline_met
@@ -280,10 +281,11 @@ pub async fn execute(
             met: r.reward_met,
             missed: r.reward_missed,
             rejected: r.reward_rejected,
+            refused: r.reward_refused,
         };
         let met = result.is_ok() && (200..300).contains(&resp.status) && total <= deadline;
         let rejected = matches!(result, Err(Error::Rejected(_)));
-        w.observe(learning, rewards.of(met, rejected));
+        w.observe(learning, rewards.of_learning(learning, met, rejected));
     }
     result
 }
@@ -331,6 +333,7 @@ async fn run(
         task_type: inv.task_type,
         external: inv.external,
         hops: inv.hops,
+        deadline: inv.deadline,
     };
     let (name, path) = (function.name(), &inv.path_ids[..]);
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
@@ -339,7 +342,8 @@ async fn run(
         resp.header(header::SCHEDULER, s.full_name().as_bytes());
         machine.start(s, view, rng)
     });
-    if let Some(l) = &machine.note().learning {
+    // The double decision's own learning stays on this node: the origin writes the client's headers.
+    if let Some(l) = machine.note().learning.as_ref().filter(|l| !l.acceptance) {
         write_learning(resp, l);
     }
     let mut probing = None;

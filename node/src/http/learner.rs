@@ -91,6 +91,15 @@ pub async fn handle(
         }
         LearnerRoute::Stats => resp.json(200, &agent.stats()),
         LearnerRoute::Weights => resp.json(200, &agent.weights()),
+        LearnerRoute::LoadWeights => {
+            require_admin(w, req)?;
+            // Nothing changes unless the whole file fits; a mismatch names the field and both values.
+            agent
+                .decode_weights(req.body)
+                .map_err(|e| Error::BadInput(format!("weights: {e}")))?;
+            tracing::info!(bytes = req.body.len(), "learner weights loaded");
+            resp.json(200, &agent.stats());
+        }
         LearnerRoute::Reset => {
             require_admin(w, req)?;
             let node = Arc::clone(&w.node);

@@ -137,8 +137,9 @@ async fn native_job(
         headers: Headers::new(req.head, req.head_buf),
         body: req.body,
         task_type: invoke::task_type(req.header(header::TASK_TYPE), w.node.task_types.len())?,
-        // The reward belongs to the origin's learner.
-        deadline: None,
+        // The client's deadline travels with the job; here it only rewards the double decision (the
+        // origin's learner and metrics own the job's outcome).
+        deadline: invoke::deadline(req.header(header::DEADLINE_MS), &function)?,
         hops,
         external: true,
         path_ids: ids,

@@ -87,6 +87,8 @@ pub enum LearnerRoute {
     Stats,
     /// `GET weights`.
     Weights,
+    /// `POST weights`: a weight file (the learner crate's format) replaces the learned values.
+    LoadWeights,
     /// `GET|POST reset`.
     Reset,
 }
@@ -134,7 +136,11 @@ fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
         "stats" => only("GET", L::Stats),
-        "weights" => only("GET", L::Weights),
+        "weights" => match method {
+            "GET" => Ok(Route::Learner(L::Weights)),
+            "POST" => Ok(Route::Learner(L::LoadWeights)),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
         "reset" => only("GET, POST", L::Reset),
         _ => Err(Error::NoRoute),
     }
@@ -266,6 +272,7 @@ mod tests {
             ("POST", "/learner/parameters", L::SetParameters),
             ("GET", "/learner/stats", L::Stats),
             ("GET", "/learner/weights", L::Weights),
+            ("POST", "/learner/weights", L::LoadWeights),
             ("GET", "/learner/reset", L::Reset),
         ] {
             assert_eq!(

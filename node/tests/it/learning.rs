@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Conn, Node, Reply};
+use crate::harness::{Conn, Node, Reply, toml_strings, wait_for_peers};
 use crate::nodetest;
 
 /// K = 1, Q = 1, a 20 ms function and a generous deadline: running locally earns 1 unless slot and queue
@@ -489,3 +489,147 @@ nodetest!(switching_schedulers_keeps_what_was_learned, |driver| {
         Some("LearningScheduler(2)")
     );
 });
+
+/// A node `id` whose scheduler is `LearningScheduler(1, true)` (double decision) with ε = 1, so that its
+/// learned accept-or-refuse is a coin toss, or the origin `a` (no scheduler of its own) with `peers`.
+fn double_config(id: &str, scheduler: &str, params: &[&str], peers: &[SocketAddr]) -> String {
+    let (params, peers) = (toml_strings(params), toml_strings(peers));
+    format!(
+        r#"
+[node]
+listen = "127.0.0.1:0"
+workers = 2
+[queue]
+slots = 4
+queue_len = 8
+task_types = 1
+[scheduler]
+name = "{scheduler}"
+parameters = [{params}]
+[discovery]
+machine_id = "{id}"
+init_servers = [{peers}]
+[peers]
+refresh_interval_ms = 200
+[learner]
+reward_refused = 0.5
+[learner.parameters]
+epsilon_start = 1.0
+epsilon_min = 1.0
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+"#
+    )
+}
+
+nodetest!(
+    double_decision_refusal_makes_the_origin_run_the_job,
+    |driver| {
+        let b = Node::start(
+            driver,
+            &double_config("b", "LearningScheduler", &["1", "true"], &[]),
+            &[],
+        );
+        let a = Node::start(
+            driver,
+            &double_config("a", "NoScheduler", &["false"], &[b.addr]),
+            &[],
+        );
+        wait_for_peers(&a, 1);
+        let (mut refused, mut accepted) = (0, 0);
+        for i in 0..40 {
+            let r = a.call(
+                "POST",
+                "/function/echo",
+                &[
+                    ("X-P2pfaas-Scheduler-Forward", "1"),
+                    ("X-P2pfaas-Deadline-Ms", "2000"),
+                ],
+                format!("job {i}").as_bytes(),
+            );
+            // Every job is answered, by b when it accepts and by a when it refuses.
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.text(), format!("job {i}"));
+            match (
+                r.header("X-P2pfaas-Scheduler-Fallback"),
+                r.header("X-P2pfaas-Externally-Executed"),
+            ) {
+                (Some("peer_refused"), None) => refused += 1,
+                (None, Some(_)) => accepted += 1,
+                other => panic!("neither refused nor accepted: {other:?} {:?}", r.headers),
+            }
+        }
+        // A coin toss 40 times: each side at least 5 times unless something decides for it (p < 1e-6).
+        assert!(
+            refused >= 5 && accepted >= 5,
+            "{refused} refused, {accepted} accepted"
+        );
+        // The decisions were b's second agent's: its main agent decided nothing.
+        assert_eq!(b.get("/learner/stats").json()["inferences"], 0);
+        let rejected = b.get("/metrics").text();
+        assert!(
+            rejected.contains("outcome=\"rejected\""),
+            "b counts its refusals as rejects: {rejected}"
+        );
+    }
+);
+
+nodetest!(
+    weights_load_from_a_file_or_a_post_and_a_mismatch_names_the_field,
+    |driver| {
+        // Train a node a little, take its weight file by stopping it (saved at shutdown).
+        let node = Node::start(driver, CONFIG, &[]);
+        drive(node.addr, 60);
+        let trained = values(&node, "0,0,0");
+        let dir = node.stop_keep_dir();
+        let file = std::fs::read_dir(dir.join("data"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "bin"))
+            .expect("weights saved at shutdown");
+        // learner.weights_file starts a fresh node from them.
+        let with_file = CONFIG.replace(
+            "[learner]\n",
+            &format!(
+                "[learner]\nweights_file = {:?}\n",
+                file.display().to_string()
+            ),
+        );
+        let loaded = Node::start(driver, &with_file, &[]);
+        assert_eq!(values(&loaded, "0,0,0"), trained);
+        // POST /learner/weights loads the same bytes into a running node.
+        let bytes = std::fs::read(&file).expect("readable");
+        let fresh = Node::start(driver, CONFIG, &[]);
+        let r = fresh.post("/learner/weights", &bytes);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(values(&fresh, "0,0,0"), trained);
+        // Another state shape (a feature more): refused, naming the field and both values.
+        let wider = CONFIG.replace("[learner]\n", "[learner]\nstate_features = [\"speed\"]\n");
+        let other = Node::start(driver, &wider, &[]);
+        let r = other.post("/learner/weights", &bytes);
+        assert_eq!(r.status, 400);
+        assert!(
+            r.text()
+                .contains("`dims`: file has 3, value function has 4"),
+            "{}",
+            r.text()
+        );
+        let bad = wider.replace(
+            "[learner]\n",
+            &format!(
+                "[learner]\nweights_file = {:?}\n",
+                file.display().to_string()
+            ),
+        );
+        let err = Node::try_start(driver, &bad, &[]).err().unwrap_or_default();
+        assert!(
+            err.contains("learner.weights_file") && err.contains("`dims`: file has 3"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);
