@@ -17,6 +17,7 @@ mod batch;
 pub mod compare;
 mod engine;
 mod event;
+mod external;
 mod host;
 pub mod knobs;
 mod service;
@@ -36,6 +37,8 @@ use crate::experiment::{commit, machine, utc_now};
 use engine::{Engine, Faults, NodeSetup, Setup};
 use host::Host;
 use service::Service;
+
+pub use external::{External, Policy, Shape, learning_shape};
 
 /// How to simulate, beyond the spec.
 #[derive(Debug, Clone, Default)]
@@ -113,6 +116,16 @@ pub fn run(spec: &Spec, options: &SimOptions) -> Result<Report, Error> {
 
 /// [`run`], also returning how many arrivals were simulated in all (warm-up included).
 pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), Error> {
+    run_with(spec, options, None)
+}
+
+/// [`run_counted`] with the learning decisions of `external.nodes` made by `external.policy` (see
+/// [`Policy`]); `None` is [`run_counted`].
+pub fn run_with(
+    spec: &Spec,
+    options: &SimOptions,
+    external: Option<&External>,
+) -> Result<(Report, u64), Error> {
     let knobs = &spec.simulation;
     let c = &spec.cluster;
     knobs
@@ -169,6 +182,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         model,
         arrivals,
         faults: &faults,
+        external,
     };
     let groups: Vec<(&crate::experiment::spec::Scheduler, u64)> = spec
         .schedulers
@@ -238,6 +252,7 @@ fn schedulers(
     label: &str,
     nodes: usize,
     node: &Host,
+    external: Option<&External>,
 ) -> Result<Vec<Box<dyn Scheduler>>, Error> {
     let desc = Descriptor {
         name: desc.name.clone(),
@@ -249,15 +264,25 @@ fn schedulers(
     };
     let task_types = node.task_types;
     let features = &node.features;
-    let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
-        scheduler::Spec::Learning { task_types } => dims_for(task_types, features.len()),
-        _ => dims_for(1, features.len()),
+    let learning = match scheduler::parse(&desc, task_types).map_err(err)? {
+        scheduler::Spec::Learning { task_types } => Some(task_types),
+        _ => None,
     };
+    let dims = dims_for(learning.unwrap_or(1), features.len());
     (0..nodes)
-        .map(|_| {
+        .map(|i| {
             let agent = Arc::new(
                 Agent::new(dims, node.parameters).map_err(|e| Error::NodeConfig(e.to_string()))?,
             );
+            if let (Some(types), Some(ext)) = (learning, external)
+                && ext.nodes.contains(&i)
+            {
+                let inner = scheduler::LearningScheduler::new(types, features, agent);
+                return Ok(
+                    Box::new(external::Driven::new(i, inner, Arc::clone(&ext.policy)))
+                        as Box<dyn Scheduler>,
+                );
+            }
             let ctx = scheduler::Context {
                 task_types,
                 agent: &agent,
@@ -279,6 +304,7 @@ struct Shared<'a> {
     model: Option<(u32, u32, f64)>,
     arrivals: u64,
     faults: &'a Faults,
+    external: Option<&'a External>,
 }
 
 impl Shared<'_> {
@@ -291,7 +317,7 @@ impl Shared<'_> {
     ) -> Result<(Vec<Row>, u64), Error> {
         let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
         let label = desc.label();
-        let mut scheds = schedulers(desc, &label, c.nodes, self.node)?;
+        let mut scheds = schedulers(desc, &label, c.nodes, self.node, self.external)?;
         let mut rows = Vec::with_capacity(spec.traffic.rho.len());
         let mut simulated = 0;
         for (point, &rho) in spec.traffic.rho.iter().enumerate() {

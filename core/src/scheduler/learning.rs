@@ -90,6 +90,53 @@ impl LearningScheduler {
         )
     }
 
+    /// [`Scheduler::decide`] with the action chosen by `pick` instead of the node's agent: `pick` gets
+    /// the state and returns `(eid, action, ε)`, or `None` to run locally with a fallback note. An
+    /// outside policy (the simulator's external-policy hook, a Python agent) makes the same decisions,
+    /// from the same state, with the same action meanings as the in-node agent.
+    pub fn decide_with(
+        &self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+        pick: impl FnOnce(&[f32], &mut dyn RngCore) -> Option<(u64, u32, f32)>,
+    ) -> Decision {
+        let local = Decision::RunLocal(Admission::Queue);
+        if job.external {
+            return local;
+        }
+        let mut state = [0.0; MAX_DIMS];
+        let dims = self.state(job, view, &mut state);
+        let Some((eid, action, epsilon)) = pick(&state[..dims], rng) else {
+            // The agent was resized for another N between this copy's build and now.
+            note.fallback = Some("learner_state_mismatch");
+            return local;
+        };
+        note.learning = Some(Learning {
+            eid,
+            action,
+            epsilon,
+            state,
+            // dims ≤ MAX_DIMS = 41.
+            dims: u8::try_from(dims).unwrap_or(u8::MAX),
+        });
+        match action {
+            0 => Decision::Reject(RejectReason::Learner),
+            1 => local,
+            2 => probe_or(view.peers, 1, rng, note, local),
+            k => {
+                let id = PeerId(k - 3);
+                if view.peers.iter().any(|p| p.id == id) {
+                    Decision::Forward(id)
+                } else {
+                    note.fallback = Some(crate::invocation::fallback::PEER_UNAVAILABLE);
+                    local
+                }
+            }
+        }
+    }
+
     /// The state vector of `job` under `view`, written into `out`; returns its length.
     fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
         let n = self.task_types;
@@ -124,39 +171,8 @@ impl Scheduler for LearningScheduler {
         rng: &mut dyn RngCore,
         note: &mut Note,
     ) -> Decision {
-        let local = Decision::RunLocal(Admission::Queue);
-        if job.external {
-            return local;
-        }
-        let mut state = [0.0; MAX_DIMS];
-        let dims = self.state(job, view, &mut state);
-        let Some((eid, action, epsilon)) = self.agent.decide(&state[..dims], rng) else {
-            // The agent was resized for another N between this copy's build and now.
-            note.fallback = Some("learner_state_mismatch");
-            return local;
-        };
-        note.learning = Some(Learning {
-            eid,
-            action,
-            epsilon,
-            state,
-            // dims ≤ MAX_DIMS = 41.
-            dims: u8::try_from(dims).unwrap_or(u8::MAX),
-        });
-        match action {
-            0 => Decision::Reject(RejectReason::Learner),
-            1 => local,
-            2 => probe_or(view.peers, 1, rng, note, local),
-            k => {
-                let id = PeerId(k - 3);
-                if view.peers.iter().any(|p| p.id == id) {
-                    Decision::Forward(id)
-                } else {
-                    note.fallback = Some(crate::invocation::fallback::PEER_UNAVAILABLE);
-                    local
-                }
-            }
-        }
+        let agent = Arc::clone(&self.agent);
+        self.decide_with(job, view, rng, note, |state, rng| agent.decide(state, rng))
     }
 
     fn after_probe(

@@ -1,0 +1,128 @@
+//! The external-policy hook: the learning decisions of chosen nodes are made by a [`Policy`] outside
+//! the simulator (a Python agent, a test) instead of the node's own agent. The state, the action
+//! meanings and the rewards are the in-node agent's ([`LearningScheduler::decide_with`]); only who picks
+//! the action changes. The engine is untouched: the hook swaps the chosen nodes' schedulers when they
+//! are built, and a policy that must pause the simulation (to hand the state out and wait for the
+//! action) does so by blocking in [`Policy::decide`] on the simulation's thread.
+
+use std::sync::Arc;
+
+use p2pfaas_core::scheduler::{
+    Decision, Identity, JobMeta, Learning, LearningScheduler, NodeView, Note, ProbeResult,
+    Scheduler,
+};
+use rand::RngCore;
+
+/// Who decides for the controlled nodes.
+pub trait Policy: Send + Sync {
+    /// The action (see `LearningScheduler`) of `node` in `state`; `None` runs the job locally (the
+    /// policy is gone: the episode is being abandoned).
+    fn decide(&self, node: usize, state: &[f32]) -> Option<u32>;
+    /// The node's reward rule's verdict on decision `eid` of `node`, when its job ends.
+    fn reward(&self, node: usize, eid: u64, reward: f32);
+}
+
+/// Which nodes a [`Policy`] drives (the others keep the spec's scheduler and their own agents).
+#[derive(Clone)]
+pub struct External {
+    /// The policy.
+    pub policy: Arc<dyn Policy>,
+    /// Controlled nodes, by index in the cluster. Only nodes whose scheduler is
+    /// `LearningScheduler` can be controlled; the others are left as they are.
+    pub nodes: Vec<usize>,
+}
+
+impl std::fmt::Debug for External {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("External")
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A learning scheduler whose actions come from a [`Policy`].
+pub(super) struct Driven {
+    node: usize,
+    inner: LearningScheduler,
+    policy: Arc<dyn Policy>,
+    next_eid: u64,
+}
+
+impl Driven {
+    pub(super) fn new(node: usize, inner: LearningScheduler, policy: Arc<dyn Policy>) -> Self {
+        Self {
+            node,
+            inner,
+            policy,
+            next_eid: 0,
+        }
+    }
+}
+
+impl Scheduler for Driven {
+    fn identity(&self) -> &Identity {
+        self.inner.identity()
+    }
+
+    fn decide(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        let (node, policy) = (self.node, &self.policy);
+        let eid = &mut self.next_eid;
+        self.inner.decide_with(job, view, rng, note, |state, _| {
+            let action = policy.decide(node, state)?;
+            *eid += 1;
+            Some((*eid, action, 0.0))
+        })
+    }
+
+    fn after_probe(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        probes: &[ProbeResult],
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        self.inner.after_probe(job, view, probes, rng, note)
+    }
+
+    fn observe(&mut self, learning: &Learning, reward: f32) {
+        self.policy.reward(self.node, learning.eid, reward);
+    }
+}
+
+/// What a policy for `spec`'s learning nodes sees and chooses: the state's length and the number of
+/// actions, as the in-node agent is built from `cluster.node_config` under the spec's first
+/// `LearningScheduler`; `None` when the spec has no `LearningScheduler`.
+pub fn learning_shape(spec: &crate::experiment::spec::Spec) -> Result<Option<Shape>, super::Error> {
+    let node = super::host::parse(&spec.cluster.node_config).map_err(super::Error::NodeConfig)?;
+    for desc in &spec.schedulers {
+        let d = p2pfaas_core::scheduler::Descriptor {
+            name: desc.name.clone(),
+            parameters: desc.parameters.clone(),
+        };
+        if let Ok(p2pfaas_core::scheduler::Spec::Learning { task_types }) =
+            p2pfaas_core::scheduler::parse(&d, node.task_types)
+        {
+            return Ok(Some(Shape {
+                dims: p2pfaas_core::learning::dims_for(task_types, node.features.len()),
+                actions: node.parameters.actions_n,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// See [`learning_shape`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// State length.
+    pub dims: usize,
+    /// Actions `0..actions`.
+    pub actions: usize,
+}
