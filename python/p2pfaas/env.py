@@ -124,7 +124,9 @@ class ParallelCluster:
         return {f"node{int(nodes[0])}": states[0].copy()}
 
     def reset(self, seed=None, options=None):
-        states, nodes = self._vec.reset(0 if seed is None else seed)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**63))
+        states, nodes = self._vec.reset(seed)
         self.agents = list(self.possible_agents)
         obs = self._pending(states, nodes)
         return obs, {a: {} for a in obs}
