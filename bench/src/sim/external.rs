@@ -126,3 +126,73 @@ pub struct Shape {
     /// Actions `0..actions`.
     pub actions: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::experiment::spec::Spec;
+    use crate::sim::SimOptions;
+
+    /// Rejects every job of the nodes it drives, and records what it sees.
+    #[derive(Default)]
+    struct Rejecting {
+        seen: Mutex<(Vec<usize>, Vec<f32>, usize)>,
+    }
+
+    impl Policy for Rejecting {
+        fn decide(&self, node: usize, state: &[f32]) -> Option<u32> {
+            let mut seen = self.seen.lock().expect("not poisoned");
+            seen.0.push(node);
+            seen.2 = state.len();
+            Some(0)
+        }
+        fn reward(&self, _node: usize, _eid: u64, reward: f32) {
+            self.seen.lock().expect("not poisoned").1.push(reward);
+        }
+    }
+
+    #[test]
+    fn driven_nodes_take_the_policys_actions_and_report_its_rewards() {
+        let text = include_str!("../../specs/learning-deadline.toml");
+        let mut spec = Spec::parse(text).expect("valid");
+        spec.schedulers.retain(|s| s.name == "LearningScheduler");
+        spec.traffic.rho.truncate(1);
+        let options = SimOptions {
+            arrivals: Some(2000),
+            threads: 1,
+            ..SimOptions::default()
+        };
+        let plain = crate::sim::run(&spec, &options).expect("runs");
+        let policy = Arc::new(Rejecting::default());
+        let external = External {
+            policy: policy.clone(),
+            nodes: vec![0],
+        };
+        let (driven, _) = crate::sim::run_with(&spec, &options, Some(&external)).expect("runs");
+        let (nodes, rewards, dims) = &*policy.seen.lock().expect("not poisoned");
+        assert!(
+            nodes.len() > 1000 && nodes.iter().all(|&n| n == 0),
+            "node 0 only"
+        );
+        assert_eq!(
+            Some(Shape {
+                dims: *dims,
+                actions: 3
+            }),
+            learning_shape(&spec).expect("valid")
+        );
+        // Every decision of node 0 is a rejection, rewarded with reward_rejected = 0.
+        assert_eq!(rewards.len(), nodes.len());
+        assert!(rewards.iter().all(|&r| r == 0.0));
+        // Node 0 takes 2/3 of the traffic (weights 2, 0.5, 0.5) and now rejects all of it.
+        let (p, d) = (&plain.rows[0], &driven.rows[0]);
+        assert!(
+            d.reject_rate > 0.6 && d.reject_rate > p.reject_rate + 0.3,
+            "{} vs {}",
+            d.reject_rate,
+            p.reject_rate
+        );
+    }
+}
