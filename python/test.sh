@@ -18,6 +18,8 @@ fi
 
 cd "$root"
 cargo build -q -p p2pfaas-node -p p2pfaas-bench
+# The bindings only compile with the `python` feature, which the workspace's clippy run leaves off.
+PYO3_PYTHON="$venv/bin/python" cargo clippy -q -p p2pfaas-python --all-targets --features python -- -D warnings
 # maturin is in the venv (its binary found on PATH): no build isolation, so nothing is downloaded here.
 export PATH="$venv/bin:$PATH"
 "$venv/bin/pip" install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./python
