@@ -124,3 +124,8 @@ echo "setup: image validators: $(tail -1 "$log" | sed "s/^images validators //")
 # pytest; scripts/test.sh runs node/tests/browser/run.sh.
 quietly "$root/node/tests/browser/setup.sh"
 echo "setup: browser tests: $(tail -1 "$log" | sed "s/^browser tests ready: //")"
+
+# The Python package (python/): a PyPI venv with maturin, gymnasium, numpy and pytest; scripts/test.sh
+# runs python/test.sh.
+quietly "$root/python/setup.sh"
+echo "setup: python package tests: $(tail -1 "$log")"

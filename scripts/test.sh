@@ -89,6 +89,11 @@ fi
 echo "== browser tests (dashboard)"
 node/tests/browser/run.sh
 
+# The Python package: built with maturin into a venv; simulator report = CLI's, Gymnasium env checks,
+# signed admin calls to a live node.
+echo "== python package (p2pfaas: simulator, Gymnasium env, admin)"
+python/test.sh
+
 echo "== cross: aarch64 musl node under qemu (epoll and procfs/PSI fallbacks, echo, /metrics, SIGTERM)"
 cross/check.sh
 

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod compare;
 mod engine;
 mod event;
+mod external;
 mod host;
 pub mod knobs;
 mod service;
@@ -37,6 +38,8 @@ use crate::experiment::{commit, machine, utc_now};
 use engine::{Engine, Faults, NodeSetup, Setup};
 use host::Host;
 use service::Service;
+
+pub use external::{External, Policy, Shape, learning_shape};
 
 /// How to simulate, beyond the spec.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +145,16 @@ pub fn run(spec: &Spec, options: &SimOptions) -> Result<Report, Error> {
 
 /// [`run`], also returning how many arrivals were simulated in all (warm-up included).
 pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), Error> {
+    run_with(spec, options, None)
+}
+
+/// [`run_counted`] with the learning decisions of `external.nodes` made by `external.policy` (see
+/// [`Policy`]); `None` is [`run_counted`].
+pub fn run_with(
+    spec: &Spec,
+    options: &SimOptions,
+    external: Option<&External>,
+) -> Result<(Report, u64), Error> {
     let knobs = &spec.simulation;
     let c = &spec.cluster;
     knobs
@@ -199,6 +212,7 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         arrivals,
         faults: &faults,
         save_weights: options.save_weights.is_some(),
+        external,
     };
     let groups: Vec<(&crate::experiment::spec::Scheduler, u64)> = spec
         .schedulers
@@ -293,6 +307,7 @@ fn schedulers(
     speeds: &[f64],
     nodes: usize,
     node: &Host,
+    external: Option<&External>,
 ) -> Result<Built, Error> {
     let desc = Descriptor {
         name: desc.name.clone(),
@@ -304,10 +319,11 @@ fn schedulers(
     };
     let task_types = node.task_types;
     let features = &node.features;
-    let dims = match scheduler::parse(&desc, task_types).map_err(err)? {
-        scheduler::Spec::Learning { task_types, .. } => dims_for(task_types, features.len()),
-        _ => dims_for(1, features.len()),
+    let learning = match scheduler::parse(&desc, task_types).map_err(err)? {
+        scheduler::Spec::Learning { task_types, double } => Some((task_types, double)),
+        _ => None,
     };
+    let dims = dims_for(learning.map_or(1, |(n, _)| n), features.len());
     (0..nodes)
         .map(|i| {
             let new_agent = |params| {
@@ -328,7 +344,22 @@ fn schedulers(
                 features,
                 speed: speeds.get(i).copied().unwrap_or(1.0),
             };
-            Ok((scheduler::build(&desc, &ctx).map_err(err)?, agent))
+            let sched = match (learning, external) {
+                (Some((types, double)), Some(ext)) if ext.nodes.contains(&i) => {
+                    let mut inner = scheduler::LearningScheduler::new(
+                        types,
+                        features,
+                        Arc::clone(&agent),
+                        ctx.speed,
+                    );
+                    if double {
+                        inner = inner.with_acceptance(acceptance);
+                    }
+                    Box::new(external::Driven::new(i, inner, Arc::clone(&ext.policy)))
+                }
+                _ => scheduler::build(&desc, &ctx).map_err(err)?,
+            };
+            Ok((sched, agent))
         })
         .collect::<Result<Vec<_>, Error>>()
         .map(|built| built.into_iter().unzip())
@@ -347,6 +378,8 @@ struct Shared<'a> {
     faults: &'a Faults,
     /// Encode the learning agents' tables after each replication.
     save_weights: bool,
+    /// Nodes whose learning decisions an outside policy makes (the Python environment).
+    external: Option<&'a External>,
 }
 
 impl Shared<'_> {
@@ -360,7 +393,14 @@ impl Shared<'_> {
     ) -> Result<Replicated, Error> {
         let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
         let label = desc.label();
-        let (mut scheds, agents) = schedulers(desc, &label, &knobs.speed, c.nodes, self.node)?;
+        let (mut scheds, agents) = schedulers(
+            desc,
+            &label,
+            &knobs.speed,
+            c.nodes,
+            self.node,
+            self.external,
+        )?;
         let mut rows = Vec::with_capacity(spec.traffic.rho.len());
         let mut simulated = 0;
         for (point, &rho) in spec.traffic.rho.iter().enumerate() {

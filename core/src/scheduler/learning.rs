@@ -130,49 +130,26 @@ impl LearningScheduler {
         Ok((n, double))
     }
 
-    /// The state vector of `job` under `view`, written into `out`; returns its length.
-    fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
-        let n = self.task_types;
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "task types and job counts are far below 2^24"
-        )]
-        {
-            out[0] = job.task_type as f32;
-            for t in 0..n {
-                let load = view.per_type.get(t).copied().unwrap_or_default();
-                out[1 + t] = load.running as f32;
-                out[1 + n + t] = load.queued as f32;
-            }
-        }
-        for (i, f) in self.features.iter().flatten().enumerate() {
-            out[1 + 2 * n + i] = feature_value(*f, job, view, self.speed);
-        }
-        dims_for(n, self.feature_count)
-    }
-}
-
-impl Scheduler for LearningScheduler {
-    fn identity(&self) -> &Identity {
-        &self.identity
-    }
-
-    fn decide(
-        &mut self,
+    /// [`Scheduler::decide`] with the action chosen by `pick` instead of the node's agent: `pick` gets
+    /// the state and returns `(eid, action, ε)`, or `None` to run locally with a fallback note. For a
+    /// peer's job under the double decision the action is accept (1) or refuse (0). An
+    /// outside policy (the simulator's external-policy hook, a Python agent) makes the same decisions,
+    /// from the same state, with the same action meanings as the in-node agent.
+    pub fn decide_with(
+        &self,
         job: &JobMeta,
         view: &NodeView<'_>,
         rng: &mut dyn RngCore,
         note: &mut Note,
+        pick: impl FnOnce(&[f32], &mut dyn RngCore) -> Option<(u64, u32, f32)>,
     ) -> Decision {
         let local = Decision::RunLocal(Admission::Queue);
-        let agent = match (job.external, &self.acceptance) {
-            (false, _) => &self.agent,
-            (true, Some(acceptance)) => acceptance,
-            (true, None) => return local,
-        };
+        if job.external && self.acceptance.is_none() {
+            return local;
+        }
         let mut state = [0.0; MAX_DIMS];
         let dims = self.state(job, view, &mut state);
-        let Some((eid, action, epsilon)) = agent.decide(&state[..dims], rng) else {
+        let Some((eid, action, epsilon)) = pick(&state[..dims], rng) else {
             // The agent was resized for another N between this copy's build and now.
             note.fallback = Some("learner_state_mismatch");
             return local;
@@ -208,6 +185,48 @@ impl Scheduler for LearningScheduler {
                 }
             }
         }
+    }
+
+    /// The state vector of `job` under `view`, written into `out`; returns its length.
+    fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
+        let n = self.task_types;
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "task types and job counts are far below 2^24"
+        )]
+        {
+            out[0] = job.task_type as f32;
+            for t in 0..n {
+                let load = view.per_type.get(t).copied().unwrap_or_default();
+                out[1 + t] = load.running as f32;
+                out[1 + n + t] = load.queued as f32;
+            }
+        }
+        for (i, f) in self.features.iter().flatten().enumerate() {
+            out[1 + 2 * n + i] = feature_value(*f, job, view, self.speed);
+        }
+        dims_for(n, self.feature_count)
+    }
+}
+
+impl Scheduler for LearningScheduler {
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn decide(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        // With the double decision, a peer's job is the acceptance agent's to decide.
+        let agent = match (job.external, &self.acceptance) {
+            (true, Some(acceptance)) => acceptance,
+            _ => &self.agent,
+        };
+        self.decide_with(job, view, rng, note, |state, rng| agent.decide(state, rng))
     }
 
     fn after_probe(

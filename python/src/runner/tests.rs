@@ -1,0 +1,102 @@
+use super::*;
+
+fn spec() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bench/specs/learning-deadline.toml"
+    ))
+    .expect("spec in the repository")
+}
+
+fn options() -> Options {
+    Options {
+        arrivals: Some(400),
+        ..Options::default()
+    }
+}
+
+/// Plays `steps` steps of a 2-environment batch with a fixed action rule; returns everything seen.
+fn play(seed: u64, steps: usize) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
+    let cluster = Cluster::new(&spec(), &options()).expect("valid");
+    let Shape { dims, actions } = cluster.shape();
+    let k = cluster.cluster_nodes();
+    let mut batch = Batch::new(cluster, 2);
+    let (mut states, mut nodes) = (vec![0.0; 2 * dims], vec![0; 2]);
+    batch.reset(seed, &mut states, &mut nodes).expect("starts");
+    let (mut rewards, mut dones) = (vec![0.0; 2 * k], vec![0; 2]);
+    let (mut seen_states, mut seen_rewards, mut seen_dones) =
+        (states.clone(), Vec::new(), Vec::new());
+    for t in 0..steps {
+        // A rule that depends on the state, so a wrong state shows up as another trajectory.
+        let acts: Vec<u32> = (0..2)
+            .map(|i| (states[i * dims + 1] as u32 + t as u32) % actions as u32)
+            .collect();
+        batch
+            .step(&acts, &mut states, &mut nodes, &mut rewards, &mut dones)
+            .expect("steps");
+        assert_eq!(nodes, [0, 0], "only node 0 is driven");
+        seen_states.extend_from_slice(&states);
+        seen_rewards.extend_from_slice(&rewards);
+        seen_dones.extend_from_slice(&dones);
+    }
+    (seen_states, seen_rewards, seen_dones)
+}
+
+#[test]
+fn same_seed_same_episode_and_episodes_roll_over() {
+    let a = play(7, 2000);
+    assert_eq!(a, play(7, 2000), "deterministic");
+    assert_ne!(a.0, play(8, 2000).0, "another seed, another episode");
+    assert!(
+        a.2.contains(&1),
+        "2000 decisions outlast an episode of 10 s warm-up and 400 arrivals"
+    );
+    assert!(a.1.iter().any(|&r| r != 0.0), "rewards are delivered");
+}
+
+#[test]
+fn ended_episode_leaves_its_report_and_bad_input_is_refused() {
+    let cluster = Cluster::new(&spec(), &options()).expect("valid");
+    let Shape { dims, actions } = cluster.shape();
+    assert_eq!(
+        (dims, actions),
+        (5, 3),
+        "learning-deadline: 2 task types, 3 actions"
+    );
+    let k = cluster.cluster_nodes();
+    let mut batch = Batch::new(cluster, 1);
+    let (mut s, mut n, mut r, mut d) = (vec![0.0; dims], vec![0], vec![0.0; k], vec![0]);
+    assert!(
+        batch.step(&[1], &mut s, &mut n, &mut r, &mut d).is_err(),
+        "before reset"
+    );
+    batch.reset(1, &mut s, &mut n).expect("starts");
+    let err = batch
+        .step(&[9], &mut s, &mut n, &mut r, &mut d)
+        .expect_err("action 9");
+    assert!(err.contains("action 9"), "{err}");
+    while d[0] == 0 {
+        batch
+            .step(&[1], &mut s, &mut n, &mut r, &mut d)
+            .expect("steps");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(batch.report(0).expect("report")).expect("json");
+    assert_eq!(report["mode"], "simulated");
+    assert_eq!(report["rows"][0]["scheduler"], "LearningScheduler(2)");
+}
+
+#[test]
+fn specs_without_learning_or_with_bad_nodes_are_refused() {
+    let plain = spec().replace("LearningScheduler", "NoSchedulerX");
+    assert!(Cluster::new(&plain, &options()).is_err());
+    let err = Cluster::new(
+        &spec(),
+        &Options {
+            nodes: vec![3],
+            ..options()
+        },
+    )
+    .expect_err("3 nodes");
+    assert!(err.contains("nodes: 3"), "{err}");
+}

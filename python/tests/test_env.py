@@ -1,0 +1,98 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import p2pfaas  # noqa: F401  (registers p2pfaas/Cluster-v0)
+from p2pfaas.env import ClusterEnv, ParallelCluster, VecCluster, shared_policy
+from conftest import ROOT
+
+DEADLINE = ROOT / "bench" / "specs" / "learning-deadline.toml"
+
+
+def test_registered_env_with_defaults_passes_the_checker():
+    env = gym.make("p2pfaas/Cluster-v0", arrivals=2000)
+    # The default shape: 12 nodes, 2 task types, 3 actions.
+    assert env.observation_space.shape == (5,)
+    assert env.action_space.n == 3
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=3)
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+def episode(env, seed, steps):
+    """``steps`` decisions with a state-dependent rule; everything seen."""
+    obs, _ = env.reset(seed=seed)
+    seen = [obs]
+    for t in range(steps):
+        action = int(obs[1] + obs[3] + t) % 3
+        obs, reward, terminated, truncated, info = env.step(action)
+        seen.append(np.append(obs, [reward, terminated]))
+        if terminated:
+            assert info["report"]["rows"][0]["scheduler"] == "LearningScheduler(2)"
+            obs, _ = env.reset(seed=seed + 1)
+    return np.concatenate(seen)
+
+
+def test_same_seed_same_episode():
+    env = ClusterEnv(DEADLINE, arrivals=300)
+    a = episode(env, 11, 1500)
+    assert np.array_equal(a, episode(env, 11, 1500))
+    assert not np.array_equal(a, episode(env, 12, 1500))
+
+
+def test_spec_path_selects_another_cluster_and_rewards_follow_the_rule():
+    env = gym.make("p2pfaas/Cluster-v0", spec=str(DEADLINE), arrivals=300)
+    env.reset(seed=1)
+    rewards = []
+    terminated = False
+    while not terminated:
+        _, r, terminated, _, info = env.step(1)
+        rewards.append(r)
+    rewards = np.array(rewards)
+    # +1 met, -1 missed, 0 rejected; several jobs may end between two decisions.
+    assert np.all(rewards == np.round(rewards)) and rewards.sum() != 0
+    report = info["report"]
+    assert report["spec"]["cluster"]["nodes"] == 3
+
+
+def test_vectorised_steps_roll_episodes_over():
+    vec = VecCluster(DEADLINE, 16, arrivals=200)
+    states, nodes = vec.reset(5)
+    assert states.shape == (16, vec.dims) and states.dtype == np.float32
+    assert np.all(nodes == 0)
+    done_seen = np.zeros(16, bool)
+    for _ in range(2000):
+        states, nodes, rewards, dones = vec.step(np.ones(16, np.uint32))
+        assert rewards.shape == (16, 3) and np.all(rewards[:, 1:] == 0), "only node 0 is driven"
+        done_seen |= dones
+    assert done_seen.all()
+    assert vec.report(0)["mode"] == "simulated"
+    with pytest.raises(ValueError, match="action 7"):
+        vec.step(np.full(16, 7))
+    with pytest.raises(ValueError, match="bytes"):
+        vec.step(np.ones(3))
+
+
+def test_bad_spec_names_the_problem():
+    with pytest.raises(ValueError, match="LearningScheduler"):
+        VecCluster(DEADLINE.read_text().replace('"LearningScheduler"', '"NoScheduler"'), 1)
+    with pytest.raises(ValueError, match="nodes: 5"):
+        ClusterEnv(DEADLINE, node=5)
+
+
+def test_every_node_an_agent_with_a_shared_policy():
+    env = ParallelCluster(DEADLINE, arrivals=200)
+    assert env.possible_agents == ["node0", "node1", "node2"]
+    act = shared_policy(lambda obs: np.where(obs[:, 1] + obs[:, 2] >= 2, 2, 1))
+    obs, _ = env.reset(seed=2)
+    deciders, totals = set(), dict.fromkeys(env.possible_agents, 0.0)
+    while env.agents:
+        deciders.update(obs)
+        obs, rewards, terms, _, infos = env.step(act(obs))
+        for a, r in rewards.items():
+            totals[a] += r
+    assert deciders == set(env.possible_agents), "every node decides"
+    assert all(v != 0 for v in totals.values()), totals
+    assert infos["node0"]["report"]["rows"]
