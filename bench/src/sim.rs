@@ -141,9 +141,9 @@ pub fn run_counted(spec: &Spec, options: &SimOptions) -> Result<(Report, u64), E
         .collect();
     let deadlines: Vec<Option<f64>> = spec.classes().iter().map(|c| c.deadline_ms).collect();
     let model = (c.nodes == 1).then(|| {
-        let k = u32::try_from(c.slots).unwrap_or(u32::MAX);
-        let q = u32::try_from(c.queue_len).unwrap_or(u32::MAX);
-        (k, q, 1000.0 / spec.function.mean_ms)
+        let k = u32::try_from(spec.slots(0)).unwrap_or(u32::MAX);
+        let q = u32::try_from(spec.queue_len(0)).unwrap_or(u32::MAX);
+        (k, q, 1000.0 * spec.speed(0) / spec.function.mean_ms)
     });
     let arrivals = options.arrivals.unwrap_or(knobs.arrivals);
     let faults = Faults {
@@ -323,7 +323,10 @@ impl Shared<'_> {
                         _ => None,
                     };
                     Ok(NodeSetup {
-                        speed: knobs.speed.get(i).copied().unwrap_or(1.0),
+                        // `[[node]] speed` and the simulator's own knob compose.
+                        speed: knobs.speed.get(i).copied().unwrap_or(1.0) * spec.speed(i),
+                        slots: spec.slots(i),
+                        queue_len: spec.queue_len(i),
                         arrivals,
                         classes: SmallRng::seed_from_u64(
                             base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
@@ -332,8 +335,6 @@ impl Shared<'_> {
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
             let setup = Setup {
-                slots: c.slots,
-                queue_len: c.queue_len,
                 task_types: self.node.task_types,
                 link_ns: ms_to_ns(c.link_delay_ms),
                 probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),

@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod source;
+mod speed;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -205,6 +206,8 @@ pub struct NodeConfig {
     pub blocking_threads: NonZeroUsize,
     /// Seed of every random generator in the node (worker `i` uses `seed + i`).
     pub seed: u64,
+    /// Service-time divisor of the built-ins (`sleep`, `cpu-loop`) without their own `speed`.
+    pub speed: f64,
 }
 
 /// `[http]`.
@@ -452,6 +455,7 @@ impl Config {
             pin_cpus: raw.node.pin_cpus.unwrap_or(false),
             blocking_threads: nonzero(blocking_threads),
             seed: raw.node.seed.unwrap_or(0x5eed),
+            speed: speed::checked("node.speed", raw.node.speed)?,
         };
 
         let http = HttpConfig {
@@ -582,7 +586,11 @@ impl Config {
         let functions = raw
             .functions
             .into_iter()
-            .map(|(name, f)| function(&name, &f, http.max_body_bytes))
+            .map(|(name, mut f)| {
+                // The node's speed for every built-in that does not set its own.
+                f.speed = f.speed.or(raw.node.speed);
+                function(&name, &f, http.max_body_bytes)
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
@@ -874,7 +882,10 @@ pub fn function(
                     ));
                 }
             };
-            BackendConfig::Builtin(builtin)
+            BackendConfig::Builtin(speed::scaled(
+                builtin,
+                speed::checked(&at("speed"), raw.speed)?,
+            ))
         }
         Some("process") => {
             let command = raw

@@ -1,0 +1,139 @@
+//! Heterogeneous clusters from `[[node]]` tables: a node at speed 0.5 really takes twice as long,
+//! on real nodes and simulated, and the per-node table shows it.
+
+mod common;
+
+use p2pfaas_bench::experiment::{self, Options, spec::Spec};
+use p2pfaas_bench::sim::{self, SimOptions};
+
+/// Two nodes, each called at λ = 0.2 × 4 × 50/s = 40/s; n1 runs at half speed and has one slot
+/// more. `sleep` takes exactly 20 ms on n0 (40 ms on n1); nobody forwards.
+fn spec() -> Spec {
+    Spec::parse(
+        r#"
+        name = "hetero-speed"
+        [cluster]
+        nodes = 2
+        slots = 4
+        [function]
+        builtin = "sleep"
+        mean_ms = 20
+        distribution = "fixed"
+        [traffic]
+        rho = [0.2]
+        duration_s = 3
+        [[mix]]
+        deadline_ms = 30
+        [[scheduler]]
+        name = "NoScheduler"
+        parameters = ["true"]
+        [[node]]
+        [[node]]
+        speed = 0.5
+        slots = 5
+        "#,
+    )
+    .expect("valid spec")
+}
+
+fn execution(report: &experiment::report::Report) -> (f64, f64) {
+    let [row] = report.rows.as_slice() else {
+        panic!("one row: {:?}", report.rows);
+    };
+    let [n0, n1] = row.nodes.as_slice() else {
+        panic!("two nodes: {:?}", row.nodes);
+    };
+    for n in [n0, n1] {
+        assert!(n.sent > 60 && n.ok > 0, "{n:?}");
+        assert_eq!((n.forwarded_in, n.forwarded_out), (0, 0), "{n:?}");
+        assert_eq!(n.executed, n.ok, "{n:?}");
+    }
+    // n0's jobs (20 ms of work) meet a 30 ms deadline, n1's (40 ms) hardly ever.
+    assert!(n0.deadline_met.unwrap_or(0.0) > 0.8, "{n0:?}");
+    assert!(n1.deadline_met.unwrap_or(1.0) < 0.2, "{n1:?}");
+    (
+        n0.execution_ms.expect("n0 ran jobs"),
+        n1.execution_ms.expect("n1 ran jobs"),
+    )
+}
+
+#[test]
+fn a_half_speed_node_takes_twice_as_long_live() {
+    let Some(node_binary) = common::node_binary() else {
+        return;
+    };
+    let options = Options {
+        node_binary,
+        requests_dir: None,
+        progress: false,
+    };
+    let report = experiment::run(&spec(), &options).expect("experiment runs");
+    eprint!("{}", report.markdown());
+    let (fast, slow) = execution(&report);
+    assert!((18.0..24.0).contains(&fast), "n0 ran {fast} ms for 20");
+    let ratio = slow / fast;
+    assert!(
+        (1.8..2.2).contains(&ratio),
+        "n1/n0 = {slow}/{fast} = {ratio}"
+    );
+    assert!(report.markdown().contains("## Per node"));
+}
+
+#[test]
+fn a_half_speed_node_takes_twice_as_long_simulated() {
+    let report = sim::run(
+        &spec(),
+        &SimOptions {
+            arrivals: Some(20_000),
+            ..SimOptions::default()
+        },
+    )
+    .expect("simulates");
+    let (fast, slow) = execution(&report);
+    assert!((fast - 20.0).abs() < 1e-6, "n0 ran {fast} ms");
+    assert!((slow - 40.0).abs() < 1e-6, "n1 ran {slow} ms");
+}
+
+/// Exponential service, loss nodes: the half-speed node blocks as Erlang-B at twice the load, with
+/// its own K.
+#[test]
+fn simulated_slow_nodes_block_as_their_own_erlang_b() {
+    let text = r#"
+        name = "hetero-erlang"
+        [cluster]
+        nodes = 2
+        slots = 4
+        [function]
+        builtin = "sleep"
+        mean_ms = 1000
+        [traffic]
+        rho = [0.5]
+        duration_s = 1
+        [[scheduler]]
+        name = "NoScheduler"
+        parameters = ["true"]
+        [[node]]
+        [[node]]
+        speed = 0.5
+        slots = 6
+    "#;
+    let spec = Spec::parse(text).expect("valid");
+    let report = sim::run(
+        &spec,
+        &SimOptions {
+            arrivals: Some(200_000),
+            ..SimOptions::default()
+        },
+    )
+    .expect("simulates");
+    let row = &report.rows[0];
+    let block = |i: usize| {
+        let n = &row.nodes[i];
+        n.rejected as f64 / n.sent as f64
+    };
+    // λ = 2/s per node: a = 2 on n0 (K = 4), a = 4 on n1 (K = 6).
+    let b0 = p2pfaas_bench::theory::erlang_b(2.0, 4).expect("b");
+    let b1 = p2pfaas_bench::theory::erlang_b(4.0, 6).expect("b");
+    assert!((block(0) - b0).abs() < 0.01, "n0 {} vs {b0}", block(0));
+    assert!((block(1) - b1).abs() < 0.01, "n1 {} vs {b1}", block(1));
+}
