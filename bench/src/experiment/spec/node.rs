@@ -50,7 +50,7 @@ fn bad(i: usize, key: &str, message: impl Into<String>) -> SpecError {
 }
 
 /// Checks the raw `[[node]]` tables of a spec on `network` (their count is the caller's check).
-pub(super) fn parse(tables: &[toml::Value], network: Network) -> Result<Vec<NodeSpec>, SpecError> {
+pub fn parse(tables: &[toml::Value], network: Network) -> Result<Vec<NodeSpec>, SpecError> {
     tables
         .iter()
         .enumerate()
