@@ -17,7 +17,7 @@ mod batch;
 pub mod compare;
 mod engine;
 mod event;
-mod host;
+pub(crate) mod host;
 pub mod knobs;
 mod service;
 

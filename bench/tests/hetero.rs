@@ -3,7 +3,7 @@
 
 mod common;
 
-use p2pfaas_bench::experiment::{self, Options, spec::Spec};
+use p2pfaas_bench::experiment::{self, Options, report::CurvePoint, spec::Spec};
 use p2pfaas_bench::sim::{self, SimOptions};
 
 /// Two nodes, each called at λ = 0.2 × 4 × 50/s = 40/s; n1 runs at half speed and has one slot
@@ -136,4 +136,87 @@ fn simulated_slow_nodes_block_as_their_own_erlang_b() {
     let b1 = p2pfaas_bench::theory::erlang_b(4.0, 6).expect("b");
     assert!((block(0) - b0).abs() < 0.01, "n0 {} vs {b0}", block(0));
     assert!((block(1) - b1).abs() < 0.01, "n1 {} vs {b1}", block(1));
+}
+
+/// A learning run gets its learning curves: deadline met and mean reward over time per ρ, one line
+/// per scheduler; the spans hold every request with a deadline, warm-up included.
+#[test]
+fn learning_runs_get_learning_curves() {
+    let text = r#"
+        name = "curves"
+        [cluster]
+        nodes = 2
+        slots = 1
+        queue_len = 4
+        node_config = """
+        [learner]
+        reward_missed = -1.0
+        """
+        [function]
+        builtin = "sleep"
+        mean_ms = 5
+        [traffic]
+        rho = [0.6]
+        duration_s = 1
+        warmup_s = 5
+        [[mix]]
+        deadline_ms = 12
+        [[scheduler]]
+        name = "NoScheduler"
+        parameters = ["false"]
+        [[scheduler]]
+        name = "LearningScheduler"
+        parameters = ["1"]
+        [[node]]
+        speed = 0.5
+    "#;
+    let spec = Spec::parse(text).expect("valid");
+    let report = sim::run(
+        &spec,
+        &SimOptions {
+            arrivals: Some(20_000),
+            ..SimOptions::default()
+        },
+    )
+    .expect("simulates");
+    for row in &report.rows {
+        let spans: u64 = row.curve.iter().map(CurvePoint::requests).sum();
+        assert_eq!(row.curve.len(), 20, "{}", row.scheduler);
+        // λ = 2 × 0.6 × 200/s = 240/s: 5 s of warm-up adds about 1,200 to the 20,000 counted.
+        assert!(
+            spans > row.sent + 1_000,
+            "{spans} spans vs {} sent",
+            row.sent
+        );
+    }
+    let charts = experiment::svg::charts(&report);
+    let names: Vec<&str> = charts.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "learning-deadline-met-rho0.6.svg",
+        "learning-reward-rho0.6.svg",
+    ] {
+        let (_, svg) = charts
+            .iter()
+            .find(|(n, _)| n == want)
+            .unwrap_or_else(|| panic!("{want} in {names:?}"));
+        assert_eq!(svg.matches("<polyline").count(), 2, "{want}");
+        assert!(svg.contains("LearningScheduler(1)"), "{want}");
+    }
+    // A miss costs −1 here, so the reward chart's axis goes below 0.
+    let reward = &charts
+        .iter()
+        .find(|(n, _)| n == "learning-reward-rho0.6.svg")
+        .expect("reward chart")
+        .1;
+    assert!(reward.contains(">-"), "a negative tick");
+    // Without a learning row there is no learning chart.
+    let mut plain = report.clone();
+    plain
+        .rows
+        .retain(|r| r.scheduler.starts_with("NoScheduler"));
+    assert!(
+        !experiment::svg::charts(&plain)
+            .iter()
+            .any(|(n, _)| n.starts_with("learning-"))
+    );
 }

@@ -12,8 +12,10 @@ use super::spec::Spec;
 use crate::load::record::{Record, percentile};
 use crate::theory;
 
+pub mod curve;
 mod nodes;
 
+pub use curve::CurvePoint;
 pub use nodes::NodeRow;
 
 /// Version of the report's JSON; bump when a field changes meaning.
@@ -102,6 +104,10 @@ pub struct Row {
     /// One entry per node (`n0`…): its λ, the outcome of the requests called there, the work it ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeRow>,
+    /// Deadline outcomes over time in [`curve::SPANS`] spans, warm-up included (requests with a
+    /// deadline only; empty without deadlines): the learning curve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
 }
 
 /// The single-node model's blocking next to the measured value.
@@ -138,6 +144,8 @@ pub struct Accumulator {
     last_ns: u128,
     fallbacks: BTreeMap<Cow<'static, str>, u64>,
     nodes: Vec<nodes::NodeAcc>,
+    /// (arrival ns, outcome) of every request with a deadline, warm-up included.
+    outcomes: Vec<(u64, u8)>,
 }
 
 impl Accumulator {
@@ -161,6 +169,7 @@ impl Accumulator {
             last_ns: 0,
             fallbacks: BTreeMap::new(),
             nodes: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 
@@ -172,6 +181,18 @@ impl Accumulator {
     /// Adds one request that ran (when answered) on node `ran_on`.
     pub fn add_ran_on(&mut self, r: &Record, ran_on: Option<usize>) {
         let at = r.intended.as_nanos();
+        let ok = (200..300).contains(&r.status);
+        if let Some(Some(deadline_ms)) = self.deadlines.get(usize::from(r.class)) {
+            let code = if ok && r.latency.as_nanos() as f64 <= deadline_ms * 1e6 {
+                curve::MET
+            } else if r.is_rejected() {
+                curve::REJECTED
+            } else {
+                curve::MISSED
+            };
+            self.outcomes
+                .push((u64::try_from(at).unwrap_or(u64::MAX), code));
+        }
         if at < self.warmup_ns {
             return;
         }
@@ -189,7 +210,6 @@ impl Accumulator {
             }
         }
         let latency_ns = i64::try_from(r.latency.as_nanos()).unwrap_or(i64::MAX);
-        let ok = (200..300).contains(&r.status);
         if ok {
             self.ok += 1;
             self.latencies_ns.push(latency_ns);
@@ -269,11 +289,13 @@ impl Accumulator {
             })
         });
         let nodes = nodes::finish(std::mem::take(&mut self.nodes), &lambda);
+        let curve = curve::spans(&self.outcomes);
         Row {
             scheduler,
             seed,
             rho,
             nodes,
+            curve,
             lambda,
             sent: self.sent,
             ok: self.ok,
