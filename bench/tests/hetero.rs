@@ -36,6 +36,15 @@ fn spec() -> Spec {
     .expect("valid spec")
 }
 
+/// `spec` simulated with `arrivals` counted arrivals per point.
+fn simulate(spec: &Spec, arrivals: u64) -> experiment::report::Report {
+    let options = SimOptions {
+        arrivals: Some(arrivals),
+        ..SimOptions::default()
+    };
+    sim::run(spec, &options).expect("simulates")
+}
+
 fn execution(report: &experiment::report::Report) -> (f64, f64) {
     let [row] = report.rows.as_slice() else {
         panic!("one row: {:?}", report.rows);
@@ -81,14 +90,7 @@ fn a_half_speed_node_takes_twice_as_long_live() {
 
 #[test]
 fn a_half_speed_node_takes_twice_as_long_simulated() {
-    let report = sim::run(
-        &spec(),
-        &SimOptions {
-            arrivals: Some(20_000),
-            ..SimOptions::default()
-        },
-    )
-    .expect("simulates");
+    let report = simulate(&spec(), 20_000);
     let (fast, slow) = execution(&report);
     assert!((fast - 20.0).abs() < 1e-6, "n0 ran {fast} ms");
     assert!((slow - 40.0).abs() < 1e-6, "n1 ran {slow} ms");
@@ -118,14 +120,7 @@ fn simulated_slow_nodes_block_as_their_own_erlang_b() {
         slots = 6
     "#;
     let spec = Spec::parse(text).expect("valid");
-    let report = sim::run(
-        &spec,
-        &SimOptions {
-            arrivals: Some(200_000),
-            ..SimOptions::default()
-        },
-    )
-    .expect("simulates");
+    let report = simulate(&spec, 200_000);
     let row = &report.rows[0];
     let block = |i: usize| {
         let n = &row.nodes[i];
@@ -171,14 +166,7 @@ fn learning_runs_get_learning_curves() {
         speed = 0.5
     "#;
     let spec = Spec::parse(text).expect("valid");
-    let report = sim::run(
-        &spec,
-        &SimOptions {
-            arrivals: Some(20_000),
-            ..SimOptions::default()
-        },
-    )
-    .expect("simulates");
+    let report = simulate(&spec, 20_000);
     for row in &report.rows {
         let spans: u64 = row.curve.iter().map(CurvePoint::requests).sum();
         assert_eq!(row.curve.len(), 20, "{}", row.scheduler);
