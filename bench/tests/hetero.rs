@@ -3,7 +3,11 @@
 
 mod common;
 
+use std::time::Duration;
+
+use p2pfaas_bench::experiment::cluster::Cluster;
 use p2pfaas_bench::experiment::{self, Options, report::CurvePoint, spec::Spec};
+use p2pfaas_bench::load::get_json;
 use p2pfaas_bench::sim::{self, SimOptions};
 
 /// Two nodes, each called at λ = 0.2 × 4 × 50/s = 40/s; n1 runs at half speed and has one slot
@@ -207,4 +211,59 @@ fn learning_runs_get_learning_curves() {
             .iter()
             .any(|(n, _)| n.starts_with("learning-"))
     );
+}
+
+/// Each node reports its own speed on `/monitoring/load`; in namespaces, a `cpu_max` node runs in a
+/// cgroup v2 group with that quota (root only).
+#[test]
+fn nodes_report_their_speed_and_cpu_max_puts_a_node_in_its_cgroup() {
+    let Some(node_binary) = common::node_binary() else {
+        return;
+    };
+    let s = spec();
+    let cluster = Cluster::start(&s, &s.schedulers[0], 1, &node_binary).expect("cluster starts");
+    let speeds: Vec<Option<f64>> = cluster
+        .addrs()
+        .iter()
+        .map(|&a| get_json(a, "/monitoring/load", Duration::from_secs(2))?["speed"].as_f64())
+        .collect();
+    assert_eq!(speeds, [Some(1.0), Some(0.5)]);
+    drop(cluster);
+    if !p2pfaas_bench::chaos::fault::is_root() {
+        eprintln!("skipped: cpu_max needs root (namespaces and cgroups)");
+        return;
+    }
+    let text = "name = \"cpu-max\"\n[cluster]\nnodes = 2\nslots = 1\nnetwork = \"netns\"\n\
+                [function]\nbuiltin = \"cpu-loop\"\nmean_ms = 5\n[traffic]\nrho = [0.1]\n\
+                duration_s = 1\n[[scheduler]]\nname = \"NoScheduler\"\nparameters = [\"true\"]\n[[node]]\n\
+                cpu_max = \"20000 100000\"\n";
+    let s = Spec::parse(text).expect("valid");
+    let cluster = match Cluster::start(&s, &s.schedulers[0], 1, &node_binary) {
+        Err(e) if e.to_string().starts_with("cpu_max needs cgroup v2") => {
+            eprintln!("skipped: {e} (a cgroup v1 or hybrid host)");
+            return;
+        }
+        other => other.expect("cluster starts"),
+    };
+    let pids = cluster.pids();
+    let group = std::fs::read_to_string(format!("/proc/{}/cgroup", pids[0])).expect("cgroup");
+    let path = group
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 line");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
+    let root = mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_owned())
+        })
+        .expect("a cgroup2 mount");
+    let dir = format!("{root}{path}");
+    let max = std::fs::read_to_string(format!("{dir}/cpu.max")).expect("cpu.max");
+    assert_eq!(max.trim(), "20000 100000", "{dir}");
+    let other = std::fs::read_to_string(format!("/proc/{}/cgroup", pids[1])).expect("cgroup");
+    assert_ne!(other, group, "n1 has no cpu_max");
+    drop(cluster);
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} removed");
 }

@@ -366,17 +366,30 @@ fn node_config(
     text
 }
 
-/// A cgroup v2 group `name` limited to `cpu.max` = `max`, with process `pid` moved into it.
+/// A cgroup v2 group `name` limited to `cpu.max` = `max`, with process `pid` moved into it. Needs
+/// a cgroup2 mount whose root offers the `cpu` controller (not a v1 or hybrid host where `cpu` is
+/// bound to v1); nothing is created otherwise.
 fn cpu_cgroup(name: &str, max: &str, pid: u32) -> Result<PathBuf, ClusterError> {
-    let root = Path::new("/sys/fs/cgroup");
-    // The cpu controller must be enabled for the root's children; harmless when it already is.
-    std::fs::write(root.join("cgroup.subtree_control"), "+cpu")
+    let root = cgroup2_root().ok_or_else(|| ClusterError::Io {
+        what: "cpu_max needs cgroup v2 with the cpu controller (no cgroup2 mount offers it)".into(),
+        source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+    })?;
+    // Only files the kernel already has are written: no file is ever created in a cgroup tree.
+    let write = |path: PathBuf, value: &str| -> std::io::Result<()> {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(value.as_bytes())
+    };
+    // The cpu controller must be on for the root's children; harmless when it already is.
+    write(root.join("cgroup.subtree_control"), "+cpu")
         .map_err(io("enabling the cgroup v2 cpu controller (root needed)"))?;
     let dir = root.join(name);
     std::fs::create_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let set = || -> std::io::Result<()> {
-        std::fs::write(dir.join("cpu.max"), max)?;
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+        write(dir.join("cpu.max"), max)?;
+        write(dir.join("cgroup.procs"), &pid.to_string())
     };
     if let Err(e) = set() {
         let _ = std::fs::remove_dir(&dir);
@@ -385,6 +398,22 @@ fn cpu_cgroup(name: &str, max: &str, pid: u32) -> Result<PathBuf, ClusterError> 
         ));
     }
     Ok(dir)
+}
+
+/// The first cgroup2 mount whose `cgroup.controllers` lists `cpu`.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, at, kind) = (f.next()?, f.next()?, f.next()?);
+            (kind == "cgroup2").then(|| PathBuf::from(at))
+        })
+        .find(|at| {
+            std::fs::read_to_string(at.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|x| x == "cpu"))
+        })
 }
 
 /// A free port on `ip` (bound and released: the node binds it right after).
