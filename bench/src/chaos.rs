@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::spec::Network;
+use crate::experiment::spec::{Network, NodeSpec, SpecError, node};
 pub use report::{Report, Row};
 pub use scenario::Scenario;
 
@@ -44,6 +44,10 @@ pub struct Spec {
     /// Seed of the arrivals and of the nodes.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Per-node settings of the 3-node cluster, as in an experiment spec (`weight` is not read: the
+    /// scenarios choose where traffic enters).
+    #[serde(default, rename = "node", skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeSpec>,
 }
 
 fn default_seconds() -> f64 {
@@ -61,6 +65,7 @@ impl Default for Spec {
             network: Network::default(),
             scenarios: Scenario::all(),
             seed: default_seed(),
+            nodes: Vec::new(),
         }
     }
 }
@@ -68,6 +73,18 @@ impl Default for Spec {
 impl Spec {
     /// Parses and checks a spec.
     pub fn parse(text: &str) -> Result<Self, Error> {
+        // `[[node]]` first, so its errors name `node[i].key`.
+        let table: toml::Table = text.parse().map_err(Error::Spec)?;
+        let tables = match table.get("node") {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) => a.clone(),
+            Some(other) => vec![other.clone()],
+        };
+        if tables.len() > 3 {
+            return Err(Error::Invalid("node: at most 3 [[node]] tables (3 nodes)"));
+        }
+        // `cpu_max` is checked as on namespaces: a cgroup does not need one.
+        node::parse(&tables, Network::Netns).map_err(Error::Node)?;
         let spec: Self = toml::from_str(text).map_err(Error::Spec)?;
         if !(spec.seconds.is_finite() && (1.0..=3600.0).contains(&spec.seconds)) {
             return Err(Error::Invalid("seconds: 1 to 3600"));
@@ -99,6 +116,9 @@ pub enum Error {
     /// The spec has a value out of range.
     #[error("spec: {0}")]
     Invalid(&'static str),
+    /// A `[[node]]` table is wrong (the message names `node[i].key`).
+    #[error("spec: {0}")]
+    Node(SpecError),
     /// A scenario's cluster or injector could not start.
     #[error("scenario {scenario}")]
     Scenario {
@@ -130,4 +150,28 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
         rows.push(row);
     }
     Ok(Report::new(spec.clone(), rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_tables_reach_the_suite_and_their_errors_name_the_key() {
+        let spec = Spec::parse("seconds = 2\n[[node]]\n[[node]]\nspeed = 0.5\nslots = 3\n")
+            .expect("valid");
+        assert_eq!(spec.nodes.len(), 2);
+        assert_eq!(
+            (spec.nodes[1].speed, spec.nodes[1].slots),
+            (Some(0.5), Some(3))
+        );
+        let err = Spec::parse("[[node]]\n[[node]]\nspeed = \"fast\"\n")
+            .expect_err("bad speed")
+            .to_string();
+        assert!(err.contains("node[1].speed: a number"), "{err}");
+        let err = Spec::parse(&"[[node]]\n".repeat(4))
+            .expect_err("four nodes")
+            .to_string();
+        assert!(err.contains("at most 3"), "{err}");
+    }
 }

@@ -109,9 +109,9 @@ pub fn run(spec: &Spec, options: &Options) -> Result<Report, Error> {
     let classes = spec.classes();
     let deadlines: Vec<Option<f64>> = classes.iter().map(|c| c.deadline_ms).collect();
     let model = (spec.cluster.nodes == 1).then(|| {
-        let k = u32::try_from(spec.cluster.slots).unwrap_or(u32::MAX);
-        let q = u32::try_from(spec.cluster.queue_len).unwrap_or(u32::MAX);
-        (k, q, 1000.0 / spec.function.mean_ms)
+        let k = u32::try_from(spec.slots(0)).unwrap_or(u32::MAX);
+        let q = u32::try_from(spec.queue_len(0)).unwrap_or(u32::MAX);
+        (k, q, 1000.0 * spec.speed(0) / spec.function.mean_ms)
     });
     let mut point = 0;
     let t = &spec.traffic;

@@ -19,7 +19,7 @@ pub mod compare;
 mod engine;
 mod event;
 mod external;
-mod host;
+pub(crate) mod host;
 pub mod knobs;
 mod service;
 
@@ -183,9 +183,9 @@ pub fn run_with(
         .collect();
     let deadlines: Vec<Option<f64>> = spec.classes().iter().map(|c| c.deadline_ms).collect();
     let model = (c.nodes == 1).then(|| {
-        let k = u32::try_from(c.slots).unwrap_or(u32::MAX);
-        let q = u32::try_from(c.queue_len).unwrap_or(u32::MAX);
-        (k, q, 1000.0 / spec.function.mean_ms)
+        let k = u32::try_from(spec.slots(0)).unwrap_or(u32::MAX);
+        let q = u32::try_from(spec.queue_len(0)).unwrap_or(u32::MAX);
+        (k, q, 1000.0 * spec.speed(0) / spec.function.mean_ms)
     });
     let arrivals = options.arrivals.unwrap_or(knobs.arrivals);
     let faults = Faults {
@@ -393,14 +393,13 @@ impl Shared<'_> {
     ) -> Result<Replicated, Error> {
         let (spec, knobs, c) = (self.spec, &self.spec.simulation, &self.spec.cluster);
         let label = desc.label();
-        let (mut scheds, agents) = schedulers(
-            desc,
-            &label,
-            &knobs.speed,
-            c.nodes,
-            self.node,
-            self.external,
-        )?;
+        // `[[node]] speed` and the simulator's own knob compose: the service times and the
+        // learning state's `speed` feature see the same product.
+        let speeds: Vec<f64> = (0..c.nodes)
+            .map(|i| knobs.speed.get(i).copied().unwrap_or(1.0) * spec.speed(i))
+            .collect();
+        let (mut scheds, agents) =
+            schedulers(desc, &label, &speeds, c.nodes, self.node, self.external)?;
         let mut rows = Vec::with_capacity(spec.traffic.rho.len());
         let mut simulated = 0;
         for (point, &rho) in spec.traffic.rho.iter().enumerate() {
@@ -432,7 +431,9 @@ impl Shared<'_> {
                         _ => None,
                     };
                     Ok(NodeSetup {
-                        speed: knobs.speed.get(i).copied().unwrap_or(1.0),
+                        speed: speeds[i],
+                        slots: spec.slots(i),
+                        queue_len: spec.queue_len(i),
                         arrivals,
                         classes: SmallRng::seed_from_u64(
                             base ^ (i as u64) << 32 ^ 0x6d69_785f_636c_6173,
@@ -441,8 +442,6 @@ impl Shared<'_> {
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
             let setup = Setup {
-                slots: c.slots,
-                queue_len: c.queue_len,
                 task_types: self.node.task_types,
                 link_ns: ms_to_ns(c.link_delay_ms),
                 probe_extra_ns: ms_to_ns(knobs.probe_delay_ms),

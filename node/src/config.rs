@@ -20,6 +20,7 @@ mod peers;
 mod queue;
 pub mod raw;
 pub mod source;
+mod speed;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -149,7 +150,11 @@ impl Config {
         let functions = raw
             .functions
             .into_iter()
-            .map(|(name, f)| function(&name, &f, http.max_body_bytes))
+            .map(|(name, mut f)| {
+                // The node's speed for every built-in that does not set its own.
+                f.speed = f.speed.or(raw.node.speed);
+                function(&name, &f, http.max_body_bytes)
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {

@@ -422,8 +422,8 @@ impl Node {
             agent: &self.agent,
             acceptance: &self.acceptance,
             features: &self.config.learner.state_features,
-            // The shell's speed; a `node.speed` setting feeds it when the node has one.
-            speed: 1.0,
+            // `node.speed`: the learning state's `speed` feature.
+            speed: self.config.node.speed,
         }
     }
 

@@ -390,7 +390,8 @@ pub(super) fn run(
             g.addr()
         ));
     }
-    let spec = cluster_spec(scenario, &plan, &node_config, suite.seconds)?;
+    let mut spec = cluster_spec(scenario, &plan, &node_config, suite.seconds)?;
+    spec.nodes.clone_from(&suite.nodes);
     let scheduler = &spec.schedulers[0];
     let cluster = Cluster::start_with(&spec, scheduler, seed, &options.node_binary, &extras)?;
     let load_spec = load_spec(&plan, &cluster, seed, suite.seconds)?;

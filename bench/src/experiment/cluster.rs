@@ -70,6 +70,8 @@ pub struct Cluster {
     proxies: Vec<DelayProxy>,
     netns: Option<Netns>,
     dir: PathBuf,
+    /// cgroup v2 directories holding nodes with a `cpu_max` (removed after the nodes stop).
+    cgroups: Vec<PathBuf>,
 }
 
 impl Cluster {
@@ -133,6 +135,7 @@ impl Cluster {
             proxies,
             netns,
             dir,
+            cgroups: Vec::new(),
         };
         for i in 0..c.nodes {
             let seeds: Vec<String> = (0..c.nodes)
@@ -143,7 +146,12 @@ impl Cluster {
                 .collect();
             let config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
             let node = cluster.spawn(i, &config, binary)?;
+            let pid = node.child.id();
             cluster.nodes.push(node);
+            if let Some(max) = &spec.node(i).cpu_max {
+                let name = format!("p2pfaas-bench-{}-{}-n{i}", std::process::id(), unique());
+                cluster.cgroups.push(cpu_cgroup(&name, max, pid)?);
+            }
         }
         cluster.wait_for_membership(Duration::from_secs(20))?;
         Ok(cluster)
@@ -305,6 +313,9 @@ impl Drop for Cluster {
             let _ = n.child.kill();
             let _ = n.child.wait();
         }
+        for g in &self.cgroups {
+            let _ = std::fs::remove_dir(g);
+        }
         // Namespaces go after the nodes in them (dropping `Netns` removes them).
         drop(self.netns.take());
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -330,7 +341,7 @@ fn node_config(
     let mut text = String::new();
     let _ = write!(
         text,
-        "[node]\nlisten = \"{listen}\"\nworkers = {}\nseed = {}\n\
+        "[node]\nlisten = \"{listen}\"\nworkers = {}\nseed = {}\nspeed = {:?}\n\
          [log]\nlevel = \"warn\"\n\
          [queue]\nslots = {}\nqueue_len = {}\n\
          [scheduler]\nname = {:?}\nparameters = [{}]\n\
@@ -338,8 +349,9 @@ fn node_config(
          [functions.work]\nbackend = \"builtin\"\nbuiltin = {:?}\nmean_ms = {}\ndistribution = {:?}\n",
         c.workers,
         seed.wrapping_mul(1000).wrapping_add(i as u64),
-        c.slots,
-        c.queue_len,
+        spec.speed(i),
+        spec.slots(i),
+        spec.queue_len(i),
         scheduler.name,
         params.join(", "),
         seeds.join(", "),
@@ -349,7 +361,59 @@ fn node_config(
     );
     text.push_str(&c.node_config);
     text.push('\n');
+    text.push_str(&spec.node(i).node_config);
+    text.push('\n');
     text
+}
+
+/// A cgroup v2 group `name` limited to `cpu.max` = `max`, with process `pid` moved into it. Needs
+/// a cgroup2 mount whose root offers the `cpu` controller (not a v1 or hybrid host where `cpu` is
+/// bound to v1); nothing is created otherwise.
+fn cpu_cgroup(name: &str, max: &str, pid: u32) -> Result<PathBuf, ClusterError> {
+    let root = cgroup2_root().ok_or_else(|| ClusterError::Io {
+        what: "cpu_max needs cgroup v2 with the cpu controller (no cgroup2 mount offers it)".into(),
+        source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+    })?;
+    // Only files the kernel already has are written: no file is ever created in a cgroup tree.
+    let write = |path: PathBuf, value: &str| -> std::io::Result<()> {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(value.as_bytes())
+    };
+    // The cpu controller must be on for the root's children; harmless when it already is.
+    write(root.join("cgroup.subtree_control"), "+cpu")
+        .map_err(io("enabling the cgroup v2 cpu controller (root needed)"))?;
+    let dir = root.join(name);
+    std::fs::create_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    let set = || -> std::io::Result<()> {
+        write(dir.join("cpu.max"), max)?;
+        write(dir.join("cgroup.procs"), &pid.to_string())
+    };
+    if let Err(e) = set() {
+        let _ = std::fs::remove_dir(&dir);
+        return Err(io(format!("setting cpu.max {max:?} in {}", dir.display()))(
+            e,
+        ));
+    }
+    Ok(dir)
+}
+
+/// The first cgroup2 mount whose `cgroup.controllers` lists `cpu`.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, at, kind) = (f.next()?, f.next()?, f.next()?);
+            (kind == "cgroup2").then(|| PathBuf::from(at))
+        })
+        .find(|at| {
+            std::fs::read_to_string(at.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|x| x == "cpu"))
+        })
 }
 
 /// A free port on `ip` (bound and released: the node binds it right after).

@@ -12,6 +12,12 @@ use super::spec::Spec;
 use crate::load::record::{Record, percentile};
 use crate::theory;
 
+pub mod curve;
+mod nodes;
+
+pub use curve::CurvePoint;
+pub use nodes::NodeRow;
+
 /// Version of the report's JSON; bump when a field changes meaning.
 pub const SCHEMA: &str = "p2pfaas-bench-experiment/1";
 
@@ -95,6 +101,13 @@ pub struct Row {
     /// runs give the same reasons.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fallbacks: BTreeMap<String, u64>,
+    /// One entry per node (`n0`…): its λ, the outcome of the requests called there, the work it ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeRow>,
+    /// Deadline outcomes over time in [`curve::SPANS`] spans, warm-up included (requests with a
+    /// deadline only; empty without deadlines): the learning curve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
 }
 
 /// The single-node model's blocking next to the measured value.
@@ -130,6 +143,9 @@ pub struct Accumulator {
     first_ns: u128,
     last_ns: u128,
     fallbacks: BTreeMap<Cow<'static, str>, u64>,
+    nodes: Vec<nodes::NodeAcc>,
+    /// (arrival ns, outcome) of every request with a deadline, warm-up included.
+    outcomes: Vec<(u64, u8)>,
 }
 
 impl Accumulator {
@@ -152,12 +168,31 @@ impl Accumulator {
             first_ns: u128::MAX,
             last_ns: 0,
             fallbacks: BTreeMap::new(),
+            nodes: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 
-    /// Adds one request.
+    /// Adds one request; its executor is read from `r.executor` (`n<i>`, the runner's names).
     pub fn add(&mut self, r: &Record) {
+        self.add_ran_on(r, nodes::executor(r));
+    }
+
+    /// Adds one request that ran (when answered) on node `ran_on`.
+    pub fn add_ran_on(&mut self, r: &Record, ran_on: Option<usize>) {
         let at = r.intended.as_nanos();
+        let ok = (200..300).contains(&r.status);
+        if let Some(Some(deadline_ms)) = self.deadlines.get(usize::from(r.class)) {
+            let code = if ok && r.latency.as_nanos() as f64 <= deadline_ms * 1e6 {
+                curve::MET
+            } else if r.is_rejected() {
+                curve::REJECTED
+            } else {
+                curve::MISSED
+            };
+            self.outcomes
+                .push((u64::try_from(at).unwrap_or(u64::MAX), code));
+        }
         if at < self.warmup_ns {
             return;
         }
@@ -175,7 +210,6 @@ impl Accumulator {
             }
         }
         let latency_ns = i64::try_from(r.latency.as_nanos()).unwrap_or(i64::MAX);
-        let ok = (200..300).contains(&r.status);
         if ok {
             self.ok += 1;
             self.latencies_ns.push(latency_ns);
@@ -191,12 +225,15 @@ impl Accumulator {
         } else {
             self.failed += 1;
         }
-        if let Some(Some(deadline_ms)) = self.deadlines.get(usize::from(r.class)) {
+        let met = match self.deadlines.get(usize::from(r.class)) {
+            Some(Some(deadline_ms)) => Some(ok && (latency_ns as f64) <= deadline_ms * 1e6),
+            _ => None,
+        };
+        if let Some(met) = met {
             self.with_deadline += 1;
-            if ok && (latency_ns as f64) <= deadline_ms * 1e6 {
-                self.met += 1;
-            }
+            self.met += u64::from(met);
         }
+        nodes::add(&mut self.nodes, r, ok, met, ran_on);
     }
 
     /// The row for this point; `theory_for` gives the single-node model (K, Q, μ) when it applies.
@@ -251,10 +288,14 @@ impl Accumulator {
                 blocking_effective,
             })
         });
+        let nodes = nodes::finish(std::mem::take(&mut self.nodes), &lambda);
+        let curve = curve::spans(&self.outcomes);
         Row {
             scheduler,
             seed,
             rho,
+            nodes,
+            curve,
             lambda,
             sent: self.sent,
             ok: self.ok,
@@ -414,6 +455,7 @@ impl Report {
                 );
             }
         }
+        nodes::markdown(&self.rows, &mut out);
         out
     }
 }
@@ -476,6 +518,65 @@ mod tests {
         assert!((row.forwarded - 1.0 / 3.0).abs() < 1e-12);
         assert!((row.p50_ms - 60.0).abs() < 1e-9, "{}", row.p50_ms);
         assert!(row.theory.is_none());
+    }
+
+    #[test]
+    fn the_per_node_table_follows_each_request_to_where_it_ran() {
+        let mut acc = Accumulator::new(0.0, vec![Some(50.0)]);
+        let at = |target: u16, status: u16, hops: Option<u16>, executor: &str, ms: u64| Record {
+            target,
+            executor: executor.into(),
+            ..record(0, status, ms, hops, 0)
+        };
+        acc.add(&at(0, 200, None, "n0", 10)); // n0 ran its own, met
+        acc.add(&at(0, 200, Some(1), "n2", 80)); // n0 → n2, late
+        acc.add(&at(0, 429, None, "", 1)); // refused at n0
+        acc.add(&at(1, 200, Some(1), "n2", 30)); // n1 → n2, met
+        acc.add(&at(2, 200, None, "", 20)); // no name, no hop: ran where called
+        let row = acc.finish("X()".into(), 1, 0.5, vec![4.0, 2.0, 1.0], None);
+        let n = &row.nodes;
+        assert_eq!(n.len(), 3);
+        assert_eq!(
+            (n[0].sent, n[0].ok, n[0].rejected, n[0].forwarded_out),
+            (3, 2, 1, 1)
+        );
+        assert_eq!((n[0].executed, n[0].forwarded_in), (1, 0));
+        assert_eq!(n[0].deadline_met, Some(1.0 / 3.0));
+        assert_eq!((n[2].executed, n[2].forwarded_in), (3, 2));
+        // Execution is what the executor reports: 0.1 ms below the latency.
+        let e = n[2].execution_ms.expect("ran");
+        assert!((e - (80.0 + 30.0 + 20.0 - 0.3) / 3.0).abs() < 1e-9, "{e}");
+        assert_eq!(
+            (n[1].lambda, n[1].forwarded_out, n[1].executed),
+            (2.0, 1, 0)
+        );
+        assert_eq!(n[1].execution_ms, None);
+        let report = Report {
+            schema: SCHEMA.into(),
+            mode: "test".into(),
+            commit: "c".into(),
+            machine: "m".into(),
+            date: "d".into(),
+            spec: Spec::parse(
+                "name = \"t\"\n[cluster]\nnodes = 3\nslots = 1\n[function]\nbuiltin = \"sleep\"\n\
+                 mean_ms = 1\n[traffic]\nrho = [0.5]\nduration_s = 1\n[[scheduler]]\nname = \"X\"",
+            )
+            .expect("spec"),
+            rows: vec![row],
+        };
+        let md = report.markdown();
+        assert!(md.contains("## Per node"), "{md}");
+        assert!(
+            md.contains("| X() | 0.5 | 1 | n0 | 4.0 | 3 | 2 | 1 | 1 | 0 | 1 | 0.333 | 9.90 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| X() | 0.5 | 1 | n2 | 1.0 | 1 | 1 | 0 | 0 | 2 | 3 | 1.000 | 43.23 |"),
+            "{md}"
+        );
+        let json = serde_json::to_string(&report).expect("json");
+        let back: Report = serde_json::from_str(&json).expect("back");
+        assert_eq!(back.rows[0].nodes, report.rows[0].nodes);
     }
 
     #[test]

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::arrivals::Process;
 use crate::load::Class;
 
+pub mod node;
+
+pub use node::NodeSpec;
+
 /// Most nodes a spec may describe (simulated; each node's view is bounded, not the cluster).
 pub const MAX_NODES: usize = 10_000;
 /// Most nodes a live run starts (`p2pfaas-bench run`: one process each on this machine).
@@ -36,6 +40,9 @@ pub struct Spec {
     /// Knobs only the simulator reads (`[simulation]`); a live run ignores them.
     #[serde(default)]
     pub simulation: crate::sim::knobs::Simulation,
+    /// Per-node settings (`[[node]]`, the i-th for node `n<i>`); the rest take the cluster's.
+    #[serde(default, rename = "node", skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeSpec>,
 }
 
 /// The nodes: all alike.
@@ -206,6 +213,14 @@ pub enum SpecError {
         /// What is wrong.
         message: String,
     },
+    /// A `[[node]]` key with a bad value, or an unknown one (`node[2].speed: …`).
+    #[error("{field}: {message}")]
+    Node {
+        /// `node[i].key`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> SpecError {
@@ -218,12 +233,74 @@ fn invalid(field: &'static str, message: impl Into<String>) -> SpecError {
 impl Spec {
     /// Parses and checks a spec.
     pub fn parse(text: &str) -> Result<Self, SpecError> {
+        // `[[node]]` first, by hand, so its errors name `node[i].key`.
+        let table: toml::Table = text.parse()?;
+        let tables = table
+            .get("node")
+            .map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+            .unwrap_or_default();
+        let netns = table
+            .get("cluster")
+            .and_then(|c| c.get("network"))
+            .and_then(toml::Value::as_str)
+            == Some("netns");
+        let network = if netns {
+            Network::Netns
+        } else {
+            Network::Loopback
+        };
+        let nodes = node::parse(&tables, network)?;
         let mut spec: Self = toml::from_str(text)?;
         spec.validate()?;
+        if nodes.len() > spec.cluster.nodes {
+            return Err(SpecError::Node {
+                field: "node".into(),
+                message: format!(
+                    "{} [[node]] tables for {} nodes",
+                    nodes.len(),
+                    spec.cluster.nodes
+                ),
+            });
+        }
+        spec.nodes = nodes;
         if spec.traffic.weights.is_empty() {
             spec.traffic.weights = vec![1.0; spec.cluster.nodes];
         }
+        for (w, n) in spec.traffic.weights.iter_mut().zip(&spec.nodes) {
+            *w = n.weight.unwrap_or(*w);
+        }
+        if spec.traffic.weights.iter().sum::<f64>() <= 0.0 {
+            return Err(invalid("node.weight", "the weights are all 0"));
+        }
         Ok(spec)
+    }
+
+    /// K of node `i`.
+    pub fn slots(&self, i: usize) -> usize {
+        self.node(i).slots.unwrap_or(self.cluster.slots)
+    }
+
+    /// Q of node `i`.
+    pub fn queue_len(&self, i: usize) -> usize {
+        self.node(i).queue_len.unwrap_or(self.cluster.queue_len)
+    }
+
+    /// The service-time divisor of node `i` (`[[node]] speed`, else 1).
+    pub fn speed(&self, i: usize) -> f64 {
+        self.node(i).speed.unwrap_or(1.0)
+    }
+
+    /// Node `i`'s `[[node]]` table, or the defaults.
+    pub fn node(&self, i: usize) -> &NodeSpec {
+        static DEFAULT: NodeSpec = NodeSpec {
+            slots: None,
+            queue_len: None,
+            speed: None,
+            weight: None,
+            node_config: String::new(),
+            cpu_max: None,
+        };
+        self.nodes.get(i).unwrap_or(&DEFAULT)
     }
 
     fn validate(&self) -> Result<(), SpecError> {
@@ -399,6 +476,45 @@ mod tests {
             .expect_err("unknown field")
             .to_string();
         assert!(err.contains("slotz"), "{err}");
+    }
+
+    #[test]
+    fn node_tables_override_the_cluster_for_their_node() {
+        let text = format!(
+            "{MINIMAL}\n[[node]]\nslots = 5\nspeed = 0.5\nweight = 3\n\
+             [[node]]\nqueue_len = 2\nnode_config = \"[learner]\\nreward_met = 1.0\"\n"
+        );
+        let s = Spec::parse(&text).expect("valid");
+        assert_eq!((s.slots(0), s.slots(1), s.slots(2)), (5, 2, 2));
+        assert_eq!((s.queue_len(0), s.queue_len(1), s.queue_len(2)), (0, 2, 0));
+        assert_eq!((s.speed(0), s.speed(1)), (0.5, 1.0));
+        // n0's weight replaces its entry of traffic.weights; the others keep theirs.
+        assert_eq!(s.traffic.weights, vec![3.0, 0.2, 0.2]);
+        assert!(s.node(1).node_config.contains("[learner]"));
+        // The spec as run (report.json) keeps the tables and reads back the same.
+        let back: Spec =
+            serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("back");
+        assert_eq!(back.nodes, s.nodes);
+        for (tail, want) in [
+            ("[[node]]\nspeed = -2\n", "node[0].speed: from 0.001"),
+            (
+                "[[node]]\n[[node]]\nslotz = 1\n",
+                "node[1].slotz: unknown key",
+            ),
+            (
+                "[[node]]\n[[node]]\n[[node]]\n[[node]]\n",
+                "node: 4 [[node]] tables for 3 nodes",
+            ),
+            (
+                "[[node]]\ncpu_max = \"50000 100000\"\n",
+                "node[0].cpu_max: needs cluster.network",
+            ),
+        ] {
+            let err = Spec::parse(&format!("{MINIMAL}\n{tail}"))
+                .expect_err(tail)
+                .to_string();
+            assert!(err.starts_with(want), "{tail}: {err}");
+        }
     }
 
     #[test]

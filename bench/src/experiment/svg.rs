@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{Report, Row};
+use super::report::{CurvePoint, Report, Row};
 
 /// One chart: file stem, title and how to read a row.
 struct Metric {
@@ -63,7 +63,91 @@ pub fn charts(report: &Report) -> Vec<(String, String)> {
             chart(&title, "ρ (offered load per unit of weight)", &series),
         ));
     }
+    out.extend(learning_curves(report));
     out
+}
+
+/// For a report with a `LearningScheduler` row: per ρ, deadline met and mean reward over time (the
+/// rows' [`curve`](super::report::Row::curve)), one line per scheduler, seeds averaged. The reward
+/// of an outcome is the learner's (`cluster.node_config`, else 1 / 0 / 0).
+fn learning_curves(report: &Report) -> Vec<(String, String)> {
+    let learning = report
+        .rows
+        .iter()
+        .any(|r| r.scheduler.starts_with("LearningScheduler(") && !r.curve.is_empty());
+    if !learning {
+        return Vec::new();
+    }
+    let rewards =
+        crate::sim::host::parse(&report.spec.cluster.node_config).map_or((1.0, 0.0, 0.0), |h| {
+            let r = h.rewards;
+            (f64::from(r.met), f64::from(r.missed), f64::from(r.rejected))
+        });
+    let mut rhos: Vec<f64> = Vec::new();
+    for r in &report.rows {
+        if !rhos.contains(&r.rho) {
+            rhos.push(r.rho);
+        }
+    }
+    let mut out = Vec::new();
+    for rho in rhos {
+        let met = curves(report, rho, CurvePoint::deadline_met);
+        let reward = curves(report, rho, |p| p.mean_reward(rewards));
+        let x = "s from the first arrival (warm-up included)";
+        let name = &report.spec.name;
+        out.push((
+            format!("learning-deadline-met-rho{rho}.svg"),
+            chart(&format!("{name}: deadline met over time, ρ {rho}"), x, &met),
+        ));
+        out.push((
+            format!("learning-reward-rho{rho}.svg"),
+            chart(
+                &format!("{name}: mean reward over time, ρ {rho}"),
+                x,
+                &reward,
+            ),
+        ));
+    }
+    out
+}
+
+/// Per scheduler at `rho`: (span time, mean over seeds of `value`).
+fn curves(
+    report: &Report,
+    rho: f64,
+    value: impl Fn(&CurvePoint) -> Option<f64>,
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    // Per scheduler, per span: (time, sum over seeds, seeds).
+    type Sums = Vec<(f64, f64, usize)>;
+    let mut out: Vec<(String, Sums)> = Vec::new();
+    for r in report.rows.iter().filter(|r| r.rho == rho) {
+        let i = match out.iter().position(|(n, _)| *n == r.scheduler) {
+            Some(i) => i,
+            None => {
+                out.push((r.scheduler.clone(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        let sums = &mut out[i].1;
+        for (k, p) in r.curve.iter().enumerate() {
+            let Some(v) = value(p) else { continue };
+            if sums.len() <= k {
+                sums.resize(k + 1, (p.t_s, 0.0, 0));
+            }
+            sums[k].1 += v;
+            sums[k].2 += 1;
+        }
+    }
+    out.into_iter()
+        .map(|(name, sums)| {
+            let points = sums
+                .into_iter()
+                .filter(|s| s.2 > 0)
+                .map(|(t, v, n)| (t, v / n as f64))
+                .collect();
+            (name, points)
+        })
+        .collect()
 }
 
 /// Per scheduler, in first-seen order: (ρ, mean over seeds) sorted by ρ.
@@ -119,8 +203,18 @@ pub fn chart(title: &str, x_label: &str, series: &[(String, Vec<(f64, f64)>)]) -
         x1 += 0.5;
     }
     let y1 = nice_ceiling(y1);
+    // From 0, or below it when a series goes negative (a reward of −1 for a miss).
+    let y0 = match series
+        .iter()
+        .flat_map(|(_, p)| p.iter())
+        .map(|p| p.1)
+        .fold(0.0, f64::min)
+    {
+        low if low < 0.0 => -nice_ceiling(-low),
+        _ => 0.0,
+    };
     let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
-    let py = |y: f64| H - BOTTOM - y / y1 * (H - TOP - BOTTOM);
+    let py = |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
          font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
@@ -137,7 +231,7 @@ pub fn chart(title: &str, x_label: &str, series: &[(String, Vec<(f64, f64)>)]) -
     );
     for i in 0..=4 {
         let f = f64::from(i) / 4.0;
-        let (x, y) = (x0 + f * (x1 - x0), f * y1);
+        let (x, y) = (x0 + f * (x1 - x0), y0 + f * (y1 - y0));
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\

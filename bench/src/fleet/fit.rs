@@ -40,6 +40,22 @@ pub fn plan(spec: &Spec) -> Result<Plan, Vec<String>> {
                 .to_owned(),
         );
     }
+    // A fleet is configured alike through its admin API; only the traffic share can differ per node.
+    for (i, n) in spec.nodes.iter().enumerate() {
+        let set = [
+            ("slots", n.slots.is_some()),
+            ("queue_len", n.queue_len.is_some()),
+            ("speed", n.speed.is_some()),
+            ("node_config", !n.node_config.is_empty()),
+            ("cpu_max", n.cpu_max.is_some()),
+        ];
+        for (key, _) in set.iter().filter(|(_, on)| *on) {
+            errors.push(format!(
+                "node[{i}].{key}: a fleet's nodes keep their own machines and config; only \
+                 node[{i}].weight applies to a fleet run"
+            ));
+        }
+    }
     if c.network == Network::Netns {
         plan.warnings.push(
             "cluster.network = \"netns\": ignored, the fleet's nodes are on their own network"
@@ -192,5 +208,18 @@ mod tests {
         let errors = plan(&s).expect_err("does not fit").join("\n");
         assert!(errors.contains("cluster.link_delay_ms = 5"), "{errors}");
         assert!(errors.contains("simulation.speed"), "{errors}");
+    }
+
+    #[test]
+    fn node_tables_other_than_weight_are_errors() {
+        let s = spec(
+            "",
+            "[[node]]\nweight = 2\n[[node]]\nspeed = 0.5\nslots = 1\n",
+        );
+        let errors = plan(&s).expect_err("does not fit").join("\n");
+        assert!(errors.contains("node[1].slots"), "{errors}");
+        assert!(errors.contains("node[1].speed"), "{errors}");
+        assert!(!errors.contains("node[0]"), "{errors}");
+        assert!(plan(&spec("", "[[node]]\nweight = 2\n")).is_ok());
     }
 }

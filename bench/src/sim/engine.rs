@@ -67,14 +67,15 @@ pub(crate) struct Faults {
 /// One node's fixed inputs.
 pub(crate) struct NodeSetup {
     pub(crate) speed: f64,
+    /// K and Q of this node (`[[node]]`, else the cluster's).
+    pub(crate) slots: usize,
+    pub(crate) queue_len: usize,
     pub(crate) arrivals: Option<Schedule>,
     pub(crate) classes: SmallRng,
 }
 
 /// Everything a point needs besides the nodes.
 pub(crate) struct Setup<'a> {
-    pub(crate) slots: usize,
-    pub(crate) queue_len: usize,
     pub(crate) task_types: usize,
     pub(crate) link_ns: u64,
     pub(crate) probe_extra_ns: u64,
@@ -125,10 +126,10 @@ struct Node {
 }
 
 impl Node {
-    fn new(slots: usize, queue_len: usize, cache: Vec<Known>, s: NodeSetup) -> Self {
+    fn new(cache: Vec<Known>, s: NodeSetup) -> Self {
         Self {
-            adm: Sequential::new(slots, queue_len),
-            fifo: VecDeque::with_capacity(queue_len),
+            adm: Sequential::new(s.slots, s.queue_len),
+            fifo: VecDeque::with_capacity(s.queue_len),
             speed: s.speed,
             arrivals: s.arrivals,
             classes: s.classes,
@@ -281,14 +282,18 @@ impl<'a> Engine<'a> {
         let needs_peers = scheds.first().is_some_and(|s| s.needs_peers());
         let needs_types = scheds.first().is_some_and(|s| s.needs_type_loads());
         let needs_sample = scheds.first().is_some_and(|s| s.needs_load_sample());
-        let known = Known {
-            load: idle(setup.slots),
-            at: 0,
-            up: true,
-        };
+        // Every node starts knowing every peer idle, with that peer's own K.
+        let known: Vec<Known> = nodes
+            .iter()
+            .map(|s| Known {
+                load: idle(s.slots),
+                at: 0,
+                up: true,
+            })
+            .collect();
         let state = nodes
             .into_iter()
-            .map(|s| Node::new(setup.slots, setup.queue_len, vec![known; n], s))
+            .map(|s| Node::new(known.clone(), s))
             .collect();
         Self {
             types: vec![TypeLoad::default(); n * setup.task_types.max(1)],
@@ -895,22 +900,26 @@ impl<'a> Engine<'a> {
                 met,
             );
         }
-        self.acc.add(&Record {
-            target: job.path[0],
-            seq: job.seq,
-            intended: Duration::from_nanos(job.arrived),
-            send_error_ns: 0,
-            status,
-            latency: Duration::from_nanos(latency),
-            reject_reason: None,
-            hops: Some(u16::from(job.len) - 1),
-            executor: String::new(),
-            error: (status == 0).then_some("connect"),
-            class: job.class,
-            execution: Some(Duration::from_nanos(job.service_ns)),
-            queue: None,
-            fallback: job.fallback.map(Cow::Borrowed),
-        });
+        let ran_on = ok.then(|| usize::from(job.path[usize::from(job.len) - 1]));
+        self.acc.add_ran_on(
+            &Record {
+                target: job.path[0],
+                seq: job.seq,
+                intended: Duration::from_nanos(job.arrived),
+                send_error_ns: 0,
+                status,
+                latency: Duration::from_nanos(latency),
+                reject_reason: None,
+                hops: Some(u16::from(job.len) - 1),
+                executor: String::new(),
+                error: (status == 0).then_some("connect"),
+                class: job.class,
+                execution: Some(Duration::from_nanos(job.service_ns)),
+                queue: None,
+                fallback: job.fallback.map(Cow::Borrowed),
+            },
+            ran_on,
+        );
         self.free_job(id);
     }
 
@@ -959,7 +968,7 @@ impl<'a> Engine<'a> {
         let node = &mut self.nodes[c];
         node.touch(now);
         node.up = false;
-        node.adm = Sequential::new(self.setup.slots, self.setup.queue_len);
+        node.adm = Sequential::new(node.adm.slots(), node.adm.queue_len());
         node.fifo.clear();
         let t = self.setup.task_types.max(1);
         self.types[c * t..(c + 1) * t].fill(TypeLoad::default());
@@ -1115,10 +1124,12 @@ mod tests {
     fn the_load_sample_comes_from_busy_slots_and_waiting_jobs() {
         let setup = NodeSetup {
             speed: 1.0,
+            slots: 4,
+            queue_len: 2,
             arrivals: None,
             classes: SmallRng::seed_from_u64(1),
         };
-        let mut node = Node::new(4, 2, Vec::new(), setup);
+        let mut node = Node::new(Vec::new(), setup);
         let ms = 1_000_000;
         assert_eq!(
             node.sample(50 * ms),

@@ -164,7 +164,10 @@ pub fn function(
                     ));
                 }
             };
-            BackendConfig::Builtin(builtin)
+            BackendConfig::Builtin(super::speed::scaled(
+                builtin,
+                super::speed::checked(&at("speed"), raw.speed)?,
+            ))
         }
         Some("process") => {
             let command = raw

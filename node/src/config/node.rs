@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub blocking_threads: NonZeroUsize,
     /// Seed of every random generator in the node (worker `i` uses `seed + i`).
     pub seed: u64,
+    /// Service-time divisor of the built-ins (`sleep`, `cpu-loop`) without their own `speed`.
+    pub speed: f64,
 }
 
 /// Validates `[node]`; the thread counts default to the number of CPUs.
@@ -78,5 +80,6 @@ pub(super) fn validate(raw: &RawNode) -> Result<NodeConfig, ConfigError> {
         pin_cpus: raw.pin_cpus.unwrap_or(false),
         blocking_threads: nonzero(blocking_threads),
         seed: raw.seed.unwrap_or(0x5eed),
+        speed: super::speed::checked("node.speed", raw.speed)?,
     })
 }

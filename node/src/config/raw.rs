@@ -132,6 +132,7 @@ pub struct RawNode {
     pub pin_cpus: Option<bool>,
     pub blocking_threads: Option<usize>,
     pub seed: Option<u64>,
+    pub speed: Option<f64>,
 }
 
 /// `[http]`.
@@ -197,6 +198,9 @@ pub struct RawFunction {
     pub mean_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distribution: Option<String>,
+    /// Service-time divisor (`config::speed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
     // process
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,

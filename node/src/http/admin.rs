@@ -266,6 +266,7 @@ fn load(node: &Node, resp: &mut Response) {
             "queued": queued,
             "load": running + queued,
             "slots": slots,
+            "speed": node.config.node.speed,
             "queue_len": a.queue_len(),
             "functions": functions,
             "task_types": task_types,
