@@ -94,6 +94,16 @@ pub async fn cluster(w: &Rc<Worker>, resp: &mut Response) {
         None => {
             let json = Rc::new(build(w).await);
             LAST.set(Some((second, Rc::clone(&json))));
+            // Held for the rest of this second only: a large cluster's answer (~25 KB a node) is not
+            // kept for nothing.
+            monoio::spawn(async move {
+                monoio::time::sleep(Duration::from_secs(1)).await;
+                LAST.with_borrow_mut(|last| {
+                    if last.as_ref().is_some_and(|(at, _)| *at == second) {
+                        *last = None;
+                    }
+                });
+            });
             json
         }
     };
