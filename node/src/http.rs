@@ -2,7 +2,8 @@
 //! (`http/route.rs`) to the handlers (`http/invoke.rs` for functions, `http/admin.rs` for the rest), and
 //! `http/respond.rs`, the one place where errors become status codes. `http/codec.rs` is the sans-IO
 //! HTTP/1.1 codec shared by server and clients. The dashboard: `http/ui.rs` (the page), `http/events.rs`
-//! (its Server-Sent Events stream) and `http/relay.rs` (its operator actions on peers).
+//! (its Server-Sent Events stream), `http/history.rs` (its last five minutes) and `http/relay.rs` (its
+//! operator actions on peers).
 
 pub mod access;
 pub mod admin;
@@ -14,6 +15,7 @@ pub mod discovery;
 pub mod events;
 pub mod forward;
 pub mod gossip;
+pub mod history;
 pub mod invoke;
 pub mod learner;
 pub mod peer;

@@ -17,6 +17,7 @@
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
 //! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
 //! - [`snapshot`]: the dashboard's per-second node snapshot, cluster frame and SSE framing.
+//! - [`history`]: the dashboard's last five minutes of this node, a fixed lock-free ring.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod backend;
 pub mod blocking;
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod http;
 pub use p2pfaas_core::learning;
 pub mod load;

@@ -76,6 +76,9 @@ pub struct Node {
     pub auth: crate::auth::Auth,
     /// SWIM membership, set up once the listener is bound.
     pub gossip: OnceLock<crate::peers::gossip::Gossip>,
+    /// The last five minutes, one record per second: written by worker 0's recorder, read lock-free
+    /// by `GET /events/history` on any worker.
+    pub history: crate::history::Ring,
     /// The latest load sample, written by the sampler thread, read lock-free (`Node::load`).
     load: Arc<load::Shared>,
     settings: Mutex<QueueSettings>,
@@ -218,6 +221,7 @@ impl Node {
                 config.auth.cluster_key.clone(),
                 config.auth.replay_window,
             ),
+            history: crate::history::Ring::new(),
             load: Arc::new(load::Shared::new()),
             blocking: Pool::new(blocking_size(
                 &config,

@@ -316,6 +316,8 @@ async fn worker_main(
         let w = Rc::clone(&worker);
         monoio::spawn(async move { http::forward::refresh(&w).await });
         monoio::spawn(http::gossip::run(Rc::clone(&worker)));
+        // And records this node's last five minutes for the dashboard.
+        monoio::spawn(http::history::record(Rc::clone(&worker)));
     }
     for (l, router) in extra {
         match monoio::net::TcpListener::from_std(l) {

@@ -192,7 +192,8 @@ pub struct PeerState<'a> {
     pub id: &'a str,
     /// `host:port`.
     pub addr: &'a str,
-    /// Its last snapshot, if one arrived recently enough.
+    /// Its last snapshot (or, for `/events/cluster/history`, its history), if one arrived recently
+    /// enough.
     pub snapshot: Option<&'a Value>,
 }
 
@@ -228,6 +229,21 @@ pub fn frame<'a>(
     signed: bool,
     peers: &[PeerState<'a>],
 ) -> Frame<'a> {
+    let (nodes, unreachable) = split(own, peers);
+    Frame {
+        own: own_id,
+        signed,
+        bounds: &LATENCY_BOUNDS,
+        nodes,
+        unreachable,
+    }
+}
+
+/// This node's value first, then each peer's that is present; the peers without one apart.
+pub fn split<'a>(
+    own: &'a Value,
+    peers: &[PeerState<'a>],
+) -> (Vec<&'a Value>, Vec<Unreachable<'a>>) {
     let mut nodes = vec![own];
     let mut unreachable = Vec::new();
     for p in peers {
@@ -239,13 +255,7 @@ pub fn frame<'a>(
             }),
         }
     }
-    Frame {
-        own: own_id,
-        signed,
-        bounds: &LATENCY_BOUNDS,
-        nodes,
-        unreachable,
-    }
+    (nodes, unreachable)
 }
 
 /// Appends one Server-Sent Event carrying `data` to `out`. Each line of `data` becomes a `data:` field

@@ -1,5 +1,6 @@
-// The p2pfaas dashboard: draws the frames of GET /events (one per second: this node's snapshot and its
-// peers'), keeps the last five minutes of each node in memory, and sends operator actions — signed here
+// The p2pfaas dashboard: draws the last five minutes each node kept (GET /events/cluster/history, once),
+// then the frames of GET /events (one per second: this node's snapshot and its peers'), adding a point
+// per second to each node's five minutes, and sends operator actions — signed here
 // with HMAC-SHA256 (WebCrypto, or the plain-script fallback outside a secure context) when the cluster has
 // a key (the scheme of node/src/auth.rs). No library.
 "use strict";
@@ -110,6 +111,27 @@ function onFrame(frame) {
   drawActions(frame);
   const missing = frame.unreachable.length ? `; no snapshot from ${frame.unreachable.map((u) => u.id).join(", ")}` : "";
   $("status").textContent = `Served by ${frame.self}: ${frame.nodes.length} node(s) reporting${missing}. Updated ${new Date().toLocaleTimeString()}.`;
+}
+
+// Each node's last five minutes as its node kept them (one record per second: counts over the interval
+// and the admission state at its end), drawn at once. Points the live frames made already are kept.
+function onHistory(cluster) {
+  for (const s of cluster.nodes) {
+    const points = s.t.map((t, i) => {
+      const dt = s.interval_ms[i] / 1000;
+      const decided = s.deadline_met[i] + s.deadline_missed[i];
+      return {
+        t: t * 1000, load: s.load[i], slots: s.slots[i],
+        rejected: dt > 0 ? s.rejected[i] / dt : null,
+        met: decided > 0 ? s.deadline_met[i] / decided : null,
+        p99: s.p99_us[i] === null ? null : s.p99_us[i] / 1e6,
+      };
+    });
+    const live = state.history.get(s.id) || [];
+    const first = live.length ? live[0].t : Infinity;
+    state.history.set(s.id, points.filter((p) => p.t < first).concat(live));
+  }
+  if (state.frame) drawSeries(state.frame);
 }
 
 function cell(field, text, cls) {
@@ -223,7 +245,8 @@ function drawSeries(frame) {
   const rows = [];
   for (const n of frame.nodes) {
     const h = state.history.get(n.id) || [];
-    const row = el("div", { class: "series-row", "data-node": n.id });
+    // How many points and since when (Unix ms): the browser tests read them.
+    const row = el("div", { class: "series-row", "data-node": n.id, "data-points": h.length, "data-since": h.length ? h[0].t : "" });
     row.append(
       el("h3", {}, n.id),
       chart(h, "load", (p) => p.load, (p) => p.slots, (v) => fmtNum(v, 0)),
@@ -380,9 +403,12 @@ function wire() {
     act("K/Q", "/configuration", JSON.stringify(patch));
   });
   $("reset-learners").addEventListener("click", () => act("learner reset", "/learner/reset", ""));
-  // The first frame by a plain request (painted at once, and headless --dump-dom waits for it), then
-  // one per second from the stream.
+  // The first frame and every node's last five minutes by plain requests (painted at once, and headless
+  // --dump-dom waits for them), then one frame per second from the stream.
   fetch("/events/cluster").then((r) => r.json()).then(onFrame).catch((e) => { $("status").textContent = `no frame: ${e.message}`; });
+  fetch("/events/cluster/history").then((r) => r.json()).then(onHistory).catch((e) => {
+    $("series-note").append(` The nodes' history did not arrive (${e.message}): from now on only.`);
+  });
   const events = new Worker("/ui/events.js");
   events.onmessage = (m) => {
     if (m.data.frame) onFrame(m.data.frame);

@@ -157,6 +157,8 @@ pub async fn handle(
         | Route::Events
         | Route::Snapshot
         | Route::ClusterFrame
+        | Route::History
+        | Route::ClusterHistory
         | Route::Relay { .. } => {
             return Err(Error::NoRoute);
         }

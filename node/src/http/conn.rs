@@ -16,7 +16,7 @@ use monoio::net::TcpStream;
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
 use super::respond::{self, Response};
 use super::route::{Route, Router};
-use super::{Request, admin, discovery, events, gossip, invoke, learner, peer, relay, ui};
+use super::{Request, admin, discovery, events, gossip, history, invoke, learner, peer, relay, ui};
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
@@ -234,6 +234,14 @@ async fn handle(
         }
         Ok(Route::ClusterFrame) => {
             events::cluster(w, resp).await;
+            Ok(())
+        }
+        Ok(Route::History) => {
+            history::own(w, resp);
+            Ok(())
+        }
+        Ok(Route::ClusterHistory) => {
+            history::cluster(w, resp).await;
             Ok(())
         }
         Ok(Route::Relay { node, path }) => relay::handle(w, req, node, path, resp).await,

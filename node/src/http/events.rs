@@ -26,6 +26,7 @@ use super::codec;
 use super::respond::Response;
 use crate::auth::unix_ms;
 use crate::backend::{Headers, Output};
+use crate::peers::{Peer, Snapshot};
 use crate::snapshot::{self, NodeSnapshot, PeerState};
 use crate::worker::Worker;
 
@@ -39,7 +40,7 @@ const STALE_AFTER: Duration = Duration::from_secs(5);
 const FETCH_TIMEOUT: Duration = Duration::from_millis(900);
 /// A client that has not taken a frame within this is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest peer snapshot accepted (a 64-peer node's is ~10 KB).
+/// Largest peer answer accepted (a 64-peer node's snapshot is ~10 KB, a full history ~25 KB).
 const MAX_SNAPSHOT_BYTES: usize = 256 * 1024;
 
 /// What the streams of one worker share.
@@ -77,20 +78,27 @@ impl Drop for Subscription {
     }
 }
 
+/// The members of the peer table: what the dashboard shows (aliases and removed peers are not).
+pub(super) fn members(peers: &Snapshot) -> impl Iterator<Item = &Peer> {
+    peers.peers().iter().filter(|p| !p.alias && !p.is_removed())
+}
+
+/// This node's cumulative counters now, summed over every worker and function.
+pub fn own_totals(w: &Worker) -> snapshot::Totals {
+    let workers: Vec<&crate::metrics::WorkerMetrics> =
+        w.node.metrics.iter().map(AsRef::as_ref).collect();
+    let table = w.functions();
+    snapshot::totals(&workers, table.iter().flat_map(|f| f.all_metrics()))
+}
+
 /// This node's snapshot now.
 pub fn own_snapshot(w: &Worker) -> NodeSnapshot {
     let node = &w.node;
     let (id, addr) = node.peers.own();
-    let workers: Vec<&crate::metrics::WorkerMetrics> =
-        node.metrics.iter().map(AsRef::as_ref).collect();
-    let table = w.functions();
-    let counters = snapshot::totals(&workers, table.iter().flat_map(|f| f.all_metrics()));
+    let counters = own_totals(w);
     let a = &node.admission;
-    let peers = w
-        .peers()
-        .peers()
-        .iter()
-        .filter(|p| !p.alias && !p.is_removed())
+    let table = w.peers();
+    let peers = members(&table)
         .map(|p| snapshot::Link {
             id: p.machine_id.clone().unwrap_or_else(|| p.addr.clone()),
             addr: p.addr.clone(),
@@ -217,11 +225,7 @@ fn current_frame(w: &Worker, hub: &Hub) -> Rc<Vec<u8>> {
 fn fetch_round(w: &Rc<Worker>, hub: &Rc<Hub>) -> Vec<monoio::task::JoinHandle<()>> {
     hub.last_round.set(Some(Instant::now()));
     let peers = w.peers();
-    let members: Vec<_> = peers
-        .peers()
-        .iter()
-        .filter(|p| !p.alias && !p.is_removed())
-        .collect();
+    let members: Vec<_> = members(&peers).collect();
     // Forget peers the membership dropped.
     hub.peers
         .borrow_mut()
@@ -236,7 +240,7 @@ fn fetch_round(w: &Rc<Worker>, hub: &Rc<Hub>) -> Vec<monoio::task::JoinHandle<()
                 p.addr.clone(),
             );
             monoio::spawn(async move {
-                if let Some(v) = fetch(&w, &target).await {
+                if let Some(v) = fetch(&w, &target, SNAPSHOT_PATH).await {
                     hub.peers.borrow_mut().insert(addr, (v, Instant::now()));
                 }
             })
@@ -261,11 +265,16 @@ async fn fetch_peers(w: Rc<Worker>, hub: Rc<Hub>) {
     hub.peers.borrow_mut().clear();
 }
 
-/// One peer's snapshot, if it answers in time with a JSON object.
-async fn fetch(w: &Worker, target: &crate::config::HttpTarget) -> Option<Value> {
+/// A peer's answer to `GET path` (its snapshot or its history), if it answers in time with a JSON
+/// object.
+pub(super) async fn fetch(
+    w: &Worker,
+    target: &crate::config::HttpTarget,
+    path: &str,
+) -> Option<Value> {
     let req = ClientRequest {
         method: "GET",
-        target: SNAPSHOT_PATH,
+        target: path,
         headers: Headers::default(),
         authorization: None,
         content_type: None,

@@ -59,6 +59,10 @@ pub enum Route<'a> {
     Snapshot,
     /// `GET /events/cluster`: the cluster frame, once.
     ClusterFrame,
+    /// `GET /events/history`: this node's last five minutes.
+    History,
+    /// `GET /events/cluster/history`: every node's last five minutes (the page's first paint).
+    ClusterHistory,
     /// `POST /cluster/<node>/<admin path>`: an operator action relayed to a peer.
     Relay {
         /// The peer's machine id or address.
@@ -252,6 +256,8 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
         "/events" => get_only(Route::Events),
         "/events/snapshot" => get_only(Route::Snapshot),
         "/events/cluster" => get_only(Route::ClusterFrame),
+        "/events/history" => get_only(Route::History),
+        "/events/cluster/history" => get_only(Route::ClusterHistory),
         _ => Err(Error::NoRoute),
     }
 }
@@ -347,6 +353,11 @@ mod tests {
         assert!(matches!(route("GET", "/nope"), Err(Error::NoRoute)));
         assert_eq!(route("GET", "/events").ok(), Some(Route::Events));
         assert_eq!(route("GET", "/events/snapshot").ok(), Some(Route::Snapshot));
+        assert_eq!(route("GET", "/events/history").ok(), Some(Route::History));
+        assert_eq!(
+            route("GET", "/events/cluster/history").ok(),
+            Some(Route::ClusterHistory)
+        );
         assert_eq!(
             route("GET", "/ui").ok(),
             Some(Route::Ui(crate::http::ui::Asset::Page))

@@ -63,6 +63,32 @@ def test_the_page_lists_every_node_and_its_numbers_move(open_cluster, browser):
     assert shot.stat().st_size > 10_000
 
 
+def series(driver):
+    """Each node's chart row: [node, points, since (Unix ms)], read in one script."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#series .series-row'),"
+        " e => [e.dataset.node, Number(e.dataset.points), Number(e.dataset.since)])")
+
+
+def test_a_page_opened_after_traffic_ran_draws_every_nodes_last_minutes(open_cluster, browser):
+    """Each node keeps its last five minutes: a page opened now draws them at once, not only what
+    arrives after it opened."""
+    want = 8
+    deadline = time.time() + 30
+    while min(len(get_json(a, "/events/history")["t"]) for a in open_cluster.addrs) < want:
+        assert time.time() < deadline, "the nodes did not keep 8 seconds of history within 30 s"
+        time.sleep(0.5)
+    # The history holds the traffic that ran.
+    assert sum(get_json(open_cluster.addrs[0], "/events/history")["calls"]) > 0
+    opened_ms = time.time() * 1000
+    browser.get(open_cluster.ui)
+    wait(browser, lambda d: sorted(r[0] for r in series(d)) == sorted(IDS)
+         and all(r[1] >= want for r in series(d)))
+    rows = series(browser)
+    # Points from well before the page opened: only the nodes' own history can have drawn them.
+    assert all(since < opened_ms - (want - 3) * 1000 for _, _, since in rows), (rows, opened_ms)
+
+
 def test_a_scheduler_switch_in_the_page_is_in_effect_on_every_node(open_cluster, browser):
     browser.get(open_cluster.ui)
     wait(browser, lambda d: len(rows(d)) == 3)

@@ -1,12 +1,13 @@
 //! The dashboard's routes on real nodes: `/ui` and its assets, the `/events` stream (one cluster frame
-//! per second, this node's snapshot and its peers'), its end at shutdown, and operator actions relayed to
-//! a peer (`/cluster/<node>/…`) with and without a cluster key.
+//! per second, this node's snapshot and its peers'), its end at shutdown, the last five minutes
+//! (`/events/history`, `/events/cluster/history`), and operator actions relayed to a peer
+//! (`/cluster/<node>/…`) with and without a cluster key.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Node, toml_strings, wait_for_peers};
+use crate::harness::{Node, concurrent, toml_strings, wait_for_peers};
 use crate::nodetest;
 
 fn config(id: &str, peers: &[SocketAddr]) -> String {
@@ -207,3 +208,143 @@ nodetest!(
         assert_eq!(a.get("/events/cluster").json()["signed"], true);
     }
 );
+
+/// A history column as numbers (`null` as `None`).
+fn column(h: &serde_json::Value, name: &str) -> Vec<Option<u64>> {
+    h[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} is not an array: {h}"))
+        .iter()
+        .map(serde_json::Value::as_u64)
+        .collect()
+}
+
+fn total(h: &serde_json::Value, name: &str) -> u64 {
+    column(h, name).into_iter().flatten().sum()
+}
+
+/// Polls `path` on `node` until `done` holds for its JSON (or 20 s pass); returns the last answer.
+fn poll(node: &Node, path: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = node.get(path).json();
+        if done(&v) || Instant::now() > end {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+nodetest!(
+    a_node_keeps_its_last_seconds_with_the_calls_made,
+    |driver| {
+        let a = Node::start(
+            driver,
+            r#"
+[node]
+listen = "127.0.0.1:0"
+workers = 2
+[discovery]
+machine_id = "a"
+[queue]
+slots = 1
+queue_len = 0
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+[functions.long]
+backend = "builtin"
+builtin = "sleep"
+mean_ms = 2500
+distribution = "fixed"
+"#,
+            &[],
+        );
+        // One job holds the only slot across at least two seconds; the two beside it are refused.
+        let replies = concurrent(&a, 3, "/function/long");
+        let refused = replies.iter().filter(|r| r.status != 200).count() as u64;
+        assert_eq!(refused, 2, "K = 1, no queue");
+        for _ in 0..2 {
+            let r = a.call(
+                "POST",
+                "/function/echo",
+                &[("X-P2pfaas-Deadline-Ms", "5000")],
+                b"x",
+            );
+            assert_eq!(r.status, 200);
+        }
+        let h = poll(&a, "/events/history", |h| total(h, "calls") == 5);
+        assert_eq!(h["id"], "a");
+        assert_eq!(total(&h, "calls"), 5, "{h}");
+        assert_eq!(total(&h, "rejected"), refused, "{h}");
+        assert_eq!(total(&h, "deadline_met"), 2, "{h}");
+        assert_eq!(total(&h, "deadline_missed"), 0, "{h}");
+        // Several records, one per second: equal columns, time moving on, intervals about a second.
+        let t = column(&h, "t");
+        assert!(t.len() >= 3, "{h}");
+        for name in [
+            "interval_ms",
+            "load",
+            "slots",
+            "calls",
+            "rejected",
+            "deadline_met",
+            "deadline_missed",
+            "p99_us",
+        ] {
+            assert_eq!(column(&h, name).len(), t.len(), "{name}");
+        }
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "{h}");
+        let intervals = column(&h, "interval_ms");
+        assert!(
+            intervals[1..]
+                .iter()
+                .flatten()
+                .all(|ms| (400..=10_000).contains(ms)),
+            "{h}"
+        );
+        assert!(column(&h, "slots").iter().all(|k| *k == Some(1)), "{h}");
+        // The 2.5 s job was running at some second's end, and its latency is the p99 of its second.
+        assert!(column(&h, "load").contains(&Some(1)), "{h}");
+        assert!(
+            column(&h, "p99_us")
+                .into_iter()
+                .flatten()
+                .any(|us| us > 1_000_000),
+            "{h}"
+        );
+    }
+);
+
+nodetest!(the_cluster_history_includes_each_peers, |driver| {
+    let b = Node::start(driver, &config("b", &[]), &[]);
+    let a = Node::start(driver, &config("a", &[b.addr]), &[]);
+    wait_for_peers(&a, 1);
+    for _ in 0..3 {
+        assert_eq!(b.post("/function/echo", b"x").status, 200);
+    }
+    a.post("/function/echo", b"x");
+    poll(&b, "/events/history", |h| total(h, "calls") == 3);
+    let c = poll(&a, "/events/cluster/history", |c| {
+        c["nodes"][1]["id"] == "b" && total(&c["nodes"][1], "calls") == 3
+    });
+    assert_eq!(c["self"], "a");
+    let ids: Vec<&str> = c["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b"], "{c}");
+    assert_eq!(total(&c["nodes"][1], "calls"), 3, "{c}");
+    assert!(!column(&c["nodes"][1], "t").is_empty(), "{c}");
+    assert_eq!(c["unreachable"], serde_json::json!([]), "{c}");
+    // A member that stopped answering has no series (it is listed under `unreachable` for as long as
+    // the membership still holds it) and does not hold up the answer.
+    drop(b);
+    let c = poll(&a, "/events/cluster/history", |c| {
+        c["nodes"].as_array().is_some_and(|n| n.len() == 1)
+    });
+    assert_eq!(c["nodes"].as_array().map(Vec::len), Some(1), "{c}");
+    assert_eq!(c["nodes"][0]["id"], "a");
+});
