@@ -1,55 +1,13 @@
 //! The simulator does not allocate per event: a counting global allocator shows that ten times more
 //! arrivals cost only a handful more allocations (the result vectors doubling), not one per request.
-//! Counting is limited to the test's own thread (a const thread-local flag, which never allocates).
+//! Counting (`p2pfaas-alloc-count`) is limited to the test's own thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use p2pfaas_alloc_count::count;
 use p2pfaas_bench::experiment::spec::Spec;
 use p2pfaas_bench::sim::{self, SimOptions};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if ARMED.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// Forwarding to `System` needs `unsafe impl`, which this test file allows itself; the crate under
-// test stays `forbid(unsafe_code)`.
-#[allow(unsafe_code, reason = "a GlobalAlloc impl is unsafe by definition")]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: p2pfaas_alloc_count::Counting = p2pfaas_alloc_count::Counting;
 
 const SPEC: &str = r#"
 name = "alloc"
@@ -89,13 +47,10 @@ fn allocations(spec: &Spec, arrivals: u64) -> usize {
         threads: 1,
         save_weights: None,
     };
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    ARMED.with(|a| a.set(true));
-    let report = sim::run(spec, &options);
-    ARMED.with(|a| a.set(false));
+    let (report, allocations) = count(|| sim::run(spec, &options));
     let report = report.expect("simulates");
     assert!(report.rows.iter().all(|r| r.sent >= arrivals * 9 / 10));
-    ALLOCATIONS.load(Ordering::SeqCst)
+    allocations
 }
 
 #[test]
