@@ -3,23 +3,32 @@
 # table (`p2pfaas-bench demo`, bench/specs/demo.toml; DEMO_SECONDS per scheduler, default 20);
 # (2) one node with the built-in functions and a process function (`cat`): echo, a burst of sleep calls
 # past K+Q, cpu-loop and cat, with a per-function table.
+# The first command on a fresh machine: it runs `scripts/setup.sh demo` itself (quick when all is there).
+# P2PFAAS_DEMO_PROFILE picks the cargo profile (default release; scripts/test.sh uses dev to reuse its
+# build). P2PFAAS_SKIP_SETUP=1 skips the setup step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v curl >/dev/null || { echo "demo needs curl (scripts/setup.sh installs it)"; exit 1; }
+[ "${P2PFAAS_SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh demo
+
+profile=${P2PFAAS_DEMO_PROFILE:-release}
+out_dir=${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")
+
+# Builds quietly for people: the eBPF sub-build's cargo warnings appear only if the build fails.
+build() { scripts/build-quietly.sh --profile "$profile" "$@"; }
 
 echo "== a 3-node cluster, schedulers side by side"
 # With the eBPF toolchain (scripts/setup.sh installs it) the nodes measure their load with the kernel
 # probes when run as root; otherwise they fall back to PSI or /proc/stat. The table's `load` column says.
 features=()
 bpf-linker --version >/dev/null 2>&1 && features=(--features ebpf)
-cargo build --release -p p2pfaas-node "${features[@]}" >&2
-cargo build --release -p p2pfaas-bench >&2
-"${CARGO_TARGET_DIR:-target}/release/p2pfaas-bench" demo --seconds "${DEMO_SECONDS:-20}" --quiet
+build -p p2pfaas-node "${features[@]}"
+build -p p2pfaas-bench
+"$out_dir/p2pfaas-bench" demo --seconds "${DEMO_SECONDS:-20}" --quiet
 echo
 echo "== one node, every kind of function"
 
-cargo build --release -p p2pfaas-node >&2
-bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-node
+build -p p2pfaas-node
+bin=$out_dir/p2pfaas-node
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (warnings are errors), unit, property and process
-# integration tests (both io drivers), benches and docs build (doc warnings are errors), and a short fuzz
-# run of each fuzz target when cargo-fuzz is present.
-# Usage: scripts/test.sh            (FUZZ_SECONDS=0 skips fuzzing; default 30 s per target)
+# integration tests (both io drivers), benches and docs build (doc warnings are errors), the demo once on
+# a "bare" machine, and a short fuzz run of each fuzz target when cargo-fuzz is present.
+# The first command on a fresh machine: it runs `scripts/setup.sh test` itself (quick when all is there).
+# Usage: scripts/test.sh            (FUZZ_SECONDS=0 skips fuzzing; default 30 s per target;
+#                                    P2PFAAS_SKIP_SETUP=1 skips the setup step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${P2PFAAS_SKIP_SETUP:-0}" = 1 ] || scripts/setup.sh test
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -14,6 +17,51 @@ echo "== sans-IO core: no runtime in its dependencies, no clock/file/env/thread 
 scripts/check-core.sh
 echo "== cargo test (unit, property, integration)"
 cargo test --workspace
+# The demo as a newcomer meets it, with wrk, nginx and the eBPF and fuzzing toolchains hidden: failing
+# stand-ins for them come first on PATH and P2PFAAS_HIDE tells the setup to treat them as absent without
+# installing them. Short (2 s per scheduler) and on the dev build made above; it must reach both tables
+# and say what it skipped.
+echo "== demo on a bare machine (wrk, nginx, bpf-linker, cargo-fuzz hidden)"
+hidden_tools="wrk nginx bpf-linker cargo-fuzz"
+shims=$(mktemp -d)
+for tool in $hidden_tools; do
+  printf '#!/bin/sh\necho "%s: hidden for the bare-machine demo" >&2\nexit 127\n' "$tool" >"$shims/$tool"
+  chmod +x "$shims/$tool"
+done
+demo_log=$(mktemp)
+if ! PATH="$shims:$PATH" P2PFAAS_HIDE="$hidden_tools" P2PFAAS_DEMO_PROFILE=dev DEMO_SECONDS=2 \
+  scripts/demo.sh >"$demo_log" 2>&1; then
+  cat "$demo_log"
+  echo "the bare-machine demo failed" >&2
+  exit 1
+fi
+for want in "^setup: eBPF toolchain: skipped" "^setup: wrk: skipped" "^setup: nginx: skipped" \
+  "^setup: cargo-fuzz: skipped" "^setup: curl: " "^\\| scheduler " "^function +calls"; do
+  grep -Eq "$want" "$demo_log" || { cat "$demo_log"; echo "bare-machine demo: no line matching '$want'" >&2; exit 1; }
+done
+grep '^setup: ' "$demo_log"
+rm -rf "$shims" "$demo_log"
+
+# The demo's builds (scripts/build-quietly.sh) show the eBPF sub-build's ~40 cargo warnings only when the
+# build fails: checked with a stand-in cargo that prints such a line and succeeds, then fails.
+echo "== demo build output: eBPF sub-build messages only on failure"
+fake=$(mktemp -d)
+# shellcheck disable=SC2016 # the stand-in expands FAKE_STATUS when it runs
+printf '#!/bin/sh\necho "   Compiling p2pfaas-node"\necho "warning: p2pfaas-node@0.1.0: Compiling core"\nexit "${FAKE_STATUS:-0}"\n' \
+  >"$fake/cargo"
+chmod +x "$fake/cargo"
+quiet_ok=$(PATH="$fake:$PATH" scripts/build-quietly.sh 2>&1)
+quiet_failed=$(PATH="$fake:$PATH" FAKE_STATUS=101 scripts/build-quietly.sh 2>&1) && {
+  echo "build-quietly.sh hid a failed build's status" >&2
+  exit 1
+}
+rm -rf "$fake"
+if grep -q '^warning: p2pfaas-node@' <<<"$quiet_ok" || ! grep -q 'Compiling p2pfaas-node' <<<"$quiet_ok" \
+  || ! grep -q '^warning: p2pfaas-node@' <<<"$quiet_failed"; then
+  printf 'build-quietly.sh output wrong:\n--- success:\n%s\n--- failure:\n%s\n' "$quiet_ok" "$quiet_failed" >&2
+  exit 1
+fi
+
 echo "== benches compile"
 cargo bench --workspace --no-run
 echo "== docs (-D warnings)"

@@ -247,7 +247,7 @@ fn run_experiment(args: &RunArgs) -> Result<()> {
     if args.demo {
         let _ = writeln!(
             stdout,
-            "\nreject: refused share (429/503); forwarded: share of successes run by another node; \
+            "\nreject: refused share (429/503, or 500 with a reject reason); forwarded: share of successes run by another node; \
              deadline met: 200 within {} ms; load: where each node's load measure came from \
              (ebpf: kernel probes, psi/procfs: fallback without BPF rights).",
             spec.mix.first().and_then(|m| m.deadline_ms).unwrap_or(0.0)

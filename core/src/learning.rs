@@ -423,7 +423,7 @@ impl Agent {
     pub fn set_parameters(&self, patch: &Map<String, Value>) -> Result<Parameters, LearnError> {
         let mut core = self.lock();
         let mut next = core.params;
-        next.merge(patch).map_err(LearnError::Parameter)?;
+        let epsilon = next.merge(patch).map_err(LearnError::Parameter)?;
         let config = next
             .validate(WINDOW_CAPACITY)
             .map_err(LearnError::Parameter)?;
@@ -434,6 +434,9 @@ impl Agent {
         } else {
             core.td.reconfigure(&config);
             core.policy.reconfigure(&config);
+        }
+        if let Some(e) = epsilon {
+            core.policy.set_epsilon(e);
         }
         core.window
             .set_limits(next.window_size, next.entry_missing_max_attempts)

@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(serde_json::Value::Object(patch)) = serde_json::from_slice(data) {
         let mut p = Parameters::default();
         match p.merge(&patch) {
-            Ok(()) => {
+            Ok(epsilon) => {
+                // The current ε the original's `epsilon` key asks for is within [0, 1].
+                assert!(epsilon.is_none_or(|e| (0.0..=1.0).contains(&e)), "{epsilon:?}");
                 if let Err(message) = p.validate(WINDOW_CAPACITY) {
                     assert!(message.contains(':'), "{message}");
                 }

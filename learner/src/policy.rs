@@ -50,6 +50,12 @@ impl EpsilonGreedy {
         self.epsilon
     }
 
+    /// Sets the current exploration rate (the original's `epsilon` key), kept
+    /// within `[epsilon_min, 1]`; decay continues from there.
+    pub fn set_epsilon(&mut self, epsilon: f32) {
+        self.epsilon = epsilon.clamp(self.min, 1.0);
+    }
+
     /// Takes the floor, decay factor and decay mode from `config`, keeping
     /// the current ε (raised to the new floor if below it); `epsilon_start`
     /// only matters to a new policy.

@@ -3,11 +3,11 @@
 //! Layout (all integers big-endian; `str` = u8 length + UTF-8, 1..=255 bytes):
 //!
 //! ```text
-//! magic "PM" | version u8 (=1) | kind u8
+//! magic "PM" | version u8 (=2) | kind u8
 //! sender: id str, addr str, incarnation u32
 //! to:     u8 length + UTF-8 (0 = unknown recipient id)
 //! load:   version u64, running u32, queued u32, slots u32, queue_len u32,
-//!         utilisation f32, n u8, n × function str
+//!         utilisation f32, n u8, n × function str, group (u8 length + UTF-8, 0 = none)
 //! body:   Ping/Ack: seq u32 | PingReq: seq u32, target str
 //!         IndirectPing/IndirectAck: seq u32, origin str | Join/Sync/Gossip: —
 //! updates: n u16, n × (id str, addr str, incarnation u32, state u8)
@@ -27,20 +27,20 @@ use crate::{
 
 const MAGIC: [u8; 2] = *b"PM";
 /// Wire version written by this build (and the only one it reads).
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 
 /// Smallest encoded update: two 1-byte strings, incarnation, state.
 const MIN_UPDATE_BYTES: usize = 2 + 2 + 4 + 1;
 /// Smallest encoded relayed load: 1-byte id, age, empty load.
 const MIN_RELAYED_LOAD_BYTES: usize = 2 + 4 + LOAD_FIXED_BYTES;
-/// Load without its function names.
-const LOAD_FIXED_BYTES: usize = 8 + 4 * 4 + 4 + 1;
+/// Load without its function names and group (their length bytes included).
+const LOAD_FIXED_BYTES: usize = 8 + 4 * 4 + 4 + 1 + 1;
 
 // === encoding ===
 
 /// Encoded size of a load (version included).
 pub(crate) fn load_len(load: &Load) -> usize {
-    LOAD_FIXED_BYTES + load.functions.iter().map(|f| 1 + f.len()).sum::<usize>()
+    LOAD_FIXED_BYTES + load.functions.iter().map(|f| 1 + f.len()).sum::<usize>() + load.group.len()
 }
 
 /// Encoded size of one update.
@@ -62,6 +62,7 @@ pub(crate) fn valid_str(s: &str) -> bool {
 pub(crate) fn valid_load(load: &Load) -> bool {
     load.functions.len() <= 255
         && load.functions.iter().all(|f| valid_str(f))
+        && load.group.len() <= 255
         && load_len(load) <= MAX_LOAD_BYTES
 }
 
@@ -149,6 +150,10 @@ fn put_load(out: &mut Vec<u8>, version: u64, l: &Load) {
     for f in &l.functions[..n] {
         put_str(out, f);
     }
+    // May be empty: a zero length byte means no group.
+    let group = &l.group.as_bytes()[..l.group.len().min(255)];
+    out.push(group.len() as u8);
+    out.extend_from_slice(group);
 }
 
 // === decoding ===
@@ -316,6 +321,7 @@ impl<'a> Reader<'a> {
         for _ in 0..n {
             functions.push(self.str(field)?);
         }
+        let group = self.opt_str(field)?.unwrap_or_default();
         if start - self.buf.len() > MAX_LOAD_BYTES {
             return Err(DecodeError::Invalid(field));
         }
@@ -328,6 +334,7 @@ impl<'a> Reader<'a> {
                 queue_len,
                 functions,
                 utilisation,
+                group,
             },
         ))
     }
@@ -350,6 +357,7 @@ mod tests {
                 queue_len: 8,
                 functions: vec!["echo".into(), "resize".into()],
                 utilisation: f32::NAN,
+                group: "cluster00".into(),
             },
             body: Body::PingReq {
                 seq: 9,

@@ -46,6 +46,8 @@ pub struct Load {
     pub functions: Vec<String>,
     /// Measured utilisation in 0..=1, or NaN when unknown (no eBPF/PSI).
     pub utilisation: f32,
+    /// The node's group (the original's `machine_group_name`); empty when it has none.
+    pub group: String,
 }
 
 impl Load {
@@ -58,6 +60,7 @@ impl Load {
             && self.queue_len == other.queue_len
             && self.functions == other.functions
             && self.utilisation.to_bits() == other.utilisation.to_bits()
+            && self.group == other.group
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The load sampler.
     pub load: LoadConfig,
+    /// What clients and original nodes see where the original behaved differently.
+    pub compat: CompatConfig,
     /// Declared functions, sorted by name.
     pub functions: Vec<FunctionConfig>,
 }
@@ -115,6 +117,15 @@ pub struct DiscoveryConfig {
     pub group_name: String,
     /// Membership (SWIM) timings.
     pub membership: p2pfaas_membership::Config,
+}
+
+/// `[compat]`: choices for tools written against the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompatConfig {
+    /// HTTP status of a capacity reject (no slot, queue full) as clients and original (JSON-protocol)
+    /// nodes see it: 429 (default, with `Retry-After`) or 500, the original's status, which its
+    /// benchmark client and plots count as a reject. Native peers always get 429.
+    pub reject_status: u16,
 }
 
 /// Which peer protocol to speak when forwarding.
@@ -556,6 +567,17 @@ impl Config {
         };
 
         let load = load_config(&raw.load)?;
+        let compat = CompatConfig {
+            reject_status: match raw.compat.reject_status.unwrap_or(429) {
+                s @ (429 | 500) => s,
+                other => {
+                    return Err(field_err(
+                        "compat.reject_status",
+                        format!("expected 429 or 500, got {other}"),
+                    ));
+                }
+            },
+        };
 
         let functions = raw
             .functions
@@ -574,6 +596,7 @@ impl Config {
             peers,
             auth,
             load,
+            compat,
             functions,
         })
     }
@@ -693,9 +716,16 @@ fn learner(raw: raw::RawLearner) -> Result<LearnerConfig, ConfigError> {
         let json = serde_json::to_value(&table)
             .map_err(|e| field_err("learner.parameters", e.to_string()))?;
         if let serde_json::Value::Object(map) = json {
-            parameters
+            let epsilon = parameters
                 .merge(&map)
                 .map_err(|e| field_err("learner.parameters", e))?;
+            if epsilon.is_some() {
+                return Err(field_err(
+                    "learner.parameters.epsilon",
+                    "the current ε is set at run time (POST /learner/parameters); \
+                     the file sets epsilon_start",
+                ));
+            }
         }
         parameters
             .validate(crate::learning::WINDOW_CAPACITY)

@@ -19,7 +19,7 @@ use crate::queue::Admission;
 use crate::registry::Registry;
 use crate::scheduler::{self, Descriptor, DescriptorError, Spec};
 use crate::shutdown::Shutdown;
-use crate::store::{QueueSettings, Store};
+use crate::store::{DiscoveryFile, QueueSettings, Store};
 
 /// Running and queued jobs of one task type (the learning scheduler's state).
 #[derive(Debug, Default)]
@@ -74,6 +74,9 @@ pub struct Node {
     load: Arc<load::Shared>,
     settings: Mutex<QueueSettings>,
     scheduler: Mutex<Descriptor>,
+    /// Who this node is and its seeds, as `/discovery/configuration` shows them (persisted changes
+    /// restored at start; settled in `set_bound`).
+    discovery: Mutex<DiscoveryFile>,
     /// The blocking pool (CPU-bound built-ins, process functions, file writes). A process call holds a
     /// thread for its whole run, so the pool's limit is never below K + 1 (threads start on demand).
     blocking: Pool,
@@ -95,6 +98,9 @@ pub enum RestoreError {
     /// The persisted queue settings are out of range.
     #[error("persisted queue settings are invalid: {0}")]
     Settings(String),
+    /// The persisted discovery configuration is invalid.
+    #[error("persisted discovery configuration is invalid: {0}")]
+    Discovery(String),
     /// The persisted learner parameters are out of range.
     #[error("persisted learner parameters are invalid: {0}")]
     Learner(#[from] learning::LearnError),
@@ -122,6 +128,8 @@ impl Node {
             }
             None => config.scheduler.clone(),
         };
+        let discovery = store.load_discovery()?.unwrap_or_default();
+        check_discovery(&discovery).map_err(RestoreError::Discovery)?;
         let agent = Arc::new(Agent::new(
             learner_dims(&descriptor, &config)
                 .unwrap_or(learning::dims_for(1, config.learner.state_features.len())),
@@ -176,32 +184,50 @@ impl Node {
             )),
             settings: Mutex::new(settings),
             scheduler: Mutex::new(descriptor),
+            discovery: Mutex::new(discovery),
             scheduler_generation: AtomicU64::new(1),
             config,
         })
     }
 
     /// Settles this node's identity once its listener is bound (`addr`), then adds the configured peers.
+    /// Values set through `/discovery/configuration` (persisted) win over the config file's.
     pub fn set_bound(&self, addr: std::net::SocketAddr) {
         let d = &self.config.discovery;
-        let advertise = d.advertise.clone().unwrap_or_else(|| {
-            let ip = if addr.ip().is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                addr.ip()
-            };
-            std::net::SocketAddr::new(ip, addr.port()).to_string()
-        });
-        let id = d
-            .machine_id
-            .clone()
+        let saved = self.discovery_settings();
+        let given = |s: String| (!s.is_empty()).then_some(s);
+        let advertise = given(saved.machine_ip)
+            .or_else(|| d.advertise.clone())
+            .unwrap_or_else(|| {
+                let ip = if addr.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    addr.ip()
+                };
+                std::net::SocketAddr::new(ip, addr.port()).to_string()
+            });
+        let id = given(saved.machine_id)
+            .or_else(|| d.machine_id.clone())
             .unwrap_or_else(|| format!("p2pfaas-{advertise}"));
+        let mut servers = d.init_servers.clone();
+        for s in saved.init_servers {
+            if !servers.contains(&s) {
+                servers.push(s);
+            }
+        }
+        *lock(&self.discovery) = DiscoveryFile {
+            machine_ip: advertise.clone(),
+            machine_id: id.clone(),
+            machine_group_name: given(saved.machine_group_name)
+                .unwrap_or_else(|| d.group_name.clone()),
+            init_servers: servers.clone(),
+        };
         // The join message carries it: peers learn the functions with the first contact.
         let load = crate::peers::gossip::local_load(self, f32::NAN);
         match crate::peers::gossip::Gossip::new(
             &id,
             &advertise,
-            &d.init_servers,
+            &servers,
             load,
             d.membership.clone(),
             self.config.node.seed,
@@ -212,9 +238,79 @@ impl Node {
             Err(e) => tracing::warn!(error = %e, "membership disabled"),
         }
         self.peers.set_own(id, advertise);
-        for server in &d.init_servers {
+        for server in &servers {
             let _ = self.peers.add(server);
         }
+    }
+
+    /// The discovery configuration in force.
+    pub fn discovery_settings(&self) -> DiscoveryFile {
+        lock(&self.discovery).clone()
+    }
+
+    /// This node's group (`machine_group_name`), gossiped with its load.
+    pub fn group(&self) -> String {
+        lock(&self.discovery).machine_group_name.clone()
+    }
+
+    /// Validates, persists and applies a discovery configuration change (the original's discovery
+    /// `POST /configuration`): unset fields keep their values, `init_servers` replaces the seed list and
+    /// adds each server. A new id or address re-joins the membership under the new identity: the old one
+    /// says goodbye (peers drop it at once), the new one joins through the seeds and every member known
+    /// now, like a node restarted under a new name. Blocking: call it from the blocking pool.
+    pub fn set_discovery(&self, change: DiscoveryChange) -> Result<DiscoveryFile, UpdateError> {
+        let (before, after) = {
+            let mut current = lock(&self.discovery);
+            let before = current.clone();
+            let after = DiscoveryFile {
+                machine_ip: change
+                    .machine_ip
+                    .unwrap_or_else(|| before.machine_ip.clone()),
+                machine_id: change
+                    .machine_id
+                    .unwrap_or_else(|| before.machine_id.clone()),
+                machine_group_name: change
+                    .machine_group_name
+                    .unwrap_or_else(|| before.machine_group_name.clone()),
+                init_servers: change
+                    .init_servers
+                    .unwrap_or_else(|| before.init_servers.clone()),
+            };
+            check_discovery(&after).map_err(UpdateError::Invalid)?;
+            if after.machine_ip.is_empty() || after.machine_id.is_empty() {
+                return Err(UpdateError::Invalid(
+                    "machine_ip, machine_id: must not be empty".into(),
+                ));
+            }
+            self.store
+                .save_discovery(&after)
+                .map_err(UpdateError::Persist)?;
+            *current = after.clone();
+            (before, after)
+        };
+        if (&after.machine_id, &after.machine_ip) != (&before.machine_id, &before.machine_ip) {
+            tracing::info!(
+                id = %after.machine_id, addr = %after.machine_ip,
+                old_id = %before.machine_id, old_addr = %before.machine_ip,
+                "new identity: re-joining the membership"
+            );
+            self.peers
+                .set_own(after.machine_id.clone(), after.machine_ip.clone());
+            if let Some(g) = self.gossip.get() {
+                let load = crate::peers::gossip::local_load(self, f32::NAN);
+                g.rejoin(
+                    &after.machine_id,
+                    &after.machine_ip,
+                    &after.init_servers,
+                    load,
+                )
+                .map_err(|e| UpdateError::Invalid(e.to_string()))?;
+            }
+        }
+        for server in &after.init_servers {
+            let _ = self.peers.add(server);
+        }
+        Ok(after)
     }
 
     /// The latest load sample (lock-free; `source` is `none` until the sampler's first interval).
@@ -361,6 +457,47 @@ pub enum UpdateError {
     /// It could not be saved; nothing was applied.
     #[error("cannot persist: {0}")]
     Persist(std::io::Error),
+}
+
+/// A partial discovery configuration change: `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryChange {
+    /// New address (`host:port`).
+    pub machine_ip: Option<String>,
+    /// New id.
+    pub machine_id: Option<String>,
+    /// New group.
+    pub machine_group_name: Option<String>,
+    /// New seed list.
+    pub init_servers: Option<Vec<String>>,
+}
+
+/// Checks the fields of a discovery configuration (empty address and id: not set yet).
+fn check_discovery(d: &DiscoveryFile) -> Result<(), String> {
+    if !d.machine_ip.is_empty() {
+        crate::config::check_peer_addr(&d.machine_ip).map_err(|e| format!("machine_ip: {e}"))?;
+    }
+    if !d.machine_id.is_empty()
+        && (d.machine_id.len() > 128
+            || d.machine_id
+                .bytes()
+                .any(|b| b.is_ascii_control() || b == b'"'))
+    {
+        return Err("machine_id: 1-128 printable characters without quotes".into());
+    }
+    if d.machine_group_name.len() > 128
+        || d.machine_group_name.bytes().any(|b| b.is_ascii_control())
+    {
+        return Err("machine_group_name: up to 128 printable characters".into());
+    }
+    for (i, s) in d.init_servers.iter().enumerate() {
+        crate::config::check_peer_addr(s).map_err(|e| format!("init_servers[{i}]: {e}"))?;
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// State dimension of the learner for `desc`: `1 + 2N + features` for `LearningScheduler(N)`, `None` for

@@ -36,6 +36,10 @@ pub struct Live {
     removed: AtomicBool,
     /// A SWIM member: liveness and load come from gossip, not from refreshes.
     gossiping: AtomicBool,
+    /// Round trip of the last answered probe or gossip message, in microseconds (0 = none yet).
+    rtt_us: AtomicU32,
+    /// Its group (`machine_group_name`), as it last reported it.
+    group: Mutex<String>,
 }
 
 /// One peer as a snapshot holds it.
@@ -87,6 +91,21 @@ impl Peer {
     /// Milliseconds since the table was created at its last report (0 = never).
     pub fn reported_ms(&self) -> u64 {
         self.live.reported_ms.load(Relaxed)
+    }
+
+    /// Round trip of its last answered probe or gossip message (the original's `ping`).
+    pub fn rtt(&self) -> Option<Duration> {
+        let us = self.live.rtt_us.load(Relaxed);
+        (us > 0).then(|| Duration::from_micros(u64::from(us)))
+    }
+
+    /// Its group, as it last reported it (empty when unknown).
+    pub fn group(&self) -> String {
+        self.live
+            .group
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether it has shown it speaks the native protocol.
@@ -258,6 +277,8 @@ impl PeerTable {
                 native: AtomicBool::new(false),
                 removed: AtomicBool::new(false),
                 gossiping: AtomicBool::new(false),
+                rtt_us: AtomicU32::new(0),
+                group: Mutex::new(String::new()),
             }),
         });
         *state = Arc::new(Snapshot { peers });
@@ -300,12 +321,56 @@ impl PeerTable {
         }
     }
 
-    /// Takes the peer at `addr` out of every view (membership says it is dead or gone) until it reports
-    /// a load again.
-    pub fn mark_down(&self, addr: &str) {
+    /// Takes the peer at `addr` out of every view (membership says the member `machine_id` there is dead
+    /// or gone) until it reports a load again; unless the peer there now answers under another id.
+    pub fn mark_down_if(&self, addr: &str, machine_id: &str) {
+        let (_, snapshot) = self.snapshot();
+        if let Some(p) = snapshot.peers().iter().find(|p| p.addr == addr)
+            && p.machine_id.as_deref().is_none_or(|id| id == machine_id)
+        {
+            p.live.failures.store(DOWN_AFTER_FAILURES, Relaxed);
+            if p.machine_id.is_some() && !p.alias {
+                // Another address of the same node (it moved) may now be the one to use.
+                self.reselect(machine_id);
+            }
+        }
+    }
+
+    /// Re-runs the choice among the entries answering as `machine_id` and republishes if it changed.
+    fn reselect(&self, machine_id: &str) {
+        let own_id = self.own().0;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut peers = state.peers.clone();
+        mark_aliases(&mut peers, machine_id, &own_id);
+        if peers
+            .iter()
+            .zip(state.peers.iter())
+            .any(|(a, b)| a.alias != b.alias)
+        {
+            *state = Arc::new(Snapshot { peers });
+            self.generation.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records the round trip of an answered probe or gossip message.
+    pub fn report_rtt(live: &Live, rtt: Duration) {
+        let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+        live.rtt_us.store(us, Relaxed);
+    }
+
+    /// Records the round trip of a message answered by the peer at `addr`, if it is known.
+    pub fn report_rtt_at(&self, addr: &str, rtt: Duration) {
         let (_, snapshot) = self.snapshot();
         if let Some(p) = snapshot.peers().iter().find(|p| p.addr == addr) {
-            p.live.failures.store(DOWN_AFTER_FAILURES, Relaxed);
+            Self::report_rtt(&p.live, rtt);
+        }
+    }
+
+    /// Records the group a peer reported (gossip or its load report).
+    pub fn report_group(live: &Live, group: &str) {
+        let mut g = live.group.lock().unwrap_or_else(PoisonError::into_inner);
+        if *g != group {
+            group.clone_into(&mut g);
         }
     }
 
@@ -340,9 +405,9 @@ impl PeerTable {
     }
 }
 
-/// Among the entries that answered as `machine_id`, keeps one usable — the one membership gossips about
-/// (its advertised address), else the oldest — and marks the rest as aliases; all of them when
-/// `machine_id` is this node's own.
+/// Among the entries that answered as `machine_id`, keeps one usable — one that is up, then the one
+/// membership gossips about (its advertised address), else the oldest — and marks the rest as aliases;
+/// all of them when `machine_id` is this node's own.
 fn mark_aliases(peers: &mut [Peer], machine_id: &str, own_id: &str) {
     let same = |p: &Peer| p.machine_id.as_deref() == Some(machine_id) && !p.is_removed();
     let keep = if machine_id == own_id {
@@ -351,7 +416,7 @@ fn mark_aliases(peers: &mut [Peer], machine_id: &str, own_id: &str) {
         peers
             .iter()
             .filter(|p| same(p))
-            .min_by_key(|p| (!p.is_gossiping(), p.id.0))
+            .min_by_key(|p| (!p.is_up(), !p.is_gossiping(), p.id.0))
             .map(|p| p.id)
     };
     for p in peers.iter_mut().filter(|p| same(p)) {

@@ -17,6 +17,9 @@ use crate::backend::Backend;
 use crate::config::{self, ConfigError, FunctionConfig, raw::RawFunction};
 use crate::metrics::FunctionMetrics;
 
+pub mod service_time;
+use service_time::ServiceTime;
+
 /// Where a function's definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +50,8 @@ pub struct Function {
     pub running: AtomicUsize,
     /// Calls waiting for a slot.
     pub queued: AtomicUsize,
+    /// Moving average of how long its calls held a slot (for `Retry-After`).
+    pub service_time: ServiceTime,
     shards: Box<[Shard]>,
 }
 
@@ -60,6 +65,7 @@ impl Function {
             inflight: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
+            service_time: ServiceTime::default(),
             shards: (0..workers.max(1)).map(|_| Shard::default()).collect(),
         }
     }

@@ -40,12 +40,27 @@ pub struct QueueSettings {
     pub queue_enabled: bool,
 }
 
+/// The original discovery service's dynamic configuration (`p2p_faas-discovery.json`), as set through
+/// `POST /discovery/configuration`: who this node is and where it first looks for peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryFile {
+    /// The address peers reach this node at, `host:port`.
+    pub machine_ip: String,
+    /// This node's id.
+    pub machine_id: String,
+    /// Its group.
+    pub machine_group_name: String,
+    /// Peers to contact, `host:port` each.
+    pub init_servers: Vec<String>,
+}
+
 /// File names inside the data directory.
 const QUEUE_FILE: &str = "p2p_faas-scheduler.json";
 const SCHEDULER_FILE: &str = "p2p_faas-scheduler-config.json";
 const FUNCTIONS_FILE: &str = "p2p_faas-functions.json";
 const LEARNER_FILE: &str = "p2pfaas_learner.json";
 const WEIGHTS_FILE: &str = "p2pfaas_learner-qtable.bin";
+const DISCOVERY_FILE: &str = "p2p_faas-discovery.json";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -105,6 +120,16 @@ impl Store {
     /// Where the learner's weights are saved at shutdown and loaded at start.
     pub fn weights_path(&self) -> PathBuf {
         self.dir.join(WEIGHTS_FILE)
+    }
+
+    /// The persisted discovery configuration, if any.
+    pub fn load_discovery(&self) -> io::Result<Option<DiscoveryFile>> {
+        self.load(DISCOVERY_FILE)
+    }
+
+    /// Atomically replaces the discovery configuration file.
+    pub fn save_discovery(&self, file: &DiscoveryFile) -> io::Result<()> {
+        self.save(DISCOVERY_FILE, file)
     }
 
     /// Atomically replaces the scheduler file.
@@ -177,6 +202,14 @@ mod tests {
         };
         assert!(store.save_scheduler(&d).is_ok());
         assert_eq!(store.load_scheduler().ok().flatten(), Some(d));
+        let f = DiscoveryFile {
+            machine_ip: "192.0.2.1:18080".into(),
+            machine_id: "n1".into(),
+            machine_group_name: "cluster00".into(),
+            init_servers: vec!["192.0.2.2:18080".into()],
+        };
+        assert!(store.save_discovery(&f).is_ok());
+        assert_eq!(store.load_discovery().ok().flatten(), Some(f));
         // No temporary files are left behind.
         let leftovers = fs::read_dir(&dir)
             .map(|it| {

@@ -46,9 +46,11 @@ pub struct Record {
 }
 
 impl Record {
-    /// Whether the node refused the job for capacity or by decision (429 or 503).
+    /// Whether the node refused the job for capacity or by decision: 429 or 503, or 500 with a reject
+    /// reason (a capacity reject under `compat.reject_status = 500`, the original's status; a 500
+    /// without a reason is an error).
     pub fn is_rejected(&self) -> bool {
-        matches!(self.status, 429 | 503)
+        matches!(self.status, 429 | 503) || (self.status == 500 && self.reject_reason.is_some())
     }
 
     /// One CSV line, newline included. Free-text fields never contain commas: node ids and reject
@@ -183,6 +185,32 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejects_under_either_reject_status() {
+        let at = |status: u16, reason: Option<&str>| Record {
+            target: 0,
+            seq: 0,
+            intended: Duration::ZERO,
+            send_error_ns: 0,
+            status,
+            latency: Duration::ZERO,
+            reject_reason: reason.map(str::to_owned),
+            hops: None,
+            executor: String::new(),
+            error: None,
+            class: 0,
+            execution: None,
+            queue: None,
+            fallback: None,
+        };
+        assert!(at(429, Some("queue_full")).is_rejected());
+        assert!(at(503, Some("reject_header")).is_rejected());
+        assert!(at(500, Some("queue_full")).is_rejected());
+        assert!(!at(500, None).is_rejected(), "a plain 500 is an error");
+        assert!(!at(502, Some("function_failed")).is_rejected());
+        assert!(!at(200, None).is_rejected());
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

@@ -155,8 +155,11 @@ impl Parameters {
     }
 
     /// Applies a JSON object of changes, key by key. An unknown key or a value of the wrong type is an
-    /// error naming the key; ranges are checked afterwards by [`Parameters::validate`].
-    pub fn merge(&mut self, patch: &serde_json::Map<String, Value>) -> Result<(), String> {
+    /// error naming the key; ranges are checked afterwards by [`Parameters::validate`]. Returns the
+    /// `epsilon` asked for, if any: not a parameter but the current ε (the original's configure script
+    /// sends it), which the caller sets on the policy.
+    pub fn merge(&mut self, patch: &serde_json::Map<String, Value>) -> Result<Option<f32>, String> {
+        let mut epsilon = None;
         for (key, value) in patch {
             let bad = |want: &str| format!("{key}: expected {want}, got {value}");
             match key.as_str() {
@@ -194,16 +197,18 @@ impl Parameters {
                         bad("\"differential_sarsa\", \"sarsa\", \"q_learning\" or \"expected_sarsa\"")
                     })?;
                 }
-                // The original's experiment script sent this key, which its learner silently ignored.
+                // The original's configure script sends it (its learner ignored it): the current ε.
                 "epsilon" => {
-                    return Err(
-                        "epsilon: unknown parameter (did you mean epsilon_start?)".to_owned()
+                    epsilon = Some(
+                        real(value)
+                            .filter(|e| (0.0..=1.0).contains(e))
+                            .ok_or_else(|| bad("a number from 0 to 1"))?,
                     );
                 }
                 _ => return Err(format!("{key}: unknown parameter")),
             }
         }
-        Ok(())
+        Ok(epsilon)
     }
 }
 
@@ -244,9 +249,11 @@ mod tests {
     #[test]
     fn merge_names_unknown_keys_and_bad_types() {
         let mut p = Parameters::default();
+        assert_eq!(p.merge(&patch(r#"{"epsilon": 0.9}"#)), Ok(Some(0.9)));
+        assert_eq!(p, Parameters::default(), "the current ε is not a parameter");
         assert_eq!(
-            p.merge(&patch(r#"{"epsilon": 0.9}"#)).err().as_deref(),
-            Some("epsilon: unknown parameter (did you mean epsilon_start?)")
+            p.merge(&patch(r#"{"epsilon": 1.5}"#)).err().as_deref(),
+            Some("epsilon: expected a number from 0 to 1, got 1.5")
         );
         assert_eq!(
             p.merge(&patch(r#"{"gamm": 0.9}"#)).err().as_deref(),
@@ -267,11 +274,15 @@ mod tests {
     #[test]
     fn merge_then_validate_names_the_range_error() {
         let mut p = Parameters::default();
-        p.merge(&patch(
-            r#"{"actions_n": 14.0, "alpha": 0.001, "beta": 0.1, "window_size": 10,
-                "epsilon_min": 0.05, "epsilon_decay": 0.9995, "entry_missing_max_attempts": 50}"#,
-        ))
-        .expect("the original experiment's parameters");
+        // configure_learner.py's exact body.
+        let epsilon = p
+            .merge(&patch(
+                r#"{"actions_n": 14, "alpha": 0.001, "beta": 0.1, "window_size": 10,
+                "epsilon": 0.9, "epsilon_min": 0.05, "epsilon_decay": 0.9995,
+                "epsilon_decay_enabled": true, "entry_missing_max_attempts": 50}"#,
+            ))
+            .expect("the original experiment's parameters");
+        assert_eq!(epsilon, Some(0.9));
         assert_eq!(p.actions_n, 14);
         assert!(p.validate(4096).is_ok());
         p.alpha = 0.0;

@@ -190,3 +190,22 @@ fn padding_never_wins() {
     let t = table_with(&[f32::NAN; 3]);
     assert_eq!(p.act(&t, &[0.0], &mut rng), 0);
 }
+
+#[test]
+fn set_epsilon_moves_the_current_rate_within_the_floor_and_one() {
+    let mut p = EpsilonGreedy::try_new(
+        &config(Params {
+            epsilon_start: 0.5,
+            epsilon_min: 0.1,
+            ..Params::default()
+        }),
+        3,
+    )
+    .expect("valid");
+    p.set_epsilon(0.9);
+    assert_eq!(p.epsilon(), 0.9);
+    p.set_epsilon(0.01);
+    assert_eq!(p.epsilon(), 0.1, "raised to epsilon_min");
+    p.set_epsilon(3.0);
+    assert_eq!(p.epsilon(), 1.0);
+}

@@ -216,6 +216,11 @@ fn invalid_local_loads_are_refused() {
         ..Load::default()
     };
     assert_eq!(a.set_local_load(load), Err(Error::InvalidLoad));
+    let load = Load {
+        group: "g".repeat(256),
+        ..Load::default()
+    };
+    assert_eq!(a.set_local_load(load), Err(Error::InvalidLoad));
 }
 
 #[test]

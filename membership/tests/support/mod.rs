@@ -255,6 +255,7 @@ impl Sim {
             queue_len: 16,
             functions: vec!["echo".into(), "fib".into()],
             utilisation: 0.5,
+            group: "g".into(),
         };
         self.nodes[i].core.set_local_load(load).expect("valid load");
     }

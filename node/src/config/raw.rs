@@ -64,6 +64,8 @@ pub struct Raw {
     #[serde(default)]
     pub load: RawLoad,
     #[serde(default)]
+    pub compat: RawCompat,
+    #[serde(default)]
     pub functions: BTreeMap<String, RawFunction>,
 }
 
@@ -78,6 +80,13 @@ pub struct RawDiscovery {
     pub advertise: Option<String>,
     pub init_servers: Option<Vec<String>>,
     pub group_name: Option<String>,
+}
+
+/// `[compat]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompat {
+    pub reject_status: Option<u16>,
 }
 
 /// `[peers]`.

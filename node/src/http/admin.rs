@@ -303,6 +303,7 @@ fn load(node: &Node, resp: &mut Response) {
         200,
         &serde_json::json!({
             "machine_id": node.peers.own().0,
+            "group_name": node.group(),
             "running": running,
             "queued": queued,
             "load": running + queued,

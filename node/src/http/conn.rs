@@ -200,29 +200,33 @@ async fn handle(
     resp: &mut Response,
     out: &mut Output,
 ) {
+    // A native peer's job keeps the refusal status it understands; everyone else gets `compat`'s.
+    let mut reject_status = w.node.config.compat.reject_status;
     let result = match router(req.method(), req.path()) {
         Ok(Route::Invoke { suffix, .. }) => match target {
             Some(function) => invoke::invoke(w, req, &function, suffix, resp, out).await,
             None => Err(Error::UnknownFunction),
         },
         Ok(Route::PeerInvoke { suffix, .. }) => {
+            reject_status = respond::OVERLOADED;
             peer::handle(w, req, target, suffix, resp, out).await
         }
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
-        Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp),
+        Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp).await,
         Ok(Route::Gossip) => gossip::handle(w, req, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        respond::error(resp, &e);
+        respond::error(resp, &e, reject_status);
     }
 }
 
 /// Writes an error reply with `Connection: close`, then closes gracefully.
 async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
     b.response.reset();
-    respond::error(&mut b.response, err);
+    // Framing errors only: never a capacity reject.
+    respond::error(&mut b.response, err, respond::OVERLOADED);
     b.write.clear();
     b.response.serialize(&mut b.write, false);
     let (res, buf) = stream.write_all(std::mem::take(&mut b.write)).await;

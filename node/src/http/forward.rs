@@ -115,11 +115,13 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
         max_headers: codec::MAX_HEADERS,
         max_body_bytes: 1 << 20,
     };
+    let started = Instant::now();
     let answer = monoio::time::timeout(
         w.node.config.peers.probe_timeout,
         w.pool.send(&peer.target, &req, &mut out, &limits),
     )
     .await;
+    let rtt = started.elapsed();
     let load = match answer {
         Ok(Ok(())) if out.status == 200 => wire::load_from_headers(|n| out.header(n)),
         _ => None,
@@ -139,6 +141,10 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
         None => w.functions().iter().map(|f| f.name().to_owned()).collect(),
     };
     table.report_identity(peer.id, &machine_id, functions);
+    PeerTable::report_rtt(&peer.live, rtt);
+    if let Some(group) = body["group_name"].as_str() {
+        PeerTable::report_group(&peer.live, group);
+    }
     if out.header(wire::header::PROTOCOL).is_some() {
         PeerTable::report_native(&peer.live);
     }
@@ -171,6 +177,13 @@ fn is_refusal(reason: &[u8]) -> bool {
 /// (503), or the job's path loops through it (508).
 fn is_capacity_status(status: u16) -> bool {
     matches!(status, 429 | 503 | 508)
+}
+
+/// The original's capacity reject (and ours under `compat.reject_status = 500`): status 500 with
+/// error code 400 ("job cannot be scheduled") in the body.
+fn is_originals_capacity_reject(answer: &JsonResponse, body: &[u8]) -> bool {
+    answer.status_code == 500
+        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|b| b["code"] == 400)
 }
 
 /// Why a forward did not produce the client's answer; the job never ran on the peer either way.
@@ -243,7 +256,7 @@ pub async fn forward(
             (wire::header::METHOD, inv.method.as_bytes()),
             (wire::header::HOPS, hops.as_bytes()),
             (wire::header::PEERS_ID, ids_json.as_bytes()),
-            (wire::header::PEERS_IP, addrs_json.as_bytes()),
+            (wire::header::PEERS_ADDR, addrs_json.as_bytes()),
             (header::TASK_TYPE, task.as_bytes()),
         ];
         add_signature(&mut extra, signed.as_ref());
@@ -361,11 +374,7 @@ fn json_request(
         peers_list: Some(
             ids.iter()
                 .zip(addrs)
-                .map(|(id, addr)| PathMember {
-                    machine_id: id.clone(),
-                    machine_ip: addr.clone(),
-                    timings: Timings::default(),
-                })
+                .map(|(id, addr)| PathMember::new(id.clone(), addr.clone(), Timings::default()))
                 .collect(),
         ),
         payload: wire::encode_body(inv.body),
@@ -412,7 +421,7 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
             .and_then(wire::parse_list)
             .unwrap_or_default(),
         addrs: out
-            .header(wire::header::PEERS_IP)
+            .header(wire::header::PEERS_ADDR)
             .and_then(wire::parse_list)
             .unwrap_or_default(),
         total: numbers(out.header(header::TOTAL)),
@@ -428,7 +437,7 @@ fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, F
     let answer: JsonResponse = serde_json::from_slice(&out.body)
         .map_err(|e| format!("peer {addr} sent an unreadable answer: {e}"))?;
     let body = wire::decode_body(&answer.body).map_err(|e| format!("peer {addr}: {e}"))?;
-    if is_capacity_status(answer.status_code) {
+    if is_capacity_status(answer.status_code) || is_originals_capacity_reject(&answer, &body) {
         return Err(ForwardError::Refused(format!(
             "peer {addr} refused the job ({})",
             answer.status_code
@@ -454,7 +463,7 @@ fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, F
     }
     Ok(Route {
         ids: members.clone().map(|m| m.machine_id.clone()).collect(),
-        addrs: members.clone().map(|m| m.machine_ip.clone()).collect(),
+        addrs: members.clone().map(|m| m.addr().to_owned()).collect(),
         total: members
             .clone()
             .map(|m| m.timings.total_time.unwrap_or(0.0))
@@ -485,15 +494,31 @@ fn write_route(resp: &mut Response, route: Route, own_id: &str, own_addr: &str, 
     resp.header(wire::header::EXTERNALLY_EXECUTED, b"True");
     resp.header_fmt(wire::header::HOPS, format_args!("{hops}"));
     resp.header(wire::header::PEERS_ID, wire::format_list(&ids).as_bytes());
-    resp.header(wire::header::PEERS_IP, wire::format_list(&addrs).as_bytes());
+    resp.header(
+        wire::header::PEERS_IP,
+        wire::format_list(&wire::bare_hosts(&addrs)).as_bytes(),
+    );
+    resp.header(
+        wire::header::PEERS_ADDR,
+        wire::format_list(&addrs).as_bytes(),
+    );
+    // One entry per node in every list, origin first, 0.0 where a node reported none (a node that did
+    // not probe writes no probing list): the original's client reads the lists column by column.
+    let n = addrs.len() - 1;
+    let pad = |mut list: Vec<f64>| {
+        if list.len() < n {
+            list.resize(n, 0.0);
+        }
+        list
+    };
     let secs = |d: Duration| d.as_secs_f64();
-    let total = prepend(secs(t.arrived.elapsed()), route.total);
+    let total = prepend(secs(t.arrived.elapsed()), pad(route.total));
     resp.header(header::TOTAL, total.as_bytes());
     let scheduling = prepend(
         secs(t.scheduled.saturating_duration_since(t.arrived)),
-        route.scheduling,
+        pad(route.scheduling),
     );
     resp.header(header::SCHEDULING, scheduling.as_bytes());
-    let probing = prepend(t.probing.map_or(0.0, secs), route.probing);
+    let probing = prepend(t.probing.map_or(0.0, secs), pad(route.probing));
     resp.header(wire::header::PROBING, probing.as_bytes());
 }

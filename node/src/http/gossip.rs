@@ -125,11 +125,16 @@ async fn send(w: &Worker, out: Outgoing) {
         max_body_bytes: 64 * 1024,
     };
     let mut answer = Output::default();
-    let _ = monoio::time::timeout(
+    let started = std::time::Instant::now();
+    let sent = monoio::time::timeout(
         SEND_TIMEOUT,
         w.pool.send(&target, &req, &mut answer, &limits),
     )
     .await;
+    if let Ok(Ok(())) = sent {
+        // The original's `ping`: the round trip of the last exchange with the member.
+        w.node.peers.report_rtt_at(&out.to, started.elapsed());
+    }
 }
 
 #[cfg(test)]

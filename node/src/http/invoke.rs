@@ -258,6 +258,12 @@ pub async fn execute(
         Err(_) => Outcome::FunctionError,
     };
     function.metrics(w.index).record(outcome, total);
+    if let Err(Error::Overloaded(_)) = &result {
+        resp.header_fmt(
+            "Retry-After",
+            format_args!("{}", function.service_time.retry_after_secs()),
+        );
+    }
     if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
         let r = &w.node.config.learner;
         let reward = match &result {
@@ -456,6 +462,7 @@ async fn run_local(
         .min(inv.answer_by.saturating_duration_since(started));
     let result = monoio::time::timeout(limit, function.backend.invoke(&ctx, &call, out)).await;
     let execution = started.elapsed();
+    function.service_time.record(execution);
     drop(permit);
     drop(occupancy);
     match result {

@@ -47,7 +47,7 @@ pub async fn handle(
             let (id, addr) = w.node.peers.own();
             resp.header(wire::header::PEERS_ID, wire::format_list(&[id]).as_bytes());
             resp.header(
-                wire::header::PEERS_IP,
+                wire::header::PEERS_ADDR,
                 wire::format_list(&[addr]).as_bytes(),
             );
         }
@@ -55,7 +55,8 @@ pub async fn handle(
     }
     let result = json_job(w, req, function, resp, out).await;
     if let Err(e) = &result {
-        respond::error(resp, e);
+        // An original node counts the original's status; a p2pfaas node in JSON mode reads both.
+        respond::error(resp, e, w.node.config.compat.reject_status);
     }
     wrap_json(w, resp);
     Ok(())
@@ -96,7 +97,10 @@ async fn native_job(
             }),
         }
     };
-    let (ids, addrs) = (list(wire::header::PEERS_ID)?, list(wire::header::PEERS_IP)?);
+    let (ids, addrs) = (
+        list(wire::header::PEERS_ID)?,
+        list(wire::header::PEERS_ADDR)?,
+    );
     let hops = req
         .header(wire::header::HOPS)
         .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u32>().ok())
@@ -157,7 +161,7 @@ async fn json_job(
     let body = wire::decode_body(&job.payload).map_err(Error::BadInput)?;
     let path = job.peers_list.unwrap_or_default();
     let ids: Vec<String> = path.iter().map(|m| m.machine_id.clone()).collect();
-    let addrs: Vec<String> = path.iter().map(|m| m.machine_ip.clone()).collect();
+    let addrs: Vec<String> = path.iter().map(|m| m.addr().to_owned()).collect();
     check_path(w, &ids, &addrs)?;
     let function = function.ok_or(Error::UnknownFunction)?;
     let task = job
@@ -203,7 +207,7 @@ fn wrap_json(w: &Worker, resp: &mut Response) {
             .unwrap_or_default()
     };
     let (own_id, own_addr) = w.node.peers.own();
-    let (mut ids, mut addrs) = (list(wire::header::PEERS_ID), list(wire::header::PEERS_IP));
+    let (mut ids, mut addrs) = (list(wire::header::PEERS_ID), list(wire::header::PEERS_ADDR));
     if ids.is_empty() {
         ids.push(own_id);
         addrs.push(own_addr);
@@ -221,15 +225,14 @@ fn wrap_json(w: &Worker, resp: &mut Response) {
         .into_iter()
         .zip(addrs)
         .enumerate()
-        .map(|(i, (machine_id, machine_ip))| PathMember {
-            machine_id,
-            machine_ip,
-            timings: Timings {
+        .map(|(i, (machine_id, addr))| {
+            let timings = Timings {
                 execution_time: (i == last).then_some(execution).flatten(),
                 total_time: total.get(i).copied(),
                 scheduling_time: scheduling.get(i).copied(),
                 probing_time: probing.get(i).copied(),
-            },
+            };
+            PathMember::new(machine_id, addr, timings)
         })
         .collect();
     members.reverse();

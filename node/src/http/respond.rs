@@ -113,9 +113,15 @@ mod code {
     pub(super) const REJECTED: u32 = 401;
 }
 
+/// Status of a capacity reject for a native p2pfaas peer: always a refusal it recognises (and may then
+/// run the job elsewhere), whatever `compat.reject_status` says for clients and original nodes.
+pub const OVERLOADED: u16 = 429;
+
 /// Turns `err` into the response: status, code, message, and the reason and retry headers.
-/// Headers already set (e.g. `X-P2pfaas-Scheduler`) are kept; the body is replaced.
-pub fn error(resp: &mut Response, err: &Error) {
+/// `reject_status` is the status of a capacity reject (`compat.reject_status`, or [`OVERLOADED`] for a
+/// native peer). Headers already set (e.g. `X-P2pfaas-Scheduler`, a measured `Retry-After`) are kept;
+/// the body is replaced.
+pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
     let (status, code) = match err {
         Error::Codec(e) => (e.status(), code::MALFORMED),
         Error::RequestTimeout => (408, code::MALFORMED),
@@ -124,7 +130,7 @@ pub fn error(resp: &mut Response, err: &Error) {
         Error::BadInput(_) => (400, code::MALFORMED),
         Error::Forbidden => (403, code::GENERIC),
         Error::Unauthorized(_) => (401, code::GENERIC),
-        Error::Overloaded(_) => (429, code::CANNOT_SCHEDULE),
+        Error::Overloaded(_) => (reject_status, code::CANNOT_SCHEDULE),
         Error::Rejected(_) => (503, code::REJECTED),
         Error::FunctionTimeout => (504, code::GENERIC),
         Error::FunctionUnreachable(_) | Error::FunctionFailed(_) => (502, code::GENERIC),
@@ -135,7 +141,10 @@ pub fn error(resp: &mut Response, err: &Error) {
     match err {
         Error::Overloaded(reason) => {
             resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
-            resp.header("Retry-After", b"1");
+            // The invocation path sets it from the function's measured service time.
+            if resp.header_value("Retry-After").is_none() {
+                resp.header("Retry-After", b"1");
+            }
         }
         Error::Rejected(reason) => {
             resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
@@ -191,7 +200,7 @@ mod tests {
     fn overload_is_429_with_retry_after_reason_and_code_400() {
         let mut r = Response::new();
         r.header("X-P2pfaas-Scheduler", b"NoScheduler");
-        error(&mut r, &Error::Overloaded(Overload::Full));
+        error(&mut r, &Error::Overloaded(Overload::Full), OVERLOADED);
         let text = wire(&r);
         assert!(text.starts_with("HTTP/1.1 429 "), "{text}");
         assert!(
@@ -207,6 +216,26 @@ mod tests {
             text.ends_with(r#"{"code":400,"message":"job cannot be scheduled: queue_full"}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_originals_reject_status_keeps_reason_retry_after_and_body() {
+        let mut r = Response::new();
+        r.header("Retry-After", b"3");
+        error(&mut r, &Error::Overloaded(Overload::NoFreeSlot), 500);
+        let text = wire(&r);
+        assert!(text.starts_with("HTTP/1.1 500 "), "{text}");
+        assert!(
+            text.contains("X-P2pfaas-Reject-Reason: no_free_slot\r\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("Retry-After").count(), 1, "{text}");
+        assert!(text.contains("Retry-After: 3\r\n"), "{text}");
+        assert!(text.contains(r#"{"code":400,"#), "{text}");
+        // Other errors do not depend on it.
+        let mut r = Response::new();
+        error(&mut r, &Error::FunctionTimeout, 500);
+        assert_eq!(r.status, 504);
     }
 
     #[test]
@@ -230,7 +259,7 @@ mod tests {
         ];
         for (err, status, code) in cases {
             let mut r = Response::new();
-            error(&mut r, &err);
+            error(&mut r, &err, OVERLOADED);
             assert_eq!(r.status, status, "{err}");
             let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
             assert_eq!(body["code"], code, "{err}");

@@ -33,6 +33,7 @@ pub fn local_load(node: &crate::node::Node, utilisation: f32) -> Load {
             .map(|f| f.name().to_owned())
             .collect(),
         utilisation,
+        group: node.group(),
     }
 }
 
@@ -52,6 +53,10 @@ pub struct Step {
 pub struct Gossip {
     inner: Mutex<Membership>,
     epoch: Instant,
+    /// Seeds the RNG of the membership built by each re-join (distinct per re-join).
+    seed: u64,
+    /// Messages produced outside a timer step (the goodbye of a re-join), sent with the next step's.
+    pending: Mutex<Vec<Outgoing>>,
 }
 
 impl Gossip {
@@ -72,7 +77,46 @@ impl Gossip {
         Ok(Self {
             inner: Mutex::new(m),
             epoch,
+            seed,
+            pending: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Leaves the cluster under the current identity and joins again as `id` at `addr` (a run-time
+    /// identity change), through `seeds` and every member active now. Safe the way a restart is: the
+    /// goodbye makes peers drop the old identity at once, the old identity's incarnations cannot revive
+    /// it, and the peer table keeps an address only for the identity that now answers there
+    /// (see [`apply`]). On error (an invalid id or address) nothing changed.
+    pub fn rejoin(
+        &self,
+        id: &str,
+        addr: &str,
+        seeds: &[String],
+        load: Load,
+    ) -> Result<(), p2pfaas_membership::Error> {
+        let now = self.epoch.elapsed();
+        let mut m = self.lock();
+        let seed = self
+            .seed
+            .wrapping_add(u64::try_from(now.as_micros()).unwrap_or(u64::MAX));
+        let mut next = Membership::try_new(Identity::new(id, addr), m.config().clone(), seed)?;
+        next.set_local_load(load)?;
+        let mut all = seeds.to_vec();
+        all.extend(
+            m.members()
+                .into_iter()
+                .filter(|x| x.state.is_active())
+                .map(|x| x.identity.addr),
+        );
+        m.leave(now);
+        let goodbye: Vec<Outgoing> = std::iter::from_fn(|| m.poll_send()).collect();
+        next.join(&all, now);
+        *m = next;
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(goodbye);
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Membership> {
@@ -94,6 +138,8 @@ impl Gossip {
     }
 
     fn step_at(&self, local: Load, step: &mut Step, now: Duration) {
+        step.outgoing
+            .append(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         let mut m = self.lock();
         // Unchanged loads are not republished (the version only moves on a change).
         if !m.local().load.is_some_and(|s| s.load.same_as(&local)) {
@@ -130,7 +176,8 @@ pub fn apply(table: &PeerTable, step: &Step, versions: &mut HashMap<String, u64>
                 }
             }
             Event::Down(who) | Event::Left(who) | Event::Removed(who) => {
-                table.mark_down(&who.addr);
+                // Not when another identity answers at that address now (a node that changed its id).
+                table.mark_down_if(&who.addr, &who.id);
                 versions.remove(&who.id);
             }
             Event::IdentityConflict { id, kept, other } => {
@@ -160,6 +207,7 @@ pub fn apply(table: &PeerTable, step: &Step, versions: &mut HashMap<String, u64>
         let (_, snapshot) = table.snapshot();
         if let Some(peer) = snapshot.get(id) {
             PeerTable::report_native(&peer.live);
+            PeerTable::report_group(&peer.live, &sample.load.group);
             table.report_load(
                 &peer.live,
                 PeerLoad {

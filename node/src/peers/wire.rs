@@ -28,8 +28,12 @@ pub mod header {
     /// JSON array of machine ids: on a request, the path so far (origin first); on a response, the
     /// nodes from the answering one to the executor.
     pub const PEERS_ID: &str = "X-P2pfaas-Peers-List-Id";
-    /// The same path as `host:port` addresses (the original sent IPs).
+    /// On a client's response: the same path as bare IPs (host names where a node is addressed by
+    /// name), as the original wrote it and its plots match on.
     pub const PEERS_IP: &str = "X-P2pfaas-Peers-List-Ip";
+    /// The same path as `host:port` addresses: on a client's response, and on native requests and
+    /// answers between p2pfaas nodes (many nodes may share one IP).
+    pub const PEERS_ADDR: &str = "X-P2pfaas-Peers-List-Addr";
     /// Set on the client's response when the job ran on another node.
     pub const EXTERNALLY_EXECUTED: &str = "X-P2pfaas-Externally-Executed";
     /// Per node, from arrival to the decision's effect, including probing.
@@ -66,8 +70,11 @@ pub struct Timings {
 pub struct PathMember {
     /// Its id.
     pub machine_id: String,
-    /// Its address (`host:port` from p2pfaas nodes, an IP from the original).
+    /// Its IP, bare as the original sent it (a host name where the node is addressed by name).
     pub machine_ip: String,
+    /// New, ignored by the original: its `host:port` (p2pfaas nodes may share an IP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_addr: Option<String>,
     /// Its timings, on responses.
     #[serde(default)]
     pub timings: Timings,
@@ -131,6 +138,45 @@ pub fn decode_body(text: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("payload is not base64: {e}"))
 }
 
+impl PathMember {
+    /// A node on a path, written for both the original (bare IP) and p2pfaas (`host:port`).
+    pub fn new(machine_id: String, addr: String, timings: Timings) -> Self {
+        Self {
+            machine_id,
+            machine_ip: bare_host(&addr).to_owned(),
+            machine_addr: Some(addr),
+            timings,
+        }
+    }
+
+    /// Its `host:port` when a p2pfaas node sent it, else the original's bare IP.
+    pub fn addr(&self) -> &str {
+        self.machine_addr.as_deref().unwrap_or(&self.machine_ip)
+    }
+}
+
+/// The host of a `host:port` address (`[v6]:port` gives `v6`); anything else as is.
+pub fn bare_host(addr: &str) -> &str {
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split_once(']').map_or(addr, |(host, _)| host);
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port))
+            if !host.contains(':')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => addr,
+    }
+}
+
+/// Bare hosts of `host:port` addresses, for `X-P2pfaas-Peers-List-Ip`.
+pub fn bare_hosts<S: AsRef<str>>(addrs: &[S]) -> Vec<&str> {
+    addrs.iter().map(|a| bare_host(a.as_ref())).collect()
+}
+
 /// A JSON array of strings (a path header); `None` when it is not one.
 pub fn parse_list(value: &[u8]) -> Option<Vec<String>> {
     serde_json::from_slice(value).ok()
@@ -182,6 +228,25 @@ mod tests {
         assert_eq!(resp.status_code, 200);
         assert_eq!(resp.peers_list[0].timings.total_time, Some(0.5031));
         assert!(decode_body("not base64!").is_err());
+    }
+
+    #[test]
+    fn bare_hosts_of_addresses() {
+        assert_eq!(bare_host("192.0.2.1:18080"), "192.0.2.1");
+        assert_eq!(bare_host("[2001:db8::1]:18080"), "2001:db8::1");
+        assert_eq!(bare_host("node-a:80"), "node-a");
+        assert_eq!(bare_host("192.0.2.1"), "192.0.2.1");
+        assert_eq!(bare_host("2001:db8::1"), "2001:db8::1");
+        let m = PathMember::new("a".into(), "192.0.2.1:18080".into(), Timings::default());
+        let json = serde_json::to_value(&m).unwrap_or_default();
+        assert_eq!(json["machine_ip"], "192.0.2.1");
+        assert_eq!(json["machine_addr"], "192.0.2.1:18080");
+        // The original's member has no machine_addr: its IP is its address.
+        let orig: PathMember =
+            serde_json::from_str(r#"{"machine_id":"o","machine_ip":"192.0.2.9"}"#)
+                .unwrap_or_default();
+        assert_eq!(orig.addr(), "192.0.2.9");
+        assert_eq!(m.addr(), "192.0.2.1:18080");
     }
 
     #[test]

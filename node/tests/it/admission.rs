@@ -106,3 +106,65 @@ nodetest!(per_function_max_inflight, |driver| {
             .all(|r| r.header("X-P2pfaas-Reject-Reason") == Some("function_limit"))
     );
 });
+
+nodetest!(retry_after_follows_the_measured_service_time, |driver| {
+    // K = 1, no queue, a 1.5 s function: once one call has been measured, a reject suggests retrying
+    // after 2 s (the moving average rounded up), not a constant 1 s.
+    let config = BASE_CONFIG
+        .replace("slots = 4", "slots = 1")
+        .replace("queue_len = 4", "queue_len = 0")
+        .replace("mean_ms = 1000", "mean_ms = 1500");
+    let node = Node::start(driver, &config, &[]);
+    let first = concurrent(&node, 2, "/function/sleep");
+    let refused: Vec<&Reply> = first.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(refused.len(), 1, "{first:#?}");
+    assert_eq!(
+        refused[0].header("Retry-After"),
+        Some("1"),
+        "nothing measured yet"
+    );
+    let second = concurrent(&node, 2, "/function/sleep");
+    let refused: Vec<&Reply> = second.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(refused.len(), 1, "{second:#?}");
+    assert_eq!(refused[0].header("Retry-After"), Some("2"));
+    assert_eq!(
+        refused[0].header("X-P2pfaas-Reject-Reason"),
+        Some("queue_full")
+    );
+});
+
+nodetest!(the_originals_reject_status_for_clients, |driver| {
+    // compat.reject_status = 500: what the original's client and plots count as a reject, with the
+    // same reason, Retry-After and body.
+    let config = format!(
+        "{}\n[compat]\nreject_status = 500\n",
+        BASE_CONFIG.replace("queue_len = 4", "queue_len = 0")
+    );
+    let node = Node::start(driver, &config, &[]);
+    let replies = concurrent(&node, 6, "/function/sleep");
+    let refused: Vec<&Reply> = replies.iter().filter(|r| r.status == 500).collect();
+    assert_eq!(refused.len(), 2, "{replies:#?}");
+    for r in refused {
+        assert_eq!(r.json()["code"], 400);
+        assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("queue_full"));
+        assert!(r.header("Retry-After").is_some());
+    }
+    assert!(replies.iter().all(|r| matches!(r.status, 200 | 500)));
+    // A deliberate rejection stays 503.
+    let r = node.call(
+        "POST",
+        "/function/echo",
+        &[("X-P2pfaas-Scheduler-Reject", "1")],
+        b"",
+    );
+    assert_eq!(r.status, 503);
+    // Anything else is refused at start, naming the field.
+    let bad = Node::try_start(driver, &config.replace("= 500", "= 502"), &[]);
+    assert!(
+        bad.as_ref()
+            .err()
+            .is_some_and(|e| e.contains("compat.reject_status")),
+        "{:?}",
+        bad.err()
+    );
+});

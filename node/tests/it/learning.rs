@@ -258,12 +258,49 @@ nodetest!(forward_actions_fall_back_to_local_with_a_reason, |driver| {
     );
 });
 
+nodetest!(the_originals_configure_script_body_applies, |driver| {
+    let node = Node::start(driver, CONFIG, &[]);
+    // configure_learner.py's exact body: every key applies, `epsilon` as the current ε.
+    let r = node.post(
+        "/learner/parameters",
+        br#"{"actions_n": 14, "alpha": 0.001, "beta": 0.1, "window_size": 10, "epsilon": 0.9,
+             "epsilon_min": 0.05, "epsilon_decay": 0.9995, "epsilon_decay_enabled": true,
+             "entry_missing_max_attempts": 50}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = node.get("/learner/parameters").json();
+    assert_eq!(p["parameters"]["actions_n"], 14);
+    assert_eq!(p["parameters"]["window_size"], 10);
+    assert_eq!(p["parameters"]["entry_missing_max_attempts"], 50);
+    assert!(
+        p["parameters"].get("epsilon").is_none(),
+        "not a parameter: {p}"
+    );
+    let eps = node.get("/learner/stats").json()["epsilon"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!((eps - 0.9).abs() < 1e-6, "{eps}");
+    // A second post moves the current ε again; a value out of range names the key.
+    assert_eq!(
+        node.post("/learner/parameters", br#"{"epsilon": 0.3}"#)
+            .status,
+        200
+    );
+    let eps = node.get("/learner/stats").json()["epsilon"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!((eps - 0.3).abs() < 1e-6, "{eps}");
+    let r = node.post("/learner/parameters", br#"{"epsilon": 2}"#);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("epsilon"), "{}", r.text());
+});
+
 nodetest!(learner_api_validates_and_trains_in_eid_order, |driver| {
     let node = Node::start(driver, CONFIG, &[]);
     // Unknown and mistyped keys are refused by name; nothing changes.
-    let r = node.post("/learner/parameters", br#"{"epsilon": 0.5}"#);
+    let r = node.post("/learner/parameters", br#"{"epsilon_max": 0.5}"#);
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("epsilon_start"), "{}", r.text());
+    assert!(r.text().contains("epsilon_max"), "{}", r.text());
     let r = node.post("/learner/parameters", br#"{"window_size": "ten"}"#);
     assert_eq!(r.status, 400);
     assert!(r.text().contains("window_size"), "{}", r.text());

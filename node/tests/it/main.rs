@@ -8,6 +8,7 @@ mod admin_access;
 mod admission;
 mod auth;
 mod bad_input;
+mod discovery;
 #[cfg(feature = "ebpf")]
 mod ebpf;
 mod http_backend;

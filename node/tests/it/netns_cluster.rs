@@ -184,7 +184,7 @@ fn a_cluster_across_namespaces_survives_a_partition() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "across");
     let path: Vec<String> = r
-        .header("X-P2pfaas-Peers-List-Ip")
+        .header("X-P2pfaas-Peers-List-Addr")
         .and_then(|v| serde_json::from_str(v).ok())
         .unwrap_or_default();
     assert_eq!(path.len(), 2, "{:?}", r.headers);
@@ -200,7 +200,7 @@ fn a_cluster_across_namespaces_survives_a_partition() {
         let r = nodes[0].call("POST", "/function/echo", &[], b"x");
         assert_eq!(r.status, 200);
         let path = r
-            .header("X-P2pfaas-Peers-List-Ip")
+            .header("X-P2pfaas-Peers-List-Addr")
             .unwrap_or_default()
             .to_owned();
         assert!(

@@ -99,12 +99,25 @@ fn forwards_when_busy(driver: crate::harness::Driver, scheduler: &str, params: &
     for r in forwarded {
         assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
         assert_eq!(list(r, "X-P2pfaas-Peers-List-Id"), ["a", "b"]);
+        // Bare IPs as the original wrote them; the full addresses beside them.
         assert_eq!(
             list(r, "X-P2pfaas-Peers-List-Ip"),
+            ["127.0.0.1", "127.0.0.1"]
+        );
+        assert_eq!(
+            list(r, "X-P2pfaas-Peers-List-Addr"),
             [a.addr.to_string(), b.addr.to_string()]
         );
         let total = numbers(r, "X-P2pfaas-Timing-Total-Seconds-List");
         assert_eq!(total.len(), 2, "{:?}", r.headers);
+        // One entry per node in every list, 0.0 where the executor did not probe.
+        for name in [
+            "X-P2pfaas-Timing-Scheduling-Seconds-List",
+            "X-P2pfaas-Timing-Probing-Seconds-List",
+        ] {
+            assert_eq!(numbers(r, name).len(), 2, "{name}: {:?}", r.headers);
+        }
+        assert_eq!(numbers(r, "X-P2pfaas-Timing-Probing-Seconds-List")[1], 0.0);
         assert!(total[0] >= total[1] && total[1] >= 0.4, "{total:?}");
         assert!(r.seconds("X-P2pfaas-Timing-Execution-Time-Seconds") >= 0.4);
         assert!(
@@ -188,7 +201,18 @@ nodetest!(hops_are_counted_and_loops_refused, |driver| {
         assert!(hops <= 2);
         if hops == 2 {
             assert!(ids == ["a", "b", "c"] || ids == ["a", "c", "b"], "{ids:?}");
-            assert_eq!(numbers(&r, "X-P2pfaas-Timing-Total-Seconds-List").len(), 3);
+            // Every timing list has one entry per node, origin first (none of them probed).
+            for name in [
+                "X-P2pfaas-Timing-Total-Seconds-List",
+                "X-P2pfaas-Timing-Scheduling-Seconds-List",
+                "X-P2pfaas-Timing-Probing-Seconds-List",
+            ] {
+                assert_eq!(numbers(&r, name).len(), 3, "{name}: {:?}", r.headers);
+            }
+            assert_eq!(
+                numbers(&r, "X-P2pfaas-Timing-Probing-Seconds-List"),
+                [0.0, 0.0, 0.0]
+            );
             seen_two = true;
         }
     }
@@ -205,7 +229,7 @@ nodetest!(hops_are_counted_and_loops_refused, |driver| {
             ("X-P2pfaas-Peer-Protocol", "native/1"),
             ("X-P2pfaas-Hops", "1"),
             ("X-P2pfaas-Peers-List-Id", "[\"a\"]"),
-            ("X-P2pfaas-Peers-List-Ip", "[\"10.0.0.1:1\"]"),
+            ("X-P2pfaas-Peers-List-Addr", "[\"10.0.0.1:1\"]"),
         ],
         b"x",
     );
@@ -240,13 +264,16 @@ nodetest!(the_forward_header_sends_one_call_to_a_peer, |driver| {
     assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None);
 });
 
-nodetest!(
-    a_refusing_peer_and_a_full_origin_make_a_capacity_reject,
-    |driver| {
-        // K = 1 and no queue on both: with both slots held, a forward is refused by b (429) and the
-        // fallback finds no room on a either. The cluster is full, not broken: 429, not 502.
+/// K = 1 and no queue on both: with both slots held, a forward is refused by b and the fallback finds
+/// no room on a either. The cluster is full, not broken: a capacity reject (`reject_status`), not 502.
+/// Between the two nodes the refusal stays a refusal (native 429) whatever `compat.reject_status` is:
+/// otherwise a would report `peer_failed`.
+fn refusing_peer_and_full_origin(driver: crate::harness::Driver, reject_status: u16) {
+    {
         let loss = |id, peers: &[SocketAddr]| {
-            config(id, 1, "NoScheduler", &["true"], peers).replace("queue_len = 8", "queue_len = 0")
+            let c = config(id, 1, "NoScheduler", &["true"], peers)
+                .replace("queue_len = 8", "queue_len = 0");
+            format!("{c}\n[compat]\nreject_status = {reject_status}\n")
         };
         let b = Node::start(driver, &loss("b", &[]), &[]);
         let a = Node::start(driver, &loss("a", &[b.addr]), &[]);
@@ -263,16 +290,32 @@ nodetest!(
             &[("X-P2pfaas-Scheduler-Forward", "1")],
             b"nowhere",
         );
-        assert_eq!(r.status, 429, "{}", r.text());
+        assert_eq!(r.status, reject_status, "{}", r.text());
+        assert_eq!(r.json()["code"], 400);
         assert_eq!(
             r.header("X-P2pfaas-Scheduler-Fallback"),
             Some("peer_refused")
         );
         // The fallback admits through the queue, which has no places here.
         assert_eq!(r.header("X-P2pfaas-Reject-Reason"), Some("queue_full"));
+        assert!(r.header("Retry-After").is_some());
         for h in hold {
             assert_eq!(h.join().expect("client").status, 200);
         }
+    }
+}
+
+nodetest!(
+    a_refusing_peer_and_a_full_origin_make_a_capacity_reject,
+    |driver| {
+        refusing_peer_and_full_origin(driver, 429);
+    }
+);
+
+nodetest!(
+    with_the_originals_reject_status_peers_still_refuse_natively,
+    |driver| {
+        refusing_peer_and_full_origin(driver, 500);
     }
 );
 
@@ -381,7 +424,9 @@ nodetest!(answers_the_originals_json_peer_requests, |driver| {
 
 /// A stand-in for an original P2PFaaS node: `/monitoring/load` with headers only, and the JSON peer
 /// protocol; records the JSON requests it got.
-fn original_node() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
+/// With `full`, it answers every job as the original did when it had no room: status 500 and error code
+/// 400 inside the JSON envelope.
+fn original_node(full: bool) -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -389,13 +434,13 @@ fn original_node() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let record = Arc::clone(&record);
-            std::thread::spawn(move || serve_original(stream, &record));
+            std::thread::spawn(move || serve_original(stream, &record, full));
         }
     });
     (addr, seen)
 }
 
-fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>) {
+fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>, full: bool) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
     loop {
@@ -434,15 +479,24 @@ fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>) {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(job.clone());
+            let (status, body) = if full {
+                // base64 of {"code":400,"message":"Job cannot be scheduled: "}
+                (
+                    500,
+                    "eyJjb2RlIjo0MDAsIm1lc3NhZ2UiOiJKb2IgY2Fubm90IGJlIHNjaGVkdWxlZDogIn0=".into(),
+                )
+            } else {
+                (200, job["payload"].clone())
+            };
             let answer = serde_json::json!({
                 "peers_list": [{"machine_id": "orig", "machine_ip": "127.0.0.1",
                                 "timings": {"execution_time": 0.01, "total_time": 0.02}}],
-                "body": job["payload"],
-                "status_code": 200,
+                "body": body,
+                "status_code": status,
             })
             .to_string();
             format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
                 answer.len()
             )
         };
@@ -452,8 +506,13 @@ fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>) {
     }
 }
 
-nodetest!(forwards_to_an_original_node_in_json, |driver| {
-    let (orig, seen) = original_node();
+/// Node `a` (ForwardScheduler) sends one echo call to an original node (full or not): the client's
+/// reply, what the original node received, and `a`'s address.
+fn through_original(
+    driver: crate::harness::Driver,
+    full: bool,
+) -> (Reply, Vec<serde_json::Value>, SocketAddr, SocketAddr) {
+    let (orig, seen) = original_node(full);
     let a = Node::start(
         driver,
         &config("a", 4, "ForwardScheduler", &["1"], &[orig]),
@@ -462,19 +521,111 @@ nodetest!(forwards_to_an_original_node_in_json, |driver| {
     wait_for_peers(&a, 1);
     let r = call(a.addr, "/function/echo", b"hello");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.text(), "hello");
-    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "orig"]);
-    assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
     let jobs = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    (r, jobs, a.addr, orig)
+}
+
+nodetest!(forwards_to_an_original_node_in_json, |driver| {
+    let (r, jobs, a_addr, orig) = through_original(driver, false);
+    assert_eq!(r.text(), "hello");
+    assert_eq!(list(&r, "X-P2pfaas-Peers-List-Id"), ["a", "orig"]);
+    assert_eq!(r.header("X-P2pfaas-Hops"), Some("1"));
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["hops"], 1);
     assert_eq!(jobs[0]["function_name"], "echo");
     assert_eq!(jobs[0]["payload"], "aGVsbG8=");
     assert_eq!(jobs[0]["peers_list"][0]["machine_id"], "a");
+    // The original's formats: a bare IP in machine_ip (the full address rides in a field it ignores).
+    assert_eq!(jobs[0]["peers_list"][0]["machine_ip"], "127.0.0.1");
+    assert_eq!(jobs[0]["peers_list"][0]["machine_addr"], a_addr.to_string());
+    assert_eq!(
+        list(&r, "X-P2pfaas-Peers-List-Ip"),
+        ["127.0.0.1", "127.0.0.1"]
+    );
+    assert_eq!(
+        list(&r, "X-P2pfaas-Peers-List-Addr"),
+        [a_addr.to_string(), orig.ip().to_string()]
+    );
+    for name in [
+        "X-P2pfaas-Timing-Total-Seconds-List",
+        "X-P2pfaas-Timing-Scheduling-Seconds-List",
+        "X-P2pfaas-Timing-Probing-Seconds-List",
+    ] {
+        assert_eq!(numbers(&r, name).len(), 2, "{name}: {:?}", r.headers);
+    }
 });
+
+nodetest!(an_original_nodes_capacity_reject_is_a_refusal, |driver| {
+    // The original answers a full node with 500 and code 400: a refusal, so the job runs here instead
+    // (a failure would say peer_failed).
+    let (r, jobs, _, _) = through_original(driver, true);
+    assert_eq!(
+        r.header("X-P2pfaas-Scheduler-Fallback"),
+        Some("peer_refused")
+    );
+    assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None);
+    assert_eq!(jobs.len(), 1);
+});
+
+nodetest!(
+    an_original_node_gets_the_originals_reject_status,
+    |driver| {
+        // b (compat.reject_status = 500, K = 1, no queue) answers an original node's JSON job: full, it
+        // says so as the original did (500, code 400, inside the envelope); with room, its path member
+        // carries a bare IP and every timing.
+        let b_config = format!(
+            "{}\n[compat]\nreject_status = 500\n",
+            config("b", 1, "NoScheduler", &["false"], &[])
+                .replace("queue_len = 8", "queue_len = 0")
+        );
+        let b = Node::start(driver, &b_config, &[]);
+        let job =
+            br#"{"service_id_request": 7, "service_id_tracing": "n0t7", "function_name": "echo",
+        "hops": 1, "peers_list": null, "payload": "aGVsbG8=", "content_type": "text/plain",
+        "headers": null}"#;
+        let send = |addr: SocketAddr| {
+            let mut conn = Conn::open(addr);
+            conn.send(
+                "POST",
+                "/peer/function/echo",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("User-Agent", "Machine"),
+                ],
+                job,
+            );
+            conn.read_reply()
+        };
+        let b_addr = b.addr;
+        let hold = std::thread::spawn(move || call(b_addr, "/function/sleep", b"hold"));
+        std::thread::sleep(Duration::from_millis(150));
+        let r = send(b.addr);
+        assert_eq!(r.status, 500, "{}", r.text());
+        let answer = r.json();
+        assert_eq!(answer["status_code"], 500);
+        let error: serde_json::Value = answer["body"]
+            .as_str()
+            .and_then(|b| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            })
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        assert_eq!(error["code"], 400, "{answer}");
+        assert_eq!(hold.join().expect("client").status, 200);
+        let r = send(b.addr);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let member = &r.json()["peers_list"][0];
+        assert_eq!(member["machine_id"], "b");
+        assert_eq!(member["machine_ip"], "127.0.0.1");
+        for t in ["execution_time", "total_time", "scheduling_time"] {
+            assert!(member["timings"][t].as_f64().is_some(), "{t}: {member}");
+        }
+    }
+);
 
 nodetest!(
     discovery_api_on_its_own_port_lists_reached_peers,
@@ -499,7 +650,8 @@ nodetest!(
         assert_eq!(list.header("P2pfaas-Machine-Name"), Some("a"));
         let machines = list.json();
         assert_eq!(machines[0]["name"], "b");
-        assert_eq!(machines[0]["ip"], b.addr.to_string());
+        assert_eq!(machines[0]["ip"], "127.0.0.1");
+        assert_eq!(machines[0]["port"], b.addr.port());
         assert_eq!(machines[0]["alive"], true);
         let conf = get("/configuration").json();
         assert_eq!(conf["machine_id"], "a");
