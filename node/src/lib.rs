@@ -15,6 +15,7 @@
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
+//! - [`jobs`]: at most once — ids for the jobs this node originates and the table of ids it received.
 //! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
 //! - [`metrics`], [`store`], [`shutdown`], [`error`].
 #![warn(missing_docs, unreachable_pub)]
@@ -26,6 +27,7 @@ pub mod blocking;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod learning;
 pub mod load;
 pub mod metrics;

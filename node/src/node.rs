@@ -68,6 +68,8 @@ pub struct Node {
     pub peers: crate::peers::PeerTable,
     /// Signatures for peer and admin calls.
     pub auth: crate::auth::Auth,
+    /// Job ids: those this node gives out and those it received (at most once).
+    pub jobs: crate::jobs::Jobs,
     /// SWIM membership, set up once the listener is bound.
     pub gossip: OnceLock<crate::peers::gossip::Gossip>,
     /// The latest load sample, written by the sampler thread, read lock-free (`Node::load`).
@@ -177,6 +179,7 @@ impl Node {
                 config.auth.cluster_key.clone(),
                 config.auth.replay_window,
             ),
+            jobs: crate::jobs::Jobs::new(config.peers.forward_timeout),
             load: Arc::new(load::Shared::new()),
             blocking: Pool::new(blocking_size(
                 &config,

@@ -309,6 +309,7 @@ mod tests {
             execution: None,
             queue: None,
             fallback: None,
+            job_id: None,
         }
     }
 

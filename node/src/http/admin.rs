@@ -147,7 +147,8 @@ pub async fn handle(
         | Route::PeerInvoke { .. }
         | Route::Learner(_)
         | Route::Discovery(_)
-        | Route::Gossip => {
+        | Route::Gossip
+        | Route::PeerCancel => {
             return Err(Error::NoRoute);
         }
     }

@@ -214,6 +214,7 @@ async fn handle(
         Ok(Route::Learner(route)) => learner::handle(w, req, route, resp).await,
         Ok(Route::Discovery(route)) => discovery::handle(w, req, route, resp).await,
         Ok(Route::Gossip) => gossip::handle(w, req, resp),
+        Ok(Route::PeerCancel) => peer::cancel(w, req, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };
