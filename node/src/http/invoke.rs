@@ -257,13 +257,17 @@ pub async fn execute(
     let mut note = Note::default();
     // At most once: a peer's job whose id came here before never runs again.
     let received = inv.job_id.filter(|_| inv.external);
-    let result = match received.map(|id| w.node.jobs.arrive(id)) {
+    let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
         Some(Arrival::Duplicate { executed, status }) => {
-            Err(Error::DuplicateJob { executed, status })
+            (Err(Error::DuplicateJob { executed, status }), None)
         }
-        _ => run(w, inv, overrides, function, resp, out, &mut note).await,
+        arrival => (
+            run(w, inv, overrides, function, resp, out, &mut note).await,
+            arrival.and(received),
+        ),
     };
-    if let Some(id) = received {
+    // Only the first copy's answer is its outcome (a refused copy leaves the first's entry alone).
+    if let Some(id) = first {
         let status = match &result {
             Ok(()) => resp.status,
             Err(e) => super::respond::status(e, super::respond::OVERLOADED),

@@ -95,6 +95,10 @@ nodetest!(cancel_before_start_during_run_and_after_finish, |driver| {
     std::thread::sleep(Duration::from_millis(100));
     let second = std::thread::spawn(move || peer_job(addr, "x/2"));
     std::thread::sleep(Duration::from_millis(100));
+    // A copy of the queued job is refused and leaves the first alone.
+    let copy = peer_job(addr, "x/2");
+    assert_eq!(copy.status, 409, "{}", copy.text());
+    assert_eq!(copy.header("X-P2pfaas-Executed"), Some("unknown"));
     assert_eq!(cancel(&b, "x/2"), "no", "queued: dropped");
     assert_eq!(cancel(&b, "x/1"), "yes", "running");
     let dropped = second.join().expect("client");
