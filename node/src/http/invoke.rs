@@ -279,7 +279,7 @@ pub async fn execute(
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
         Err(Error::Rejected(_)) => Outcome::Rejected,
-        Err(Error::FunctionTimeout) => Outcome::Timeout,
+        Err(Error::FunctionTimeout | Error::ForwardTimeout { .. }) => Outcome::Timeout,
         Err(_) => Outcome::FunctionError,
     };
     function.metrics(w.index).record(outcome, total);
