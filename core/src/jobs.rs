@@ -196,10 +196,14 @@ impl JobTable {
         self.expire(now);
         match self.entries.get_mut(id) {
             Some(e) => match e.phase {
-                Phase::Cancelled | Phase::Forwarded { cancelled: true } => false,
-                _ => {
+                // Still to start, or a forward that fell back here.
+                Phase::Waiting | Phase::Forwarded { cancelled: false } | Phase::Running => {
                     e.phase = to;
                     true
+                }
+                // Cancelled, or over: an ended job is never started again.
+                Phase::Cancelled | Phase::Forwarded { cancelled: true } | Phase::Ended { .. } => {
+                    false
                 }
             },
             // Forgotten while waiting (the table overflowed): nobody cancelled it since.

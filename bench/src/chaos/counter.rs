@@ -53,6 +53,19 @@ impl Counts {
             .sum()
     }
 
+    /// Up to `limit` job ids executed more than once, with their counts (for the report).
+    pub fn repeated(&self, limit: usize) -> Vec<(String, u32)> {
+        let by_id = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ids: Vec<(String, u32)> = by_id
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(id, n)| (id.clone(), *n))
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        ids
+    }
+
     /// Executions that came without a job id (each node sends one: should be 0).
     pub fn without_id(&self) -> u64 {
         self.without_id.load(Ordering::Relaxed)

@@ -458,7 +458,7 @@ pub(super) fn run(
     let offered = plan.rate * plan.targets.len() as f64;
     let seconds = suite
         .seconds
-        .max(suite.min_requests as f64 * 1.05 / offered)
+        .max(suite.min_requests as f64 * 1.15 / offered)
         .ceil();
     let silent = match scenario {
         Scenario::SilentPeer | Scenario::HangHttp => Some(Silent::start(local)?),
@@ -516,6 +516,15 @@ pub(super) fn run(
     );
     row.seconds = seconds;
     row.count_executions(executions);
+    let repeated = counts.repeated(5);
+    if !repeated.is_empty() {
+        let ids: Vec<String> = repeated
+            .iter()
+            .map(|(id, n)| format!("{id} ×{n}"))
+            .collect();
+        row.findings
+            .push(format!("jobs run more than once: {}", ids.join(", ")));
+    }
     if scenario == Scenario::SlowPeer && row.sent >= FULL_SIZE {
         let share = row.forward_timeouts as f64 / row.sent as f64;
         if share < MIN_TIMEOUT_SHARE {

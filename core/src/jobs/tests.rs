@@ -60,6 +60,7 @@ fn cancel_during_run_and_after_finish_answers_ran() {
     assert_eq!(t.cancel("a/1", now), Executed::Yes);
     t.end("a/1", 200);
     assert_eq!(t.cancel("a/1", now), Executed::Yes);
+    assert!(!t.start("a/1", now), "an ended job never starts again");
     // A job refused here (no room) never ran.
     t.arrive("a/2", now);
     t.end("a/2", 429);
