@@ -9,12 +9,14 @@
 //! allowance for both is zero in every scenario (see [`scenario`] for what each one expects besides).
 //!
 //! - [`scenario`]: the scenarios, each a cluster, a traffic pattern and a fault timeline.
+//! - [`counter`]: the counting function: every execution's job id, for the duplicate-execution count.
 //! - [`fault`]: the injectors that are not a signal or a proxy: a full disk, a silent peer, a function
 //!   server that answers garbage.
 //! - [`report`]: the per-request accounting, the verdict, and the table (markdown and JSON).
 //! - [`cli`]: the command line.
 
 pub mod cli;
+pub mod counter;
 pub mod fault;
 pub mod report;
 pub mod scenario;
@@ -48,6 +50,15 @@ pub struct Spec {
     /// scenarios choose where traffic enters).
     #[serde(default, rename = "node", skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeSpec>,
+    /// Fewest requests per scenario: a scenario runs longer than `seconds` when that is too short at
+    /// its rate. 1,000 in release builds (rare races need runs of that size); 0 in debug builds, where
+    /// the tests run the suite short.
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+}
+
+fn default_min_requests() -> u64 {
+    if cfg!(debug_assertions) { 0 } else { 1000 }
 }
 
 fn default_seconds() -> f64 {
@@ -66,6 +77,7 @@ impl Default for Spec {
             scenarios: Scenario::all(),
             seed: default_seed(),
             nodes: Vec::new(),
+            min_requests: default_min_requests(),
         }
     }
 }
@@ -88,6 +100,9 @@ impl Spec {
         let spec: Self = toml::from_str(text).map_err(Error::Spec)?;
         if !(spec.seconds.is_finite() && (1.0..=3600.0).contains(&spec.seconds)) {
             return Err(Error::Invalid("seconds: 1 to 3600"));
+        }
+        if spec.min_requests > 1_000_000 {
+            return Err(Error::Invalid("min_requests: at most 1000000"));
         }
         if spec.scenarios.is_empty() {
             return Err(Error::Invalid("scenarios: at least one"));

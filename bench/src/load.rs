@@ -351,6 +351,7 @@ impl Pool {
                 execution: None,
                 queue: None,
                 fallback: None,
+                job_id: None,
             };
             let i = match slot {
                 Ok(i) => i,

@@ -1,5 +1,5 @@
-//! The fault suite, shortened (2 s of traffic per scenario, every scenario): nothing lost, nothing
-//! hung, nothing answered twice, on loopback; between network namespaces too when run as root.
+//! The fault suite, shortened (2 s of traffic per scenario, every scenario, no request floor): nothing
+//! lost, nothing hung, nothing answered twice, no job run twice, on loopback; between network namespaces too when run as root.
 
 mod common;
 
@@ -33,6 +33,7 @@ fn check(spec: &Spec) {
             "{}",
             row.line()
         );
+        assert_eq!(row.duplicate_executions.unwrap_or(0), 0, "{}", row.line());
         assert!(row.passed, "{}", row.line());
     }
 }
@@ -41,6 +42,7 @@ fn check(spec: &Spec) {
 fn no_request_is_lost_or_hung_under_any_fault() {
     check(&Spec {
         seconds: 2.0,
+        min_requests: 0,
         ..Spec::default()
     });
 }
@@ -54,6 +56,7 @@ fn peer_faults_between_network_namespaces() {
     use chaos::Scenario::{Cut, Freeze, Kill};
     check(&Spec {
         seconds: 2.0,
+        min_requests: 0,
         network: Network::Netns,
         scenarios: vec![Kill, Freeze, Cut],
         ..Spec::default()

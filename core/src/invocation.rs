@@ -4,7 +4,9 @@
 //! ```text
 //! new ─▶ start ─┬─▶ Done(RunLocal(mode) | Reject(reason))
 //!               ├─▶ Forward(peer) ─▶ forwarded(Done)                     ─▶ Done(Answered)
-//!               │                  └ forwarded(Refused|Failed|TimedOut)  ─▶ Done(RunLocal(Queue)) + fallback
+//!               │                  ├ forwarded(Refused|Failed)           ─▶ Done(RunLocal(Queue)) + fallback
+//!               │                  └ forwarded(TimedOut|Lost) ─▶ Cancel(peer) ─▶ cancelled(No) ─▶ RunLocal + fallback
+//!               │                                                         └ cancelled(Yes|Unknown) ─▶ Done(Unanswered)
 //!               └─▶ Probe(peers) ─▶ probed ─┬─▶ WaitUntil(t) ─▶ waited ─▶ after_probe …
 //!                                           └─▶ after_probe ─▶ Done(…) | Forward(peer) ─▶ …
 //! ```
@@ -12,7 +14,9 @@
 //! The caller (the node's HTTP handler, the simulator) performs each step — probes, sleeps, forwards,
 //! admits and runs — and feeds the result back; the machine holds every rule about what comes next:
 //! override headers, the scheduler's decision, Tau, the single fallback after a forward that did not
-//! produce the answer, and the guard that a job is never forwarded to a peer that may not take it (one
+//! produce the answer — only when the job surely did not run on the peer (at most once: after a
+//! timeout or a broken connection the peer is asked to cancel, and the job runs here only if it
+//! answers "not run") — and the guard that a job is never forwarded to a peer that may not take it (one
 //! outside the view, so on the job's path or not serving its function, or one whose probe failed).
 //!
 //! Time is an input (`now`, the time since the job reached this node) and randomness is the caller's.
@@ -23,6 +27,7 @@ use std::time::Duration;
 
 use rand::RngCore;
 
+use crate::jobs::Executed;
 use crate::scheduler::{
     Admission, Decision, ForwardScheduler, JobMeta, Learning, MAX_PROBES, NoScheduler, NodeView,
     Note, PeerId, Probe, ProbeResult, RejectReason, RejectScheduler, Scheduler,
@@ -96,8 +101,10 @@ pub enum ForwardOutcome {
     Refused,
     /// The peer could not be used (unknown, unreachable, unauthorised, garbage).
     Failed,
-    /// The peer did not answer within the forward timeout.
+    /// The peer did not answer within the forward timeout (it may have run the job).
     TimedOut,
+    /// The connection broke after the job was sent, without an answer (it may have run the job).
+    Lost,
 }
 
 /// What the caller does next.
@@ -109,6 +116,9 @@ pub enum Step {
     WaitUntil(Duration),
     /// Send the job to this peer, then call [`Invocation::forwarded`].
     Forward(PeerId),
+    /// Ask this peer to cancel the job it was sent (it may have run it), then call
+    /// [`Invocation::cancelled`] with its answer ([`Executed::Unknown`] when there is none).
+    Cancel(PeerId),
     /// Terminal: the machine has nothing more to decide.
     Done(End),
 }
@@ -122,6 +132,9 @@ pub enum End {
     Reject(RejectReason),
     /// The peer's answer is the client's.
     Answered,
+    /// The forward ended without an answer and the job may have run on the peer (`Yes` or
+    /// `Unknown`): it must not run again, so the client gets a timeout saying so.
+    Unanswered(Executed),
 }
 
 impl Step {
@@ -150,6 +163,7 @@ enum State {
     Probing(Probe),
     Waiting(Duration),
     Forwarding(PeerId),
+    Cancelling(PeerId),
     Done(End),
 }
 
@@ -219,6 +233,7 @@ impl Invocation {
         match self.state {
             State::Done(end) => Step::Done(end),
             State::Forwarding(peer) => Step::Forward(peer),
+            State::Cancelling(peer) => Step::Cancel(peer),
             State::Waiting(at) => Step::WaitUntil(at),
             State::Probing(p) => Step::Probe(p),
             // A result fed before `start` is a driver's bug; the job must not be lost to it: it runs
@@ -287,8 +302,9 @@ impl Invocation {
         self.after_probe(scheduler, view, rng)
     }
 
-    /// How the forward of [`Step::Forward`] ended. Anything but `Done` falls back once to running the
-    /// job here (queue rules apply), saying why.
+    /// How the forward of [`Step::Forward`] ended. A refusal or a failure before the job reached the
+    /// peer falls back once to running the job here (queue rules apply), saying why; a timeout or a
+    /// broken connection first asks the peer to cancel ([`Step::Cancel`]).
     pub fn forwarded(&mut self, outcome: ForwardOutcome) -> Step {
         let State::Forwarding(peer) = self.state else {
             return self.pending();
@@ -298,7 +314,25 @@ impl Invocation {
             ForwardOutcome::Done => self.finish(End::Answered),
             ForwardOutcome::Refused => self.fall_back(fallback::PEER_REFUSED),
             ForwardOutcome::Failed => self.fall_back(fallback::PEER_FAILED),
-            ForwardOutcome::TimedOut => self.fall_back(fallback::PEER_TIMEOUT),
+            ForwardOutcome::TimedOut | ForwardOutcome::Lost => {
+                self.state = State::Cancelling(peer);
+                Step::Cancel(peer)
+            }
+        }
+    }
+
+    /// The peer's answer to the cancel of [`Step::Cancel`] (`Unknown` when it gave none): the job
+    /// runs here only if it surely did not run there.
+    pub fn cancelled(&mut self, executed: Executed) -> Step {
+        if !matches!(self.state, State::Cancelling(_)) {
+            return self.pending();
+        }
+        match (executed, self.forward) {
+            (Executed::No, Some((_, ForwardOutcome::Lost))) => {
+                self.fall_back(fallback::PEER_FAILED)
+            }
+            (Executed::No, _) => self.fall_back(fallback::PEER_TIMEOUT),
+            (ran, _) => self.finish(End::Unanswered(ran)),
         }
     }
 

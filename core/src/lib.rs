@@ -6,6 +6,8 @@
 //! - [`invocation`]: the invocation state machine — override headers, decision, probes, Tau, forward,
 //!   local run or reject, the outcome of a forward and the one fallback — driven by the node's HTTP
 //!   handler and by the simulator.
+//! - [`jobs`]: at most once — an executor's bounded, time-limited table of the job ids it received,
+//!   which refuses a second copy and answers an origin's cancel truthfully.
 //! - [`admission`]: the K-slot + queue admission rule as pure predicates, and `Sequential`, the rule on
 //!   plain counters for single-threaded callers.
 //! - [`learning`]: the learning agent (Q-table, policy, TD learner, EID window) shared by a node's
@@ -20,6 +22,7 @@
 
 pub mod admission;
 pub mod invocation;
+pub mod jobs;
 
 pub mod learning;
 pub mod load;

@@ -99,6 +99,14 @@ pub struct Call<'a> {
     pub headers: Headers<'a>,
     /// The request body.
     pub body: &'a [u8],
+    /// The job's id (`X-P2pfaas-Job-Id` to an HTTP function, `Http_X_P2pfaas_Job_Id` to a process).
+    pub job_id: Option<&'a str>,
+}
+
+/// The job id as an extra request header for functions behind HTTP (it wins over a client's header
+/// of that name).
+pub(crate) fn job_header<'a>(call: &Call<'a>) -> Option<(&'static str, &'a [u8])> {
+    call.job_id.map(|id| ("X-P2pfaas-Job-Id", id.as_bytes()))
 }
 
 /// A function's reply, filled in by the backend.

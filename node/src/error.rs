@@ -4,6 +4,7 @@
 //! formatted strings; only admin-route validation errors carry a message.
 
 use crate::http::codec;
+use crate::jobs::Executed;
 use crate::scheduler::RejectReason;
 
 /// Where an error came from (pingora style), for logs and metrics.
@@ -97,6 +98,26 @@ pub enum Error {
     /// The job was forwarded, the peer failed, and it could not run here either.
     #[error("forwarding failed and the job cannot run here: {0}")]
     PeerFailed(String),
+    /// A forward got no answer (timed out, or the connection broke after the job was sent) and the
+    /// peer may have run the job: it does not run again here (at most once).
+    #[error("the peer did not answer and may have run the job (executed: {})", .executed.as_str())]
+    ForwardTimeout {
+        /// Whether the peer ran it, as far as its answer to the cancel says.
+        executed: Executed,
+        /// The connection broke (else it timed out).
+        lost: bool,
+    },
+    /// A peer's job whose id this node already received: this copy never runs.
+    #[error("duplicate job id: a copy already came here (executed: {})", .executed.as_str())]
+    DuplicateJob {
+        /// What became of the first copy.
+        executed: Executed,
+        /// The first copy's status, once it ended.
+        status: Option<u16>,
+    },
+    /// The origin cancelled this peer's job before it started; it never runs.
+    #[error("the job was cancelled by its origin")]
+    Cancelled,
     /// A forwarded job came back to a node already on its path, or travelled too far.
     #[error("loop detected: this node is already on the job's path")]
     LoopDetected,
@@ -121,7 +142,11 @@ impl Error {
             Self::FunctionTimeout | Self::FunctionUnreachable(_) | Self::FunctionFailed(_) => {
                 Origin::Backend
             }
-            Self::PeerFailed(_) | Self::LoopDetected => Origin::Internal,
+            Self::PeerFailed(_)
+            | Self::LoopDetected
+            | Self::ForwardTimeout { .. }
+            | Self::DuplicateJob { .. }
+            | Self::Cancelled => Origin::Internal,
             Self::Overloaded(_) | Self::Rejected(_) | Self::Persist(_) => Origin::Internal,
         }
     }

@@ -15,6 +15,7 @@
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
 //! - [`node`] / [`worker`]: state shared by all workers / owned by one.
+//! - [`jobs`]: at most once — ids for the jobs this node originates and the table of ids it received.
 //! - [`auth`]: HMAC-SHA256 signatures with a cluster key for peer and admin calls.
 //! - [`snapshot`]: the dashboard's per-second node snapshot, cluster frame and SSE framing.
 //! - [`history`]: the dashboard's last five minutes of this node, a fixed lock-free ring.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod jobs;
 pub use p2pfaas_core::learning;
 pub mod load;
 pub mod metrics;

@@ -74,6 +74,8 @@ pub struct Node {
     pub peers: crate::peers::PeerTable,
     /// Signatures for peer and admin calls.
     pub auth: crate::auth::Auth,
+    /// Job ids: those this node gives out and those it received (at most once).
+    pub jobs: crate::jobs::Jobs,
     /// SWIM membership, set up once the listener is bound.
     pub gossip: OnceLock<crate::peers::gossip::Gossip>,
     /// The last five minutes, one record per second: written by worker 0's recorder, read lock-free
@@ -222,6 +224,7 @@ impl Node {
                 config.auth.replay_window,
             ),
             history: crate::history::Ring::new(),
+            jobs: crate::jobs::Jobs::new(config.peers.forward_timeout),
             load: Arc::new(load::Shared::new()),
             blocking: Pool::new(blocking_size(
                 &config,

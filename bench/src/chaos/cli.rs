@@ -1,5 +1,5 @@
-//! `p2pfaas-bench chaos [SPEC.toml] [--out DIR] [--node-bin PATH] [--seconds S] [--network KIND]
-//! [--only NAME,…] [--quiet]`: parses the flags, runs the suite, writes `DIR/chaos.{md,json}`, prints
+//! `p2pfaas-bench chaos [SPEC.toml] [--out DIR] [--node-bin PATH] [--seconds S] [--min-requests N]
+//! [--network KIND] [--only NAME,…] [--quiet]`: parses the flags, runs the suite, writes `DIR/chaos.{md,json}`, prints
 //! the table, and exits 1 when any scenario failed (64 on bad flags).
 
 use std::ffi::OsString;
@@ -14,14 +14,16 @@ use crate::experiment::spec::Network;
 
 /// Usage lines for the binary's help.
 pub const USAGE: &str = "\
-  p2pfaas-bench chaos [SPEC.toml] [--out DIR] [--node-bin PATH] [--seconds S] [--network KIND]
-                      [--only NAME,…] [--requests] [--quiet]
+  p2pfaas-bench chaos [SPEC.toml] [--out DIR] [--node-bin PATH] [--seconds S] [--min-requests N]
+                      [--network KIND] [--only NAME,…] [--requests] [--quiet]
       the fault suite: per scenario a fresh 3-node cluster under traffic with one fault injected;
       every request must be answered (ok, reject or error) in time; writes DIR/chaos.{md,json} and
-      exits 1 if any request was lost or hung (scenarios: overload kill freeze cut degrade hang
-      crash garbage garbage-http silent-peer disk-full)
+      exits 1 if any request was lost or hung or any job ran twice (scenarios: overload kill
+      freeze freeze-overload cut reset degrade hang crash garbage flood orphan hang-http
+      garbage-http silent-peer disk-full slow-clients slow-peer reorder)
       --out DIR              default results/chaos-<unix time>
-      --seconds S            traffic per scenario (default 6)
+      --seconds S            traffic per scenario (default 6; longer when needed for --min-requests)
+      --min-requests N       fewest requests per scenario (default 1000 in release builds, 0 in debug)
       --network KIND         loopback (default) or netns (root)
       --only NAME,…          these scenarios, in this order
       --requests             also write every request to DIR/requests-<scenario>.csv
@@ -58,7 +60,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if report.passed() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("p2pfaas-bench chaos: some requests were lost or hung (see the table)");
+        eprintln!(
+            "p2pfaas-bench chaos: some scenarios failed: requests lost or hung, or jobs run twice (see the table)"
+        );
         ExitCode::FAILURE
     }
 }
@@ -68,6 +72,7 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
     let (mut path, mut out, mut node_bin) = (None, None, None);
     let (mut seconds, mut network, mut only, mut progress) = (None, None, None, true);
     let mut requests = false;
+    let mut min_requests = None;
     let err = |e: lexopt::Error| e.to_string();
     while let Some(arg) = parser.next().map_err(err)? {
         match arg {
@@ -77,6 +82,10 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
             Arg::Long("seconds") => {
                 let s: f64 = parser.value().map_err(err)?.parse().map_err(err)?;
                 seconds = Some(s);
+            }
+            Arg::Long("min-requests") => {
+                let n: u64 = parser.value().map_err(err)?.parse().map_err(err)?;
+                min_requests = Some(n);
             }
             Arg::Long("network") => {
                 let v = parser.value().map_err(err)?.string().map_err(err)?;
@@ -117,6 +126,12 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
     }
     if let Some(n) = network {
         spec.network = n;
+    }
+    if let Some(n) = min_requests {
+        if n > 1_000_000 {
+            return Err("--min-requests: at most 1000000".to_owned());
+        }
+        spec.min_requests = n;
     }
     if let Some(o) = only {
         spec.scenarios = o;

@@ -77,7 +77,7 @@ impl Drop for Garbage {
 
 /// Accepts until stopped; `each` gets every connection on the accept thread. Connections `each` does
 /// not close are kept open (held in a list) until the stop.
-fn serve(
+pub(super) fn serve(
     listen: SocketAddr,
     each: impl Fn(TcpStream) + Send + 'static,
 ) -> io::Result<(SocketAddr, Arc<AtomicBool>)> {

@@ -22,6 +22,9 @@ pub struct Tally {
     lost: u64,
     hung: u64,
     duplicates: u64,
+    /// Answers that met the forward timeout: a 504 `forward_timeout`/`forward_lost`, or a local run
+    /// after the peer answered the cancel with "not run" (fallback `peer_timeout`).
+    forward_timeouts: u64,
     /// Rejected or failed answers without `X-P2pfaas-Reject-Reason` and a JSON body's worth of reason.
     unexplained: u64,
     latencies_ns: Vec<i64>,
@@ -43,6 +46,11 @@ impl Tally {
             None => r.status.to_string(),
         };
         *self.statuses.entry(key).or_default() += 1;
+        let timed_out = matches!(
+            r.reject_reason.as_deref(),
+            Some("forward_timeout" | "forward_lost")
+        ) || r.fallback.as_deref() == Some("peer_timeout");
+        self.forward_timeouts += u64::from(timed_out);
         match (r.status, r.error) {
             (0, Some("timeout")) => self.hung += 1,
             // The connection was closed (or broke) with the request on it and no answer.
@@ -91,6 +99,17 @@ pub struct Allowance {
     pub why: &'static str,
 }
 
+/// What the scenario's counting function saw, across every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Executions {
+    /// Executions started.
+    pub total: u64,
+    /// Executions beyond the first of a job id (must be 0: at most once).
+    pub duplicates: u64,
+    /// Executions without a job id (must be 0: every node sends one).
+    pub without_id: u64,
+}
+
 /// One scenario's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -112,6 +131,16 @@ pub struct Row {
     pub hung: u64,
     /// Requests answered twice (must be 0).
     pub duplicates: u64,
+    /// Seconds of traffic.
+    pub seconds: f64,
+    /// Requests that met the forward timeout (504 `forward_timeout`/`forward_lost`, or run at the
+    /// origin after the peer's "not run").
+    pub forward_timeouts: u64,
+    /// Jobs executed more than once anywhere in the cluster (executions beyond the first), where the
+    /// scenario's function counts (`null` where it cannot: the function is the fault).
+    pub duplicate_executions: Option<u64>,
+    /// The counting function's totals, where it counts.
+    pub executions: Option<Executions>,
     /// 4xx/5xx answers without `X-P2pfaas-Reject-Reason`.
     pub unexplained: u64,
     /// p99 latency of answered requests, ms.
@@ -162,6 +191,10 @@ impl Row {
             lost,
             hung: tally.hung,
             duplicates: tally.duplicates,
+            seconds: 0.0,
+            forward_timeouts: tally.forward_timeouts,
+            duplicate_executions: None,
+            executions: None,
             unexplained: tally.unexplained,
             p99_ms: ms(percentile(&latencies, 99.0)),
             max_ms: ms(latencies.last().copied().unwrap_or(0)),
@@ -172,10 +205,31 @@ impl Row {
         }
     }
 
+    /// Adds what the counting function saw (where it counts): a job executed twice, or an
+    /// execution without an id, fails the row.
+    pub fn count_executions(&mut self, executions: Option<Executions>) {
+        self.executions = executions;
+        self.duplicate_executions = executions.map(|e| e.duplicates);
+        let Some(e) = executions else {
+            return;
+        };
+        if e.duplicates > 0 {
+            self.findings
+                .push(format!("{} duplicate executions", e.duplicates));
+            self.passed = false;
+        }
+        if e.without_id > 0 {
+            self.findings
+                .push(format!("{} executions without a job id", e.without_id));
+            self.passed = false;
+        }
+    }
+
     /// One progress line.
     pub fn line(&self) -> String {
         format!(
-            "{:<12} {} sent {} ok {} rejected {} errors {} lost {} hung {} p99 {:.1} ms {:?}{}",
+            "{:<12} {} sent {} ok {} rejected {} errors {} lost {} hung {} fwd-timeouts {} \
+             dup-exec {} p99 {:.1} ms {:?}{}",
             self.scenario,
             if self.passed { "PASS" } else { "FAIL" },
             self.sent,
@@ -184,6 +238,8 @@ impl Row {
             self.errors,
             self.lost,
             self.hung,
+            self.forward_timeouts,
+            dup(self.duplicate_executions),
             self.p99_ms,
             self.statuses,
             if self.findings.is_empty() {
@@ -193,6 +249,11 @@ impl Row {
             }
         )
     }
+}
+
+/// A duplicate-execution count, or `–` where the function cannot count.
+fn dup(n: Option<u64>) -> String {
+    n.map_or_else(|| "–".to_owned(), |n| n.to_string())
 }
 
 /// The suite's results with their provenance.
@@ -216,7 +277,7 @@ impl Report {
     /// A report of `rows`, stamped now.
     pub fn new(spec: Spec, rows: Vec<Row>) -> Self {
         Self {
-            schema: "p2pfaas-bench-chaos/1",
+            schema: "p2pfaas-bench-chaos/2",
             commit: crate::experiment::commit(),
             machine: crate::experiment::machine(),
             date: crate::experiment::utc_now(),
@@ -233,22 +294,30 @@ impl Report {
     /// The fault table.
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "# Fault suite\n\n{} · {} · {} · {} s of traffic per scenario, {:?}\n\n\
-             | scenario | fault | sent | ok | rejected | errors | lost | hung | p99 ms | max ms | verdict |\n\
-             |---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
-            self.date, self.commit, self.machine, self.spec.seconds, self.spec.network
+            "# Fault suite\n\n{} · {} · {} · at least {} s and {} requests per scenario, {:?}\n\n\
+             | scenario | fault | s | sent | ok | rejected | errors | lost | hung | fwd timeouts | dup exec | p99 ms | max ms | verdict |\n\
+             |---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n",
+            self.date,
+            self.commit,
+            self.machine,
+            self.spec.seconds,
+            self.spec.min_requests,
+            self.spec.network
         );
         for r in &self.rows {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |\n",
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |\n",
                 r.scenario,
                 r.fault,
+                r.seconds,
                 r.sent,
                 r.ok,
                 r.rejected,
                 r.errors,
                 r.lost,
                 r.hung,
+                r.forward_timeouts,
+                dup(r.duplicate_executions),
                 r.p99_ms,
                 r.max_ms,
                 if r.passed { "pass" } else { "**FAIL**" }
@@ -319,6 +388,7 @@ mod tests {
             execution: None,
             queue: None,
             fallback: None,
+            job_id: None,
         }
     }
 
@@ -354,5 +424,40 @@ mod tests {
         assert_eq!((row.duplicates, row.unexplained), (1, 1));
         assert!(!row.passed);
         assert!(row.findings.iter().any(|f| f.contains("never accounted")));
+    }
+
+    #[test]
+    fn forward_timeouts_are_counted_and_a_duplicate_execution_fails_the_row() {
+        let mut t = Tally::default();
+        t.add(&record(0, 200, None));
+        let mut timed_out = record(1, 504, None);
+        timed_out.reject_reason = Some("forward_timeout".into());
+        t.add(&timed_out);
+        let mut ran_here = record(2, 200, None);
+        ran_here.fallback = Some("peer_timeout".into());
+        t.add(&ran_here);
+        let allow = Allowance {
+            lost: 0,
+            hung: 0,
+            needs_ok: true,
+            why: "test",
+        };
+        let mut row = Row::new("t".into(), "none".into(), t, allow, Vec::new());
+        assert_eq!(row.forward_timeouts, 2);
+        assert!(row.passed);
+        let clean = Executions {
+            total: 3,
+            duplicates: 0,
+            without_id: 0,
+        };
+        row.count_executions(Some(clean));
+        assert!(row.passed);
+        assert_eq!(row.duplicate_executions, Some(0));
+        row.count_executions(Some(Executions {
+            duplicates: 1,
+            ..clean
+        }));
+        assert!(!row.passed);
+        assert_eq!(row.duplicate_executions, Some(1));
     }
 }

@@ -3,17 +3,25 @@
 //! run and healed at ⅗ where it can be. Every node runs with a 1 s forward timeout and every process
 //! function with a 500 ms timeout, so every answer is due within [`BOUND`]; the client gives up at
 //! [`CLIENT_TIMEOUT`] and counts the request as hung.
+//!
+//! Where the fault is not the function's, the function is `count`: one [`Counter`] per node, all
+//! recording the job id of every execution, so the row says how many jobs ran more than once in the
+//! whole cluster (`duplicate_executions`, which must be 0: at most once; on loopback only, where the
+//! counters listen). A run lasts `seconds`, or
+//! longer when that is too short for the spec's `min_requests` at the scenario's rate.
 
 use std::fmt;
 use std::io::{Read as _, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::counter::{Counter, Counts, Pace};
 use super::fault::{DiskFull, Garbage, Silent, SlowClients};
-use super::report::{Allowance, Row, Tally};
+use super::report::{Allowance, Executions, Row, Tally};
 use super::{Options, Spec};
 use crate::arrivals::{Process, Profile};
 use crate::experiment::cluster::{Cluster, Extras};
@@ -32,6 +40,26 @@ const SLOW_CLIENTS: usize = 1000;
 
 /// Jobs per second one node serves: K / service time.
 const CAPACITY: f64 = 2.0 / 0.05;
+
+/// The counting function's pace: the fixed 50 ms of the built-in `work`.
+const FAST: Duration = Duration::from_millis(50);
+
+/// The slow peer's slow calls: past the 1 s forward timeout.
+const SLOW: Duration = Duration::from_millis(1300);
+
+/// Share of the slow peer's calls that are slow.
+const SLOW_SHARE: f64 = 0.4;
+
+/// Slots per node in the slow-peer scenario: room for the slow calls, so the forward timeout (not a
+/// full queue) is what the traffic meets.
+const SLOW_PEER_SLOTS: usize = 16;
+
+/// The slow-peer scenario must push at least this share of its requests past the forward timeout
+/// (checked on runs of [`FULL_SIZE`] requests or more, where the share is steady).
+const MIN_TIMEOUT_SHARE: f64 = 0.1;
+
+/// Requests from which a run counts as full size.
+const FULL_SIZE: u64 = 500;
 
 /// Every node's extra config: short forward timeout, functions that misbehave, quick shutdown, and
 /// no idle-connection reaping during a run (a server closing an idle keep-alive connection races the
@@ -103,6 +131,11 @@ pub enum Scenario {
     DiskFull,
     /// 1000 clients connect to the entry node and stall mid-request.
     SlowClients,
+    /// A peer's function takes longer than the forward timeout on a share of its calls.
+    SlowPeer,
+    /// A peer's links hold chunks back for up to 1.5 s, so messages on different connections arrive
+    /// out of order (a cancel before its job).
+    Reorder,
 }
 
 impl Scenario {
@@ -126,6 +159,8 @@ impl Scenario {
             Self::SilentPeer,
             Self::DiskFull,
             Self::SlowClients,
+            Self::SlowPeer,
+            Self::Reorder,
         ]
     }
 
@@ -149,6 +184,8 @@ impl Scenario {
             Self::SilentPeer => "silent-peer",
             Self::DiskFull => "disk-full",
             Self::SlowClients => "slow-clients",
+            Self::SlowPeer => "slow-peer",
+            Self::Reorder => "reorder",
         }
     }
 }
@@ -170,6 +207,8 @@ struct Plan {
     rate: f64,
     /// Node indices the traffic enters through.
     targets: &'static [usize],
+    /// K on every node.
+    slots: usize,
     allowed: Allowance,
     network: Network,
 }
@@ -186,9 +225,15 @@ fn why(scenario: Scenario) -> &'static str {
         | Scenario::Cut
         | Scenario::Reset
         | Scenario::Degrade
-        | Scenario::SilentPeer => {
+        | Scenario::SilentPeer
+        | Scenario::Reorder => {
             "traffic enters through n0, which is healthy: a faulty peer may cost at most the 1 s \
-             forward timeout, then a fallback (run locally, or reject with a reason)."
+             forward timeout and a cancel, then a fallback (run locally, or reject with a reason) or \
+             a 504 saying whether the job ran; no job runs twice."
+        }
+        Scenario::SlowPeer => {
+            "a slow call is a forward timeout, not a fault: n0 cancels it and runs the job itself only \
+             if n1 answers that it did not run; no job runs twice, every request gets one answer."
         }
         Scenario::Hang
         | Scenario::Crash
@@ -223,17 +268,24 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         Scenario::Overload => (
             "10× capacity into every node",
             ("PowerOfNScheduler", &["1", "1", "true", "1"][..]),
-            "work",
+            "count",
             10.0 * CAPACITY,
             &[0, 1, 2][..],
             true,
         ),
-        Scenario::Kill => ("SIGKILL n1", forward, "work", 30.0, &[0][..], true),
-        Scenario::Freeze => ("SIGSTOP n1, SIGCONT", forward, "work", 30.0, &[0][..], true),
+        Scenario::Kill => ("SIGKILL n1", forward, "count", 30.0, &[0][..], true),
+        Scenario::Freeze => (
+            "SIGSTOP n1, SIGCONT",
+            forward,
+            "count",
+            30.0,
+            &[0][..],
+            true,
+        ),
         Scenario::FreezeOverload => (
             "SIGSTOP n1 with n0 at 10× capacity",
             forward,
-            "work",
+            "count",
             10.0 * CAPACITY,
             &[0][..],
             true,
@@ -241,7 +293,7 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         Scenario::Cut => (
             "cut n1's links, heal",
             forward,
-            "work",
+            "count",
             30.0,
             &[0][..],
             true,
@@ -249,7 +301,7 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         Scenario::Degrade => (
             "n1's links +50 ms, 10% loss",
             forward,
-            "work",
+            "count",
             30.0,
             &[0][..],
             true,
@@ -258,16 +310,16 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             "function sleeps 1000 s",
             local,
             "hang",
-            10.0,
+            30.0,
             &[0][..],
             false,
         ),
-        Scenario::Crash => ("function exits 3", local, "crash", 20.0, &[0][..], false),
+        Scenario::Crash => ("function exits 3", local, "crash", 30.0, &[0][..], false),
         Scenario::Garbage => (
             "function prints random bytes",
             local,
             "garbage",
-            20.0,
+            30.0,
             &[0][..],
             true,
         ),
@@ -275,7 +327,7 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             "function prints 256 MiB",
             local,
             "flood",
-            5.0,
+            30.0,
             &[0][..],
             false,
         ),
@@ -283,7 +335,7 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             "function leaves `sleep 999` behind",
             local,
             "orphan",
-            10.0,
+            30.0,
             &[0][..],
             false,
         ),
@@ -291,14 +343,14 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             "HTTP function never answers",
             local,
             "hang-http",
-            10.0,
+            30.0,
             &[0][..],
             false,
         ),
         Scenario::Reset => (
             "n1's connections reset every 100 ms",
             forward,
-            "work",
+            "count",
             30.0,
             &[0][..],
             true,
@@ -307,14 +359,14 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
             "HTTP function: non-HTTP, truncated, closed",
             local,
             "garbage-http",
-            20.0,
+            30.0,
             &[0][..],
             false,
         ),
         Scenario::SilentPeer => (
             "silent peer in init_servers",
             forward,
-            "work",
+            "count",
             30.0,
             &[0][..],
             true,
@@ -322,16 +374,32 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         Scenario::SlowClients => (
             "1000 stalled client connections",
             local,
-            "work",
-            20.0,
+            "count",
+            30.0,
             &[0][..],
             true,
         ),
         Scenario::DiskFull => (
             "n0's data dir full, config writes",
             local,
-            "work",
-            20.0,
+            "count",
+            30.0,
+            &[0][..],
+            true,
+        ),
+        Scenario::SlowPeer => (
+            "n1's function: 1.3 s on 40% of calls (forward timeout 1 s)",
+            forward,
+            "count",
+            30.0,
+            &[0][..],
+            true,
+        ),
+        Scenario::Reorder => (
+            "n1's links hold 20% of chunks up to 1.5 s",
+            forward,
+            "count",
+            30.0,
             &[0][..],
             true,
         ),
@@ -342,12 +410,23 @@ fn plan(scenario: Scenario, network: Network) -> Plan {
         }
         _ => network,
     };
+    // The counting functions listen on the host's loopback, out of the namespaces' reach: between
+    // namespaces the nodes run the built-in `work` and nothing counts executions.
+    let function = match network {
+        Network::Netns if function == "count" => "work",
+        _ => function,
+    };
     Plan {
         fault,
         scheduler,
         function,
         rate,
         targets,
+        slots: if scenario == Scenario::SlowPeer {
+            SLOW_PEER_SLOTS
+        } else {
+            2
+        },
         allowed: allowed(needs_ok),
         network,
     }
@@ -364,8 +443,30 @@ pub(super) fn run(
     let mut extras = Extras {
         proxies: true,
         seeds: Vec::new(),
+        node_extra: Vec::new(),
     };
     let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let counts = Arc::new(Counts::default());
+    let counters = if plan.function == "count" {
+        counters(scenario, &counts, local, seed)?
+    } else {
+        Vec::new()
+    };
+    extras.node_extra = counters
+        .iter()
+        .map(|c| {
+            format!(
+                "[functions.count]\nbackend = \"http\"\nurl = \"http://{}/\"\ntimeout_ms = 2000\n",
+                c.addr()
+            )
+        })
+        .collect();
+    // Long enough for the floor of requests at this scenario's rate.
+    let offered = plan.rate * plan.targets.len() as f64;
+    let seconds = suite
+        .seconds
+        .max(suite.min_requests as f64 * 1.15 / offered)
+        .ceil();
     let silent = match scenario {
         Scenario::SilentPeer | Scenario::HangHttp => Some(Silent::start(local)?),
         _ => None,
@@ -390,14 +491,13 @@ pub(super) fn run(
             g.addr()
         ));
     }
-    let mut spec = cluster_spec(scenario, &plan, &node_config, suite.seconds)?;
+    let mut spec = cluster_spec(scenario, &plan, &node_config, seconds)?;
     spec.nodes.clone_from(&suite.nodes);
     let scheduler = &spec.schedulers[0];
     let cluster = Cluster::start_with(&spec, scheduler, seed, &options.node_binary, &extras)?;
-    let load_spec = load_spec(&plan, &cluster, seed, suite.seconds)?;
+    let load_spec = load_spec(&plan, &cluster, seed, seconds)?;
 
     let mut tally = Tally::default();
-    let seconds = suite.seconds;
     let findings = thread::scope(|s| -> Result<Vec<String>, BoxError> {
         let injector = s.spawn(|| inject(scenario, &cluster, seconds));
         let mut csv = requests_file(options, scenario)?;
@@ -408,6 +508,13 @@ pub(super) fn run(
     })?;
     let mut findings = findings;
     findings.extend(after(scenario, &cluster));
+    // Every node is stopped before counting: no execution is still to start.
+    drop(cluster);
+    let executions = (!counters.is_empty()).then(|| Executions {
+        total: counts.executions(),
+        duplicates: counts.duplicate_executions(),
+        without_id: counts.without_id(),
+    });
     let mut row = Row::new(
         scenario.name().to_owned(),
         plan.fault.to_owned(),
@@ -415,6 +522,28 @@ pub(super) fn run(
         plan.allowed,
         findings,
     );
+    row.seconds = seconds;
+    row.count_executions(executions);
+    let repeated = counts.repeated(5);
+    if !repeated.is_empty() {
+        let ids: Vec<String> = repeated
+            .iter()
+            .map(|(id, n)| format!("{id} ×{n}"))
+            .collect();
+        row.findings
+            .push(format!("jobs run more than once: {}", ids.join(", ")));
+    }
+    if scenario == Scenario::SlowPeer && row.sent >= FULL_SIZE {
+        let share = row.forward_timeouts as f64 / row.sent as f64;
+        if share < MIN_TIMEOUT_SHARE {
+            row.findings.push(format!(
+                "only {:.1}% of requests hit the forward timeout (want ≥ {:.0}%)",
+                share * 100.0,
+                MIN_TIMEOUT_SHARE * 100.0
+            ));
+            row.passed = false;
+        }
+    }
     if row.max_ms > BOUND.as_secs_f64() * 1e3 {
         row.findings.push(format!(
             "an answer took {:.0} ms, over the {BOUND:?} bound",
@@ -422,10 +551,40 @@ pub(super) fn run(
         ));
         row.passed = false;
     }
-    drop(cluster);
     drop(silent);
     drop(garbage);
+    drop(counters);
     Ok(row)
+}
+
+/// One counting function per node, sharing `counts`; in the slow-peer scenario n1's is slow on a
+/// share of its calls.
+fn counters(
+    scenario: Scenario,
+    counts: &Arc<Counts>,
+    local: SocketAddr,
+    seed: u64,
+) -> Result<Vec<Counter>, BoxError> {
+    (0..3)
+        .map(|i| {
+            let slow_share = if scenario == Scenario::SlowPeer && i == 1 {
+                SLOW_SHARE
+            } else {
+                0.0
+            };
+            let pace = Pace {
+                slow_share,
+                slow: SLOW,
+                fast: FAST,
+            };
+            Ok(Counter::start(
+                local,
+                Arc::clone(counts),
+                pace,
+                seed.wrapping_add(i),
+            )?)
+        })
+        .collect()
 }
 
 /// Where a scenario's request records go: a CSV file, or nowhere.
@@ -457,11 +616,12 @@ fn cluster_spec(
     let params: Vec<String> = plan.scheduler.1.iter().map(|p| format!("{p:?}")).collect();
     let text = format!(
         "name = \"chaos-{scenario}\"\n\
-         [cluster]\nnodes = 3\nslots = 2\nqueue_len = 2\nnetwork = \"{network}\"\n\
+         [cluster]\nnodes = 3\nslots = {}\nqueue_len = 2\nnetwork = \"{network}\"\n\
          node_config = '''{node_config}'''\n\
          [function]\nbuiltin = \"sleep\"\nmean_ms = 50\ndistribution = \"{distribution}\"\n\
          [traffic]\nrho = [1.0]\nduration_s = {seconds}\n\
          [[scheduler]]\nname = \"{}\"\nparameters = [{}]\n",
+        plan.slots,
         plan.scheduler.0,
         params.join(", ")
     );
@@ -546,6 +706,13 @@ fn inject(scenario: Scenario, cluster: &Cluster, seconds: f64) -> Result<Vec<Str
             let link = link()?;
             at(0.25);
             link.degrade(0.1, Duration::from_millis(50));
+            at(0.6);
+            link.restore();
+        }
+        Scenario::Reorder => {
+            let link = link()?;
+            at(0.25);
+            link.reorder(0.2, Duration::from_millis(1500));
             at(0.6);
             link.restore();
         }

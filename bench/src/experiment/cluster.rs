@@ -62,6 +62,9 @@ pub struct Extras {
     pub proxies: bool,
     /// More addresses in every node's `init_servers` (e.g. a fake peer that never answers).
     pub seeds: Vec<SocketAddr>,
+    /// Config text appended to node `i`'s (by index; missing: nothing), e.g. a function that behaves
+    /// differently on one node.
+    pub node_extra: Vec<String>,
 }
 
 /// A running cluster; dropping it stops the nodes and removes namespaces and files.
@@ -144,7 +147,10 @@ impl Cluster {
                 .chain(extras.seeds.iter().copied())
                 .map(|a| format!("\"{a}\""))
                 .collect();
-            let config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
+            let mut config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
+            if let Some(extra) = extras.node_extra.get(i) {
+                config.push_str(extra);
+            }
             let node = cluster.spawn(i, &config, binary)?;
             let pid = node.child.id();
             cluster.nodes.push(node);

@@ -6,7 +6,9 @@
 //! a black-holed route holds TCP segments, and delivered on heal), and loss. TCP hides loss from the
 //! application as head-of-line stalls, so a lost chunk is modelled as one retransmission timeout of
 //! extra delay for it and, order being kept, for everything behind it; reordering below TCP looks the
-//! same to the peer, so it needs no mode of its own.
+//! same to the peer. Reordering *across* connections is a mode of its own ([`Link::reorder`]): a chunk
+//! held back for a while on one connection while the others' pass, so a later message (a cancel on a
+//! fresh connection) can overtake an earlier one (the job it cancels).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -43,6 +45,10 @@ struct LinkState {
     loss_ppm: AtomicU32,
     /// Extra one-way delay on top of the proxy's own, in microseconds.
     extra_delay_us: AtomicU32,
+    /// Chance per chunk, in parts per million, that it is held back (reordering across connections).
+    hold_ppm: AtomicU32,
+    /// Longest hold, in microseconds (each held chunk draws uniformly up to it).
+    max_hold_us: AtomicU32,
     /// Both ends of every connection so far, for [`Link::reset`].
     open: Mutex<Vec<TcpStream>>,
 }
@@ -93,9 +99,19 @@ impl Link {
         }
     }
 
-    /// Back to a clean link (no loss, no extra delay, not cut).
+    /// Holds a `share` (0–1) of chunks back for up to `max_hold` each (uniform), keeping order within
+    /// a connection: messages on different connections arrive out of the order they were sent.
+    pub fn reorder(&self, share: f64, max_hold: Duration) {
+        let ppm = (share.clamp(0.0, 1.0) * 1e6) as u32;
+        let us = u32::try_from(max_hold.as_micros()).unwrap_or(u32::MAX);
+        self.state.hold_ppm.store(ppm, Ordering::Relaxed);
+        self.state.max_hold_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Back to a clean link (no loss, no extra delay, no reordering, not cut).
     pub fn restore(&self) {
         self.degrade(0.0, Duration::ZERO);
+        self.reorder(0.0, Duration::ZERO);
         self.heal();
     }
 
@@ -103,15 +119,19 @@ impl Link {
         self.state.cut.load(Ordering::Relaxed)
     }
 
-    /// The extra delay for one chunk: the link's own, plus a retransmission if `draw` (uniform in
-    /// 0..1_000_000) falls under the loss rate.
-    fn penalty(&self, draw: u32) -> Duration {
-        let extra = Duration::from_micros(self.state.extra_delay_us.load(Ordering::Relaxed).into());
-        if draw < self.state.loss_ppm.load(Ordering::Relaxed) {
-            extra + RETRANSMIT
-        } else {
-            extra
+    /// The extra delay for one chunk: the link's own, plus a retransmission if a draw falls under the
+    /// loss rate, plus a hold if another falls under the reordering share.
+    fn penalty(&self, rng: &mut SmallRng) -> Duration {
+        let s = &self.state;
+        let mut extra = Duration::from_micros(s.extra_delay_us.load(Ordering::Relaxed).into());
+        if rng.gen_range(0..1_000_000) < s.loss_ppm.load(Ordering::Relaxed) {
+            extra += RETRANSMIT;
         }
+        if rng.gen_range(0..1_000_000) < s.hold_ppm.load(Ordering::Relaxed) {
+            let max = s.max_hold_us.load(Ordering::Relaxed);
+            extra += Duration::from_micros(rng.gen_range(0..=max).into());
+        }
+        extra
     }
 }
 
@@ -214,7 +234,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, link: Link) -> 
             // Never earlier than the chunk before: a TCP stream keeps its order however it is delayed.
             let mut last = Instant::now();
             while let Ok((due, chunk)) = rx.recv() {
-                let due = (due + link.penalty(rng.gen_range(0..1_000_000))).max(last);
+                let due = (due + link.penalty(&mut rng)).max(last);
                 last = due;
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
@@ -271,8 +291,8 @@ mod tests {
         assert!(rest.is_empty());
     }
 
-    #[test]
-    fn a_cut_link_holds_bytes_until_healed_and_a_reset_closes_both_ends() {
+    /// An echo server for any number of connections.
+    fn echo_server() -> SocketAddr {
         let echo = TcpListener::bind("127.0.0.1:0").expect("bind");
         let echo_addr = echo.local_addr().expect("addr");
         thread::spawn(move || {
@@ -288,6 +308,47 @@ mod tests {
                 });
             }
         });
+        echo_addr
+    }
+
+    #[test]
+    fn reordering_lets_a_later_connection_overtake_and_keeps_each_stream_in_order() {
+        let proxy = DelayProxy::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            echo_server(),
+            Duration::ZERO,
+        )
+        .expect("proxy");
+        proxy.link().reorder(1.0, Duration::from_millis(300));
+        let mut overtaken = 0;
+        for _ in 0..16 {
+            let mut first = TcpStream::connect(proxy.addr()).expect("connect");
+            let mut second = TcpStream::connect(proxy.addr()).expect("connect");
+            first.write_all(b"one").expect("write");
+            first.write_all(b"two").expect("write");
+            thread::sleep(Duration::from_millis(10));
+            second.write_all(b"later").expect("write");
+            let at = |mut s: TcpStream, n: usize| {
+                thread::spawn(move || {
+                    let mut got = vec![0u8; n];
+                    s.read_exact(&mut got).expect("echo");
+                    (Instant::now(), got)
+                })
+            };
+            let (a, b) = (at(first, 6), at(second, 5));
+            let ((a_at, a_got), (b_at, _)) = (a.join().expect("a"), b.join().expect("b"));
+            assert_eq!(&a_got, b"onetwo", "order within a connection");
+            overtaken += usize::from(b_at < a_at);
+        }
+        assert!(
+            overtaken > 0,
+            "no later message ever overtook an earlier one"
+        );
+    }
+
+    #[test]
+    fn a_cut_link_holds_bytes_until_healed_and_a_reset_closes_both_ends() {
+        let echo_addr = echo_server();
         let proxy = DelayProxy::start(
             "127.0.0.1:0".parse().expect("addr"),
             echo_addr,

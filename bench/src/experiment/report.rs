@@ -499,6 +499,7 @@ mod tests {
             execution: ok.then(|| Duration::from_millis(latency_ms) - Duration::from_micros(100)),
             queue: None,
             fallback: None,
+            job_id: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub(crate) struct Answer {
     pub(crate) queue: Option<Duration>,
     /// `X-P2pfaas-Scheduler-Fallback`, when the node did not do what its scheduler chose.
     pub(crate) fallback: Option<String>,
+    /// `X-P2pfaas-Job-Id`.
+    pub(crate) job_id: Option<String>,
 }
 
 /// The fixed bytes of every request of one class to one target (built once, written as is).
@@ -158,6 +160,8 @@ fn parse(buf: &[u8]) -> Result<Option<(Answer, usize)>, ReadError> {
             answer.reject_reason = value.ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("x-p2pfaas-scheduler-fallback") {
             answer.fallback = value.ok().map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("x-p2pfaas-job-id") {
+            answer.job_id = value.ok().map(str::to_owned);
         } else if name.eq_ignore_ascii_case("x-p2pfaas-hops") {
             answer.hops = value.ok().and_then(|v| v.parse().ok());
         } else if name.eq_ignore_ascii_case("x-p2pfaas-peers-list-id") {
@@ -225,6 +229,7 @@ impl Worker {
                 execution: answer.execution,
                 queue: answer.queue,
                 fallback: answer.fallback.map(Cow::Owned),
+                job_id: answer.job_id,
             };
             if self.records.send(record).is_err() || !ok || self.idle.send(self.index).is_err() {
                 break;
@@ -243,7 +248,7 @@ mod tests {
         let raw = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 5\r\n\
                     X-P2pfaas-Reject-Reason: no_free_slot\r\nX-P2pfaas-Hops: 1\r\n\
                     X-P2pfaas-Peers-List-Id: [\"a\", \"b\"]\r\n\
-                    X-P2pfaas-Scheduler-Fallback: peer_refused\r\n\
+                    X-P2pfaas-Scheduler-Fallback: peer_refused\r\nX-P2pfaas-Job-Id: a/3\r\n\
                     X-P2pfaas-Timing-Queue-Seconds: 0.002500\r\n\r\nhelloHTTP/1.1";
         let head_end = raw.len() - "helloHTTP/1.1".len();
         assert_eq!(parse(&raw[..head_end - 1]), Ok(None));
@@ -260,6 +265,7 @@ mod tests {
                 execution: None,
                 queue: Some(Duration::from_micros(2500)),
                 fallback: Some("peer_refused".into()),
+                job_id: Some("a/3".into()),
             }
         );
     }

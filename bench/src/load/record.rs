@@ -6,10 +6,10 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 /// Version of the results CSV; bump when a column changes meaning.
-pub const SCHEMA: &str = "p2pfaas-bench-load/4";
+pub const SCHEMA: &str = "p2pfaas-bench-load/5";
 
 /// The CSV header line (without the leading `#` comment that names schema, host and date).
-pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class,execution_ns,queue_ns,fallback";
+pub const HEADER: &str = "target,seq,intended_ns,send_error_ns,status,latency_ns,reject_reason,hops,executor,error,class,execution_ns,queue_ns,fallback,job_id";
 
 /// What happened to one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub struct Record {
     /// `X-P2pfaas-Scheduler-Fallback`: why the job did not go where the scheduler chose (the decision
     /// core's reasons; the simulator's are the same strings, borrowed).
     pub fallback: Option<Cow<'static, str>>,
+    /// `X-P2pfaas-Job-Id`: the id the origin gave the job (origin machine id / sequence).
+    pub job_id: Option<String>,
 }
 
 impl Record {
@@ -59,7 +61,7 @@ impl Record {
         let clean = |s: &str| s.replace([',', '\n', '\r', '"'], "_");
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.target,
             self.seq,
             self.intended.as_nanos(),
@@ -74,6 +76,7 @@ impl Record {
             ns(self.execution),
             ns(self.queue),
             self.fallback.as_deref().map(clean).unwrap_or_default(),
+            self.job_id.as_deref().map(clean).unwrap_or_default(),
         )
     }
 }
@@ -228,14 +231,15 @@ mod tests {
             execution: Some(Duration::from_millis(20)),
             queue: None,
             fallback: Some("peer_refused".into()),
+            job_id: Some("a/17".into()),
         };
         let mut out = Vec::new();
         r.write_csv(&mut out).expect("to a Vec");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
-            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2,20000000,,peer_refused\n"
+            "1,7,1500000,2100,429,80000,no_free_slot,,node_a,,2,20000000,,peer_refused,a/17\n"
         );
-        assert_eq!(HEADER.split(',').count(), 14);
+        assert_eq!(HEADER.split(',').count(), 15);
         let mut s = Summary::default();
         s.add(&r);
         s.finish();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use p2pfaas_core::admission::{Sequential, Verdict};
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation, Step};
+use p2pfaas_core::jobs::Executed;
 use p2pfaas_core::learning::Rewards;
 use p2pfaas_core::load::{LoadSample, Source};
 use p2pfaas_core::scheduler::{
@@ -36,6 +37,8 @@ const OVERLOADED: u16 = 429;
 const PEER_FAILED: u16 = 502;
 /// Refused by the scheduler (`Error::Rejected`).
 const REJECTED: u16 = 503;
+/// A forward that timed out on a peer that may have run the job (at most once: no fallback).
+const FORWARD_TIMEOUT: u16 = 504;
 
 /// Longest path a job can travel: the origin and the schedulers' largest `MaxHops` (64) hops.
 const MAX_PATH: usize = 65;
@@ -618,6 +621,13 @@ impl<'a> Engine<'a> {
                 }
             }
             Step::Forward(peer) => self.forward(id, peer.0 as usize, now),
+            // A simulated timeout is a forward that never reached the peer: the cancel answers "not
+            // run" and the machine falls back, as a node does after that answer.
+            Step::Cancel(_) => {
+                let top = self.jobs[id as usize].top;
+                let step = self.frames[top as usize].inv.cancelled(Executed::No);
+                self.step(id, step, now);
+            }
             Step::Done(End::RunLocal(mode)) => self.admit(id, mode, now),
             Step::Done(End::Reject(_)) => self.reply(id, REJECTED, now),
             // The peer's own answer (not a success: `done` answers a whole path at once, e.g. a 502
@@ -626,6 +636,8 @@ impl<'a> Engine<'a> {
                 let status = self.jobs[id as usize].status;
                 self.reply(id, status, now);
             }
+            // Never reached here (see `Step::Cancel`); a node answers it 504.
+            Step::Done(End::Unanswered(_)) => self.reply(id, FORWARD_TIMEOUT, now),
         }
     }
 
@@ -917,6 +929,7 @@ impl<'a> Engine<'a> {
                 execution: Some(Duration::from_nanos(job.service_ns)),
                 queue: None,
                 fallback: job.fallback.map(Cow::Borrowed),
+                job_id: None,
             },
             ran_on,
         );

@@ -225,7 +225,6 @@ fn a_forward_ends_answered_or_falls_back_once() {
         (ForwardOutcome::Done, Step::Done(End::Answered), None),
         (ForwardOutcome::Refused, QUEUE, Some("peer_refused")),
         (ForwardOutcome::Failed, QUEUE, Some("peer_failed")),
-        (ForwardOutcome::TimedOut, QUEUE, Some("peer_timeout")),
     ];
     for (fed, step, fallback) in cases {
         let mut s = Scripted::new(Decision::Forward(PeerId(2)), QUEUE_D, None);
@@ -352,7 +351,67 @@ enum Input {
     Probed(Vec<(u32, bool)>, u64),
     Waited,
     Forwarded(u8),
+    Cancelled(u8),
     Start,
+}
+
+const EXECUTED: [Executed; 3] = [Executed::No, Executed::Yes, Executed::Unknown];
+
+#[test]
+fn a_forward_without_an_answer_is_cancelled_and_runs_here_only_if_it_did_not_run_there() {
+    let mut run = Run::new(3);
+    let cases = [
+        (
+            ForwardOutcome::TimedOut,
+            Executed::No,
+            QUEUE,
+            Some("peer_timeout"),
+        ),
+        (
+            ForwardOutcome::Lost,
+            Executed::No,
+            QUEUE,
+            Some("peer_failed"),
+        ),
+        (
+            ForwardOutcome::TimedOut,
+            Executed::Yes,
+            Step::Done(End::Unanswered(Executed::Yes)),
+            None,
+        ),
+        (
+            ForwardOutcome::TimedOut,
+            Executed::Unknown,
+            Step::Done(End::Unanswered(Executed::Unknown)),
+            None,
+        ),
+        (
+            ForwardOutcome::Lost,
+            Executed::Unknown,
+            Step::Done(End::Unanswered(Executed::Unknown)),
+            None,
+        ),
+    ];
+    for (fed, answer, step, fallback) in cases {
+        let mut s = Scripted::new(Decision::Forward(PeerId(2)), QUEUE_D, None);
+        let mut m = Invocation::new(job(0), None);
+        assert_eq!(run.start(&mut m, &mut s), Step::Forward(PeerId(2)));
+        assert_eq!(m.forwarded(fed), Step::Cancel(PeerId(2)));
+        assert_eq!(m.outcome(), None, "not over while cancelling");
+        // Another forward outcome repeats the pending cancel.
+        assert_eq!(m.forwarded(ForwardOutcome::Done), Step::Cancel(PeerId(2)));
+        assert_eq!(m.cancelled(answer), step);
+        let outcome = m.outcome().expect("ended");
+        assert_eq!(outcome.fallback, fallback);
+        assert_eq!(outcome.forward, Some((PeerId(2), fed)));
+        // One answer only.
+        assert_eq!(m.cancelled(Executed::No), step);
+    }
+    // A cancel answer without a pending cancel changes nothing.
+    let mut s = Scripted::new(Decision::Forward(PeerId(2)), QUEUE_D, None);
+    let mut m = Invocation::new(job(0), None);
+    run.start(&mut m, &mut s);
+    assert_eq!(m.cancelled(Executed::No), Step::Forward(PeerId(2)));
 }
 
 fn decision(kind: u8, peer: u32, probe: ProbeSet) -> Decision {
@@ -380,7 +439,8 @@ proptest! {
                     .prop_flat_map(|r| (Just(r), 0u64..60))
                     .prop_map(|(r, t)| Input::Probed(r, t)),
                 Just(Input::Waited),
-                (0u8..4).prop_map(Input::Forwarded),
+                (0u8..5).prop_map(Input::Forwarded),
+                (0u8..3).prop_map(Input::Cancelled),
                 Just(Input::Start),
             ],
             0..8,
@@ -418,8 +478,17 @@ proptest! {
                 Input::Waited => run.waited(&mut m, &mut s),
                 Input::Forwarded(o) => m.forwarded(
                     [ForwardOutcome::Done, ForwardOutcome::Refused, ForwardOutcome::Failed,
-                     ForwardOutcome::TimedOut][usize::from(o)],
+                     ForwardOutcome::TimedOut, ForwardOutcome::Lost][usize::from(o)],
                 ),
+                Input::Cancelled(e) => {
+                    let e = EXECUTED[usize::from(e)];
+                    let next = m.cancelled(e);
+                    // At most once: a job that may have run on the peer never runs here too.
+                    if matches!(before, Step::Cancel(_)) && e != Executed::No {
+                        prop_assert_eq!(next, Step::Done(End::Unanswered(e)));
+                    }
+                    next
+                }
                 Input::Probed(results, now) => {
                     let results: Vec<ProbeResult> = results
                         .iter()

@@ -28,6 +28,7 @@ impl FunctionBackend for Http {
         out: &mut Output,
     ) -> Result<(), BackendError> {
         let target = request_target(&self.target.base_path, call.path, call.query);
+        let job = super::job_header(call);
         let req = ClientRequest {
             method: call.method,
             target: &target,
@@ -35,7 +36,7 @@ impl FunctionBackend for Http {
             authorization: None,
             content_type: call.content_type,
             body: call.body,
-            extra: &[],
+            extra: job.as_slice(),
         };
         // Response limits: the codec defaults (16 KiB head, 4 MiB body), the same as a client request's.
         ctx.pool

@@ -70,6 +70,7 @@ impl FunctionBackend for OpenFaas {
     ) -> Result<(), BackendError> {
         let authorization = self.authorization().await?;
         let target = request_target(&self.path, call.path, call.query);
+        let job = super::job_header(call);
         let req = ClientRequest {
             method: call.method,
             target: &target,
@@ -77,7 +78,7 @@ impl FunctionBackend for OpenFaas {
             authorization,
             content_type: call.content_type,
             body: call.body,
-            extra: &[],
+            extra: job.as_slice(),
         };
         ctx.pool
             .send(&self.config.gateway, &req, out, &ctx.response_limits)

@@ -170,6 +170,13 @@ pub(crate) fn environment<'h>(
     if let Some(ct) = call.content_type.filter(|ct| !ct.contains(&0)) {
         set(&mut vars, "Http_Content_Type".into(), ct.to_vec());
     }
+    if let Some(id) = call.job_id {
+        set(
+            &mut vars,
+            header_var("X-P2pfaas-Job-Id"),
+            id.as_bytes().to_vec(),
+        );
+    }
     set(
         &mut vars,
         "Http_Content_Length".into(),

@@ -159,7 +159,8 @@ pub async fn handle(
         | Route::ClusterFrame
         | Route::History
         | Route::ClusterHistory
-        | Route::Relay { .. } => {
+        | Route::Relay { .. }
+        | Route::PeerCancel => {
             return Err(Error::NoRoute);
         }
     }

@@ -245,6 +245,7 @@ async fn handle(
             Ok(())
         }
         Ok(Route::Relay { node, path }) => relay::handle(w, req, node, path, resp).await,
+        Ok(Route::PeerCancel) => peer::cancel(w, req, resp),
         Ok(other) => admin::handle(w, req, other, resp).await,
         Err(e) => Err(e),
     };

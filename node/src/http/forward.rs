@@ -4,8 +4,10 @@
 //! Every answer a peer gives carries its load, which goes straight into the peer table; a peer that does
 //! not answer a refresh is counted as failing, and after a few failures it leaves every view until it
 //! answers again. A forwarding failure (no connection, timeout, garbage, or a refusal by the peer's own
-//! admission) is returned to the caller, which falls back once; a function error on the executor is a
-//! clean answer and comes back as is.
+//! admission) is returned to the caller, which falls back once — unless the job may have run on the
+//! peer (a timeout, a connection that broke after the job was sent, an answer saying it ran): then the
+//! caller sends a [`cancel`] and runs the job here only if the peer answers that it did not run. A
+//! function error on the executor is a clean answer and comes back as is.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -19,6 +21,8 @@ use super::respond::Response;
 use crate::backend::{Headers, Output};
 use crate::config::PeerProtocol;
 use crate::http::client::{ClientRequest, request_target};
+use crate::http::respond::EXECUTED;
+use crate::jobs::Executed;
 use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
 use crate::peers::{Peer, PeerTable, Snapshot};
 use crate::registry::Function;
@@ -186,7 +190,7 @@ fn is_originals_capacity_reject(answer: &JsonResponse, body: &[u8]) -> bool {
         && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|b| b["code"] == 400)
 }
 
-/// Why a forward did not produce the client's answer; the job never ran on the peer either way.
+/// Why a forward did not produce the client's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForwardError {
     /// The peer answered that it would not take the job (a capacity or scheduling refusal): the
@@ -194,8 +198,11 @@ pub enum ForwardError {
     Refused(String),
     /// The peer is unknown, unreachable, unauthorised or answered garbage.
     Failed(String),
-    /// The peer did not answer within the forward timeout.
+    /// The peer did not answer within the forward timeout (it may have run the job).
     TimedOut(String),
+    /// The connection broke after the job was sent, or the peer's answer says the job may have run
+    /// without answering it (a duplicate, a timeout further on): it may have run.
+    Lost(String),
 }
 
 impl From<String> for ForwardError {
@@ -204,11 +211,16 @@ impl From<String> for ForwardError {
     }
 }
 
-/// Sends the job to `peer` and, on an answer, writes the client's response into `resp`. `Err` carries
-/// the reason when the peer failed or refused before running it.
+/// Sends the job (`job_id`) to `peer` and, on an answer, writes the client's response into `resp`.
+/// `Err` carries the reason when the peer did not answer it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the invocation's parts, borrowed"
+)]
 pub async fn forward(
     w: &Worker,
     inv: &Invocation<'_>,
+    job_id: &str,
     function: &Function,
     id: PeerId,
     timing: Timing,
@@ -258,6 +270,7 @@ pub async fn forward(
             (wire::header::PEERS_ID, ids_json.as_bytes()),
             (wire::header::PEERS_ADDR, addrs_json.as_bytes()),
             (header::TASK_TYPE, task.as_bytes()),
+            (header::JOB_ID, job_id.as_bytes()),
         ];
         add_signature(&mut extra, signed.as_ref());
         let req = ClientRequest {
@@ -271,7 +284,7 @@ pub async fn forward(
         };
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
     } else {
-        let body = json_request(inv, function, &ids, &addrs);
+        let body = json_request(inv, job_id, function, &ids, &addrs);
         let target = format!("/peer/function/{}", function.name());
         let signed = sign(w, &target, &body);
         let mut extra: Vec<(&str, &[u8])> = vec![
@@ -299,15 +312,13 @@ pub async fn forward(
         }
         Ok(Err(e)) => {
             PeerTable::report_failure(&peer.live);
-            let detail = match e {
-                crate::backend::BackendError::Unreachable(d)
-                | crate::backend::BackendError::Failed(d) => d,
-                crate::backend::BackendError::Timeout => "timed out".into(),
-            };
-            return Err(ForwardError::Failed(format!(
-                "peer {}: {detail}",
-                peer.addr
-            )));
+            use crate::backend::BackendError as E;
+            return Err(match e {
+                // No connection: the job was never sent.
+                E::Unreachable(d) => ForwardError::Failed(format!("peer {}: {d}", peer.addr)),
+                E::Failed(d) => ForwardError::Lost(format!("peer {}: {d}", peer.addr)),
+                E::Timeout => ForwardError::TimedOut(format!("peer {}: timed out", peer.addr)),
+            });
         }
         Ok(Ok(())) => {}
     }
@@ -357,6 +368,7 @@ pub(super) fn add_signature<'a>(
 /// The original's JSON body for `inv`.
 fn json_request(
     inv: &Invocation<'_>,
+    job_id: &str,
     function: &Function,
     ids: &[String],
     addrs: &[String],
@@ -384,6 +396,7 @@ fn json_request(
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .unwrap_or_default(),
         headers: Some(headers),
+        job_id: Some(job_id.to_owned()),
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }
@@ -397,6 +410,12 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
             "peer {addr} refused the job ({})",
             String::from_utf8_lossy(reason)
         );
+        // An answer that is not the job's and says it may have run (a duplicate of a job that
+        // ran, a timeout further on): the job must not run again.
+        let executed = out.header(EXECUTED).map(Executed::parse);
+        if executed.is_some_and(|e| e != Some(Executed::No)) {
+            return Err(ForwardError::Lost(detail));
+        }
         return Err(if is_capacity_status(out.status) {
             ForwardError::Refused(detail)
         } else {
@@ -522,4 +541,50 @@ fn write_route(resp: &mut Response, route: Route, own_id: &str, own_addr: &str, 
     resp.header(header::SCHEDULING, scheduling.as_bytes());
     let probing = prepend(t.probing.map_or(0.0, secs), pad(route.probing));
     resp.header(wire::header::PROBING, probing.as_bytes());
+}
+
+/// Path of the cancel route.
+pub const CANCEL_PATH: &str = "/peer/cancel";
+
+/// Asks `peer` to cancel job `job_id` (signed like every peer call), waiting at most the probe
+/// timeout and never past `answer_by`: whether the job ran there, `Unknown` without a clear answer
+/// (the cancel was lost, or the peer is an original node without the route).
+pub async fn cancel(w: &Worker, peer: PeerId, job_id: &str, answer_by: Instant) -> Executed {
+    let snapshot = w.peers();
+    let Some(peer) = snapshot.get(peer) else {
+        return Executed::Unknown;
+    };
+    let body = serde_json::json!({ "job_id": job_id }).to_string();
+    let signed = sign(w, CANCEL_PATH, body.as_bytes());
+    let mut extra: Vec<(&str, &[u8])> = Vec::new();
+    add_signature(&mut extra, signed.as_ref());
+    let req = ClientRequest {
+        method: "POST",
+        target: CANCEL_PATH,
+        headers: Headers::default(),
+        authorization: None,
+        content_type: Some(b"application/json"),
+        body: body.as_bytes(),
+        extra: &extra,
+    };
+    let limits = codec::Limits {
+        max_head_bytes: 16 * 1024,
+        max_headers: codec::MAX_HEADERS,
+        max_body_bytes: 64 * 1024,
+    };
+    let limit = w
+        .node
+        .config
+        .peers
+        .probe_timeout
+        .min(answer_by.saturating_duration_since(Instant::now()));
+    let mut out = Output::default();
+    let sent = monoio::time::timeout(limit, w.pool.send(&peer.target, &req, &mut out, &limits));
+    match sent.await {
+        Ok(Ok(())) if out.status == 200 => out
+            .header(EXECUTED)
+            .and_then(Executed::parse)
+            .unwrap_or(Executed::Unknown),
+        _ => Executed::Unknown,
+    }
 }

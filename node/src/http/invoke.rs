@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::{Duration, Instant};
 
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step};
+use p2pfaas_core::jobs::Arrival;
 use p2pfaas_core::learning::Rewards;
 
 use super::respond::Response;
@@ -58,6 +59,9 @@ pub mod header {
     pub const LEARNING_EPS: &str = "X-P2pfaas-Scheduler-Learning-Eps";
     /// New: why the job did not go where the scheduler chose (e.g. no peer for a forward action).
     pub const FALLBACK: &str = "X-P2pfaas-Scheduler-Fallback";
+    /// New: the job's id (origin machine id + sequence), on every function response and on every
+    /// forwarded job (native protocol; the JSON body's `job_id` in the original's).
+    pub const JOB_ID: &str = "X-P2pfaas-Job-Id";
 }
 
 /// Tracks one job in the per-function and per-task-type counters; undoes exactly what it did on drop.
@@ -150,6 +154,8 @@ pub struct Invocation<'a> {
     pub arrived: Instant,
     /// When this node must have answered.
     pub answer_by: Instant,
+    /// The id a peer gave the job (none for a client's job, or from a peer that sends none).
+    pub job_id: Option<&'a str>,
 }
 
 /// Parses the task-type header: absent means 0; otherwise an integer below the configured count.
@@ -222,6 +228,7 @@ pub async fn invoke(
         path_addrs: Vec::new(),
         arrived: req.arrived,
         answer_by: req.deadline,
+        job_id: None,
     };
     let overrides = if req.has_flag_header(header::BYPASS) {
         Some(Override::Bypass)
@@ -249,13 +256,31 @@ pub async fn execute(
     out: &mut Output,
 ) -> Result<(), Error> {
     let mut note = Note::default();
-    let result = run(w, inv, overrides, function, resp, out, &mut note).await;
+    // At most once: a peer's job whose id came here before never runs again.
+    let received = inv.job_id.filter(|_| inv.external);
+    let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
+        Some(Arrival::Duplicate { executed, status }) => {
+            (Err(Error::DuplicateJob { executed, status }), None)
+        }
+        arrival => (
+            run(w, inv, overrides, function, resp, out, &mut note).await,
+            arrival.and(received),
+        ),
+    };
+    // Only the first copy's answer is its outcome (a refused copy leaves the first's entry alone).
+    if let Some(id) = first {
+        let status = match &result {
+            Ok(()) => resp.status,
+            Err(e) => super::respond::status(e, super::respond::OVERLOADED),
+        };
+        w.node.jobs.end(id, status);
+    }
     let total = inv.arrived.elapsed();
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
         Err(Error::Rejected(_)) => Outcome::Rejected,
-        Err(Error::FunctionTimeout) => Outcome::Timeout,
+        Err(Error::FunctionTimeout | Error::ForwardTimeout { .. }) => Outcome::Timeout,
         Err(_) => Outcome::FunctionError,
     };
     function.metrics(w.index).record(outcome, total);
@@ -338,6 +363,15 @@ async fn run(
     let (name, path) = (function.name(), &inv.path_ids[..]);
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
     let mut machine = Machine::new(job, Some(answer_within));
+    let own;
+    let job_id = match inv.job_id {
+        Some(id) => id,
+        None => {
+            own = w.node.jobs.next_id(|| w.node.peers.own().0);
+            &own
+        }
+    };
+    resp.header(header::JOB_ID, job_id.as_bytes());
     let mut step = w.with_decider(overrides, true, name, path, |s, view, rng| {
         resp.header(header::SCHEDULER, s.full_name().as_bytes());
         machine.start(s, view, rng)
@@ -369,13 +403,18 @@ async fn run(
                 })
             }
             Step::Forward(peer) => {
+                // A peer's job that its origin cancelled meanwhile goes no further.
+                if inv.external && inv.job_id.is_some_and(|id| !w.node.jobs.forward(id)) {
+                    return Err(Error::Cancelled);
+                }
                 let timing = forward::Timing {
                     arrived: inv.arrived,
                     scheduled: *scheduled.get_or_insert_with(Instant::now),
                     probing,
                 };
                 let outcome =
-                    match forward::forward(w, inv, function, peer, timing, resp, out).await {
+                    match forward::forward(w, inv, job_id, function, peer, timing, resp, out).await
+                    {
                         Ok(()) => ForwardOutcome::Done,
                         Err(forward::ForwardError::Refused(_)) => ForwardOutcome::Refused,
                         Err(forward::ForwardError::Failed(reason)) => {
@@ -386,8 +425,16 @@ async fn run(
                             failure = Some(reason);
                             ForwardOutcome::TimedOut
                         }
+                        Err(forward::ForwardError::Lost(reason)) => {
+                            failure = Some(reason);
+                            ForwardOutcome::Lost
+                        }
                     };
                 machine.forwarded(outcome)
+            }
+            Step::Cancel(peer) => {
+                let executed = forward::cancel(w, peer, job_id, inv.answer_by).await;
+                machine.cancelled(executed)
             }
             Step::Done(end) => break end,
         };
@@ -402,9 +449,16 @@ async fn run(
     match end {
         End::Answered => Ok(()),
         End::Reject(reason) => Err(Error::Rejected(reason)),
+        End::Unanswered(executed) => Err(Error::ForwardTimeout {
+            executed,
+            lost: machine
+                .outcome()
+                .and_then(|o| o.forward)
+                .is_some_and(|(_, o)| o == ForwardOutcome::Lost),
+        }),
         // After a refused forward, no room here is this node's capacity reject (429: the cluster is
         // busy); after a failed one, the answer says why the peer failed.
-        End::RunLocal(mode) => run_local(w, inv, function, mode, resp, out, timing)
+        End::RunLocal(mode) => run_local(w, inv, job_id, function, mode, resp, out, timing)
             .await
             .map_err(|e| match (e, failure) {
                 (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
@@ -421,9 +475,14 @@ fn write_fallback(resp: &mut Response, note: &Note) {
 
 /// Admits the job through K slots and the queue, runs the backend, and writes the function's answer with
 /// the timing headers.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the invocation's parts, borrowed"
+)]
 async fn run_local(
     w: &Worker,
     inv: &Invocation<'_>,
+    job_id: &str,
     function: &Function,
     mode: Admission,
     resp: &mut Response,
@@ -449,6 +508,10 @@ async fn run_local(
             Admit::Full => return Err(Error::Overloaded(Overload::Full)),
         },
     };
+    // The point of no return: a peer's job its origin cancelled while it waited never runs.
+    if inv.external && inv.job_id.is_some_and(|id| !w.node.jobs.start(id)) {
+        return Err(Error::Cancelled);
+    }
     occupancy.run();
 
     let started = Instant::now();
@@ -460,6 +523,7 @@ async fn run_local(
         content_type: inv.content_type,
         headers: inv.headers,
         body: inv.body,
+        job_id: Some(job_id),
     };
     let http = &node.config.http;
     let ctx = Context {

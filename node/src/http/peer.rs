@@ -3,6 +3,10 @@
 //! with its hop count and path, so MaxHops limits hold and a node already on the path is never chosen;
 //! a job that reaches a node on its own path is refused as a loop (508).
 //!
+//! A job carries its id (`X-P2pfaas-Job-Id`, or the JSON body's `job_id`): a copy of an id already
+//! received never runs (at most once), and `POST /peer/cancel` tells whether it ran and stops it if it
+//! has not started.
+//!
 //! Every answer, errors included, states that this node speaks native and carries its load, so the
 //! sender's cached view stays fresh without extra probes.
 
@@ -14,6 +18,7 @@ use super::invoke::{self, Invocation, header};
 use super::respond::{self, Response};
 use crate::backend::{Headers, Output};
 use crate::error::Error;
+use crate::jobs;
 use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
 use crate::registry::Function;
 use crate::worker::Worker;
@@ -146,8 +151,42 @@ async fn native_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
+        job_id: job_id(req.header(header::JOB_ID))?,
     };
     invoke::execute(w, &inv, None, &function, resp, out).await
+}
+
+/// A job id from a peer, checked (see [`jobs::valid_id`]); absent from a peer that sends none.
+fn job_id(raw: Option<&[u8]>) -> Result<Option<&str>, Error> {
+    match raw {
+        None => Ok(None),
+        Some(id) if jobs::valid_id(id) => Ok(std::str::from_utf8(id).ok()),
+        Some(_) => Err(Error::BadInput(format!(
+            "{}: expected 1 to {} visible ASCII characters",
+            header::JOB_ID,
+            jobs::MAX_ID_LEN
+        ))),
+    }
+}
+
+/// `POST /peer/cancel` with `{"job_id": …}`: the origin gave up on a job it sent here. A job that has
+/// not started never will; the answer (`X-P2pfaas-Executed` and the body) says whether it ran.
+pub fn cancel(w: &Worker, req: &Request<'_>, resp: &mut Response) -> Result<(), Error> {
+    require_signed(w, req)?;
+    #[derive(serde::Deserialize)]
+    struct Cancel {
+        job_id: String,
+    }
+    let c: Cancel = serde_json::from_slice(req.body)
+        .map_err(|e| Error::BadInput(format!("cancel: expected {{\"job_id\": \"…\"}}: {e}")))?;
+    let id = job_id(Some(c.job_id.as_bytes()))?.unwrap_or_default();
+    let executed = w.node.jobs.cancel(id);
+    resp.header(respond::EXECUTED, executed.as_str().as_bytes());
+    resp.json(
+        200,
+        &serde_json::json!({"job_id": id, "executed": executed.as_str()}),
+    );
+    Ok(())
 }
 
 async fn json_job(
@@ -190,6 +229,7 @@ async fn json_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
+        job_id: job_id(job.job_id.as_deref().map(str::as_bytes))?,
     };
     invoke::execute(w, &inv, None, &function, resp, out).await
 }

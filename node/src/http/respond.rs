@@ -113,16 +113,24 @@ mod code {
     pub(super) const REJECTED: u32 = 401;
 }
 
+/// Whether the job ran (`yes`, `no`, `unknown`) on answers where that is in doubt: a forward
+/// timeout, a duplicate job, a cancel.
+pub const EXECUTED: &str = "X-P2pfaas-Executed";
+
+/// On a duplicate job's refusal: the first copy's status, once it ended.
+pub const FIRST_STATUS: &str = "X-P2pfaas-Job-First-Status";
+
 /// Status of a capacity reject for a native p2pfaas peer: always a refusal it recognises (and may then
 /// run the job elsewhere), whatever `compat.reject_status` says for clients and original nodes.
 pub const OVERLOADED: u16 = 429;
 
-/// Turns `err` into the response: status, code, message, and the reason and retry headers.
-/// `reject_status` is the status of a capacity reject (`compat.reject_status`, or [`OVERLOADED`] for a
-/// native peer). Headers already set (e.g. `X-P2pfaas-Scheduler`, a measured `Retry-After`) are kept;
-/// the body is replaced.
-pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
-    let (status, code) = match err {
+/// The HTTP status `err` becomes (see [`error`]).
+pub fn status(err: &Error, reject_status: u16) -> u16 {
+    status_and_code(err, reject_status).0
+}
+
+fn status_and_code(err: &Error, reject_status: u16) -> (u16, u32) {
+    match err {
         Error::Codec(e) => (e.status(), code::MALFORMED),
         Error::RequestTimeout => (408, code::MALFORMED),
         Error::NoRoute | Error::UnknownFunction => (404, code::NOT_FOUND),
@@ -137,7 +145,17 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
         Error::Persist(_) => (500, code::GENERIC),
         Error::PeerFailed(_) => (502, code::GENERIC),
         Error::LoopDetected => (508, code::GENERIC),
-    };
+        Error::ForwardTimeout { .. } => (504, code::GENERIC),
+        Error::DuplicateJob { .. } | Error::Cancelled => (409, code::GENERIC),
+    }
+}
+
+/// Turns `err` into the response: status, code, message, and the reason and retry headers.
+/// `reject_status` is the status of a capacity reject (`compat.reject_status`, or [`OVERLOADED`] for a
+/// native peer). Headers already set (e.g. `X-P2pfaas-Scheduler`, a measured `Retry-After`) are kept;
+/// the body is replaced.
+pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
+    let (status, code) = status_and_code(err, reject_status);
     match err {
         Error::Overloaded(reason) => {
             resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
@@ -163,6 +181,26 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
         }
         Error::LoopDetected => {
             resp.header("X-P2pfaas-Reject-Reason", b"loop_detected");
+        }
+        Error::ForwardTimeout { executed, lost } => {
+            let reason: &[u8] = if *lost {
+                b"forward_lost"
+            } else {
+                b"forward_timeout"
+            };
+            resp.header("X-P2pfaas-Reject-Reason", reason);
+            resp.header(EXECUTED, executed.as_str().as_bytes());
+        }
+        Error::DuplicateJob { executed, status } => {
+            resp.header("X-P2pfaas-Reject-Reason", b"duplicate_job");
+            resp.header(EXECUTED, executed.as_str().as_bytes());
+            if let Some(s) = status {
+                resp.header_fmt(FIRST_STATUS, format_args!("{s}"));
+            }
+        }
+        Error::Cancelled => {
+            resp.header("X-P2pfaas-Reject-Reason", b"job_cancelled");
+            resp.header(EXECUTED, b"no");
         }
         Error::Unauthorized(e) => {
             resp.header("X-P2pfaas-Reject-Reason", b"unauthorized");

@@ -23,6 +23,8 @@ pub enum Route<'a> {
     },
     /// `POST /peer/gossip`: one membership message.
     Gossip,
+    /// `POST /peer/cancel`: the origin of a forwarded job gave up on it.
+    PeerCancel,
     /// `GET /configuration`.
     GetConfiguration,
     /// `POST /configuration`.
@@ -165,6 +167,12 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Error> {
             _ => Err(Error::MethodNotAllowed {
                 allow: INVOKE_METHODS,
             }),
+        };
+    }
+    if path == "/peer/cancel" {
+        return match method {
+            "POST" => Ok(Route::PeerCancel),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         };
     }
     if path == "/peer/gossip" {

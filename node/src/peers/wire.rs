@@ -107,6 +107,10 @@ pub struct JsonRequest {
     /// The client's headers (the original always sent null).
     #[serde(default)]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// New: the job's id (origin machine id + sequence), for at most once; an original node ignores
+    /// it and sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 /// The original's forwarding response body.

@@ -290,7 +290,7 @@ fn refuses_bad_signatures(node: &Node, method: &str, path: &str, body: &[u8], no
 }
 
 nodetest!(
-    peer_and_gossip_routes_refuse_every_bad_signature,
+    peer_gossip_and_cancel_routes_refuse_every_bad_signature,
     |driver| {
         let node = Node::start(
             driver,
@@ -299,6 +299,7 @@ nodetest!(
         );
         refuses_bad_signatures(&node, "POST", "/peer/function/echo", b"{}", 10);
         refuses_bad_signatures(&node, "POST", "/peer/gossip", b"not gossip", 20);
+        refuses_bad_signatures(&node, "POST", "/peer/cancel", br#"{"job_id":"a/1"}"#, 30);
     }
 );
 

@@ -6,6 +6,7 @@ mod harness;
 
 mod admin_access;
 mod admission;
+mod at_most_once;
 mod auth;
 mod bad_input;
 mod dashboard;

@@ -12,6 +12,7 @@ fn call<'a>(body: &'a [u8]) -> Call<'a> {
         content_type: Some(b"application/json"),
         headers: Headers::default(),
         body,
+        job_id: Some("n0/7"),
     }
 }
 
@@ -43,6 +44,7 @@ fn environment_has_metadata_headers_and_config() {
     let vars = environment(&call(b"12345"), headers, &configured);
     assert_eq!(get(&vars, "Http_X_Custom"), Some(&b"one"[..]));
     assert_eq!(get(&vars, "Http_Method"), Some(&b"POST"[..]));
+    assert_eq!(get(&vars, "Http_X_P2pfaas_Job_Id"), Some(&b"n0/7"[..]));
     assert_eq!(get(&vars, "Http_Path"), Some(&b"/"[..]));
     assert_eq!(get(&vars, "Http_Query"), Some(&b"a=1&b=2"[..]));
     assert_eq!(
