@@ -97,7 +97,12 @@ impl Scheduler for Driven {
     }
 
     fn observe(&mut self, learning: &Learning, reward: f32) {
-        self.policy.reward(self.node, learning.eid, reward);
+        if learning.acceptance {
+            // The double decision's second agent made that one (see `decide`): it learns from it.
+            self.inner.observe(learning, reward);
+        } else {
+            self.policy.reward(self.node, learning.eid, reward);
+        }
     }
 }
 
