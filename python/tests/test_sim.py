@@ -19,7 +19,10 @@ def test_report_equals_the_cli_for_the_same_spec_and_seed(tmp_path):
     cli = json.loads((out / "report.json").read_text())
     py = sim.run(spec, arrivals=3000)
     assert py["mode"] == cli["mode"] == "simulated"
-    assert len(py["rows"]) == 6  # 3 schedulers x 2 rho
+    # One row per (scheduler, ρ) of the spec, every scheduler present.
+    schedulers = SPEC.read_text().count("[[scheduler]]")
+    assert len(py["rows"]) == schedulers * 2  # rho = [0.5, 0.7]
+    assert len({r["scheduler"] for r in py["rows"]}) == schedulers
     for key in ("schema", "commit", "spec", "rows"):
         assert py[key] == cli[key], key
     # Another seed, other rows.
