@@ -24,21 +24,7 @@ bench_init wrk taskset curl
 post_lua 256
 
 port=$(free_port)
-cat > "$work/node.toml" <<TOML
-[node]
-listen = "127.0.0.1:$port"
-data_dir = "$work/data"
-workers = 1
-blocking_threads = 1
-[log]
-level = "warn"
-[queue]
-slots = 4
-queue_len = 64
-[functions.echo]
-backend = "builtin"
-builtin = "echo"
-TOML
+echo_node_toml node "$port"
 taskset -c 0 "$bin" --config "$work/node.toml" > "$work/node.out" 2>&1 &
 spid=$!; pids+=("$spid")
 for _ in $(seq 100); do grep -qs '^listening' "$work/node.out" && break; sleep 0.05; done

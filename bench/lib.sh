@@ -3,6 +3,7 @@
 #                     (every pid added to $pids is killed, and $work removed, on exit).
 # post_lua BYTES      writes $work/post.lua: a wrk script POSTing a BYTES-long text body.
 # free_port           prints a free loopback TCP port.
+# echo_node_toml N P  writes $work/N.toml: a one-worker node serving the built-in echo on port P.
 # cpu_ns PID          total on-CPU nanoseconds of a process tree (nginx: master + worker).
 # start_nginx BLOCK   starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`; sets $nginx_pid (also added to $pids).
@@ -36,6 +37,26 @@ cpu_ns() {
     done
   done
   echo "$total"
+}
+
+# Writes $work/NAME.toml: a node with one worker serving the built-in echo on 127.0.0.1:PORT (K = 4,
+# Q = 64, warnings only), its data in $work/data-NAME — the node the overhead benchmarks measure.
+echo_node_toml() { # name port
+  cat > "$work/$1.toml" <<TOML
+[node]
+listen = "127.0.0.1:$2"
+data_dir = "$work/data-$1"
+workers = 1
+blocking_threads = 1
+[log]
+level = "warn"
+[queue]
+slots = 4
+queue_len = 64
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+TOML
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

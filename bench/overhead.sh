@@ -28,21 +28,7 @@ post_lua 256
 start_node() { # driver -> sets url, spid
   local driver=$1 port
   port=$(free_port)
-  cat > "$work/node-$driver.toml" <<TOML
-[node]
-listen = "127.0.0.1:$port"
-data_dir = "$work/data-$driver"
-workers = 1
-blocking_threads = 1
-[log]
-level = "warn"
-[queue]
-slots = 4
-queue_len = 64
-[functions.echo]
-backend = "builtin"
-builtin = "echo"
-TOML
+  echo_node_toml "node-$driver" "$port"
   taskset -c 0 "$bin" --config "$work/node-$driver.toml" --driver "$driver" > "$work/node-$driver.out" 2>&1 &
   spid=$!; pids+=("$spid")
   for _ in $(seq 100); do grep -q '^listening' "$work/node-$driver.out" && break; sleep 0.05; done
