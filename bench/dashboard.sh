@@ -65,4 +65,7 @@ echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 
 echo "node on CPU0 (1 worker), wrk -c32 on CPU1, ${secs}s per run, $dashboards /events streams in the 'with' runs"
 awk -v a="$base_us" -v b="$ui_us" -v s="$idle" -v n="$dashboards" 'BEGIN{printf "idle node CPU: %.0f µs/s without, %.0f µs/s with %d streams: the streams cost %.0f µs per second = %.3f%% of one core\n", a/s, b/s, n, (b-a)/s, (b-a)/s/1e4}'
 awk '{print $NF}' "$work/pairs" | tr -d '%+' | sort -g |
-  awk -v n="$pairs" '{a[NR]=$1} END{printf "throughput change with %s dashboards: median %+.2f%% over %d pairs (min %+.2f%%, max %+.2f%%)\n", "'"$dashboards"'", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), n, a[1], a[NR]}'
+  awk -v n="$pairs" '{a[NR]=$1; s+=$1; q+=$1*$1} END{printf "throughput change with %s dashboards: median %+.2f%% over %d pairs (min %+.2f%%, max %+.2f%%)\n", "'"$dashboards"'", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), n, a[1], a[NR]
+    # mean of the pair changes with a normal-approximation 95% interval: what the pairs can tell apart from 0
+    m = s/NR; sd = (NR > 1 ? sqrt((q - NR*m*m)/(NR-1)) : 0); h = 1.96*sd/sqrt(NR)
+    printf "mean change %+.2f%% ± %.2f%% (95%% CI %+.2f%% … %+.2f%%)\n", m, h, m-h, m+h}'
