@@ -44,8 +44,12 @@ def main():
     vec = VecCluster(args.spec, args.envs, arrivals=args.arrivals)
     rng = np.random.default_rng(0)
     agent = TabularPolicy.zeros(vec.dims, vec.actions)
-    q = agent.q
     alpha, gamma, epsilon = 0.05, 0.9, 0.1
+    q = agent.q
+    # Optimistic start values (a reward of 1 at every step, discounted), so each action of a state is
+    # tried before the table settles; from zeros the first action that paid at all stuck (+0.72 vs
+    # +0.76 here at 400k decisions).
+    q[:] = 1.0 / (1.0 - gamma)
 
     states, _ = vec.reset(1)
     rows = agent.rows(states)
