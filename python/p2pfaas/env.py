@@ -72,7 +72,8 @@ def _spaces(vec):
 
 class ClusterEnv(gym.Env):
     """``p2pfaas/Cluster-v0``: the learning decisions of one node (``node=``, default 0) of ``spec``
-    (default :data:`p2pfaas.sim.DEFAULT_SPEC`)."""
+    (default :data:`p2pfaas.sim.DEFAULT_SPEC`, the bench's ``hetero-deadline.toml``; node 0 is one of its
+    half-speed nodes)."""
 
     metadata = {"render_modes": []}
 

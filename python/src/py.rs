@@ -176,5 +176,6 @@ impl VecCluster {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_class::<VecCluster>()?;
+    m.add("DEFAULT_SPEC", crate::runner::DEFAULT_SPEC)?;
     Ok(())
 }

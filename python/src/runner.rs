@@ -11,6 +11,10 @@ use p2pfaas_bench::experiment::spec::Spec;
 use p2pfaas_bench::sim::{self, External, Policy, Shape, SimOptions};
 use p2pfaas_core::learning::MAX_DIMS;
 
+/// The spec `p2pfaas/Cluster-v0` runs by default: `bench/specs/hetero-deadline.toml` itself, built in
+/// (not a copy), so the environment has the bench study's shape and follows its changes.
+pub const DEFAULT_SPEC: &str = include_str!("../../bench/specs/hetero-deadline.toml");
+
 /// How the environment is cut out of a spec.
 #[derive(Debug, Clone, Default)]
 pub struct Options {

@@ -1,20 +1,33 @@
+import tomllib
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import p2pfaas  # noqa: F401  (registers p2pfaas/Cluster-v0)
+from p2pfaas import sim
 from p2pfaas.env import ClusterEnv, ParallelCluster, VecCluster, shared_policy
 from conftest import ROOT
 
 DEADLINE = ROOT / "bench" / "specs" / "learning-deadline.toml"
+HETERO = ROOT / "bench" / "specs" / "hetero-deadline.toml"
 
 
-def test_registered_env_with_defaults_passes_the_checker():
+def test_registered_env_with_defaults_is_the_bench_study_and_passes_the_checker():
+    # The default spec is the bench's hetero-deadline.toml as this checkout has it (the package was
+    # built from it): its learner's features and actions, whatever they are today.
+    assert sim.DEFAULT_SPEC == HETERO.read_text()
+    spec = tomllib.loads(HETERO.read_text())
+    learner = tomllib.loads(spec["cluster"]["node_config"])["learner"]
+    (learning,) = [s for s in spec["scheduler"] if s["name"] == "LearningScheduler"]
+    task_types = int(learning["parameters"][0])
+    assert task_types == len(spec["mix"]) == 3
+    dims = 1 + 2 * task_types + len(learner.get("state_features", []))
     env = gym.make("p2pfaas/Cluster-v0", arrivals=2000)
-    # The default shape: 12 nodes, 2 task types, 3 actions.
-    assert env.observation_space.shape == (5,)
-    assert env.action_space.n == 3
+    assert env.observation_space.shape == (dims,)
+    assert env.action_space.n == learner["parameters"]["actions_n"]
+    assert env.unwrapped._vec.cluster_nodes == spec["cluster"]["nodes"] == 12
     check_env(env.unwrapped, skip_render_check=True)
     obs, _ = env.reset(seed=3)
     assert env.observation_space.contains(obs)

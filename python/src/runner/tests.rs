@@ -100,3 +100,41 @@ fn specs_without_learning_or_with_bad_nodes_are_refused() {
     .expect_err("3 nodes");
     assert!(err.contains("nodes: 3"), "{err}");
 }
+
+#[test]
+fn the_default_spec_is_the_hetero_deadline_study() {
+    let bench = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bench/specs/hetero-deadline.toml"
+    ))
+    .expect("spec in the repository");
+    assert_eq!(DEFAULT_SPEC, bench, "built from the bench spec, not a copy");
+    let cluster = Cluster::new(DEFAULT_SPEC, &Options::default()).expect("valid");
+    assert_eq!(cluster.cluster_nodes(), 12);
+    let spec = &cluster.spec;
+    assert_eq!(
+        spec.traffic.rho,
+        [0.4],
+        "one ρ per episode: the spec's first"
+    );
+    assert_eq!(spec.schedulers.len(), 1, "its LearningScheduler only");
+    assert_eq!(spec.schedulers[0].name, "LearningScheduler");
+    let speeds: Vec<f64> = (0..12).map(|i| spec.speed(i)).collect();
+    assert_eq!(speeds[..3], [0.5; 3], "n0–n2 at half speed");
+    assert!(speeds[3..].iter().all(|&s| s == 1.0));
+    let mix: Vec<(f64, Option<f64>)> = spec.mix.iter().map(|m| (m.weight, m.deadline_ms)).collect();
+    assert_eq!(
+        mix,
+        [(60.0, Some(16.0)), (30.0, Some(33.0)), (15.0, Some(700.0))]
+    );
+    assert_eq!(
+        (spec.cluster.slots, spec.cluster.queue_len),
+        (1, 9),
+        "K = 10"
+    );
+    assert_eq!(spec.simulation.probe_delay_ms, 4.0);
+    let shape = cluster.shape();
+    // Three task types: [type, running×3, queued×3, features…]; the actions are the spec's.
+    assert!(shape.dims >= 7, "{shape:?}");
+    assert!(shape.actions >= 3, "{shape:?}");
+}
