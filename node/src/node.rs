@@ -271,6 +271,13 @@ impl Node {
                 .unwrap_or_else(|| d.group_name.clone()),
             init_servers: servers.clone(),
         };
+        // The seeds take the first peer slots, in the order given, before membership can add anyone:
+        // peer ids (the learning actions "forward to peer i") then mean the same nodes on every start
+        // and in the simulator, which numbers peers the same way.
+        self.peers.set_own(id.clone(), advertise.clone());
+        for server in &servers {
+            let _ = self.peers.add(server);
+        }
         // The join message carries it: peers learn the functions with the first contact.
         let load = local_load(self, f32::NAN);
         match crate::peers::gossip::Gossip::new(
@@ -285,10 +292,6 @@ impl Node {
                 let _ = self.gossip.set(g);
             }
             Err(e) => tracing::warn!(error = %e, "membership disabled"),
-        }
-        self.peers.set_own(id, advertise);
-        for server in &servers {
-            let _ = self.peers.add(server);
         }
     }
 
