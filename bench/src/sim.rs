@@ -295,8 +295,9 @@ fn service(spec: &Spec) -> Result<Service, Error> {
 
 /// One scheduler per node, built by the core's `scheduler::build` as the node builds it, each node
 /// with its own agent.
-/// Each node's scheduler and, beside it, its learning agent (whose weights `--save-weights` writes).
-type Built = (Vec<Box<dyn Scheduler>>, Vec<Arc<Agent>>);
+/// Each node's scheduler and, beside it, its two learning agents, the decision agent and the double
+/// decision's (whose weights `--save-weights` writes).
+type Built = (Vec<Box<dyn Scheduler>>, Vec<(Arc<Agent>, Arc<Agent>)>);
 
 /// One replication's rows, arrivals simulated and encoded weights (one file per node, or none).
 type Replicated = (Vec<Row>, u64, Vec<Vec<u8>>);
@@ -353,13 +354,13 @@ fn schedulers(
                         ctx.speed,
                     );
                     if double {
-                        inner = inner.with_acceptance(acceptance);
+                        inner = inner.with_acceptance(Arc::clone(&acceptance));
                     }
                     Box::new(external::Driven::new(i, inner, Arc::clone(&ext.policy)))
                 }
                 _ => scheduler::build(&desc, &ctx).map_err(err)?,
             };
-            Ok((sched, agent))
+            Ok((sched, (agent, acceptance)))
         })
         .collect::<Result<Vec<_>, Error>>()
         .map(|built| built.into_iter().unzip())
@@ -479,7 +480,10 @@ impl Shared<'_> {
         }
         let learns = desc.name == "LearningScheduler";
         let weights = if self.save_weights && learns {
-            agents.iter().map(|a| a.encode_weights()).collect()
+            agents
+                .iter()
+                .map(|(a, b)| p2pfaas_core::learning::weights::encode(a, b))
+                .collect()
         } else {
             Vec::new()
         };

@@ -1,6 +1,7 @@
-//! Train in simulation, run live: `simulate --save-weights` writes each node's table, a live cluster
-//! started with `--load-weights` serves exactly those tables (with ε as the spec says), and weights of
-//! another state shape are refused with an error naming the mismatch.
+//! Train in simulation, run live: `simulate --save-weights` writes each node's tables (the decision
+//! agent's and the double decision's), a live cluster started with `--load-weights` serves exactly
+//! those tables (with ε as the spec says), and weights of another state shape are refused with an
+//! error naming the mismatch.
 
 mod common;
 
@@ -9,9 +10,9 @@ use std::time::Duration;
 use p2pfaas_bench::experiment::{self, spec::Spec};
 use p2pfaas_bench::load::get_json;
 use p2pfaas_bench::sim::{self, SimOptions};
-use p2pfaas_core::learning::{Agent, Parameters, dims_for};
+use p2pfaas_core::learning::{Agent, Parameters, dims_for, weights};
 
-/// Two nodes, one learning scheduler, `features` extra state features.
+/// Two nodes, one learning scheduler with the double decision, `features` extra state features.
 fn spec(features: &str) -> Spec {
     Spec::parse(&format!(
         r#"
@@ -43,7 +44,7 @@ fn spec(features: &str) -> Spec {
         deadline_ms = 40
         [[scheduler]]
         name = "LearningScheduler"
-        parameters = ["1"]
+        parameters = ["1", "true"]
         "#
     ))
     .expect("valid spec")
@@ -77,45 +78,29 @@ fn simulated_weights_start_live_nodes_and_a_mismatch_is_named() {
         .expect("nodes start from the saved weights");
     for (i, addr) in cluster.addrs().into_iter().enumerate() {
         let bytes = std::fs::read(sim::weights_file(&dir, &label, i)).expect("saved");
-        let expected = Agent::new(
-            dims_for(1, 1),
-            Parameters {
-                actions_n: 3,
-                ..Parameters::default()
-            },
-        )
-        .expect("valid");
-        expected
-            .decode_weights(&bytes)
-            .expect("the file fits its own shape");
-        let live = get_json(addr, "/learner/weights", Duration::from_secs(5)).expect("weights");
-        assert!(
-            expected.stats().states > 0,
-            "n{i} learned something in simulation: {:?}",
-            expected.stats()
-        );
-        let want = expected.weights();
-        assert_eq!(
-            live["states_map"], want["states_map"],
-            "n{i}: the same states"
-        );
-        // The same f32 values (the JSON of f32s may differ in the last printed digit).
-        let numbers = |v: &serde_json::Value| -> Vec<f64> {
-            v["table"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|row| row.as_array().into_iter().flatten())
-                .filter_map(serde_json::Value::as_f64)
-                .collect()
+        let agent = |actions_n| {
+            Agent::new(
+                dims_for(1, 1),
+                Parameters {
+                    actions_n,
+                    ..Parameters::default()
+                },
+            )
+            .expect("valid")
         };
-        let (live_q, want_q) = (numbers(&live), numbers(&want));
-        assert_eq!(live_q.len(), want_q.len());
-        for (a, b) in live_q.iter().zip(&want_q) {
+        let (decision, acceptance) = (agent(3), agent(2));
+        weights::decode(&decision, &acceptance, &bytes).expect("the file fits its own shape");
+        for (what, expected, path) in [
+            ("decision", &decision, "/learner/weights"),
+            ("acceptance", &acceptance, "/learner/acceptance/weights"),
+        ] {
             assert!(
-                (a - b).abs() < 1e-6,
-                "n{i} serves the simulated table: {a} vs {b}"
+                expected.stats().states > 0,
+                "n{i}'s {what} agent learned something in simulation: {:?}",
+                expected.stats()
             );
+            let live = get_json(addr, path, Duration::from_secs(5)).expect("weights");
+            assert_same_table(&live, &expected.weights(), &format!("n{i} {what}"));
         }
         let stats = get_json(addr, "/learner/stats", Duration::from_secs(5)).expect("stats");
         assert_eq!(stats["epsilon"].as_f64(), Some(0.25), "ε as the spec says");
@@ -132,4 +117,29 @@ fn simulated_weights_start_live_nodes_and_a_mismatch_is_named() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same states with the same f32 values (the JSON of f32s may differ in the last printed digit).
+fn assert_same_table(live: &serde_json::Value, want: &serde_json::Value, what: &str) {
+    assert_eq!(
+        live["states_map"], want["states_map"],
+        "{what}: the same states"
+    );
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v["table"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().into_iter().flatten())
+            .filter_map(serde_json::Value::as_f64)
+            .collect()
+    };
+    let (live_q, want_q) = (numbers(live), numbers(want));
+    assert_eq!(live_q.len(), want_q.len(), "{what}");
+    for (a, b) in live_q.iter().zip(&want_q) {
+        assert!(
+            (a - b).abs() < 1e-6,
+            "{what} serves the simulated table: {a} vs {b}"
+        );
+    }
 }

@@ -12,6 +12,7 @@
 mod pairing;
 pub mod params;
 mod values;
+pub mod weights;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -167,8 +167,7 @@ impl Node {
                 message,
             };
             let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-            agent
-                .decode_weights(&bytes)
+            learning::weights::decode(&agent, &acceptance, &bytes)
                 .map_err(|e| fail(e.to_string()))?;
             tracing::info!(path = %path.display(), "learner weights loaded from learner.weights_file");
         }
@@ -179,7 +178,9 @@ impl Node {
             .map(|w| w.filter(|_| config.learner.weights_file.is_none()))
         {
             Ok(None) => None,
-            Ok(Some(bytes)) => Some(agent.decode_weights(&bytes).map_err(|e| e.to_string())),
+            Ok(Some(bytes)) => Some(
+                learning::weights::decode(&agent, &acceptance, &bytes).map_err(|e| e.to_string()),
+            ),
             Err(e) => Some(Err(e.to_string())),
         };
         match loaded {
@@ -270,6 +271,13 @@ impl Node {
                 .unwrap_or_else(|| d.group_name.clone()),
             init_servers: servers.clone(),
         };
+        // The seeds take the first peer slots, in the order given, before membership can add anyone:
+        // peer ids (the learning actions "forward to peer i") then mean the same nodes on every start
+        // and in the simulator, which numbers peers the same way.
+        self.peers.set_own(id.clone(), advertise.clone());
+        for server in &servers {
+            let _ = self.peers.add(server);
+        }
         // The join message carries it: peers learn the functions with the first contact.
         let load = local_load(self, f32::NAN);
         match crate::peers::gossip::Gossip::new(
@@ -284,10 +292,6 @@ impl Node {
                 let _ = self.gossip.set(g);
             }
             Err(e) => tracing::warn!(error = %e, "membership disabled"),
-        }
-        self.peers.set_own(id, advertise);
-        for server in &servers {
-            let _ = self.peers.add(server);
         }
     }
 
@@ -453,10 +457,10 @@ impl Node {
             .map_err(|e| UpdateError::Invalid(e.to_string()))
     }
 
-    /// Saves the learner's weights into the data directory (at shutdown).
+    /// Saves both learning agents' weights into the data directory (at shutdown).
     pub fn save_learner_weights(&self) {
         let path = self.store.weights_path();
-        let bytes = self.agent.encode_weights();
+        let bytes = learning::weights::encode(&self.agent, &self.acceptance);
         match self.store.save_weights(&bytes) {
             Ok(()) => tracing::info!(path = %path.display(), "learner weights saved"),
             Err(e) => {

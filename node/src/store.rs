@@ -132,7 +132,7 @@ impl Store {
         self.save(DISCOVERY_FILE, file)
     }
 
-    /// The learner's saved weights (the learner crate's weight file format), if any.
+    /// The learning agents' saved weights (`p2pfaas_core::learning::weights`: both agents), if any.
     pub fn load_weights(&self) -> io::Result<Option<Vec<u8>>> {
         match fs::read(self.weights_path()) {
             Ok(bytes) => Ok(Some(bytes)),

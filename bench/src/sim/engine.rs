@@ -582,7 +582,7 @@ impl<'a> Engine<'a> {
                 continue;
             }
             peers[len] = PeerView {
-                id: PeerId(m as u32),
+                id: peer_id(i, m),
                 addr: "",
                 load: Some(known.load),
                 age: Duration::from_nanos(now.saturating_sub(known.at)),
@@ -620,7 +620,10 @@ impl<'a> Engine<'a> {
                     self.after(at - now, now, Ev::Decide, id);
                 }
             }
-            Step::Forward(peer) => self.forward(id, peer.0 as usize, now),
+            Step::Forward(peer) => {
+                let to = peer_index(self.jobs[id as usize].at(), peer);
+                self.forward(id, to, now);
+            }
             // A simulated timeout is a forward that never reached the peer: the cancel answers "not
             // run" and the machine falls back, as a node does after that answer.
             Step::Cancel(_) => {
@@ -648,12 +651,12 @@ impl<'a> Engine<'a> {
         let p = self.setup.faults.probe_failure;
         for r in &mut job.probes[..usize::from(job.nprobes)] {
             let (up, load) = {
-                let peer = &self.nodes[r.id.0 as usize];
+                let peer = &self.nodes[peer_index(i, r.id)];
                 (peer.up, load_of(peer))
             };
             let fails = p > 0.0 && self.setup.fault_rng.r#gen::<f64>() < p;
             r.load = (up && !fails).then_some(load);
-            let cache = &mut self.nodes[i].cache[r.id.0 as usize];
+            let cache = &mut self.nodes[i].cache[peer_index(i, r.id)];
             match r.load {
                 // Every answer carries the peer's load into the table.
                 Some(load) => {
@@ -1111,6 +1114,20 @@ fn idle(slots: usize) -> PeerLoad {
     }
 }
 
+/// Node `at`'s stable id for node `m`, numbered as a live node numbers its peers: by slot in its peer
+/// table, which the live runner fills with the other nodes in index order (`init_servers`), so `at`
+/// itself takes no slot. A learned "forward to peer `i`" action then means the same node in simulation
+/// and live, and weights carry over.
+fn peer_id(at: usize, m: usize) -> PeerId {
+    PeerId(u32::try_from(m - usize::from(m > at)).unwrap_or(u32::MAX))
+}
+
+/// The node index of node `at`'s peer `id` (the inverse of [`peer_id`]).
+fn peer_index(at: usize, id: PeerId) -> usize {
+    let k = id.0 as usize;
+    k + usize::from(k >= at)
+}
+
 /// Node indices fit (the spec allows at most 10,000 nodes).
 fn node_id(i: usize) -> u16 {
     u16::try_from(i).unwrap_or(u16::MAX)
@@ -1132,6 +1149,18 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+
+    #[test]
+    fn peers_are_numbered_as_a_live_node_numbers_them() {
+        // Node 2 of 5 lists n0, n1, n3, n4 in its peer table: ids 0, 1, 2, 3.
+        let ids: Vec<u32> = [0, 1, 3, 4].iter().map(|&m| peer_id(2, m).0).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        for at in 0..5 {
+            for m in (0..5).filter(|&m| m != at) {
+                assert_eq!(peer_index(at, peer_id(at, m)), m, "node {at}, peer n{m}");
+            }
+        }
+    }
 
     #[test]
     fn the_load_sample_comes_from_busy_slots_and_waiting_jobs() {

@@ -279,3 +279,82 @@ fn switching_to_tiles_rebuilds_the_value_function() {
     let table = Agent::new(3, Parameters::default()).expect("valid");
     assert!(table.decode_weights(&bytes).is_err());
 }
+
+/// Trains `rewards` (action, reward) on one state into an agent with window 1.
+fn trained(actions_n: usize, rewards: &[(u32, f32)]) -> Agent {
+    let a = agent(Parameters {
+        window_size: 1,
+        actions_n,
+        ..Parameters::default()
+    });
+    for (i, &(action, reward)) in rewards.iter().enumerate() {
+        a.learn(i as u64 + 1, &[0.0, 1.0, 2.0], action, reward)
+            .expect("valid entry");
+    }
+    a
+}
+
+#[test]
+fn both_agents_round_trip_through_one_weight_file() {
+    let state = [0.0, 1.0, 2.0];
+    let (decision, acceptance) = (
+        trained(3, &[(2, 1.0), (1, 0.5), (2, 1.0), (0, 0.0)]),
+        trained(2, &[(0, 1.0), (1, 0.2), (0, 1.0), (1, 0.0)]),
+    );
+    let bytes = weights::encode(&decision, &acceptance);
+    let (d, a) = (trained(3, &[]), trained(2, &[]));
+    assert!(weights::decode(&d, &a, &bytes).is_ok());
+    assert_eq!(d.values(&state), decision.values(&state));
+    assert_eq!(a.values(&state), acceptance.values(&state));
+    assert_ne!(
+        d.values(&state),
+        a.values(&state),
+        "each agent got its own part"
+    );
+
+    // A lone learner file (one agent's) still loads, into the decision agent only.
+    let (d, a) = (trained(3, &[]), trained(2, &[]));
+    assert!(weights::decode(&d, &a, &decision.encode_weights()).is_ok());
+    assert_eq!(d.values(&state), decision.values(&state));
+    assert_eq!(a.values(&state), Some(vec![0.0, 0.0]));
+}
+
+#[test]
+fn a_bad_weight_file_changes_neither_agent() {
+    let state = [0.0, 1.0, 2.0];
+    let bytes = weights::encode(&trained(3, &[(2, 1.0)]), &trained(2, &[(0, 1.0)]));
+    let (d, a) = (trained(3, &[(1, 0.7)]), trained(2, &[(1, 0.3)]));
+    let before = (d.values(&state), a.values(&state));
+    let refusal = |d: &Agent, a: &Agent, bytes: &[u8]| {
+        weights::decode(d, a, bytes)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let check = |bytes: &[u8], expect: &str, d: &Agent, a: &Agent| {
+        let err = refusal(d, a, bytes);
+        assert!(err.contains(expect), "{err:?} should name {expect}");
+        assert_eq!((d.values(&state), a.values(&state)), before);
+    };
+    // The acceptance part does not fit an acceptance agent of 3 actions: the decision agent, whose
+    // part fits, is not changed either.
+    let wide = trained(3, &[(1, 0.3)]);
+    let before_wide = wide.values(&state);
+    let err = refusal(&d, &wide, &bytes);
+    assert!(
+        err.starts_with("acceptance agent") && err.contains("`actions`"),
+        "{err:?}"
+    );
+    assert_eq!(d.values(&state), before.0);
+    assert_eq!(wide.values(&state), before_wide);
+    // The decision part does not fit a decision agent of 4 actions.
+    let err = refusal(&trained(4, &[]), &a, &bytes);
+    assert!(
+        err.starts_with("decision agent") && err.contains("`actions`"),
+        "{err:?}"
+    );
+    assert_eq!(a.values(&state), before.1);
+    check(&bytes[..bytes.len() - 3], "truncated", &d, &a);
+    check(&bytes[..12], "truncated", &d, &a);
+    check(b"not weights at all", "bad magic", &d, &a);
+}

@@ -91,11 +91,12 @@ pub async fn handle(
         }
         LearnerRoute::Stats => resp.json(200, &agent.stats()),
         LearnerRoute::Weights => resp.json(200, &agent.weights()),
+        LearnerRoute::AcceptanceWeights => resp.json(200, &w.node.acceptance.weights()),
         LearnerRoute::LoadWeights => {
             require_admin(w, req)?;
-            // Nothing changes unless the whole file fits; a mismatch names the field and both values.
-            agent
-                .decode_weights(req.body)
+            // Both agents' file (or a lone agent's, for the decision agent); nothing changes unless
+            // the whole file fits, and a mismatch names the agent, the field and both values.
+            p2pfaas_core::learning::weights::decode(agent, &w.node.acceptance, req.body)
                 .map_err(|e| Error::BadInput(format!("weights: {e}")))?;
             tracing::info!(bytes = req.body.len(), "learner weights loaded");
             resp.json(200, &agent.stats());

@@ -93,7 +93,11 @@ pub enum LearnerRoute {
     Stats,
     /// `GET weights`.
     Weights,
-    /// `POST weights`: a weight file (the learner crate's format) replaces the learned values.
+    /// `GET acceptance/weights`: the double decision's agent's table, as `weights` shows the decision
+    /// agent's.
+    AcceptanceWeights,
+    /// `POST weights`: a weight file (both agents', or a lone decision agent's) replaces the learned
+    /// values.
     LoadWeights,
     /// `GET|POST reset`.
     Reset,
@@ -147,6 +151,7 @@ fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
             "POST" => Ok(Route::Learner(L::LoadWeights)),
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
+        "acceptance/weights" => only("GET", L::AcceptanceWeights),
         "reset" => only("GET, POST", L::Reset),
         _ => Err(Error::NoRoute),
     }
@@ -287,6 +292,7 @@ mod tests {
             ("GET", "/learner/stats", L::Stats),
             ("GET", "/learner/weights", L::Weights),
             ("POST", "/learner/weights", L::LoadWeights),
+            ("GET", "/learner/acceptance/weights", L::AcceptanceWeights),
             ("GET", "/learner/reset", L::Reset),
         ] {
             assert_eq!(

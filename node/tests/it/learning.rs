@@ -572,6 +572,22 @@ nodetest!(
             rejected.contains("outcome=\"rejected\""),
             "b counts its refusals as rejects: {rejected}"
         );
+        // The second agent's table outlives a restart: it is saved with the first's at shutdown.
+        let learned = b.get("/learner/acceptance/weights").json();
+        assert!(
+            learned["states_map"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty()),
+            "b's second agent learned: {learned}"
+        );
+        let dir = b.stop_keep_dir();
+        let b = Node::start_in(
+            dir,
+            driver,
+            &double_config("b", "LearningScheduler", &["1", "true"], &[]),
+            &[],
+        );
+        assert_eq!(b.get("/learner/acceptance/weights").json(), learned);
     }
 );
 
