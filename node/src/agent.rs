@@ -1,0 +1,371 @@
+//! External agents: `LearningScheduler`'s actions chosen by a process outside the node
+//! (`learner.external`, `docs/external-agent.md`), such as a Python policy served with
+//! `p2pfaas.agent.serve`. [`codec`] is the wire format (no I/O), [`client`] the per-worker connection
+//! that waits for answers without blocking the worker, [`http`] the original learner's HTTP routes as
+//! the agent; [`Decider`] is the scheduler that takes the answer (or the fallback's decision) and
+//! hands finished decisions back to the agent as transitions.
+//!
+//! A decision is split in two around the wait: the worker computes the state and awaits the action
+//! ([`crate::worker::Worker::ask_agent`]), leaves it in a per-worker cell, and the invocation machine's
+//! first decision by the [`Decider`] takes it from there, synchronously.
+
+pub mod client;
+pub mod codec;
+pub mod http;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use rand::RngCore;
+
+use crate::scheduler::{
+    Decision, Identity, JobMeta, Learning, LearningScheduler, NodeView, Note, ProbeResult,
+    Scheduler,
+};
+
+/// Why a decision did not get the agent's action; the label is sent as
+/// `X-P2pfaas-Scheduler-Fallback` and counted in `p2pfaas_agent_fallbacks_total{reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// No answer within `learner.external_timeout_ms`.
+    Timeout,
+    /// No connection to the agent (not yet up, or broken meanwhile).
+    Disconnected,
+    /// An action outside `0..actions`, or bytes that are not a frame.
+    BadAnswer,
+    /// Every wait slot of this worker is taken.
+    Busy,
+    /// The state has another length than the hello announced (the scheduler changed since).
+    Shape,
+}
+
+impl Fallback {
+    /// Every reason, in metric order.
+    pub const ALL: [Self; 5] = [
+        Self::Timeout,
+        Self::Disconnected,
+        Self::BadAnswer,
+        Self::Busy,
+        Self::Shape,
+    ];
+
+    /// The label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "agent_timeout",
+            Self::Disconnected => "agent_disconnected",
+            Self::BadAnswer => "agent_bad_answer",
+            Self::Busy => "agent_busy",
+            Self::Shape => "agent_shape_mismatch",
+        }
+    }
+}
+
+/// What the agent said about the job being decided now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pick {
+    /// Not asked (a peer's job, an override): the in-process agents decide.
+    #[default]
+    None,
+    /// The agent's action for the decision with this eid.
+    Action {
+        /// Execution id.
+        eid: u64,
+        /// Action.
+        action: u16,
+    },
+    /// The agent did not answer usably: the fallback scheduler decides.
+    Fallback(Fallback),
+}
+
+/// Where finished external decisions go.
+pub trait Sink {
+    /// One finished decision with its reward.
+    fn transition(&self, learning: &Learning, reward: f32);
+}
+
+/// `LearningScheduler` with its actions from an external agent: shown and described as the learning
+/// scheduler it wraps.
+pub struct Decider {
+    learning: LearningScheduler,
+    fallback: Box<dyn Scheduler>,
+    pick: Rc<Cell<Pick>>,
+    sink: Rc<dyn Sink>,
+}
+
+impl Decider {
+    /// Wraps `learning`; `pick` is the worker's cell the agent's answer arrives in, `fallback`
+    /// decides without it, `sink` receives the transitions.
+    pub fn new(
+        learning: LearningScheduler,
+        fallback: Box<dyn Scheduler>,
+        pick: Rc<Cell<Pick>>,
+        sink: Rc<dyn Sink>,
+    ) -> Self {
+        Self {
+            learning,
+            fallback,
+            pick,
+            sink,
+        }
+    }
+}
+
+impl Scheduler for Decider {
+    fn identity(&self) -> &Identity {
+        self.learning.identity()
+    }
+
+    fn decide(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        match self.pick.take() {
+            Pick::Action { eid, action } => {
+                self.learning.decide_with(job, view, rng, note, |_, _| {
+                    Some((eid, u32::from(action), 0.0))
+                })
+            }
+            Pick::Fallback(reason) => {
+                let d = self.fallback.decide(job, view, rng, note);
+                // The missing answer is the news; the fallback's own note (e.g. no peer) is not.
+                note.fallback = Some(reason.as_str());
+                d
+            }
+            Pick::None => self.learning.decide(job, view, rng, note),
+        }
+    }
+
+    fn after_probe(
+        &mut self,
+        job: &JobMeta,
+        view: &NodeView<'_>,
+        probes: &[ProbeResult],
+        rng: &mut dyn RngCore,
+        note: &mut Note,
+    ) -> Decision {
+        // A learned probe (action 2) carries its learning data; the fallback's carries none.
+        if note.learning.is_some() {
+            self.learning.after_probe(job, view, probes, rng, note)
+        } else {
+            self.fallback.after_probe(job, view, probes, rng, note)
+        }
+    }
+
+    fn observe(&mut self, learning: &Learning, reward: f32) {
+        if learning.acceptance {
+            // The double decision stays with the in-process acceptance agent.
+            self.learning.observe(learning, reward);
+        } else {
+            self.sink.transition(learning, reward);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+// === impl Link ===
+
+/// How a worker reaches its external agent.
+enum Conn {
+    Binary(Rc<client::Client>),
+    Http(Rc<http::Learner>),
+}
+
+/// A worker's external agent: the connection, the cell its answers arrive in, and a copy of the
+/// learning scheduler to compute states with before asking.
+pub struct Link {
+    conn: Conn,
+    pick: Rc<Cell<Pick>>,
+    timeout: std::time::Duration,
+    fallback: crate::scheduler::Descriptor,
+    /// The learning scheduler the worker's current descriptor builds (`None`: not learning, the
+    /// agent is not asked).
+    state: std::cell::RefCell<Option<LearningScheduler>>,
+}
+
+impl Sink for client::Client {
+    fn transition(&self, l: &Learning, reward: f32) {
+        let state = l.state();
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "the state's first value is the task type, a small integer"
+        )]
+        let task_type = state.first().map_or(0, |t| *t as u16);
+        self.transition(&codec::Transition {
+            eid: l.eid,
+            task_type,
+            action: u16::try_from(l.action).unwrap_or(u16::MAX),
+            reward,
+            state,
+        });
+    }
+}
+
+impl Sink for http::Learner {
+    fn transition(&self, l: &Learning, reward: f32) {
+        self.transition(l, reward);
+    }
+}
+
+/// The learning scheduler `desc` stands for on a node with `ctx`, or `None` for another algorithm.
+fn learning_of(
+    desc: &crate::scheduler::Descriptor,
+    ctx: &crate::scheduler::Context<'_>,
+) -> Option<LearningScheduler> {
+    match crate::scheduler::parse(desc, ctx.task_types).ok()? {
+        crate::scheduler::Spec::Learning { task_types, double } => {
+            let s = LearningScheduler::new(
+                task_types,
+                ctx.features,
+                std::sync::Arc::clone(ctx.agent),
+                ctx.speed,
+            );
+            Some(if double {
+                s.with_acceptance(std::sync::Arc::clone(ctx.acceptance))
+            } else {
+                s
+            })
+        }
+        _ => None,
+    }
+}
+
+impl Link {
+    /// The link of worker `worker` on `node`, when `learner.external` is set.
+    pub fn from_node(node: &crate::node::Node, worker: usize) -> Option<Self> {
+        let config = &node.config.learner;
+        let external = config.external.as_ref()?;
+        let worker_id = u16::try_from(worker).unwrap_or(u16::MAX);
+        let actions = u16::try_from(node.agent.parameters().actions_n).unwrap_or(u16::MAX);
+        let conn = match external {
+            crate::config::External::Http(target) => {
+                Conn::Http(http::Learner::new(target.clone(), actions, worker_id))
+            }
+            crate::config::External::Unix(_) | crate::config::External::Tcp(_) => {
+                let target = match external {
+                    crate::config::External::Unix(p) => client::Target::Unix(p.clone()),
+                    crate::config::External::Tcp(a) => client::Target::Tcp(*a),
+                    crate::config::External::Http(_) => return None,
+                };
+                let metrics = node.metrics.get(worker).cloned()?;
+                let (_, desc) = node.scheduler();
+                let ctx = node.scheduler_context();
+                // The hello's dimension: the configured learning scheduler's state, else the node's.
+                let task_types = match crate::scheduler::parse(&desc, ctx.task_types) {
+                    Ok(crate::scheduler::Spec::Learning { task_types, .. }) => task_types,
+                    _ => ctx.task_types,
+                };
+                let dims = crate::learning::dims_for(task_types, ctx.features.len());
+                let shape = client::Shape {
+                    dims: u16::try_from(dims).unwrap_or(u16::MAX),
+                    actions,
+                    worker: worker_id,
+                    node: node.peers.own().0,
+                };
+                Conn::Binary(client::Client::new(target, shape, metrics))
+            }
+        };
+        let k = node.admission.slots();
+        let fallback =
+            config
+                .external_fallback
+                .clone()
+                .unwrap_or_else(|| crate::scheduler::Descriptor {
+                    name: "PowerOfNScheduler".into(),
+                    parameters: vec![
+                        "1".into(),
+                        k.saturating_sub(1).to_string(),
+                        "false".into(),
+                        "1".into(),
+                    ],
+                });
+        Some(Self {
+            conn,
+            pick: Rc::new(Cell::new(Pick::None)),
+            timeout: config.external_timeout,
+            fallback,
+            state: std::cell::RefCell::new(None),
+        })
+    }
+
+    /// The background task that keeps the connection up (binary) or posts transitions (HTTP).
+    pub fn task(
+        &self,
+        node: std::sync::Arc<crate::node::Node>,
+        worker: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        match &self.conn {
+            Conn::Binary(c) => Box::pin(Rc::clone(c).run(node)),
+            Conn::Http(l) => Box::pin(Rc::clone(l).run(node, worker)),
+        }
+    }
+
+    /// The scheduler `desc` builds on this worker: the [`Decider`] for a learning descriptor, else
+    /// what [`crate::scheduler::build`] builds.
+    pub fn build(
+        &self,
+        desc: &crate::scheduler::Descriptor,
+        ctx: &crate::scheduler::Context<'_>,
+    ) -> Result<Box<dyn Scheduler>, crate::scheduler::DescriptorError> {
+        let Some(learning) = learning_of(desc, ctx) else {
+            *self.state.borrow_mut() = None;
+            return crate::scheduler::build(desc, ctx);
+        };
+        *self.state.borrow_mut() = learning_of(desc, ctx);
+        let fallback = crate::scheduler::build(&self.fallback, ctx)
+            .unwrap_or_else(|_| Box::new(crate::scheduler::NoScheduler::new(false)));
+        let sink: Rc<dyn Sink> = match &self.conn {
+            Conn::Binary(c) => Rc::clone(c) as Rc<dyn Sink>,
+            Conn::Http(l) => Rc::clone(l) as Rc<dyn Sink>,
+        };
+        Ok(Box::new(Decider::new(
+            learning,
+            fallback,
+            Rc::clone(&self.pick),
+            sink,
+        )))
+    }
+
+    /// Runs `f` with the copy of the learning scheduler that states are computed with (`None` when
+    /// the current scheduler is not learning: the agent is not asked).
+    pub fn with_learning<R>(&self, f: impl FnOnce(Option<&mut LearningScheduler>) -> R) -> R {
+        f(self.state.borrow_mut().as_mut())
+    }
+
+    /// Asks the agent about `state` (of a job of `task_type`) and leaves the answer for the
+    /// [`Decider`]; returns it.
+    pub async fn ask(&self, task_type: usize, state: &[f32]) -> Pick {
+        let answer = match &self.conn {
+            Conn::Binary(c) => {
+                if c.dims() != state.len() {
+                    Err(Fallback::Shape)
+                } else {
+                    c.decide(
+                        u16::try_from(task_type).unwrap_or(u16::MAX),
+                        state,
+                        self.timeout,
+                    )
+                    .await
+                }
+            }
+            Conn::Http(l) => l.act(state, self.timeout).await,
+        };
+        let pick = match answer {
+            Ok((eid, action)) => Pick::Action { eid, action },
+            Err(reason) => Pick::Fallback(reason),
+        };
+        self.pick.set(pick);
+        pick
+    }
+
+    /// Forgets an answer no decider took (the job was decided by another scheduler).
+    pub fn clear(&self) {
+        self.pick.set(Pick::None);
+    }
+}
