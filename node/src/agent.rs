@@ -243,34 +243,35 @@ impl Link {
         let external = config.external.as_ref()?;
         let worker_id = u16::try_from(worker).unwrap_or(u16::MAX);
         let actions = u16::try_from(node.agent.parameters().actions_n).unwrap_or(u16::MAX);
-        let conn = match external {
+        let target = match external {
             crate::config::External::Http(target) => {
-                Conn::Http(http::Learner::new(target.clone(), actions, worker_id))
+                let learner = http::Learner::new(target.clone(), actions, worker_id);
+                return Some(Self::with_conn(node, Conn::Http(learner)));
             }
-            crate::config::External::Unix(_) | crate::config::External::Tcp(_) => {
-                let target = match external {
-                    crate::config::External::Unix(p) => client::Target::Unix(p.clone()),
-                    crate::config::External::Tcp(a) => client::Target::Tcp(*a),
-                    crate::config::External::Http(_) => return None,
-                };
-                let metrics = node.metrics.get(worker).cloned()?;
-                let (_, desc) = node.scheduler();
-                let ctx = node.scheduler_context();
-                // The hello's dimension: the configured learning scheduler's state, else the node's.
-                let task_types = match crate::scheduler::parse(&desc, ctx.task_types) {
-                    Ok(crate::scheduler::Spec::Learning { task_types, .. }) => task_types,
-                    _ => ctx.task_types,
-                };
-                let dims = crate::learning::dims_for(task_types, ctx.features.len());
-                let shape = client::Shape {
-                    dims: u16::try_from(dims).unwrap_or(u16::MAX),
-                    actions,
-                    worker: worker_id,
-                    node: node.peers.own().0,
-                };
-                Conn::Binary(client::Client::new(target, shape, metrics))
-            }
+            crate::config::External::Unix(p) => client::Target::Unix(p.clone()),
+            crate::config::External::Tcp(a) => client::Target::Tcp(*a),
         };
+        let metrics = node.metrics.get(worker).cloned()?;
+        let (_, desc) = node.scheduler();
+        let ctx = node.scheduler_context();
+        // The hello's dimension: the configured learning scheduler's state, else the node's.
+        let task_types = match crate::scheduler::parse(&desc, ctx.task_types) {
+            Ok(crate::scheduler::Spec::Learning { task_types, .. }) => task_types,
+            _ => ctx.task_types,
+        };
+        let dims = crate::learning::dims_for(task_types, ctx.features.len());
+        let shape = client::Shape {
+            dims: u16::try_from(dims).unwrap_or(u16::MAX),
+            actions,
+            worker: worker_id,
+            node: node.peers.own().0,
+        };
+        let conn = Conn::Binary(client::Client::new(target, shape, metrics));
+        Some(Self::with_conn(node, conn))
+    }
+
+    fn with_conn(node: &crate::node::Node, conn: Conn) -> Self {
+        let config = &node.config.learner;
         let k = node.admission.slots();
         let fallback =
             config
@@ -285,13 +286,13 @@ impl Link {
                         "1".into(),
                     ],
                 });
-        Some(Self {
+        Self {
             conn,
             pick: Rc::new(Cell::new(Pick::None)),
             timeout: config.external_timeout,
             fallback,
             state: std::cell::RefCell::new(None),
-        })
+        }
     }
 
     /// The background task that keeps the connection up (binary) or posts transitions (HTTP).
