@@ -197,7 +197,7 @@ impl Sink for client::Client {
             reason = "the state's first value is the task type, a small integer"
         )]
         let task_type = state.first().map_or(0, |t| *t as u16);
-        self.transition(&codec::Transition {
+        self.queue_transition(&codec::Transition {
             eid: l.eid,
             task_type,
             action: u16::try_from(l.action).unwrap_or(u16::MAX),
@@ -209,7 +209,7 @@ impl Sink for client::Client {
 
 impl Sink for http::Learner {
     fn transition(&self, l: &Learning, reward: f32) {
-        self.transition(l, reward);
+        self.queue_transition(l, reward);
     }
 }
 

@@ -152,7 +152,7 @@ impl Client {
 
     /// Queues one finished decision for the agent; sent in batches of [`BATCH`] or after
     /// [`FLUSH_EVERY`]. Dropped (and counted) while disconnected or when the agent reads too slowly.
-    pub fn transition(&self, t: &Transition<'_>) {
+    pub fn queue_transition(&self, t: &Transition<'_>) {
         let mut records = self.records.borrow_mut();
         if !self.connected.get() || records.len() + self.out.borrow().len() > MAX_PENDING_BYTES {
             self.metrics.agent_transitions_dropped.fetch_add(1, Relaxed);
@@ -376,3 +376,6 @@ impl Future for WaitOut<'_> {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -110,7 +110,7 @@ impl Learner {
     }
 
     /// Queues a finished decision for the next `/train_batch`.
-    pub fn transition(&self, l: &Learning, reward: f32) {
+    pub fn queue_transition(&self, l: &Learning, reward: f32) {
         if self.pending_count.get() >= MAX_PENDING {
             return;
         }
