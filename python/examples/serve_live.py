@@ -169,8 +169,12 @@ def main():
         (Path(tmp) / "spec.toml").write_text(live_spec(sock, args.seconds, args.timeout_ms))
         out = Path(tmp) / "results"
         t0 = time.perf_counter()
-        subprocess.run([bench_bin, "run", str(Path(tmp) / "spec.toml"), "--node-bin", node_bin,
-                        "--out", str(out), "--quiet"], check=True, timeout=240)
+        with open(Path(tmp) / "bench.log", "w") as log:
+            run = subprocess.run([bench_bin, "run", str(Path(tmp) / "spec.toml"), "--node-bin", node_bin,
+                                  "--out", str(out), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
+                                 timeout=240)
+        if run.returncode != 0:
+            sys.exit(f"p2pfaas-bench run failed:\n{(Path(tmp) / 'bench.log').read_text()}")
         server.close()
         report = json.loads((out / "report.json").read_text())
     print(f"live run: {time.perf_counter() - t0:.0f} s, 3 nodes, release node binary")
