@@ -21,7 +21,7 @@ fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(u8, Vec<u8>)> {
 
 /// The agent: answers 1 to task type 0, 99 (out of range) to type 8, nothing to type 9, and closes
 /// the first connection at a decide of type 7.
-fn agent(listener: UnixListener, seen: Seen) {
+fn agent(listener: &UnixListener, seen: &Seen) {
     for conn in listener.incoming() {
         let Ok(mut s) = conn else { return };
         while let Some((kind, body)) = read_frame(&mut s) {
@@ -53,7 +53,7 @@ fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
     let path = dir.join("agent.sock");
     let listener = UnixListener::bind(&path).expect("bind");
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || agent(listener, tx));
+    std::thread::spawn(move || agent(&listener, &tx));
     let toml = format!("[node]\ndata_dir = \"{}\"\n", dir.join("data").display());
     let config = Config::from_raw(Raw::from_toml(&toml).expect("toml")).expect("config");
     let node = Arc::new(Node::new(config).expect("node"));
