@@ -3,10 +3,9 @@ agent restart, and the original-style HTTP learner (`learner.external`, docs/ext
 
 import json
 import re
-import socket
-import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,22 +13,16 @@ import numpy as np
 import pytest
 
 from p2pfaas import agent
-from conftest import binary
+from conftest import free_port, start_node, stop_node
 
 # Generous against the 2 ms default: the node here is a debug build on a shared machine.
 TIMEOUT_MS = 100
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_node(tmp, external, timeout_ms=TIMEOUT_MS):
-    exe = binary("P2PFAAS_NODE_BIN", "p2pfaas-node")
+def learning_node(tmp, external, timeout_ms=TIMEOUT_MS):
+    """A 2-worker node whose LearningScheduler(1) asks ``external``; returns (process, log, address)."""
     addr = f"127.0.0.1:{free_port()}"
-    (tmp / "node.toml").write_text(f"""
+    proc, log = start_node(tmp, f"""
 [node]
 listen = "{addr}"
 workers = 2
@@ -54,24 +47,7 @@ machine_id = "py-agent"
 backend = "builtin"
 builtin = "echo"
 """)
-    log = open(tmp / "node.log", "w")
-    proc = subprocess.Popen([exe, "--config", str(tmp / "node.toml")], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{addr}/metrics", timeout=1).read()
-            return proc, addr, log
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"the node did not start: {(tmp / 'node.log').read_text()}")
-            time.sleep(0.1)
-
-
-def stop_node(proc, log):
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    return proc, log, addr
 
 
 def call(addr, deadline_ms=1000):
@@ -124,7 +100,7 @@ def live(tmp_path):
     sock = f"unix:{tmp_path / 'agent.sock'}"
     policy = Policy()
     server = agent.start(policy, sock, train=policy.train)
-    proc, addr, log = start_node(tmp_path, sock)
+    proc, log, addr = learning_node(tmp_path, sock)
     assert wait_for(lambda: (metric(addr, "p2pfaas_agent_connects_total") or 0) >= 2), \
         "both workers connect"
     yield policy, server, addr, sock
@@ -222,7 +198,7 @@ class StandIn(BaseHTTPRequestHandler):
 def test_original_style_http_learner_as_the_agent(tmp_path):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    proc, addr, log = start_node(tmp_path, f"http://127.0.0.1:{httpd.server_port}", timeout_ms=1000)
+    proc, log, addr = learning_node(tmp_path, f"http://127.0.0.1:{httpd.server_port}", timeout_ms=1000)
     try:
         for _ in range(10):
             status, headers, _ = call(addr)

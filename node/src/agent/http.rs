@@ -21,6 +21,8 @@ use crate::scheduler::Learning;
 
 /// How long a transition waits for its batch.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How long a `/train_batch` may take.
+const POST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Transitions kept while the learner is unreachable; beyond it they are dropped (and counted).
 const MAX_PENDING: usize = 4096;
 
@@ -72,27 +74,7 @@ impl Learner {
     pub async fn act(&self, state: &[f32], timeout: Duration) -> Result<(u64, u16), Fallback> {
         let header = state_header(state);
         let extra = [("X-P2pfaas-Learning-State", header.as_bytes())];
-        let target = format!("{}/act", self.target.base_path);
-        let req = ClientRequest {
-            method: "GET",
-            target: &target,
-            headers: Headers::default(),
-            authorization: None,
-            content_type: None,
-            body: &[],
-            extra: &extra,
-        };
-        let mut out = Output::default();
-        let sent = monoio::time::timeout(
-            timeout,
-            self.pool.send(&self.target, &req, &mut out, &limits()),
-        )
-        .await;
-        match sent {
-            Err(_) => return Err(Fallback::Timeout),
-            Ok(Err(_)) => return Err(Fallback::Disconnected),
-            Ok(Ok(())) => {}
-        }
+        let out = self.send("GET", "/act", None, &[], &extra, timeout).await?;
         // The original answers the action as text, `3` (or a float such as `3.0`).
         let action = std::str::from_utf8(&out.body)
             .ok()
@@ -107,6 +89,36 @@ impl Learner {
         let eid = self.next_eid.get();
         self.next_eid.set(eid.wrapping_add(1));
         Ok((eid, action))
+    }
+
+    /// One exchange with the learner at `path` (under its base path), within `timeout`.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&[u8]>,
+        body: &[u8],
+        extra: &[(&str, &[u8])],
+        timeout: Duration,
+    ) -> Result<Output, Fallback> {
+        let target = format!("{}{path}", self.target.base_path);
+        let req = ClientRequest {
+            method,
+            target: &target,
+            headers: Headers::default(),
+            authorization: None,
+            content_type,
+            body,
+            extra,
+        };
+        let mut out = Output::default();
+        let limits = limits();
+        let sent = self.pool.send(&self.target, &req, &mut out, &limits);
+        match monoio::time::timeout(timeout, sent).await {
+            Err(_) => Err(Fallback::Timeout),
+            Ok(Err(_)) => Err(Fallback::Disconnected),
+            Ok(Ok(())) => Ok(out),
+        }
     }
 
     /// Queues a finished decision for the next `/train_batch`.
@@ -137,26 +149,21 @@ impl Learner {
             return;
         }
         let body = format!("[{}]", std::mem::take(&mut *self.pending.borrow_mut()));
-        let target = format!("{}/train_batch", self.target.base_path);
-        let req = ClientRequest {
-            method: "POST",
-            target: &target,
-            headers: Headers::default(),
-            authorization: None,
-            content_type: Some(b"application/json"),
-            body: body.as_bytes(),
-            extra: &[],
-        };
-        let mut out = Output::default();
-        let sent = monoio::time::timeout(
-            Duration::from_secs(2),
-            self.pool.send(&self.target, &req, &mut out, &limits()),
-        )
-        .await;
+        let json = Some(&b"application/json"[..]);
+        let sent = self
+            .send(
+                "POST",
+                "/train_batch",
+                json,
+                body.as_bytes(),
+                &[],
+                POST_TIMEOUT,
+            )
+            .await;
         let Some(m) = node.metrics.get(worker) else {
             return;
         };
-        let counter = if matches!(sent, Ok(Ok(()))) && out.status == 200 {
+        let counter = if sent.is_ok_and(|out| out.status == 200) {
             &m.agent_transitions
         } else {
             &m.agent_transitions_dropped
