@@ -2,7 +2,7 @@
 with PowerOfN on the same load, from the live report (issue #19, docs/external-agent.md).
 
 Usage: python python/examples/serve_live.py [--policy out/tabular_policy.npz] [--seconds 20]
-                                             [--timeout-ms 2] [--train-decisions 200000]
+                                             [--timeout-ms 2] [--train-decisions 100000]
 
 1. The policy: ``python/examples/out/tabular_policy.npz`` (written by ``train_tabular.py``) loaded
    with ``p2pfaas.policies.load_policy`` when both exist; otherwise a tabular Q policy is trained
@@ -152,7 +152,7 @@ def main():
     ap.add_argument("--policy", default=str(HERE / "out/tabular_policy.npz"))
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--timeout-ms", type=int, default=2)
-    ap.add_argument("--train-decisions", type=int, default=200_000)
+    ap.add_argument("--train-decisions", type=int, default=100_000)
     args = ap.parse_args()
 
     policy = load_or_train(args.policy, args.train_decisions)
