@@ -28,7 +28,7 @@ use crate::shutdown::Shutdown;
 const SLOTS: usize = 1024;
 /// Transitions sent in one frame when the node is busy.
 const BATCH: u32 = 64;
-/// How long a transition may wait for a batch to fill when the node is quiet.
+/// How often a partial batch of transitions is sent (a transition waits at most about twice this).
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
 /// Reconnect backoff: first wait and cap.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -86,6 +86,8 @@ pub struct Client {
     /// Transition records not yet framed, and how many.
     records: RefCell<Vec<u8>>,
     record_count: Cell<u32>,
+    /// Set every [`FLUSH_EVERY`] while transitions wait: the writer sends a partial batch.
+    flush_due: Cell<bool>,
 }
 
 impl Client {
@@ -104,6 +106,7 @@ impl Client {
             writer: Cell::new(None),
             records: RefCell::new(Vec::with_capacity(record * BATCH as usize * 2)),
             record_count: Cell::new(0),
+            flush_due: Cell::new(false),
         })
     }
 
@@ -224,6 +227,7 @@ impl Client {
         let reason = monoio::select! {
             r = self.read_loop(reader) => r,
             r = self.write_loop(writer) => r,
+            () = self.tick() => "unreachable: the tick never ends",
             () = shutdown.wait() => "shutdown",
         };
         self.disconnect(reason == "bad answer");
@@ -280,17 +284,14 @@ impl Client {
         }
     }
 
-    /// Writes what decides and transitions queued, flushing a partial batch when the node is quiet.
+    /// Writes what decides and transitions queued: a full batch at once, a partial one when the
+    /// [`Client::tick`] says it is due.
     async fn write_loop<W: AsyncWriteRent>(&self, mut writer: W) -> &'static str {
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
         loop {
-            let woken = self.out.borrow().is_empty() && self.record_count.get() < BATCH;
-            let quiet = woken
-                && monoio::time::timeout(FLUSH_EVERY, WaitOut(self))
-                    .await
-                    .is_err();
+            WaitOut(self).await;
             let count = self.record_count.get();
-            if count >= BATCH || (quiet && count > 0) {
+            if count >= BATCH || (self.flush_due.replace(false) && count > 0) {
                 let mut records = self.records.borrow_mut();
                 codec::transitions(&mut self.out.borrow_mut(), count, &records);
                 records.clear();
@@ -331,6 +332,19 @@ impl Client {
         self.out.borrow_mut().clear();
         self.records.borrow_mut().clear();
         self.record_count.set(0);
+        self.flush_due.set(false);
+    }
+
+    /// Marks a partial batch due every [`FLUSH_EVERY`], so a transition waits at most about
+    /// twice that when the node is not busy enough to fill a batch.
+    async fn tick(&self) {
+        loop {
+            monoio::time::sleep(FLUSH_EVERY).await;
+            if self.record_count.get() > 0 {
+                self.flush_due.set(true);
+                self.wake_writer();
+            }
+        }
     }
 
     fn wake_writer(&self) {
@@ -369,7 +383,11 @@ impl Future for WaitOut<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.0.out.borrow().is_empty() || self.0.record_count.get() >= BATCH {
+        let records = self.0.record_count.get();
+        if !self.0.out.borrow().is_empty()
+            || records >= BATCH
+            || (records > 0 && self.0.flush_due.get())
+        {
             return Poll::Ready(());
         }
         self.0.writer.set(Some(cx.waker().clone()));
