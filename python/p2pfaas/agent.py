@@ -76,6 +76,7 @@ class _Conn:
         self.sock = sock
         self.inbuf = bytearray()
         self.outbuf = bytearray()
+        self.writing = False  # registered for EVENT_WRITE (only while output waits)
         self.dims: Optional[int] = None
         self.actions = 0
         self.worker = 0
@@ -248,8 +249,11 @@ class Server:
         except OSError as e:
             return self._drop(conn, str(e))
         del conn.outbuf[:sent]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0)
-        self._sel.modify(conn.sock, events, conn)
+        # Re-register only when write interest changes: one syscall less per answer.
+        if bool(conn.outbuf) != conn.writing:
+            conn.writing = bool(conn.outbuf)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.writing else 0)
+            self._sel.modify(conn.sock, events, conn)
 
 
 def serve(policy: Policy, address: str, train: Optional[Train] = None) -> None:
