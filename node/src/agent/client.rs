@@ -153,8 +153,8 @@ impl Client {
         }
     }
 
-    /// Queues one finished decision for the agent; sent in batches of [`BATCH`] or after
-    /// [`FLUSH_EVERY`]. Dropped (and counted) while disconnected or when the agent reads too slowly.
+    /// Queues one finished decision for the agent; sent in batches of 64, or partial ones every
+    /// 20 ms. Dropped (and counted) while disconnected or when the agent reads too slowly.
     pub fn queue_transition(&self, t: &Transition<'_>) {
         let mut records = self.records.borrow_mut();
         if !self.connected.get() || records.len() + self.out.borrow().len() > MAX_PENDING_BYTES {

@@ -171,7 +171,7 @@ impl Learner {
         counter.fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Sends a batch every [`FLUSH_EVERY`] until shutdown.
+    /// Sends the queued transitions every 50 ms until shutdown.
     pub async fn run(self: Rc<Self>, node: Arc<Node>, worker: usize) {
         loop {
             monoio::select! {
