@@ -162,6 +162,21 @@ def test_agent_restart_is_reconnected(live, tmp_path):
         again.close()
 
 
+def test_agent_over_tcp(tmp_path):
+    policy = Policy()
+    server = agent.start(policy, "tcp:127.0.0.1:0", train=policy.train)
+    proc, log, addr = learning_node(tmp_path, f"tcp:127.0.0.1:{server.port}")
+    try:
+        assert wait_for(lambda: (metric(addr, "p2pfaas_agent_connects_total") or 0) >= 2)
+        for _ in range(5):
+            status, headers, _ = call(addr)
+            assert status == 200 and headers["X-P2pfaas-Scheduler-Fallback"] is None
+        assert wait_for(lambda: server.transitions >= 5)
+    finally:
+        server.close()
+        stop_node(proc, log)
+
+
 class StandIn(BaseHTTPRequestHandler):
     """The original learner's two routes as its Flask app answers them (contract §2)."""
 
