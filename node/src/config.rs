@@ -36,7 +36,7 @@ pub use functions::{
     ProcessConfig, function, is_valid_function_name, parse_http_url,
 };
 pub use http::HttpConfig;
-pub use learner::LearnerConfig;
+pub use learner::{External, LearnerConfig};
 pub use load::{EbpfPrograms, LoadConfig, LoadSourceChoice};
 pub use log::{LogConfig, LogFormat};
 pub use node::{DriverChoice, NodeConfig};

@@ -11,6 +11,8 @@
 //!   `p2pfaas-core`, where they live).
 //! - [`peers`]: the table of peers (ids, addresses, functions, loads) and the peer protocol's wire format.
 //! - [`learning`]: the learning agent (re-exported from `p2pfaas-core`; `store` keeps its weights).
+//! - [`agent`]: external agents choosing the learning actions (`learner.external`): wire format,
+//!   per-worker connection, the original learner's HTTP routes as an agent.
 //! - [`backend`]: the `FunctionBackend` trait and the built-in functions.
 //! - [`registry`]: the function table, published as snapshots, and its run-time changes.
 //! - [`load`]: the load sampler (eBPF with feature `ebpf`, else PSI/procfs) and its lock-free sample.
@@ -23,6 +25,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod auth;
 pub mod backend;
 pub mod blocking;

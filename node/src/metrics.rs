@@ -128,6 +128,18 @@ pub struct WorkerMetrics {
     pub deadline_met: AtomicU64,
     /// Invocations with a deadline that were late, rejected or failed.
     pub deadline_missed: AtomicU64,
+    /// Decisions an external agent answered (`learner.external`).
+    pub agent_decisions: AtomicU64,
+    /// Decisions that fell back, by [`crate::agent::Fallback`] reason.
+    pub agent_fallbacks: [AtomicU64; 5],
+    /// Connections made to the external agent (the first and every reconnect).
+    pub agent_connects: AtomicU64,
+    /// Answers that came after their decision had fallen back.
+    pub agent_late_answers: AtomicU64,
+    /// Transitions sent to the agent, and dropped (no connection, agent too slow, post failed).
+    pub agent_transitions: AtomicU64,
+    /// See `agent_transitions`.
+    pub agent_transitions_dropped: AtomicU64,
 }
 
 impl Default for WorkerMetrics {
@@ -151,6 +163,12 @@ impl WorkerMetrics {
             gossip_bytes: AtomicU64::new(0),
             deadline_met: AtomicU64::new(0),
             deadline_missed: AtomicU64::new(0),
+            agent_decisions: AtomicU64::new(0),
+            agent_fallbacks: std::array::from_fn(|_| AtomicU64::new(0)),
+            agent_connects: AtomicU64::new(0),
+            agent_late_answers: AtomicU64::new(0),
+            agent_transitions: AtomicU64::new(0),
+            agent_transitions_dropped: AtomicU64::new(0),
         }
     }
 }
@@ -252,6 +270,43 @@ pub fn render(
         "Invocations with a deadline that were late, rejected or failed.",
         sum(&|w| &w.deadline_missed),
     );
+    counter(
+        "p2pfaas_agent_decisions_total",
+        "Learning decisions answered by the external agent.",
+        sum(&|w| &w.agent_decisions),
+    );
+    counter(
+        "p2pfaas_agent_connects_total",
+        "Connections made to the external agent (first and reconnects).",
+        sum(&|w| &w.agent_connects),
+    );
+    counter(
+        "p2pfaas_agent_late_answers_total",
+        "External agent answers that came after their decision fell back.",
+        sum(&|w| &w.agent_late_answers),
+    );
+    counter(
+        "p2pfaas_agent_transitions_total",
+        "Transitions (state, action, reward) sent to the external agent.",
+        sum(&|w| &w.agent_transitions),
+    );
+    counter(
+        "p2pfaas_agent_transitions_dropped_total",
+        "Transitions not sent: no connection, the agent reading too slowly, or a failed post.",
+        sum(&|w| &w.agent_transitions_dropped),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP p2pfaas_agent_fallbacks_total Learning decisions the fallback scheduler made, by why the external agent's action was missing.\n# TYPE p2pfaas_agent_fallbacks_total counter"
+    );
+    for reason in crate::agent::Fallback::ALL {
+        let _ = writeln!(
+            out,
+            "p2pfaas_agent_fallbacks_total{{reason=\"{}\"}} {}",
+            reason.as_str().trim_start_matches("agent_"),
+            sum(&|w| &w.agent_fallbacks[reason as usize])
+        );
+    }
 
     let _ = writeln!(
         out,

@@ -319,6 +319,9 @@ async fn worker_main(
         // And records this node's last five minutes for the dashboard.
         monoio::spawn(http::history::record(Rc::clone(&worker)));
     }
+    if let Some(task) = worker.agent_task() {
+        monoio::spawn(task);
+    }
     for (l, router) in extra {
         match monoio::net::TcpListener::from_std(l) {
             Ok(l) => {

@@ -49,6 +49,8 @@ pub struct Worker {
     peers: RefCell<(u64, Arc<Snapshot>)>,
     /// Rotates where the peer view starts, so large tables are seen evenly.
     view_offset: Cell<usize>,
+    /// The external agent that picks the learning actions (`learner.external`), if any.
+    agent: Option<crate::agent::Link>,
 }
 
 /// An empty entry for the fixed-size peer view.
@@ -63,8 +65,9 @@ impl Worker {
     /// Creates the state of worker `index`.
     pub fn new(index: usize, node: Arc<Node>) -> Rc<Self> {
         let (generation, desc) = node.scheduler();
+        let agent = crate::agent::Link::from_node(&node, index);
         // The descriptor was validated before it was published; fall back to local execution if not.
-        let inner = scheduler::build(&desc, &node.scheduler_context())
+        let inner = build(agent.as_ref(), &desc, &node.scheduler_context())
             .unwrap_or_else(|_| Box::new(scheduler::NoScheduler::new(false)));
         let metrics = node
             .metrics
@@ -88,8 +91,52 @@ impl Worker {
             table,
             peers,
             view_offset: Cell::new(index),
+            agent,
             node,
         })
+    }
+
+    /// The external agent's background task (connection upkeep, transition batches), if any.
+    pub fn agent_task(&self) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> {
+        self.agent
+            .as_ref()
+            .map(|a| a.task(Arc::clone(&self.node), self.index))
+    }
+
+    /// Asks the external agent, if one is configured, for the action of a client's job of `job`
+    /// (`function`, `path`): computes the learning state, awaits the answer (at most
+    /// `learner.external_timeout_ms`, without blocking the worker) and leaves it for the job's first
+    /// decision. Counts the decision or its fallback reason.
+    pub async fn ask_agent(
+        &self,
+        over: Option<Override>,
+        job: &scheduler::JobMeta,
+        function: &str,
+        path: &[String],
+    ) {
+        let Some(link) = &self.agent else { return };
+        if over.is_some() || job.external {
+            return;
+        }
+        self.refresh_scheduler();
+        let mut state = [0.0; crate::learning::MAX_DIMS];
+        let dims = link.with_learning(|l| {
+            l.map(|l| self.with_view(l, function, path, |l, view| l.state(job, view, &mut state)))
+        });
+        let Some(dims) = dims else { return };
+        let pick = link.ask(job.task_type, &state[..dims]).await;
+        let m = &self.metrics;
+        match pick {
+            crate::agent::Pick::Action { .. } => {
+                m.agent_decisions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            crate::agent::Pick::Fallback(reason) => {
+                m.agent_fallbacks[reason as usize]
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            crate::agent::Pick::None => {}
+        }
     }
 
     /// Refreshes the scheduler copy if the node published a new one.
@@ -99,7 +146,7 @@ impl Worker {
             return;
         }
         let (generation, desc) = self.node.scheduler();
-        if let Ok(inner) = scheduler::build(&desc, &self.node.scheduler_context()) {
+        if let Ok(inner) = build(self.agent.as_ref(), &desc, &self.node.scheduler_context()) {
             *self.scheduler.borrow_mut() = LocalScheduler { generation, inner };
         }
     }
@@ -155,12 +202,12 @@ impl Worker {
 
     /// Runs `f` with the node's view for a call of `function` whose path so far is `path`, filling the
     /// per-type loads and the eligible peers only when `sched` needs them.
-    fn with_view<R>(
+    fn with_view<S: Scheduler + ?Sized, R>(
         &self,
-        sched: &mut dyn Scheduler,
+        sched: &mut S,
         function: &str,
         path: &[String],
-        f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>) -> R,
+        f: impl FnOnce(&mut S, &NodeView<'_>) -> R,
     ) -> R {
         let mut loads = self.type_loads.borrow_mut();
         let mut view = self.view(sched.needs_type_loads().then_some(&mut loads[..]));
@@ -198,7 +245,14 @@ impl Worker {
         let mut overrides = self.overrides.borrow_mut();
         let mut rng = self.rng.borrow_mut();
         let s = overrides.select(over, &mut *sched.inner);
-        self.with_view(s, function, path, |s, view| f(s, view, &mut *rng))
+        let r = self.with_view(s, function, path, |s, view| f(s, view, &mut *rng));
+        if fresh {
+            // An answer the job's first decision did not take must not reach the next job.
+            if let Some(a) = &self.agent {
+                a.clear();
+            }
+        }
+        r
     }
 
     /// Reports the reward of a job decided with `learning` to the current scheduler.
@@ -210,5 +264,18 @@ impl Worker {
     pub fn scheduler_name(&self) -> String {
         self.refresh_scheduler();
         self.scheduler.borrow().inner.full_name().to_owned()
+    }
+}
+
+/// The scheduler `desc` builds on a worker: with an external agent, a learning descriptor builds the
+/// agent's [`crate::agent::Decider`].
+fn build(
+    agent: Option<&crate::agent::Link>,
+    desc: &scheduler::Descriptor,
+    ctx: &scheduler::Context<'_>,
+) -> Result<Box<dyn Scheduler>, scheduler::DescriptorError> {
+    match agent {
+        Some(a) => a.build(desc, ctx),
+        None => scheduler::build(desc, ctx),
     }
 }

@@ -32,16 +32,9 @@ def run(vec, policy, decisions, seed):
     return total / n
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("spec", nargs="?", default=None)
-    ap.add_argument("--decisions", type=int, default=400_000)
-    ap.add_argument("--envs", type=int, default=32)
-    ap.add_argument("--arrivals", type=int, default=100_000, help="measured arrivals per episode")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-
-    vec = VecCluster(args.spec, args.envs, arrivals=args.arrivals)
+def train(vec, decisions, seed=1):
+    """Tabular Q-learning of node 0's decisions in ``vec`` for ``decisions`` decisions; the greedy
+    :class:`TabularPolicy` it ends with."""
     rng = np.random.default_rng(0)
     agent = TabularPolicy.zeros(vec.dims, vec.actions)
     alpha, gamma, epsilon = 0.05, 0.9, 0.1
@@ -51,10 +44,10 @@ def main():
     # +0.76 here at 400k decisions).
     q[:] = 1.0 / (1.0 - gamma)
 
-    states, _ = vec.reset(1)
+    states, _ = vec.reset(seed)
     rows = agent.rows(states)
     t0, done_decisions = time.perf_counter(), 0
-    while done_decisions < args.decisions:
+    while done_decisions < decisions:
         greedy = q[rows].argmax(axis=1)
         explore = rng.random(vec.n) < epsilon
         actions = np.where(explore, rng.integers(vec.actions, size=vec.n), greedy)
@@ -67,6 +60,20 @@ def main():
         done_decisions += vec.n
     elapsed = time.perf_counter() - t0
     print(f"trained on {done_decisions} decisions in {elapsed:.1f} s ({done_decisions / elapsed:.0f}/s)")
+    return agent
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("spec", nargs="?", default=None)
+    ap.add_argument("--decisions", type=int, default=400_000)
+    ap.add_argument("--envs", type=int, default=32)
+    ap.add_argument("--arrivals", type=int, default=100_000, help="measured arrivals per episode")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+
+    vec = VecCluster(args.spec, args.envs, arrivals=args.arrivals)
+    agent = train(vec, args.decisions)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     agent.save(args.out)
     print(f"saved to {args.out}")

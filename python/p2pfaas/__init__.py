@@ -5,6 +5,7 @@
   (many decisions per call, NumPy in and out) and :class:`~p2pfaas.env.ParallelCluster`
   (one agent per node, PettingZoo ``ParallelEnv`` style).
 - :mod:`p2pfaas.admin` — signed calls to a node's admin API.
+- :mod:`p2pfaas.agent` — serve a Python policy to live nodes (``learner.external``).
 """
 
 from . import sim  # noqa: F401

@@ -1,30 +1,20 @@
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from p2pfaas import admin
-from conftest import binary
+from conftest import free_port, start_node, stop_node
 
 KEY = b"python-admin-test-key-0123456789"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    exe = binary("P2PFAAS_NODE_BIN", "p2pfaas-node")
     tmp = tmp_path_factory.mktemp("node")
     (tmp / "key").write_bytes(KEY + b"\n")
     addr = f"127.0.0.1:{free_port()}"
-    (tmp / "node.toml").write_text(f"""
+    proc, log = start_node(tmp, f"""
 [node]
 listen = "{addr}"
 workers = 1
@@ -40,22 +30,8 @@ cluster_key_file = "{tmp / "key"}"
 backend = "builtin"
 builtin = "echo"
 """)
-    log = open(tmp / "node.log", "w")
-    proc = subprocess.Popen([exe, "--config", str(tmp / "node.toml")], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{addr}/metrics", timeout=1).read()
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"the node did not start: {(tmp / 'node.log').read_text()}")
-            time.sleep(0.1)
     yield addr
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    stop_node(proc, log)
 
 
 def test_signed_admin_calls_are_accepted_and_others_refused(node):

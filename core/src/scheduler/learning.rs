@@ -187,8 +187,9 @@ impl LearningScheduler {
         }
     }
 
-    /// The state vector of `job` under `view`, written into `out`; returns its length.
-    fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
+    /// The state vector of `job` under `view`, written into `out`; returns its length. An external
+    /// agent is sent this state, and its answer then goes through [`Self::decide_with`].
+    pub fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
         let n = self.task_types;
         #[allow(
             clippy::cast_precision_loss,

@@ -119,6 +119,9 @@ pub struct RawLearner {
     pub reward_refused: Option<f64>,
     pub weights_file: Option<String>,
     pub parameters: Option<toml::Table>,
+    pub external: Option<String>,
+    pub external_timeout_ms: Option<u64>,
+    pub external_fallback: Option<String>,
 }
 
 /// `[node]`.

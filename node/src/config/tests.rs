@@ -202,3 +202,46 @@ fn learner_tile_coding_double_decision_and_weights_file_parse() {
         .unwrap_or_default();
     assert!(err.contains("tile_table_size"), "{err}");
 }
+
+#[test]
+fn learner_external_agent_fields_parse_and_name_themselves_when_wrong() {
+    let parse = |text: &str| Raw::from_toml(text).and_then(Config::from_raw);
+    let c = parse("[learner]\nexternal = \"unix:/run/agent.sock\"\n").expect("valid");
+    assert_eq!(
+        c.learner.external,
+        Some(super::External::Unix("/run/agent.sock".into()))
+    );
+    assert_eq!(
+        c.learner.external_timeout,
+        std::time::Duration::from_millis(2)
+    );
+    assert!(c.learner.external_fallback.is_none());
+    let c = parse(
+        "[learner]\nexternal = \"tcp:127.0.0.1:7000\"\nexternal_timeout_ms = 5\n\
+         external_fallback = \"PowerOfNScheduler(2, 3, false, 1)\"\n",
+    )
+    .expect("valid");
+    assert!(matches!(c.learner.external, Some(super::External::Tcp(a)) if a.port() == 7000));
+    let fb = c.learner.external_fallback.expect("set");
+    assert_eq!(fb.name, "PowerOfNScheduler");
+    assert_eq!(fb.parameters, ["2", "3", "false", "1"]);
+    let c = parse("[learner]\nexternal = \"http://127.0.0.1:19020\"\n").expect("valid");
+    assert!(matches!(c.learner.external, Some(super::External::Http(t)) if t.port == 19020));
+    for (toml, field) in [
+        ("external = \"ws://x:1\"", "learner.external"),
+        ("external = \"unix:\"", "learner.external"),
+        ("external = \"tcp:nowhere\"", "learner.external"),
+        ("external_timeout_ms = 0", "learner.external_timeout_ms"),
+        (
+            "external_fallback = \"Nope(1)\"",
+            "learner.external_fallback",
+        ),
+        (
+            "external_fallback = \"PowerOfNScheduler(1, 2\"",
+            "learner.external_fallback",
+        ),
+    ] {
+        let err = parse(&format!("[learner]\n{toml}\n")).expect_err(toml);
+        assert_eq!(field_of(err), field, "{toml}");
+    }
+}

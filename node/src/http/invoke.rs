@@ -372,6 +372,7 @@ async fn run(
         }
     };
     resp.header(header::JOB_ID, job_id.as_bytes());
+    w.ask_agent(overrides, &job, name, path).await;
     let mut step = w.with_decider(overrides, true, name, path, |s, view, rng| {
         resp.header(header::SCHEDULER, s.full_name().as_bytes());
         machine.start(s, view, rng)

@@ -1,0 +1,143 @@
+//! The client against a scripted agent on a real Unix socket: answers, a stall, a bad answer,
+//! transitions in a batch, and a reconnect after the agent drops the connection.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::sync::mpsc;
+
+use super::*;
+use crate::config::{Config, Raw};
+
+/// Frames the scripted agent saw: (kind, body).
+type Seen = mpsc::Sender<(u8, Vec<u8>)>;
+
+fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(u8, Vec<u8>)> {
+    let mut len = [0; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut frame = vec![0; u32::from_le_bytes(len) as usize];
+    s.read_exact(&mut frame).ok()?;
+    Some((frame[0], frame[1..].to_vec()))
+}
+
+/// The agent: answers 1 to task type 0, 99 (out of range) to type 8, nothing to type 9, and closes
+/// the first connection at a decide of type 7.
+fn agent(listener: &UnixListener, seen: &Seen) {
+    for conn in listener.incoming() {
+        let Ok(mut s) = conn else { return };
+        while let Some((kind, body)) = read_frame(&mut s) {
+            let _ = seen.send((kind, body.clone()));
+            if kind != codec::kind::DECIDE {
+                continue;
+            }
+            let eid = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
+            let action = match u16::from_le_bytes([body[8], body[9]]) {
+                0 => 1,
+                8 => 99,
+                7 => break,
+                _ => continue,
+            };
+            let mut out = Vec::new();
+            codec::encode_action(&mut out, codec::Action { eid, action });
+            if s.write_all(&out).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
+    let dir = std::env::temp_dir().join(format!("p2pfaas-agent-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("agent.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || agent(&listener, &tx));
+    let toml = format!("[node]\ndata_dir = \"{}\"\n", dir.join("data").display());
+    let config = Config::from_raw(Raw::from_toml(&toml).expect("toml")).expect("config");
+    let node = Arc::new(Node::new(config).expect("node"));
+    let metrics = Arc::new(WorkerMetrics::new());
+    let shape = Shape {
+        dims: 3,
+        actions: 3,
+        worker: 1,
+        node: "n-test".into(),
+    };
+    let client = Client::new(Target::Unix(path), shape, Arc::clone(&metrics));
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        monoio::spawn(Rc::clone(&client).run(Arc::clone(&node)));
+        let up = |c: &Client| c.connected.get();
+        for _ in 0..200 {
+            if up(&client) {
+                break;
+            }
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(up(&client), "connects");
+        let state = [0.0, 1.0, 2.0];
+        let long = Duration::from_secs(5);
+        let (eid, action) = client.decide(0, &state, long).await.expect("answered");
+        assert_eq!(action, 1);
+        assert_eq!(eid >> 48, 1, "the worker sits in the eid's top bits");
+        // Pipelined: several decides in flight on one connection.
+        let (a, b) = monoio::join!(
+            client.decide(0, &state, long),
+            client.decide(0, &state, long)
+        );
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(
+            client.decide(9, &state, Duration::from_millis(30)).await,
+            Err(Fallback::Timeout)
+        );
+        assert_eq!(
+            client.decide(8, &state, long).await,
+            Err(Fallback::BadAnswer)
+        );
+        for eid in 0..3 {
+            client.queue_transition(&Transition {
+                eid,
+                task_type: 0,
+                action: 1,
+                reward: 0.5,
+                state: &state,
+            });
+        }
+        // A partial batch goes out after FLUSH_EVERY of quiet.
+        monoio::time::sleep(FLUSH_EVERY * 5).await;
+        // The agent drops the connection: the wait ends at once, then the client reconnects.
+        assert_eq!(
+            client.decide(7, &state, long).await,
+            Err(Fallback::Disconnected)
+        );
+        for _ in 0..200 {
+            if metrics.agent_connects.load(Relaxed) == 2 && up(&client) {
+                break;
+            }
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(metrics.agent_connects.load(Relaxed), 2, "reconnected");
+        assert_eq!(client.decide(0, &state, long).await.map(|a| a.1), Ok(1));
+        node.shutdown.trigger();
+    });
+    let frames: Vec<(u8, Vec<u8>)> = rx.try_iter().collect();
+    let hellos: Vec<_> = frames
+        .iter()
+        .filter(|f| f.0 == codec::kind::HELLO)
+        .collect();
+    assert_eq!(hellos.len(), 2, "one hello per connection");
+    assert_eq!(hellos[0].1[0], codec::VERSION);
+    assert!(hellos[0].1.ends_with(b"n-test"));
+    let batch = frames
+        .iter()
+        .find(|f| f.0 == codec::kind::TRANSITIONS)
+        .expect("a transitions frame");
+    assert_eq!(&batch.1[..4], &3u32.to_le_bytes());
+    assert_eq!(batch.1.len(), 4 + 3 * codec::transition_len(3));
+    assert_eq!(metrics.agent_transitions.load(Relaxed), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
