@@ -100,6 +100,7 @@ pub async fn handle(
             tracing::info!(bytes = req.body.len(), "learner weights loaded");
             resp.json(200, &agent.stats());
         }
+        LearnerRoute::WeightFile => weight_file(w, req, resp)?,
         LearnerRoute::Reset => {
             require_admin(w, req)?;
             let node = Arc::clone(&w.node);
@@ -113,6 +114,16 @@ pub async fn handle(
             resp.json(200, &agent.stats());
         }
     }
+    Ok(())
+}
+
+/// The learned values as a weight file (`POST /learner/weights` takes it back: a fleet run restores a
+/// node's table with it). An admin route: the file is the node's whole learned policy, more than the
+/// open `GET /learner/weights` summary shows (tile coding lists no states there).
+fn weight_file(w: &Worker, req: &Request<'_>, resp: &mut Response) -> Result<(), Error> {
+    require_admin(w, req)?;
+    resp.header("Content-Type", b"application/octet-stream");
+    resp.body.extend_from_slice(&w.node.agent.encode_weights());
     Ok(())
 }
 

@@ -95,6 +95,8 @@ pub enum LearnerRoute {
     Weights,
     /// `POST weights`: a weight file (the learner crate's format) replaces the learned values.
     LoadWeights,
+    /// `GET weights/file` (admin): the learned values as a weight file, what `POST weights` takes back.
+    WeightFile,
     /// `GET|POST reset`.
     Reset,
 }
@@ -147,6 +149,7 @@ fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
             "POST" => Ok(Route::Learner(L::LoadWeights)),
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
+        "weights/file" => only("GET", L::WeightFile),
         "reset" => only("GET, POST", L::Reset),
         _ => Err(Error::NoRoute),
     }
@@ -287,6 +290,8 @@ mod tests {
             ("GET", "/learner/stats", L::Stats),
             ("GET", "/learner/weights", L::Weights),
             ("POST", "/learner/weights", L::LoadWeights),
+            ("GET", "/learner/weights/file", L::WeightFile),
+            ("GET", "/weights/file", L::WeightFile),
             ("GET", "/learner/reset", L::Reset),
         ] {
             assert_eq!(
