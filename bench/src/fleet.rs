@@ -4,8 +4,8 @@
 //! sets the scheduler, K/Q and learner through the signed admin API ([`settings`]), drives the spec's
 //! load from this machine with the open-loop generator, scrapes every node's `/metrics` before and
 //! after each point into a per-node table ([`metrics`]), and puts each node's own settings and learned
-//! weights back at the end — also on an error, Ctrl-C or SIGTERM. `p2pfaas-bench fleet status` ([`status`]) shows the fleet
-//! now.
+//! weights back at the end — also on an error, Ctrl-C or SIGTERM. `p2pfaas-bench fleet status`
+//! ([`status`]) shows the fleet now.
 //!
 //! # Layout
 //! - [`mod@file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).

@@ -1,7 +1,7 @@
 //! The fleet commands' flags: `run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests]
-//! [--quiet] [--load-weights DIR]` and `fleet status FLEET.toml [--watch]`. Bad flags, a spec a fleet cannot take and an
-//! unreadable fleet file or key exit 64; a failed preflight, run or restore 1; unreachable nodes in
-//! `status` 1 (their names on stderr).
+//! [--quiet] [--load-weights DIR]` and `fleet status FLEET.toml [--watch]`. Bad flags, a spec a fleet
+//! cannot take and an unreadable fleet file or key exit 64; a failed preflight, run or restore 1;
+//! unreachable nodes in `status` 1 (their names on stderr).
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -1,8 +1,9 @@
 //! Before anything changes on a fleet: every node answers, says its version and its clock, serves the
 //! spec's functions (the `work` function as the spec describes it), lists every other node of the fleet
 //! as a live member and accepts our admin calls (an empty, signed change), and the fleet has the spec's
-//! node count. Each node's settings and learned weights are read here, to be put back after the run. Every failure names the node; all of them are reported at once. The nodes' settings
-//! are untouched until the preflight passes.
+//! node count. Every failure names the node; all of them are reported at once. The nodes' settings
+//! are untouched until the preflight passes; their settings and learned weights are read here, to be
+//! put back after the run.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
-//! Putting each node's own settings and learned weights back after a fleet run: exactly once, whether the run ended, failed
-//! (a drop guard) or was interrupted (SIGINT/SIGTERM, on a thread of its own). A mutex keeps a change
-//! and the restore from interleaving.
+//! Putting each node's own settings and learned weights back after a fleet run: exactly once, whether
+//! the run ended, failed (a drop guard) or was interrupted (SIGINT/SIGTERM, on a thread of its own). A
+//! mutex keeps a change and the restore from interleaving.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
