@@ -22,8 +22,8 @@ pub const USAGE: &str = "  p2pfaas-bench run SPEC.toml --fleet FLEET.toml [--out
       cluster_key_file): preflight (nothing changes unless every node passes), then per scheduler the
       signed admin API sets scheduler, K/Q and learner; load from here; each node's /metrics before and
       after every point; the nodes' own settings and learned weights back at the end, on errors and
-      on Ctrl-C/SIGTERM. --load-weights DIR: learning runs start from `simulate --save-weights DIR`
-      Writes DIR/report.{json,csv,md} (mode \"fleet\", with a per-node table) and the charts
+      on Ctrl-C/SIGTERM. --load-weights DIR: learning runs start from `simulate --save-weights DIR`'s
+      tables. Writes DIR/report.{json,csv,md} (mode \"fleet\", with a per-node table) and the charts
   p2pfaas-bench fleet status FLEET.toml [--watch]
       one table of the fleet now (version, scheduler, K/Q, running/queued, peers alive, load source,
       CPU, learner ε); --watch refreshes it every second; exits 1 naming unreachable nodes
