@@ -3,9 +3,9 @@
 //! ([`preflight`]: nothing changes on any node until every check passes), then per scheduler and seed
 //! sets the scheduler, K/Q and learner through the signed admin API ([`settings`]), drives the spec's
 //! load from this machine with the open-loop generator, scrapes every node's `/metrics` before and
-//! after each point into a per-node table ([`metrics`]), and puts each node's own settings back at the
-//! end — also on an error, Ctrl-C or SIGTERM. `p2pfaas-bench fleet status` ([`status`]) shows the fleet
-//! now.
+//! after each point into a per-node table ([`metrics`]), and puts each node's own settings and learned
+//! weights back at the end — also on an error, Ctrl-C or SIGTERM. `p2pfaas-bench fleet status`
+//! ([`status`]) shows the fleet now.
 //!
 //! # Layout
 //! - [`mod@file`]: the fleet file. [`fit`]: which spec fields a fleet can take (errors and warnings).
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use self::client::{CallError, Client};
 use self::file::{Fleet, FleetError};
 use self::metrics::{NodePoint, Scrape};
-use self::restore::{RestoreOnDrop, Restorer, restore_on_signal};
+use self::restore::{RestoreOnDrop, Restorer, Saved, restore_on_signal};
 use self::settings::Target;
 use self::sign::Signer;
 use crate::experiment::report::{Accumulator, Report};
@@ -98,6 +98,9 @@ pub struct Options {
     pub progress: bool,
     /// Put the settings back on SIGINT/SIGTERM, then exit (the command line; tests leave it off).
     pub handle_signals: bool,
+    /// `--load-weights DIR`: after its reset, each node of a learning scheduler's run starts from
+    /// `simulate --save-weights DIR`'s table for its index, as a local run's nodes do.
+    pub load_weights: Option<PathBuf>,
 }
 
 /// A fleet run's report: the experiment report (`mode = "fleet"`) plus the fleet and what each node
@@ -187,7 +190,12 @@ pub fn run(spec: &Spec, fleet: &Fleet, options: &Options) -> Result<FleetReport,
     let restorer = Arc::new(Restorer::new(
         pre.nodes
             .iter()
-            .map(|n| (n.name.clone(), n.client.clone(), n.original.clone()))
+            .map(|n| Saved {
+                name: n.name.clone(),
+                client: n.client.clone(),
+                settings: n.original.clone(),
+                weights: n.weights.clone(),
+            })
             .collect(),
         plan.learner.is_some(),
     ));
@@ -248,7 +256,15 @@ fn sweep(
     for scheduler in &spec.schedulers {
         let target = Target::new(spec, scheduler, plan.learner.clone());
         for &seed in &t.seeds {
-            restorer.change(|| configure(nodes, &target, &scheduler.label()))?;
+            restorer.change(|| {
+                configure(nodes, &target, &scheduler.label())?;
+                match options.load_weights.as_deref() {
+                    Some(dir) if target.reset_learner => {
+                        load_weights(nodes, dir, &scheduler.label())
+                    }
+                    _ => Ok(()),
+                }
+            })?;
             for (i, &rho) in t.rho.iter().enumerate() {
                 let lambda = spec.rates(rho);
                 let load_spec = experiment::load_spec(spec, &addrs, &lambda, seed, i, rho)?;
@@ -293,6 +309,21 @@ fn configure(nodes: &[preflight::Node], target: &Target, label: &str) -> Result<
             what: label.to_owned(),
             source,
         })?;
+    }
+    Ok(())
+}
+
+/// Posts `DIR/<label>/n<i>.weights` to node i (the files `simulate --save-weights` writes).
+fn load_weights(nodes: &[preflight::Node], dir: &Path, label: &str) -> Result<(), Error> {
+    for (i, n) in nodes.iter().enumerate() {
+        let path = crate::sim::weights_file(dir, label, i);
+        let fail = |message: String| experiment::Error::LoadWeights {
+            node: i,
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+        settings::load_weights(&n.client, &bytes).map_err(|e| fail(e.to_string()))?;
     }
     Ok(())
 }

@@ -20,7 +20,8 @@ def test_registered_env_with_defaults_is_the_bench_study_and_passes_the_checker(
     assert sim.DEFAULT_SPEC == HETERO.read_text()
     spec = tomllib.loads(HETERO.read_text())
     learner = tomllib.loads(spec["cluster"]["node_config"])["learner"]
-    (learning,) = [s for s in spec["scheduler"] if s["name"] == "LearningScheduler"]
+    # The environment drives the spec's first LearningScheduler (the single decision).
+    learning = next(s for s in spec["scheduler"] if s["name"] == "LearningScheduler")
     task_types = int(learning["parameters"][0])
     assert task_types == len(spec["mix"]) == 3
     dims = 1 + 2 * task_types + len(learner.get("state_features", []))

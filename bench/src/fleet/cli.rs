@@ -1,7 +1,7 @@
 //! The fleet commands' flags: `run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests]
-//! [--quiet]` and `fleet status FLEET.toml [--watch]`. Bad flags, a spec a fleet cannot take and an
-//! unreadable fleet file or key exit 64; a failed preflight, run or restore 1; unreachable nodes in
-//! `status` 1 (their names on stderr).
+//! [--quiet] [--load-weights DIR]` and `fleet status FLEET.toml [--watch]`. Bad flags, a spec a fleet
+//! cannot take and an unreadable fleet file or key exit 64; a failed preflight, run or restore 1;
+//! unreachable nodes in `status` 1 (their names on stderr).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -17,11 +17,13 @@ use crate::experiment::spec::Spec;
 
 /// Usage lines for the binary's help.
 pub const USAGE: &str = "  p2pfaas-bench run SPEC.toml --fleet FLEET.toml [--out DIR] [--seconds S] [--requests] [--quiet]
+                             [--load-weights DIR]
       the experiment on deployed nodes (FLEET.toml: [[node]] address = \"host:port\", name; optional
       cluster_key_file): preflight (nothing changes unless every node passes), then per scheduler the
       signed admin API sets scheduler, K/Q and learner; load from here; each node's /metrics before and
-      after every point; the nodes' own settings back at the end, on errors and on Ctrl-C/SIGTERM.
-      Writes DIR/report.{json,csv,md} (mode \"fleet\", with a per-node table) and the charts
+      after every point; the nodes' own settings and learned weights back at the end, on errors and
+      on Ctrl-C/SIGTERM. --load-weights DIR: learning runs start from `simulate --save-weights DIR`'s
+      tables. Writes DIR/report.{json,csv,md} (mode \"fleet\", with a per-node table) and the charts
   p2pfaas-bench fleet status FLEET.toml [--watch]
       one table of the fleet now (version, scheduler, K/Q, running/queued, peers alive, load source,
       CPU, learner ε); --watch refreshes it every second; exits 1 naming unreachable nodes
@@ -81,6 +83,9 @@ fn parse_run(args: Vec<OsString>) -> Result<(Spec, Fleet, PathBuf, Options), Str
                 seconds = Some(s);
             }
             Arg::Long("requests") => requests = true,
+            Arg::Long("load-weights") => {
+                options.load_weights = Some(PathBuf::from(parser.value().map_err(err)?));
+            }
             Arg::Long("quiet") => options.progress = false,
             other => return Err(other.unexpected().to_string()),
         }

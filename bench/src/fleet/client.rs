@@ -127,14 +127,20 @@ impl Client {
         } else {
             body.to_string().into_bytes()
         };
+        self.admin_bytes(method, path, &body)?.json()
+    }
+
+    /// An admin call with a raw body (signed when there is a key), expecting a 2xx answer: a weight
+    /// file read or put back.
+    pub fn admin_bytes(&self, method: &str, path: &str, body: &[u8]) -> Result<Answer, CallError> {
         let headers: Vec<(&str, String)> = match &self.signer {
             Some(s) => {
                 let now = u64::try_from(unix_ms().saturating_add(self.offset_ms)).unwrap_or(0);
-                s.sign(method, path, &body, now).into()
+                s.sign(method, path, body, now).into()
             }
             None => Vec::new(),
         };
-        ok(self.call(method, path, &headers, &body)?)?.json()
+        ok(self.call(method, path, &headers, body)?)
     }
 
     /// One request on a fresh connection; the answer whatever its status.
@@ -154,7 +160,13 @@ impl Client {
             body.len()
         );
         if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
+            // Admin bodies are JSON, but for a weight file.
+            let json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+            head.push_str(if json {
+                "Content-Type: application/json\r\n"
+            } else {
+                "Content-Type: application/octet-stream\r\n"
+            });
         }
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));

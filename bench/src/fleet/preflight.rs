@@ -2,7 +2,8 @@
 //! spec's functions (the `work` function as the spec describes it), lists every other node of the fleet
 //! as a live member and accepts our admin calls (an empty, signed change), and the fleet has the spec's
 //! node count. Every failure names the node; all of them are reported at once. The nodes' settings
-//! are untouched until the preflight passes.
+//! are untouched until the preflight passes; their settings and learned weights are read here, to be
+//! put back after the run.
 
 use std::time::Instant;
 
@@ -33,6 +34,8 @@ pub struct Node {
     pub offset_ms: Option<(i64, i64)>,
     /// Settings before the run (restored after it).
     pub original: Settings,
+    /// The learner's weight file before the run (put back after it).
+    pub weights: Vec<u8>,
     /// `machine_id`s it lists in `/discovery/list`.
     pub members: Vec<String>,
     /// The functions it serves: name and the config it reports.
@@ -209,6 +212,7 @@ fn inspect(entry: &file::Node, mut client: Client) -> Result<Node, String> {
             ),
             e => format!("{label}: admin API: {e}"),
         })?;
+    let weights = settings::read_weights(&client).map_err(fail("reading its learner weights"))?;
     Ok(Node {
         name,
         machine_id,
@@ -216,6 +220,7 @@ fn inspect(entry: &file::Node, mut client: Client) -> Result<Node, String> {
         version,
         offset_ms,
         original,
+        weights,
         members,
         functions,
     })

@@ -1,6 +1,6 @@
-//! Putting each node's own settings back after a fleet run: exactly once, whether the run ended, failed
-//! (a drop guard) or was interrupted (SIGINT/SIGTERM, on a thread of its own). A mutex keeps a change
-//! and the restore from interleaving.
+//! Putting each node's own settings and learned weights back after a fleet run: exactly once, whether
+//! the run ended, failed (a drop guard) or was interrupted (SIGINT/SIGTERM, on a thread of its own). A
+//! mutex keeps a change and the restore from interleaving.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -9,11 +9,23 @@ use super::client::Client;
 use super::settings::{self, Settings};
 use super::{Error, on_each};
 
+/// One node as it was before the run.
+pub(crate) struct Saved {
+    /// Its name in messages.
+    pub(crate) name: String,
+    /// Its client.
+    pub(crate) client: Client,
+    /// Scheduler, K/Q, learner parameters.
+    pub(crate) settings: Settings,
+    /// Its learner's weight file.
+    pub(crate) weights: Vec<u8>,
+}
+
 /// Puts every node's settings back exactly once: at the end, on an error (drop), or from the signal
 /// thread. The mutex also keeps a change and a restore from interleaving.
 pub(crate) struct Restorer {
-    /// Each node's name, client and settings before the run.
-    nodes: Vec<(String, Client, Settings)>,
+    /// Each node before the run.
+    nodes: Vec<Saved>,
     /// Whether the run sets learner parameters (then they are put back too).
     learner: bool,
     /// Set once restored; held while a change is made.
@@ -21,9 +33,8 @@ pub(crate) struct Restorer {
 }
 
 impl Restorer {
-    /// A restorer of `nodes` (name, client, original settings); `learner`: the run sets learner
-    /// parameters.
-    pub(crate) fn new(nodes: Vec<(String, Client, Settings)>, learner: bool) -> Self {
+    /// A restorer of `nodes`; `learner`: the run sets learner parameters.
+    pub(crate) fn new(nodes: Vec<Saved>, learner: bool) -> Self {
         Self {
             nodes,
             learner,
@@ -48,8 +59,9 @@ impl Restorer {
         }
         let errors: Vec<String> = on_each(
             &self.nodes,
-            |(name, c, original)| {
-                settings::restore(c, original, self.learner).map_err(|e| format!("{name}: {e}"))
+            |n| {
+                settings::restore(&n.client, &n.settings, self.learner, &n.weights)
+                    .map_err(|e| format!("{}: {e}", n.name))
             },
             || Err("restoring panicked".to_owned()),
         )

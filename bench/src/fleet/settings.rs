@@ -1,7 +1,8 @@
 //! What the runner changes on a node and puts back: the scheduler (`/configuration/scheduler`), K and Q
-//! (`/configuration`) and the learner's parameters (`/learner/parameters`), plus a learner reset before
-//! each run of a learning scheduler. Changes go through the signed admin API; after each change the
-//! runner reads the settings back until the node reports them.
+//! (`/configuration`), the learner's parameters (`/learner/parameters`) and its learned weights (read
+//! as a weight file from `GET /learner/weights/file`, put back with `POST /learner/weights`), plus a
+//! learner reset before each run of a learning scheduler. Changes go through the signed admin API;
+//! after each change the runner reads the settings back until the node reports them.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -36,6 +37,17 @@ pub fn read(c: &Client) -> Result<Settings, CallError> {
             .cloned()
             .unwrap_or(Value::Null),
     })
+}
+
+/// Reads a node's learned weights as a weight file (an admin route: the file is its whole policy).
+pub fn read_weights(c: &Client) -> Result<Vec<u8>, CallError> {
+    Ok(c.admin_bytes("GET", "/learner/weights/file", b"")?.body)
+}
+
+/// Replaces a node's learned weights with a weight file; the node refuses one of another shape (400
+/// naming the field) and then keeps its own.
+pub fn load_weights(c: &Client, file: &[u8]) -> Result<(), CallError> {
+    c.admin_bytes("POST", "/learner/weights", file).map(drop)
 }
 
 /// What one (scheduler, seed) run sets on every node.
@@ -89,14 +101,21 @@ pub fn apply(c: &Client, t: &Target) -> Result<(), CallError> {
     })
 }
 
-/// Puts `original` back on one node (the learner's parameters only when `learner` is set: the run
-/// changed them) and waits until it reports it.
-pub fn restore(c: &Client, original: &Settings, learner: bool) -> Result<(), CallError> {
+/// Puts `original` and the weight file `weights` back on one node (the learner's parameters only when
+/// `learner` is set: the run changed them) and waits until it reports the settings. The weights go
+/// last: a scheduler or parameter change that reshapes the learner's state starts its table over.
+pub fn restore(
+    c: &Client,
+    original: &Settings,
+    learner: bool,
+    weights: &[u8],
+) -> Result<(), CallError> {
     c.admin("POST", "/configuration/scheduler", &original.scheduler)?;
     c.admin("POST", "/configuration", &original.queue)?;
     if learner && let Value::Object(map) = &original.learner {
         c.admin("POST", "/learner/parameters", &Value::Object(map.clone()))?;
     }
+    load_weights(c, weights)?;
     settle(c, |now| {
         same(&now.scheduler, &original.scheduler)
             && same(&now.queue, &original.queue)

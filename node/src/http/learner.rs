@@ -101,12 +101,15 @@ pub async fn handle(
             tracing::info!(bytes = req.body.len(), "learner weights loaded");
             resp.json(200, &agent.stats());
         }
+        LearnerRoute::WeightFile => weight_file(w, req, resp)?,
         LearnerRoute::Reset => {
             require_admin(w, req)?;
             let node = Arc::clone(&w.node);
+            // Both agents: a reset starts the double decision's acceptance agent over too.
             blocking(move || {
                 node.agent
                     .reset()
+                    .and_then(|()| node.acceptance.reset())
                     .map_err(|e| UpdateError::Invalid(e.to_string()))
             })
             .await?;
@@ -114,6 +117,20 @@ pub async fn handle(
             resp.json(200, &agent.stats());
         }
     }
+    Ok(())
+}
+
+/// The learned values as a weight file (`POST /learner/weights` takes it back: a fleet run restores a
+/// node's table with it). An admin route: the file is the node's whole learned policy, more than the
+/// open `GET /learner/weights` summary shows (tile coding lists no states there).
+fn weight_file(w: &Worker, req: &Request<'_>, resp: &mut Response) -> Result<(), Error> {
+    require_admin(w, req)?;
+    resp.header("Content-Type", b"application/octet-stream");
+    // Both agents, as the node saves them at shutdown: what `POST weights` takes back whole.
+    resp.body.extend_from_slice(&p2pfaas_core::learning::weights::encode(
+        &w.node.agent,
+        &w.node.acceptance,
+    ));
     Ok(())
 }
 

@@ -99,6 +99,8 @@ pub enum LearnerRoute {
     /// `POST weights`: a weight file (both agents', or a lone decision agent's) replaces the learned
     /// values.
     LoadWeights,
+    /// `GET weights/file` (admin): the learned values as a weight file, what `POST weights` takes back.
+    WeightFile,
     /// `GET|POST reset`.
     Reset,
 }
@@ -152,6 +154,7 @@ fn learner<'a>(method: &str, name: &str) -> Result<Route<'a>, Error> {
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
         "acceptance/weights" => only("GET", L::AcceptanceWeights),
+        "weights/file" => only("GET", L::WeightFile),
         "reset" => only("GET, POST", L::Reset),
         _ => Err(Error::NoRoute),
     }
@@ -293,6 +296,8 @@ mod tests {
             ("GET", "/learner/weights", L::Weights),
             ("POST", "/learner/weights", L::LoadWeights),
             ("GET", "/learner/acceptance/weights", L::AcceptanceWeights),
+            ("GET", "/learner/weights/file", L::WeightFile),
+            ("GET", "/weights/file", L::WeightFile),
             ("GET", "/learner/reset", L::Reset),
         ] {
             assert_eq!(

@@ -331,6 +331,8 @@ nodetest!(
             ("DELETE", "/system/functions/more", b""),
             ("POST", "/learner/parameters", br#"{"alpha": 0.2}"#),
             ("POST", "/learner/reset", b""),
+            // Not a change, but the node's whole learned policy as a file (a fleet run's restore).
+            ("GET", "/learner/weights/file", b""),
             (
                 "POST",
                 "/discovery/configuration",
