@@ -127,10 +127,11 @@ fn weight_file(w: &Worker, req: &Request<'_>, resp: &mut Response) -> Result<(),
     require_admin(w, req)?;
     resp.header("Content-Type", b"application/octet-stream");
     // Both agents, as the node saves them at shutdown: what `POST weights` takes back whole.
-    resp.body.extend_from_slice(&p2pfaas_core::learning::weights::encode(
-        &w.node.agent,
-        &w.node.acceptance,
-    ));
+    resp.body
+        .extend_from_slice(&p2pfaas_core::learning::weights::encode(
+            &w.node.agent,
+            &w.node.acceptance,
+        ));
     Ok(())
 }
 
