@@ -116,12 +116,54 @@ pub struct Output {
     pub status: u16,
     /// Its `Content-Type`, empty when it sent none.
     pub content_type: Vec<u8>,
-    /// Other end-to-end headers to pass through (name, value).
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Other end-to-end headers to pass through.
+    pub headers: ReplyHeaders,
     /// Response body.
     pub body: Vec<u8>,
     /// Execution time reported by the platform (OpenFaaS `X-Duration-Seconds`), if any.
     pub reported_duration: Option<std::time::Duration>,
+}
+
+/// A reply's headers in one reused buffer: once it has grown, pushing a header allocates nothing (the
+/// peer path reads every forwarded answer's headers into it).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReplyHeaders {
+    bytes: Vec<u8>,
+    /// Per header, where its name and its value end in `bytes`; each starts where the previous ended.
+    ends: Vec<(usize, usize)>,
+}
+
+impl ReplyHeaders {
+    /// Appends a header.
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
+    /// The headers in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, end)| {
+            // Names are pushed as `&str`, so the bytes are UTF-8.
+            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or_default();
+            let value = &self.bytes[name_end..end];
+            start = end;
+            (name, value)
+        })
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Forgets every header, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
 }
 
 impl Output {
@@ -130,7 +172,7 @@ impl Output {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// Clears the previous reply, keeping allocations.

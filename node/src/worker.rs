@@ -12,6 +12,7 @@ use rand::{RngCore, SeedableRng};
 use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
+use crate::peers::path::Path;
 use crate::peers::{MAX_VIEW, Snapshot};
 use crate::registry::{Function, Table};
 use crate::scheduler::{self, Learning, NodeView, PeerId, PeerView, Scheduler, TypeLoad};
@@ -49,6 +50,38 @@ pub struct Worker {
     peers: RefCell<(u64, Arc<Snapshot>)>,
     /// Rotates where the peer view starts, so large tables are seen evenly.
     view_offset: Cell<usize>,
+    /// Byte buffers lent out by [`Worker::scratch`].
+    scratch: RefCell<Vec<Vec<u8>>>,
+}
+
+/// A byte buffer lent to one task for a call's transient values (a request target, a path list):
+/// taken from the worker and given back, cleared, when dropped. Its capacity is reused by the next
+/// call, so the peer path does not allocate for them in steady state, and no `RefCell` borrow is held
+/// across an `.await`.
+pub struct Scratch<'w> {
+    buf: Vec<u8>,
+    free: &'w RefCell<Vec<Vec<u8>>>,
+}
+
+impl std::ops::Deref for Scratch<'_> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl std::ops::DerefMut for Scratch<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        self.free.borrow_mut().push(buf);
+    }
 }
 
 /// An empty entry for the fixed-size peer view.
@@ -88,6 +121,7 @@ impl Worker {
             table,
             peers,
             view_offset: Cell::new(index),
+            scratch: RefCell::new(Vec::new()),
             node,
         })
     }
@@ -153,13 +187,23 @@ impl Worker {
         Arc::clone(&self.peers.borrow().1)
     }
 
+    /// A cleared byte buffer, lent until the returned guard is dropped (a new one only when more are
+    /// lent at once than ever before).
+    pub fn scratch(&self) -> Scratch<'_> {
+        let buf = self.scratch.borrow_mut().pop().unwrap_or_default();
+        Scratch {
+            buf,
+            free: &self.scratch,
+        }
+    }
+
     /// Runs `f` with the node's view for a call of `function` whose path so far is `path`, filling the
     /// per-type loads and the eligible peers only when `sched` needs them.
     fn with_view<R>(
         &self,
         sched: &mut dyn Scheduler,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
         f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>) -> R,
     ) -> R {
         let mut loads = self.type_loads.borrow_mut();
@@ -188,7 +232,7 @@ impl Worker {
         over: Option<Override>,
         fresh: bool,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
         f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>, &mut dyn RngCore) -> R,
     ) -> R {
         if fresh {

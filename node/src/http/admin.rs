@@ -263,7 +263,7 @@ fn load(node: &Node, resp: &mut Response) {
     resp.json(
         200,
         &serde_json::json!({
-            "machine_id": node.peers.own().0,
+            "machine_id": node.peers.own().id,
             "group_name": node.group(),
             "running": running,
             "queued": queued,

@@ -120,7 +120,8 @@ pub async fn handle(
     resp: &mut Response,
 ) -> Result<(), Error> {
     let table = &w.node.peers;
-    let (own_id, own_addr) = table.own();
+    let own = table.own();
+    let (own_id, own_addr) = (&own.id, &own.addr);
     let own_port = own_addr
         .rsplit_once(':')
         .map_or("18080", |(_, p)| p)

@@ -16,6 +16,7 @@ use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Outp
 use crate::error::{Error, Overload};
 use crate::metrics::Outcome;
 use crate::node::TaskCounter;
+use crate::peers::path::Path;
 use crate::peers::wire;
 use crate::queue::Admit;
 use crate::registry::Function;
@@ -147,9 +148,9 @@ pub struct Invocation<'a> {
     /// True when a peer sent it.
     pub external: bool,
     /// Machine ids of the nodes it passed, origin first (not this node).
-    pub path_ids: Vec<String>,
+    pub path_ids: Path<'a>,
     /// Their addresses, in the same order.
-    pub path_addrs: Vec<String>,
+    pub path_addrs: Path<'a>,
     /// When its head was complete here.
     pub arrived: Instant,
     /// When this node must have answered.
@@ -224,8 +225,8 @@ pub async fn invoke(
         deadline: deadline(req.header(header::DEADLINE_MS), function)?,
         hops: 0,
         external: false,
-        path_ids: Vec::new(),
-        path_addrs: Vec::new(),
+        path_ids: Path::EMPTY,
+        path_addrs: Path::EMPTY,
         arrived: req.arrived,
         answer_by: req.deadline,
         job_id: None,
@@ -360,15 +361,17 @@ async fn run(
         hops: inv.hops,
         deadline: inv.deadline,
     };
-    let (name, path) = (function.name(), &inv.path_ids[..]);
+    let (name, path) = (function.name(), inv.path_ids);
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
     let mut machine = Machine::new(job, Some(answer_within));
-    let own;
+    let mut own = w.scratch();
     let job_id = match inv.job_id {
         Some(id) => id,
         None => {
-            own = w.node.jobs.next_id(|| w.node.peers.own().0);
-            &own
+            let machine_id = || w.node.peers.own().id.clone();
+            w.node.jobs.write_next_id(machine_id, &mut own);
+            // Written from a `str` and digits.
+            std::str::from_utf8(&own).unwrap_or_default()
         }
     };
     resp.header(header::JOB_ID, job_id.as_bytes());
@@ -558,7 +561,7 @@ async fn run_local(
     if !out.content_type.is_empty() {
         resp.header("Content-Type", &out.content_type);
     }
-    for (name, value) in &out.headers {
+    for (name, value) in out.headers.iter() {
         if passes_through(name) {
             resp.header(name, value);
         }
