@@ -18,7 +18,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
-use crate::backend::{BackendError, Headers, Output};
+use crate::backend::reply::{BackendError, Headers, Output};
 use crate::config::HttpTarget;
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ pub async fn handle(
                 // Probed by the refresher; listed and used only once it answers.
                 let _ = table.add(&claimed);
             }
-            resp.header("P2pfaas-Machine-Ip", bare_host(&own_addr).as_bytes());
+            resp.header("P2pfaas-Machine-Ip", bare_host(own_addr).as_bytes());
             resp.header("P2pfaas-Machine-Name", own_id.as_bytes());
             resp.header("P2pfaas-Machine-Group-Name", w.node.group().as_bytes());
             let snapshot = w.peers();

@@ -16,9 +16,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::codec;
-use super::invoke::{Invocation, header, passes_through};
+use super::job::{Invocation, header, passes_through};
 use super::respond::Response;
-use crate::backend::{Headers, Output};
+use crate::backend::reply::{Headers, Output};
 use crate::config::PeerProtocol;
 use crate::http::client::{ClientRequest, write_request_target};
 use crate::http::respond::EXECUTED;
@@ -334,7 +334,7 @@ pub async fn forward(
         };
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
     } else {
-        let body = json_request(inv, job_id, function, &own);
+        let body = json_request(inv, job_id, function, own);
         let target = format!("{PEER_FUNCTION}{}", function.name());
         let signed = sign(w, &target, &body);
         let mut extra: Vec<(&str, &[u8])> = vec![
@@ -362,7 +362,7 @@ pub async fn forward(
         }
         Ok(Err(e)) => {
             PeerTable::report_failure(&peer.live);
-            use crate::backend::BackendError as E;
+            use crate::backend::reply::BackendError as E;
             return Err(match e {
                 // No connection: the job was never sent.
                 E::Unreachable(d) => ForwardError::Failed(format!("peer {}: {d}", peer.addr)),
@@ -392,7 +392,7 @@ pub async fn forward(
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let lists = answer?;
     let route = lists.as_ref().map_or_else(|| Route::of(out), Lists::route);
-    write_route(w, resp, route, &own, timing);
+    write_route(w, resp, route, own, timing);
     Ok(())
 }
 

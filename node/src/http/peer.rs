@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use super::Request;
 use super::access::require_signed;
-use super::invoke::{self, Invocation, header};
+use super::invoke;
+use super::job::{Invocation, header};
 use super::respond::{self, Response};
 use crate::backend::{Headers, Output};
 use crate::error::Error;

@@ -1,5 +1,5 @@
 use super::{ClientRequest, forwarded, read_head, request_target, write_request};
-use crate::backend::{Headers, Output};
+use crate::backend::reply::{Headers, Output};
 use crate::http::codec::{self, Limits};
 
 fn with_request<R>(raw: &[u8], f: impl FnOnce(Headers<'_>) -> R) -> R {
