@@ -51,6 +51,7 @@ measure() { # name url
   out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$url")
   out32=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency -s "$work/post.lua" "$url")
   if grep -q "Non-2xx" <<<"$out1$out32"; then echo "$name: non-2xx responses!" >&2; fi
+  p50=$(awk '$1=="50%"{v=$2; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else v*=1000000; print v}' <<<"$out1")
   printf '| %s | %s | %s | %s |\n' "$name" \
     "$(awk '$1=="50%"{print $2}' <<<"$out1")" "$(awk '$1=="99%"{print $2}' <<<"$out1")" \
     "$(awk '/^Requests\/sec/{print $2}' <<<"$out32")"
@@ -62,7 +63,15 @@ forwarded=$(curl -s -D - -o /dev/null -X POST --data x "http://127.0.0.1:$port_a
 
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
 echo "both nodes on CPU0 (one worker each), wrk on CPU1; ${secs}s per run; POST 256 B to echo"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '| config | c=1 p50 | c=1 p99 | c=32 req/s |\n|---|---|---|---|\n'
 measure "local (B)" "http://127.0.0.1:$port_b/function/echo"
+local_p50=$p50
 measure "forwarded A→B" "http://127.0.0.1:$port_a/function/echo"
+echo
+echo "forwarded p50 - local p50: $(awk -v f="$p50" -v l="$local_p50" 'BEGIN{printf "%+.0f", f-l}') µs (target: at most +30)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Stop both nodes before the exit trap removes their data directories (they write on shutdown).
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true

@@ -100,6 +100,7 @@ done
 echo
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
 echo "medians over $rounds rounds of ${secs}s; server on CPU0, wrk on CPU1; 256-byte POST bodies"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '| config | c=1 p50 µs | c=1 p99 µs | c=32 req/s | ratio vs nginx | CPU µs/req | RSS idle KiB | RSS peak KiB |\n|---|---|---|---|---|---|---|---|\n'
 median() { # config column -> median of that column over rounds

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod http;
 pub mod openfaas;
 pub mod process;
+pub mod reply;
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -17,33 +18,11 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 
 pub use builtin::Builtin;
+pub use reply::{BackendError, Headers, Output, ReplyHeaders};
 
 use crate::config::BackendConfig;
 use crate::http::client::Pool;
-use crate::http::codec::{Limits, RequestHead};
-
-/// The client's request headers, borrowed from the parsed head.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Headers<'a> {
-    head: Option<&'a RequestHead>,
-    buf: &'a [u8],
-}
-
-impl<'a> Headers<'a> {
-    /// Headers of a parsed request.
-    pub fn new(head: &'a RequestHead, buf: &'a [u8]) -> Self {
-        Self {
-            head: Some(head),
-            buf,
-        }
-    }
-
-    /// All headers in order, as (name, value).
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        let buf = self.buf;
-        self.head.into_iter().flat_map(move |h| h.headers(buf))
-    }
-}
+use crate::http::codec::Limits;
 
 /// What a backend may use besides the call: the worker's RNG and its connection pool.
 pub struct Context<'a> {
@@ -107,51 +86,6 @@ pub struct Call<'a> {
 /// of that name).
 pub(crate) fn job_header<'a>(call: &Call<'a>) -> Option<(&'static str, &'a [u8])> {
     call.job_id.map(|id| ("X-P2pfaas-Job-Id", id.as_bytes()))
-}
-
-/// A function's reply, filled in by the backend.
-#[derive(Debug, Default)]
-pub struct Output {
-    /// Status the function answered with.
-    pub status: u16,
-    /// Its `Content-Type`, empty when it sent none.
-    pub content_type: Vec<u8>,
-    /// Other end-to-end headers to pass through (name, value).
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// Response body.
-    pub body: Vec<u8>,
-    /// Execution time reported by the platform (OpenFaaS `X-Duration-Seconds`), if any.
-    pub reported_duration: Option<std::time::Duration>,
-}
-
-impl Output {
-    /// First value of a reply header (case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// Clears the previous reply, keeping allocations.
-    pub fn reset(&mut self) {
-        self.status = 200;
-        self.content_type.clear();
-        self.headers.clear();
-        self.body.clear();
-        self.reported_duration = None;
-    }
-}
-
-/// How a backend failed (the caller maps these to 502/504). The detail ends up in the error message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendError {
-    /// The function could not be reached or started.
-    Unreachable(String),
-    /// The function broke without a usable reply (e.g. a non-zero exit, with stderr's tail).
-    Failed(String),
-    /// The function ran past its own time limit.
-    Timeout,
 }
 
 /// Something that can run a function.

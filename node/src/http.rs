@@ -17,6 +17,7 @@ pub mod forward;
 pub mod gossip;
 pub mod history;
 pub mod invoke;
+pub mod job;
 pub mod learner;
 pub mod peer;
 pub mod relay;

@@ -48,10 +48,15 @@ impl Jobs {
         }
     }
 
-    /// A new id for a job this node originates: `<machine id>/<sequence>`.
-    pub fn next_id(&self, machine_id: impl FnOnce() -> String) -> String {
+    /// Writes a new id for a job this node originates, `<machine id>/<sequence>`, into `out` (cleared
+    /// first): the caller reuses the buffer, so a call allocates nothing.
+    pub fn write_next_id(&self, machine_id: impl FnOnce() -> String, out: &mut Vec<u8>) {
         let origin = self.origin.get_or_init(|| machine_id().into_boxed_str());
-        format!("{origin}/{}", self.next.fetch_add(1, Relaxed))
+        out.clear();
+        out.extend_from_slice(origin.as_bytes());
+        out.push(b'/');
+        let mut seq = itoa::Buffer::new();
+        out.extend_from_slice(seq.format(self.next.fetch_add(1, Relaxed)).as_bytes());
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut JobTable, Duration) -> T) -> T {
@@ -99,13 +104,18 @@ mod tests {
 
     #[test]
     fn ids_are_origin_and_sequence_and_never_repeat() {
+        let next_id = |jobs: &Jobs, name: &str| {
+            let mut id = Vec::new();
+            jobs.write_next_id(|| name.into(), &mut id);
+            String::from_utf8(id).expect("UTF-8")
+        };
         let jobs = Jobs::new(Duration::from_secs(1));
-        let a = jobs.next_id(|| "n0".into());
-        let b = jobs.next_id(|| "other".into());
+        let a = next_id(&jobs, "n0");
+        let b = next_id(&jobs, "other");
         assert!(a.starts_with("n0/") && b.starts_with("n0/"), "{a} {b}");
         assert_ne!(a, b);
         // A restarted node starts past the previous life's numbers.
-        let later = Jobs::new(Duration::from_secs(1)).next_id(|| "n0".into());
+        let later = next_id(&Jobs::new(Duration::from_secs(1)), "n0");
         let seq = |id: &str| id.rsplit('/').next().and_then(|s| s.parse::<u64>().ok());
         assert!(seq(&later) > seq(&a));
         assert!(valid_id(a.as_bytes()));

@@ -7,6 +7,7 @@
 //! all the time and live in atomics shared by every snapshot, so a report never republishes anything.
 
 pub mod gossip;
+pub mod path;
 pub mod wire;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::{HttpTarget, parse_http_url};
+use crate::peers::path::Path;
 use crate::scheduler::{PeerId, PeerLoad, PeerView};
 
 /// Most peers one decision looks at (a stack array; larger clusters are seen through a rotating window).
@@ -130,19 +132,42 @@ impl Peer {
     }
 
     /// Whether this peer is the node named by an id or address on a job's path.
-    pub fn is_on(&self, path: &[String]) -> bool {
-        path.iter()
-            .any(|p| *p == self.addr || self.machine_id.as_deref() == Some(p.as_str()))
+    pub fn is_on(&self, path: Path<'_>) -> bool {
+        path.members()
+            .any(|p| p == self.addr || self.machine_id.as_deref() == Some(&*p))
     }
+}
+
+/// This node's own identity: never added as a peer. Published with the snapshot, so a worker reads it
+/// from its cached copy without a lock; it changes only at bind time and through `/discovery/configuration`.
+#[derive(Debug, Default)]
+pub struct Own {
+    /// Machine id.
+    pub id: String,
+    /// Advertised address (`ip:port`).
+    pub addr: String,
 }
 
 /// An immutable view of the table.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     peers: Vec<Peer>,
+    own: Arc<Own>,
 }
 
 impl Snapshot {
+    /// This node's identity when the snapshot was published.
+    pub fn own(&self) -> &Own {
+        &self.own
+    }
+
+    fn with_peers(&self, peers: Vec<Peer>) -> Arc<Self> {
+        Arc::new(Self {
+            peers,
+            own: Arc::clone(&self.own),
+        })
+    }
+
     /// Every peer, in slot order.
     pub fn peers(&self) -> &[Peer] {
         &self.peers
@@ -159,7 +184,7 @@ impl Snapshot {
     pub fn fill_view<'a>(
         &'a self,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
         now_ms: u64,
         offset: usize,
         out: &mut [PeerView<'a>; MAX_VIEW],
@@ -195,8 +220,6 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct PeerTable {
     started: Instant,
-    /// This node's own advertised address and id: never added as a peer.
-    own: Mutex<(String, String)>,
     state: Mutex<Arc<Snapshot>>,
     generation: AtomicU64,
     /// Membership reports of two live nodes claiming one machine id (`p2pfaas_identity_conflicts_total`).
@@ -208,8 +231,13 @@ impl PeerTable {
     pub fn new(machine_id: String, advertise: String) -> Self {
         Self {
             started: Instant::now(),
-            own: Mutex::new((machine_id, advertise)),
-            state: Mutex::new(Arc::new(Snapshot::default())),
+            state: Mutex::new(Arc::new(Snapshot {
+                peers: Vec::new(),
+                own: Arc::new(Own {
+                    id: machine_id,
+                    addr: advertise,
+                }),
+            })),
             generation: AtomicU64::new(1),
             identity_conflicts: AtomicU64::new(0),
         }
@@ -225,17 +253,23 @@ impl PeerTable {
         self.identity_conflicts.load(Relaxed)
     }
 
-    /// This node's `(machine_id, advertise)`.
-    pub fn own(&self) -> (String, String) {
-        self.own
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// This node's identity (the hot path reads it from a worker's cached snapshot instead).
+    pub fn own(&self) -> Arc<Own> {
+        Arc::clone(&self.snapshot().1.own)
     }
 
-    /// Sets this node's identity (the advertised address is known only once the port is bound).
+    /// Sets this node's identity (the advertised address is known only once the port is bound) and
+    /// publishes it with a new snapshot.
     pub fn set_own(&self, machine_id: String, advertise: String) {
-        *self.own.lock().unwrap_or_else(PoisonError::into_inner) = (machine_id, advertise);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *state = Arc::new(Snapshot {
+            peers: state.peers.clone(),
+            own: Arc::new(Own {
+                id: machine_id,
+                addr: advertise,
+            }),
+        });
+        self.generation.fetch_add(1, Relaxed);
     }
 
     /// Milliseconds since the table was created (the clock of load reports).
@@ -256,8 +290,8 @@ impl PeerTable {
 
     /// Adds a peer by address (or returns the one already there). Ignores this node's own address.
     pub fn add(&self, addr: &str) -> Option<PeerId> {
-        let (own_id, own_addr) = self.own();
-        if addr == own_addr || addr == own_id {
+        let own = self.own();
+        if addr == own.addr || addr == own.id {
             return None;
         }
         let target = parse_http_url(&format!("http://{addr}")).ok()?;
@@ -289,7 +323,7 @@ impl PeerTable {
                 forwarded: AtomicU64::new(0),
             }),
         });
-        *state = Arc::new(Snapshot { peers });
+        *state = state.with_peers(peers);
         self.generation.fetch_add(1, Relaxed);
         Some(id)
     }
@@ -346,16 +380,16 @@ impl PeerTable {
 
     /// Re-runs the choice among the entries answering as `machine_id` and republishes if it changed.
     fn reselect(&self, machine_id: &str) {
-        let own_id = self.own().0;
+        let own = self.own();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut peers = state.peers.clone();
-        mark_aliases(&mut peers, machine_id, &own_id);
+        mark_aliases(&mut peers, machine_id, &own.id);
         if peers
             .iter()
             .zip(state.peers.iter())
             .any(|(a, b)| a.alias != b.alias)
         {
-            *state = Arc::new(Snapshot { peers });
+            *state = state.with_peers(peers);
             self.generation.fetch_add(1, Relaxed);
         }
     }
@@ -400,7 +434,7 @@ impl PeerTable {
     /// Updates a peer's identity and functions when they changed; republishes only then. A peer that
     /// turns out to be this node (same machine id) is given no functions, so nothing is sent to it.
     pub fn report_identity(&self, id: PeerId, machine_id: &str, functions: BTreeSet<String>) {
-        let own_id = self.own().0;
+        let own = self.own();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(p) = state.get(id) else { return };
         if p.machine_id.as_deref() == Some(machine_id) && p.functions.as_deref() == Some(&functions)
@@ -412,8 +446,8 @@ impl PeerTable {
             p.machine_id = Some(machine_id.to_owned());
             p.functions = Some(Arc::new(functions));
         }
-        mark_aliases(&mut peers, machine_id, &own_id);
-        *state = Arc::new(Snapshot { peers });
+        mark_aliases(&mut peers, machine_id, &own.id);
+        *state = state.with_peers(peers);
         self.generation.fetch_add(1, Relaxed);
     }
 }
@@ -475,7 +509,8 @@ mod tests {
                 slots: 4,
             },
         );
-        let ids = |f: &str, path: &[String]| {
+        let ids = |f: &str, path: &[u8]| {
+            let path = Path::parse(path).expect("a path");
             let (_, snap) = t.snapshot();
             let mut out = [PeerView {
                 id: PeerId(0),
@@ -488,15 +523,15 @@ mod tests {
                 out[..n].iter().map(|p| p.load.map(|l| l.jobs())).collect();
             (out[..n].iter().map(|p| p.id).collect::<Vec<_>>(), loads)
         };
-        assert_eq!(ids("echo", &[]).0, vec![a, b]);
-        assert_eq!(ids("sleep", &[]), (vec![b], vec![Some(3)]));
-        assert_eq!(ids("echo", &["b".into()]).0, vec![a]);
-        assert_eq!(ids("echo", &["127.0.0.1:2".into()]).0, vec![b]);
+        assert_eq!(ids("echo", b"[]").0, vec![a, b]);
+        assert_eq!(ids("sleep", b"[]"), (vec![b], vec![Some(3)]));
+        assert_eq!(ids("echo", br#"["b"]"#).0, vec![a]);
+        assert_eq!(ids("echo", br#"["127.0.0.1:2"]"#).0, vec![b]);
         // Three failed refreshes take a peer out until it answers again.
         for _ in 0..3 {
             PeerTable::report_failure(&live(a));
         }
-        assert_eq!(ids("echo", &[]).0, vec![b]);
+        assert_eq!(ids("echo", b"[]").0, vec![b]);
         let _ = c;
     }
 

@@ -12,6 +12,7 @@ use rand::{RngCore, SeedableRng};
 use crate::http::client::Pool;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
+use crate::peers::path::Path;
 use crate::peers::{MAX_VIEW, Snapshot};
 use crate::registry::{Function, Table};
 use crate::scheduler::{self, Learning, NodeView, PeerId, PeerView, Scheduler, TypeLoad};
@@ -51,6 +52,38 @@ pub struct Worker {
     view_offset: Cell<usize>,
     /// The external agent that picks the learning actions (`learner.external`), if any.
     agent: Option<crate::agent::Link>,
+    /// Byte buffers lent out by [`Worker::scratch`].
+    scratch: RefCell<Vec<Vec<u8>>>,
+}
+
+/// A byte buffer lent to one task for a call's transient values (a request target, a path list):
+/// taken from the worker and given back, cleared, when dropped. Its capacity is reused by the next
+/// call, so the peer path does not allocate for them in steady state, and no `RefCell` borrow is held
+/// across an `.await`.
+pub struct Scratch<'w> {
+    buf: Vec<u8>,
+    free: &'w RefCell<Vec<Vec<u8>>>,
+}
+
+impl std::ops::Deref for Scratch<'_> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl std::ops::DerefMut for Scratch<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        self.free.borrow_mut().push(buf);
+    }
 }
 
 /// An empty entry for the fixed-size peer view.
@@ -92,6 +125,7 @@ impl Worker {
             peers,
             view_offset: Cell::new(index),
             agent,
+            scratch: RefCell::new(Vec::new()),
             node,
         })
     }
@@ -112,7 +146,7 @@ impl Worker {
         over: Option<Override>,
         job: &scheduler::JobMeta,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
     ) {
         let Some(link) = &self.agent else { return };
         if over.is_some() || job.external {
@@ -200,13 +234,23 @@ impl Worker {
         Arc::clone(&self.peers.borrow().1)
     }
 
+    /// A cleared byte buffer, lent until the returned guard is dropped (a new one only when more are
+    /// lent at once than ever before).
+    pub fn scratch(&self) -> Scratch<'_> {
+        let buf = self.scratch.borrow_mut().pop().unwrap_or_default();
+        Scratch {
+            buf,
+            free: &self.scratch,
+        }
+    }
+
     /// Runs `f` with the node's view for a call of `function` whose path so far is `path`, filling the
     /// per-type loads and the eligible peers only when `sched` needs them.
     fn with_view<S: Scheduler + ?Sized, R>(
         &self,
         sched: &mut S,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
         f: impl FnOnce(&mut S, &NodeView<'_>) -> R,
     ) -> R {
         let mut loads = self.type_loads.borrow_mut();
@@ -235,7 +279,7 @@ impl Worker {
         over: Option<Override>,
         fresh: bool,
         function: &str,
-        path: &[String],
+        path: Path<'_>,
         f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>, &mut dyn RngCore) -> R,
     ) -> R {
         if fresh {

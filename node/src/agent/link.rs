@@ -102,7 +102,7 @@ impl Link {
             dims: u16::try_from(dims).unwrap_or(u16::MAX),
             actions,
             worker: worker_id,
-            node: node.peers.own().0,
+            node: node.peers.own().id.clone(),
         };
         let conn = Conn::Binary(client::Client::new(target, shape, metrics));
         Some(Self::with_conn(node, conn))

@@ -40,15 +40,14 @@ fn same_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
 /// With a cluster key, the call must carry a valid signature (peer, gossip and admin routes); without
 /// one, everything passes here.
 pub(super) fn require_signed(w: &Worker, req: &Request<'_>) -> Result<(), Error> {
-    let target = match req.query() {
-        Some(q) => format!("{}?{q}", req.path()),
-        None => req.path().to_owned(),
-    };
+    let mut target = w.scratch();
+    crate::http::client::write_request_target(&mut target, req.path(), "", "", req.query());
     w.node
         .auth
         .verify(
             req.method(),
-            &target,
+            // Built from `&str` pieces only.
+            std::str::from_utf8(&target).unwrap_or_default(),
             req.body,
             std::time::SystemTime::now(),
             |name| req.header(name),

@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::Request;
 use super::access::require_admin;
 use super::change::{blocking, json_object};
-use super::invoke::{VERSION, header};
+use super::invoke::VERSION;
+use super::job::header;
 use super::respond::Response;
 use super::route::Route;
 use crate::config::BackendConfig;
@@ -263,7 +264,7 @@ fn load(node: &Node, resp: &mut Response) {
     resp.json(
         200,
         &serde_json::json!({
-            "machine_id": node.peers.own().0,
+            "machine_id": node.peers.own().id,
             "group_name": node.group(),
             "running": running,
             "queued": queued,

@@ -18,7 +18,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
-use crate::backend::{BackendError, Headers, Output};
+use crate::backend::reply::{BackendError, Headers, Output};
 use crate::config::HttpTarget;
 
 #[cfg(test)]
@@ -303,7 +303,7 @@ fn read_head(head: &codec::ResponseHead, buf: &[u8], out: &mut Output) {
             out.content_type.clear();
             out.content_type.extend_from_slice(value);
         } else if !codec::is_hop_by_hop(name) && !nominated(connection, name) {
-            out.headers.push((name.to_owned(), value.to_vec()));
+            out.headers.push(name, value);
         }
     }
 }
@@ -378,15 +378,30 @@ pub fn write_request(
 
 /// `path` joined to `base` plus `?query`: the request target for a function (`/` when both are empty).
 pub fn request_target(base: &str, path: &str, query: Option<&str>) -> String {
-    let mut t = String::with_capacity(base.len() + path.len() + 2 + query.map_or(0, str::len));
-    t.push_str(base);
-    t.push_str(path);
-    if t.is_empty() {
-        t.push('/');
+    let mut t = Vec::with_capacity(base.len() + path.len() + 2 + query.map_or(0, str::len));
+    write_request_target(&mut t, base, "", path, query);
+    // Built from `&str` pieces only.
+    String::from_utf8(t).unwrap_or_default()
+}
+
+/// Writes the request target `base` + `name` + `path` (`/` if all are empty) and `?query` into `out`
+/// (cleared first), for callers that reuse a buffer.
+pub fn write_request_target(
+    out: &mut Vec<u8>,
+    base: &str,
+    name: &str,
+    path: &str,
+    query: Option<&str>,
+) {
+    out.clear();
+    for part in [base, name, path] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    if out.is_empty() {
+        out.push(b'/');
     }
     if let Some(q) = query {
-        t.push('?');
-        t.push_str(q);
+        out.push(b'?');
+        out.extend_from_slice(q.as_bytes());
     }
-    t
 }

@@ -4,7 +4,9 @@
 //! within the idle timeout (nothing received yet) or the request timeout (partly received); malformed
 //! input gets its 4xx and the connection is closed after a bounded drain so the client can read the reply.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +22,6 @@ use super::{Request, admin, discovery, events, gossip, history, invoke, learner,
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
-use crate::shutdown::Shutdown;
 use crate::worker::Worker;
 
 /// Size of each read; buffers grow in these steps up to the limits.
@@ -57,6 +58,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
         max_body_bytes: http.max_body_bytes,
     };
     let shutdown = &w.node.shutdown;
+    // One waiter for the connection's life: waiting afresh on every read would register (allocate) a
+    // new listener per request.
+    let mut stop = std::pin::pin!(shutdown.wait());
     let mut b = Buffers {
         read: Vec::with_capacity(READ_CHUNK),
         head: Vec::with_capacity(1024),
@@ -87,7 +91,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             } else {
                 *started.get_or_insert_with(Instant::now) + http.request_timeout
             };
-            let cancel = waiting_for_first_byte.then_some(shutdown);
+            let cancel = waiting_for_first_byte
+                .then_some(stop.as_mut() as Pin<&mut dyn Future<Output = ()>>);
             match read_more(&mut stream, &mut b.read, deadline, cancel).await {
                 ReadOutcome::Data => {}
                 ReadOutcome::TimedOut if !waiting_for_first_byte => {
@@ -282,12 +287,13 @@ async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
     }
 }
 
-/// Reads more bytes onto the end of `buf`, until `deadline`, or until `shutdown` fires if given.
+/// Reads more bytes onto the end of `buf`, until `deadline`, or until `shutdown` (the connection's
+/// [`crate::shutdown::Shutdown::wait`]) completes if given.
 async fn read_more(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     deadline: Instant,
-    shutdown: Option<&Shutdown>,
+    shutdown: Option<Pin<&mut dyn Future<Output = ()>>>,
 ) -> ReadOutcome {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
@@ -302,7 +308,7 @@ async fn read_more(
         Some(s) => {
             monoio::select! {
                 r = read => r,
-                () = s.wait() => return ReadOutcome::Shutdown,
+                () = s => return ReadOutcome::Shutdown,
             }
         }
         None => read.await,

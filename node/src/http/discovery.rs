@@ -120,7 +120,8 @@ pub async fn handle(
     resp: &mut Response,
 ) -> Result<(), Error> {
     let table = &w.node.peers;
-    let (own_id, own_addr) = table.own();
+    let own = table.own();
+    let (own_id, own_addr) = (&own.id, &own.addr);
     let own_port = own_addr
         .rsplit_once(':')
         .map_or("18080", |(_, p)| p)
@@ -146,7 +147,7 @@ pub async fn handle(
                 // Probed by the refresher; listed and used only once it answers.
                 let _ = table.add(&claimed);
             }
-            resp.header("P2pfaas-Machine-Ip", bare_host(&own_addr).as_bytes());
+            resp.header("P2pfaas-Machine-Ip", bare_host(own_addr).as_bytes());
             resp.header("P2pfaas-Machine-Name", own_id.as_bytes());
             resp.header("P2pfaas-Machine-Group-Name", w.node.group().as_bytes());
             let snapshot = w.peers();

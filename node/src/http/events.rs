@@ -94,7 +94,8 @@ pub fn own_totals(w: &Worker) -> snapshot::Totals {
 /// This node's snapshot now.
 pub fn own_snapshot(w: &Worker) -> NodeSnapshot {
     let node = &w.node;
-    let (id, addr) = node.peers.own();
+    let own = node.peers.own();
+    let (id, addr) = (own.id.clone(), own.addr.clone());
     let counters = own_totals(w);
     let a = &node.admission;
     let table = w.peers();

@@ -16,15 +16,16 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::codec;
-use super::invoke::{Invocation, header, passes_through};
+use super::job::{Invocation, header, passes_through};
 use super::respond::Response;
-use crate::backend::{Headers, Output};
+use crate::backend::reply::{Headers, Output};
 use crate::config::PeerProtocol;
-use crate::http::client::{ClientRequest, request_target};
+use crate::http::client::{ClientRequest, write_request_target};
 use crate::http::respond::EXECUTED;
 use crate::jobs::Executed;
+use crate::peers::path::{self, Path};
 use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
-use crate::peers::{Peer, PeerTable, Snapshot};
+use crate::peers::{Own, Peer, PeerTable, Snapshot};
 use crate::registry::Function;
 use crate::scheduler::{PeerId, PeerLoad, ProbeResult};
 use crate::worker::Worker;
@@ -157,19 +158,55 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
 }
 
 /// A timing-list header of the answer (empty when absent or malformed).
-fn numbers(value: Option<&[u8]>) -> Vec<f64> {
-    value.and_then(wire::parse_numbers).unwrap_or_default()
+/// The path and timings of a forwarded job from the answering peer to the executor, to which this node
+/// prepends itself: the JSON lists as the native answer's headers carry them.
+#[derive(Debug, Clone, Copy)]
+struct Route<'a> {
+    ids: Path<'a>,
+    addrs: Path<'a>,
+    total: Option<&'a [u8]>,
+    scheduling: Option<&'a [u8]>,
+    probing: Option<&'a [u8]>,
 }
 
-/// The path and timings of a forwarded job from the answering peer to the executor, to which this node
-/// prepends itself.
+impl<'a> Route<'a> {
+    /// Read from a native answer's headers, in place (a list that is not one counts as empty).
+    fn of(out: &'a Output) -> Self {
+        let path = |name| {
+            out.header(name)
+                .and_then(Path::parse)
+                .unwrap_or(Path::EMPTY)
+        };
+        Self {
+            ids: path(wire::header::PEERS_ID),
+            addrs: path(wire::header::PEERS_ADDR),
+            total: out.header(header::TOTAL),
+            scheduling: out.header(header::SCHEDULING),
+            probing: out.header(wire::header::PROBING),
+        }
+    }
+}
+
+/// A JSON answer's route, written as the native lists.
 #[derive(Debug, Default)]
-struct Route {
-    ids: Vec<String>,
-    addrs: Vec<String>,
-    total: Vec<f64>,
-    scheduling: Vec<f64>,
-    probing: Vec<f64>,
+struct Lists {
+    ids: Vec<u8>,
+    addrs: Vec<u8>,
+    total: Vec<u8>,
+    scheduling: Vec<u8>,
+    probing: Vec<u8>,
+}
+
+impl Lists {
+    fn route(&self) -> Route<'_> {
+        Route {
+            ids: Path::parse(&self.ids).unwrap_or(Path::EMPTY),
+            addrs: Path::parse(&self.addrs).unwrap_or(Path::EMPTY),
+            total: Some(&self.total),
+            scheduling: Some(&self.scheduling),
+            probing: Some(&self.probing),
+        }
+    }
 }
 
 /// Node-level refusals from a peer: the job never ran there, so it may run somewhere else.
@@ -211,6 +248,9 @@ impl From<String> for ForwardError {
     }
 }
 
+/// Where a peer takes a job, before the function name.
+const PEER_FUNCTION: &str = "/peer/function/";
+
 /// Sends the job (`job_id`) to `peer` and, on an answer, writes the client's response into `resp`.
 /// `Err` carries the reason when the peer did not answer it.
 #[allow(
@@ -236,12 +276,7 @@ pub async fn forward(
         PeerProtocol::Json => false,
         PeerProtocol::Auto => peer.speaks_native(),
     };
-    let (own_id, own_addr) = w.node.peers.own();
-    let mut ids = inv.path_ids.clone();
-    ids.push(own_id.clone());
-    let mut addrs = inv.path_addrs.clone();
-    addrs.push(own_addr.clone());
-    let hops = (inv.hops + 1).to_string();
+    let own = snapshot.own();
     let limit = w
         .node
         .config
@@ -255,37 +290,52 @@ pub async fn forward(
     };
     out.reset();
     let sent = if native {
-        let target = request_target(
-            &format!("/peer/function/{}", function.name()),
+        // Everything borrowed or written into lent buffers: nothing allocated in steady state.
+        let mut target = w.scratch();
+        write_request_target(
+            &mut target,
+            PEER_FUNCTION,
+            function.name(),
             inv.suffix,
             inv.query,
         );
-        let (ids_json, addrs_json) = (wire::format_list(&ids), wire::format_list(&addrs));
-        let task = inv.task_type.to_string();
-        let signed = sign(w, &target, inv.body);
-        let mut extra: Vec<(&str, &[u8])> = vec![
+        let target = std::str::from_utf8(&target).unwrap_or_default();
+        let (mut ids, mut addrs) = (w.scratch(), w.scratch());
+        inv.path_ids.append_into(&own.id, &mut ids);
+        inv.path_addrs.append_into(&own.addr, &mut addrs);
+        let (mut hops, mut task) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let signed = sign(w, target, inv.body);
+        let mut extra = [("", &b""[..]); 10];
+        extra[..7].copy_from_slice(&[
             (wire::header::PROTOCOL, wire::header::NATIVE.as_bytes()),
             (wire::header::METHOD, inv.method.as_bytes()),
-            (wire::header::HOPS, hops.as_bytes()),
-            (wire::header::PEERS_ID, ids_json.as_bytes()),
-            (wire::header::PEERS_ADDR, addrs_json.as_bytes()),
-            (header::TASK_TYPE, task.as_bytes()),
+            (wire::header::HOPS, hops.format(inv.hops + 1).as_bytes()),
+            (wire::header::PEERS_ID, &ids),
+            (wire::header::PEERS_ADDR, &addrs),
+            (header::TASK_TYPE, task.format(inv.task_type).as_bytes()),
             (header::JOB_ID, job_id.as_bytes()),
-        ];
-        add_signature(&mut extra, signed.as_ref());
+        ]);
+        let n = match &signed {
+            Some(s) => {
+                extra[7..].copy_from_slice(&signature_headers(s));
+                10
+            }
+            None => 7,
+        };
+        let extra = &extra[..n];
         let req = ClientRequest {
             method: "POST",
-            target: &target,
+            target,
             headers: inv.headers,
             authorization: None,
             content_type: inv.content_type,
             body: inv.body,
-            extra: &extra,
+            extra,
         };
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
     } else {
-        let body = json_request(inv, job_id, function, &ids, &addrs);
-        let target = format!("/peer/function/{}", function.name());
+        let body = json_request(inv, job_id, function, own);
+        let target = format!("{PEER_FUNCTION}{}", function.name());
         let signed = sign(w, &target, &body);
         let mut extra: Vec<(&str, &[u8])> = vec![
             (wire::header::ACCEPTS, wire::header::NATIVE.as_bytes()),
@@ -312,7 +362,7 @@ pub async fn forward(
         }
         Ok(Err(e)) => {
             PeerTable::report_failure(&peer.live);
-            use crate::backend::BackendError as E;
+            use crate::backend::reply::BackendError as E;
             return Err(match e {
                 // No connection: the job was never sent.
                 E::Unreachable(d) => ForwardError::Failed(format!("peer {}: {d}", peer.addr)),
@@ -329,9 +379,9 @@ pub async fn forward(
         PeerTable::report_native(&peer.live);
     }
     let answer = if out.header(wire::header::PEERS_ID).is_some() || native {
-        native_answer(out, &peer.addr, resp)
+        native_answer(out, &peer.addr, resp).map(|()| None)
     } else {
-        json_answer(out, &peer.addr, resp)
+        json_answer(out, &peer.addr, resp).map(Some)
     };
     let counter = if answer.is_ok() {
         PeerTable::count_forward(&peer.live);
@@ -340,8 +390,9 @@ pub async fn forward(
         &w.metrics.forward_failed
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let route = answer?;
-    write_route(resp, route, &own_id, &own_addr, timing);
+    let lists = answer?;
+    let route = lists.as_ref().map_or_else(|| Route::of(out), Lists::route);
+    write_route(w, resp, route, own, timing);
     Ok(())
 }
 
@@ -353,26 +404,31 @@ pub(super) fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth:
         .sign("POST", target, body, std::time::SystemTime::now(), nonce)
 }
 
+/// The signature headers of a signed request.
+fn signature_headers(s: &crate::auth::Signed) -> [(&str, &[u8]); 3] {
+    [
+        (crate::auth::header::TIMESTAMP, s.timestamp.as_bytes()),
+        (crate::auth::header::NONCE, s.nonce.as_bytes()),
+        (crate::auth::header::SIGNATURE, s.signature.as_bytes()),
+    ]
+}
+
 /// Adds the signature headers, if signed.
 pub(super) fn add_signature<'a>(
     extra: &mut Vec<(&'a str, &'a [u8])>,
     signed: Option<&'a crate::auth::Signed>,
 ) {
     if let Some(s) = signed {
-        extra.push((crate::auth::header::TIMESTAMP, s.timestamp.as_bytes()));
-        extra.push((crate::auth::header::NONCE, s.nonce.as_bytes()));
-        extra.push((crate::auth::header::SIGNATURE, s.signature.as_bytes()));
+        extra.extend(signature_headers(s));
     }
 }
 
 /// The original's JSON body for `inv`.
-fn json_request(
-    inv: &Invocation<'_>,
-    job_id: &str,
-    function: &Function,
-    ids: &[String],
-    addrs: &[String],
-) -> Vec<u8> {
+fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &Own) -> Vec<u8> {
+    let mut ids = inv.path_ids.to_strings();
+    ids.push(own.id.clone());
+    let mut addrs = inv.path_addrs.to_strings();
+    addrs.push(own.addr.clone());
     let headers = inv
         .headers
         .iter()
@@ -385,9 +441,9 @@ fn json_request(
         function_name: function.name().to_owned(),
         hops: inv.hops + 1,
         peers_list: Some(
-            ids.iter()
+            ids.into_iter()
                 .zip(addrs)
-                .map(|(id, addr)| PathMember::new(id.clone(), addr.clone(), Timings::default()))
+                .map(|(id, addr)| PathMember::new(id, addr, Timings::default()))
                 .collect(),
         ),
         payload: wire::encode_body(inv.body),
@@ -402,7 +458,7 @@ fn json_request(
 }
 
 /// A native answer: the function's status, headers and body as is, plus the path and timing lists.
-fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Route, ForwardError> {
+fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<(), ForwardError> {
     if let Some(reason) = out.header("X-P2pfaas-Reject-Reason")
         && is_refusal(reason)
     {
@@ -426,7 +482,7 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
     if !out.content_type.is_empty() {
         resp.header("Content-Type", &out.content_type);
     }
-    for (name, value) in &out.headers {
+    for (name, value) in out.headers.iter() {
         let keep = passes_through(name)
             || [header::EXECUTION, header::QUEUE, "X-P2pfaas-Reject-Reason"]
                 .iter()
@@ -435,25 +491,12 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<Ro
             resp.header(name, value);
         }
     }
-    let route = Route {
-        ids: out
-            .header(wire::header::PEERS_ID)
-            .and_then(wire::parse_list)
-            .unwrap_or_default(),
-        addrs: out
-            .header(wire::header::PEERS_ADDR)
-            .and_then(wire::parse_list)
-            .unwrap_or_default(),
-        total: numbers(out.header(header::TOTAL)),
-        scheduling: numbers(out.header(header::SCHEDULING)),
-        probing: numbers(out.header(wire::header::PROBING)),
-    };
     std::mem::swap(&mut resp.body, &mut out.body);
-    Ok(route)
+    Ok(())
 }
 
 /// A JSON answer (the original's protocol): status and base64 body, path executor first.
-fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, ForwardError> {
+fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Lists, ForwardError> {
     let answer: JsonResponse = serde_json::from_slice(&out.body)
         .map_err(|e| format!("peer {addr} sent an unreadable answer: {e}"))?;
     let body = wire::decode_body(&answer.body).map_err(|e| format!("peer {addr}: {e}"))?;
@@ -481,66 +524,57 @@ fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Route, F
     if let Some(e) = execution {
         resp.header_fmt(header::EXECUTION, format_args!("{e:.6}"));
     }
-    Ok(Route {
-        ids: members.clone().map(|m| m.machine_id.clone()).collect(),
-        addrs: members.clone().map(|m| m.addr().to_owned()).collect(),
-        total: members
+    let numbers = |f: fn(&Timings) -> Option<f64>| {
+        let all: Vec<f64> = members
             .clone()
-            .map(|m| m.timings.total_time.unwrap_or(0.0))
-            .collect(),
-        scheduling: members
-            .clone()
-            .map(|m| m.timings.scheduling_time.unwrap_or(0.0))
-            .collect(),
-        probing: members
-            .map(|m| m.timings.probing_time.unwrap_or(0.0))
-            .collect(),
-    })
+            .map(|m| f(&m.timings).unwrap_or(0.0))
+            .collect();
+        serde_json::to_vec(&all).unwrap_or_default()
+    };
+    let mut lists = Lists {
+        total: numbers(|t| t.total_time),
+        scheduling: numbers(|t| t.scheduling_time),
+        probing: numbers(|t| t.probing_time),
+        ..Lists::default()
+    };
+    path::write_list(
+        &mut lists.ids,
+        members.clone().map(|m| m.machine_id.as_str()),
+    );
+    path::write_list(&mut lists.addrs, members.map(PathMember::addr));
+    Ok(lists)
 }
 
-/// Prepends this node to the route and writes the forwarded-job headers of contract §1.5.
-fn write_route(resp: &mut Response, route: Route, own_id: &str, own_addr: &str, t: Timing) {
-    let prepend = |mine: f64, rest: Vec<f64>| {
-        let mut all = Vec::with_capacity(rest.len() + 1);
-        all.push(mine);
-        all.extend(rest);
-        serde_json::to_string(&all).unwrap_or_else(|_| "[]".into())
-    };
-    let mut ids = vec![own_id.to_owned()];
-    ids.extend(route.ids);
-    let mut addrs = vec![own_addr.to_owned()];
-    addrs.extend(route.addrs);
-    let hops = ids.len().saturating_sub(1);
+/// Prepends this node to the route and writes the forwarded-job headers of contract §1.5, in lent
+/// buffers.
+fn write_route(w: &Worker, resp: &mut Response, route: Route<'_>, own: &Own, t: Timing) {
+    let mut list = w.scratch();
     resp.header(wire::header::EXTERNALLY_EXECUTED, b"True");
-    resp.header_fmt(wire::header::HOPS, format_args!("{hops}"));
-    resp.header(wire::header::PEERS_ID, wire::format_list(&ids).as_bytes());
-    resp.header(
-        wire::header::PEERS_IP,
-        wire::format_list(&wire::bare_hosts(&addrs)).as_bytes(),
-    );
-    resp.header(
-        wire::header::PEERS_ADDR,
-        wire::format_list(&addrs).as_bytes(),
-    );
+    let mut hops = itoa::Buffer::new();
+    resp.header(wire::header::HOPS, hops.format(route.ids.len()).as_bytes());
+    route.ids.prepend_into(&own.id, &mut list);
+    resp.header(wire::header::PEERS_ID, &list);
+    path::write_list(&mut list, [wire::bare_host(&own.addr)]);
+    list.pop();
+    for addr in route.addrs.members() {
+        list.push(b',');
+        path::push_string(&mut list, wire::bare_host(&addr));
+    }
+    list.push(b']');
+    resp.header(wire::header::PEERS_IP, &list);
+    route.addrs.prepend_into(&own.addr, &mut list);
+    resp.header(wire::header::PEERS_ADDR, &list);
     // One entry per node in every list, origin first, 0.0 where a node reported none (a node that did
     // not probe writes no probing list): the original's client reads the lists column by column.
-    let n = addrs.len() - 1;
-    let pad = |mut list: Vec<f64>| {
-        if list.len() < n {
-            list.resize(n, 0.0);
-        }
-        list
-    };
+    let n = route.addrs.len();
     let secs = |d: Duration| d.as_secs_f64();
-    let total = prepend(secs(t.arrived.elapsed()), pad(route.total));
-    resp.header(header::TOTAL, total.as_bytes());
-    let scheduling = prepend(
-        secs(t.scheduled.saturating_duration_since(t.arrived)),
-        pad(route.scheduling),
-    );
-    resp.header(header::SCHEDULING, scheduling.as_bytes());
-    let probing = prepend(t.probing.map_or(0.0, secs), pad(route.probing));
-    resp.header(wire::header::PROBING, probing.as_bytes());
+    path::prepend_number(&mut list, secs(t.arrived.elapsed()), route.total, n);
+    resp.header(header::TOTAL, &list);
+    let scheduling = secs(t.scheduled.saturating_duration_since(t.arrived));
+    path::prepend_number(&mut list, scheduling, route.scheduling, n);
+    resp.header(header::SCHEDULING, &list);
+    path::prepend_number(&mut list, t.probing.map_or(0.0, secs), route.probing, n);
+    resp.header(wire::header::PROBING, &list);
 }
 
 /// Path of the cancel route.

@@ -71,8 +71,8 @@ fn to_next_second(now_ms: u64) -> Duration {
 fn own_series(w: &Worker) -> Series {
     let mut records = Vec::with_capacity(history::LEN);
     w.node.history.read_into(&mut records);
-    let (id, addr) = w.node.peers.own();
-    Series::new(id, addr, &records)
+    let own = w.node.peers.own();
+    Series::new(own.id.clone(), own.addr.clone(), &records)
 }
 
 /// `GET /events/history`.

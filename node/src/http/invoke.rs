@@ -10,12 +10,14 @@ use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step}
 use p2pfaas_core::jobs::Arrival;
 use p2pfaas_core::learning::Rewards;
 
+use super::job::{Invocation, header, passes_through};
 use super::respond::Response;
 use super::{Request, codec, forward};
 use crate::backend::{BackendError, Call, Context, FunctionBackend, Headers, Output};
 use crate::error::{Error, Overload};
 use crate::metrics::Outcome;
 use crate::node::TaskCounter;
+use crate::peers::path::Path;
 use crate::peers::wire;
 use crate::queue::Admit;
 use crate::registry::Function;
@@ -24,45 +26,6 @@ use crate::worker::Worker;
 
 /// Version sent in `X-P2pfaas-Version` and `GET /`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Header names of the original (contract §1.3, §1.5).
-pub mod header {
-    /// Node version, on every function response.
-    pub const VERSION: &str = "X-P2pfaas-Version";
-    /// Display name of the scheduler that handled the job.
-    pub const SCHEDULER: &str = "X-P2pfaas-Scheduler";
-    /// Client override: run locally (queue rules apply).
-    pub const BYPASS: &str = "X-P2pfaas-Scheduler-Bypass";
-    /// Client override: reject (503).
-    pub const REJECT: &str = "X-P2pfaas-Scheduler-Reject";
-    /// Client override: forward to a random peer (`ForwardScheduler(1)`).
-    pub const FORWARD: &str = "X-P2pfaas-Scheduler-Forward";
-    /// Task type of the job (integer).
-    pub const TASK_TYPE: &str = "X-P2pfaas-Scheduler-Learning-Task-Type";
-    /// Arrival → reply, per node, origin first.
-    pub const TOTAL: &str = "X-P2pfaas-Timing-Total-Seconds-List";
-    /// Arrival → decision, per node.
-    pub const SCHEDULING: &str = "X-P2pfaas-Timing-Scheduling-Seconds-List";
-    /// Duration of the function call on the executing node.
-    pub const EXECUTION: &str = "X-P2pfaas-Timing-Execution-Time-Seconds";
-    /// New: time spent waiting for a slot (the original measured it but never sent it).
-    pub const QUEUE: &str = "X-P2pfaas-Timing-Queue-Seconds";
-    /// New: the client's deadline in milliseconds; with a learning scheduler the node computes the reward.
-    pub const DEADLINE_MS: &str = "X-P2pfaas-Deadline-Ms";
-    /// Execution id of a learning decision.
-    pub const LEARNING_EID: &str = "X-P2pfaas-Scheduler-Learning-Eid";
-    /// State of a learning decision (comma-joined `%f`).
-    pub const LEARNING_STATE: &str = "X-P2pfaas-Scheduler-Learning-State";
-    /// Action of a learning decision (`%f`).
-    pub const LEARNING_ACTION: &str = "X-P2pfaas-Scheduler-Learning-Action";
-    /// ε of a learning decision (`%f`).
-    pub const LEARNING_EPS: &str = "X-P2pfaas-Scheduler-Learning-Eps";
-    /// New: why the job did not go where the scheduler chose (e.g. no peer for a forward action).
-    pub const FALLBACK: &str = "X-P2pfaas-Scheduler-Fallback";
-    /// New: the job's id (origin machine id + sequence), on every function response and on every
-    /// forwarded job (native protocol; the JSON body's `job_id` in the original's).
-    pub const JOB_ID: &str = "X-P2pfaas-Job-Id";
-}
 
 /// Tracks one job in the per-function and per-task-type counters; undoes exactly what it did on drop.
 struct Occupancy<'a> {
@@ -121,41 +84,6 @@ impl Drop for Occupancy<'_> {
         }
         self.function.inflight.fetch_sub(1, AcqRel);
     }
-}
-
-/// One job to decide and run, however it arrived: from a client (`/function/…`) or from a peer
-/// (`/peer/function/…`, either protocol). Borrowed from the request where possible.
-pub struct Invocation<'a> {
-    /// Method the function sees.
-    pub method: &'a str,
-    /// Path after the function name (empty or starting with `/`).
-    pub suffix: &'a str,
-    /// Query string, without `?`.
-    pub query: Option<&'a str>,
-    /// Content type of the body.
-    pub content_type: Option<&'a [u8]>,
-    /// The caller's headers (passed to the function, minus hop-by-hop ones).
-    pub headers: Headers<'a>,
-    /// The body.
-    pub body: &'a [u8],
-    /// Task type.
-    pub task_type: usize,
-    /// Deadline for the learning reward.
-    pub deadline: Option<Duration>,
-    /// Hops travelled (0 for client jobs).
-    pub hops: u32,
-    /// True when a peer sent it.
-    pub external: bool,
-    /// Machine ids of the nodes it passed, origin first (not this node).
-    pub path_ids: Vec<String>,
-    /// Their addresses, in the same order.
-    pub path_addrs: Vec<String>,
-    /// When its head was complete here.
-    pub arrived: Instant,
-    /// When this node must have answered.
-    pub answer_by: Instant,
-    /// The id a peer gave the job (none for a client's job, or from a peer that sends none).
-    pub job_id: Option<&'a str>,
 }
 
 /// Parses the task-type header: absent means 0; otherwise an integer below the configured count.
@@ -224,8 +152,8 @@ pub async fn invoke(
         deadline: deadline(req.header(header::DEADLINE_MS), function)?,
         hops: 0,
         external: false,
-        path_ids: Vec::new(),
-        path_addrs: Vec::new(),
+        path_ids: Path::EMPTY,
+        path_addrs: Path::EMPTY,
         arrived: req.arrived,
         answer_by: req.deadline,
         job_id: None,
@@ -360,15 +288,17 @@ async fn run(
         hops: inv.hops,
         deadline: inv.deadline,
     };
-    let (name, path) = (function.name(), &inv.path_ids[..]);
+    let (name, path) = (function.name(), inv.path_ids);
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
     let mut machine = Machine::new(job, Some(answer_within));
-    let own;
+    let mut own = w.scratch();
     let job_id = match inv.job_id {
         Some(id) => id,
         None => {
-            own = w.node.jobs.next_id(|| w.node.peers.own().0);
-            &own
+            let machine_id = || w.node.peers.own().id.clone();
+            w.node.jobs.write_next_id(machine_id, &mut own);
+            // Written from a `str` and digits.
+            std::str::from_utf8(&own).unwrap_or_default()
         }
     };
     resp.header(header::JOB_ID, job_id.as_bytes());
@@ -559,7 +489,7 @@ async fn run_local(
     if !out.content_type.is_empty() {
         resp.header("Content-Type", &out.content_type);
     }
-    for (name, value) in &out.headers {
+    for (name, value) in out.headers.iter() {
         if passes_through(name) {
             resp.header(name, value);
         }
@@ -569,15 +499,6 @@ async fn run_local(
     let execution = out.reported_duration.unwrap_or(execution);
     write_timings(resp, timing, started, execution);
     Ok(())
-}
-
-/// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
-pub fn passes_through(name: &str) -> bool {
-    !codec::is_hop_by_hop(name)
-        && !name.eq_ignore_ascii_case("content-type")
-        && !name
-            .get(..10)
-            .is_some_and(|p| p.eq_ignore_ascii_case("x-p2pfaas-"))
 }
 
 /// The original's timing headers for a locally executed job (`%f` seconds in one-element lists).

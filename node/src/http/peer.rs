@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use super::Request;
 use super::access::require_signed;
-use super::invoke::{self, Invocation, header};
+use super::invoke;
+use super::job::{Invocation, header};
 use super::respond::{self, Response};
 use crate::backend::{Headers, Output};
 use crate::error::Error;
 use crate::jobs;
+use crate::peers::path::{self, Path};
 use crate::peers::wire::{self, JsonRequest, JsonResponse, PathMember, Timings};
 use crate::registry::Function;
 use crate::worker::Worker;
@@ -49,12 +51,13 @@ pub async fn handle(
         let result = native_job(w, req, function, suffix, resp, out).await;
         if result.is_ok() && resp.header_value(wire::header::PEERS_ID).is_none() {
             // Executed here: the path back starts (and ends) with this node.
-            let (id, addr) = w.node.peers.own();
-            resp.header(wire::header::PEERS_ID, wire::format_list(&[id]).as_bytes());
-            resp.header(
-                wire::header::PEERS_ADDR,
-                wire::format_list(&[addr]).as_bytes(),
-            );
+            let snapshot = w.peers();
+            let own = snapshot.own();
+            let mut list = w.scratch();
+            path::write_list(&mut list, [own.id.as_str()]);
+            resp.header(wire::header::PEERS_ID, &list);
+            path::write_list(&mut list, [own.addr.as_str()]);
+            resp.header(wire::header::PEERS_ADDR, &list);
         }
         return result;
     }
@@ -71,16 +74,17 @@ pub async fn handle(
 fn write_identity(w: &Worker, resp: &mut Response) {
     let a = &w.node.admission;
     resp.header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
-    resp.header(wire::header::MACHINE_ID, w.node.peers.own().0.as_bytes());
+    resp.header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
     resp.header_fmt(wire::header::LOAD, format_args!("{}", a.running()));
     resp.header_fmt(wire::header::QUEUE_LENGTH, format_args!("{}", a.queued()));
     resp.header_fmt(wire::header::MAXLOAD, format_args!("{}", a.slots()));
 }
 
 /// Refuses a path that already contains this node, or that is too long.
-fn check_path(w: &Worker, ids: &[String], addrs: &[String]) -> Result<(), Error> {
-    let (own_id, own_addr) = w.node.peers.own();
-    if ids.len() > MAX_PATH || ids.contains(&own_id) || addrs.contains(&own_addr) {
+fn check_path(w: &Worker, ids: Path<'_>, addrs: Path<'_>) -> Result<(), Error> {
+    let snapshot = w.peers();
+    let own = snapshot.own();
+    if ids.len() > MAX_PATH || ids.contains(&own.id) || addrs.contains(&own.addr) {
         return Err(Error::LoopDetected);
     }
     Ok(())
@@ -94,10 +98,10 @@ async fn native_job(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let list = |name: &str| -> Result<Vec<String>, Error> {
+    let list = |name: &str| -> Result<Path<'_>, Error> {
         match req.header(name) {
-            None => Ok(Vec::new()),
-            Some(v) => wire::parse_list(v).ok_or_else(|| {
+            None => Ok(Path::EMPTY),
+            Some(v) => Path::parse(v).ok_or_else(|| {
                 Error::BadInput(format!("{name}: expected a JSON array of strings"))
             }),
         }
@@ -116,7 +120,7 @@ async fn native_job(
                 wire::header::HOPS
             ))
         })?;
-    check_path(w, &ids, &addrs)?;
+    check_path(w, ids, addrs)?;
     let function = function.ok_or(Error::UnknownFunction)?;
     let method = match req.header(wire::header::METHOD) {
         None => "POST",
@@ -200,9 +204,15 @@ async fn json_job(
         .map_err(|e| Error::BadInput(format!("malformed peer request: {e}")))?;
     let body = wire::decode_body(&job.payload).map_err(Error::BadInput)?;
     let path = job.peers_list.unwrap_or_default();
-    let ids: Vec<String> = path.iter().map(|m| m.machine_id.clone()).collect();
-    let addrs: Vec<String> = path.iter().map(|m| m.addr().to_owned()).collect();
-    check_path(w, &ids, &addrs)?;
+    let (mut ids, mut addrs) = (Vec::new(), Vec::new());
+    path::write_list(&mut ids, path.iter().map(|m| m.machine_id.as_str()));
+    path::write_list(&mut addrs, path.iter().map(PathMember::addr));
+    // Written just above as JSON arrays of strings.
+    let (ids, addrs) = (
+        Path::parse(&ids).unwrap_or(Path::EMPTY),
+        Path::parse(&addrs).unwrap_or(Path::EMPTY),
+    );
+    check_path(w, ids, addrs)?;
     let function = function.ok_or(Error::UnknownFunction)?;
     let task = job
         .headers
@@ -247,11 +257,11 @@ fn wrap_json(w: &Worker, resp: &mut Response) {
             .and_then(wire::parse_list)
             .unwrap_or_default()
     };
-    let (own_id, own_addr) = w.node.peers.own();
     let (mut ids, mut addrs) = (list(wire::header::PEERS_ID), list(wire::header::PEERS_ADDR));
     if ids.is_empty() {
-        ids.push(own_id);
-        addrs.push(own_addr);
+        let own = w.node.peers.own();
+        ids.push(own.id.clone());
+        addrs.push(own.addr.clone());
     }
     let (total, scheduling, probing) = (
         numbers(header::TOTAL),

@@ -176,11 +176,6 @@ pub fn bare_host(addr: &str) -> &str {
     }
 }
 
-/// Bare hosts of `host:port` addresses, for `X-P2pfaas-Peers-List-Ip`.
-pub fn bare_hosts<S: AsRef<str>>(addrs: &[S]) -> Vec<&str> {
-    addrs.iter().map(|a| bare_host(a.as_ref())).collect()
-}
-
 /// A JSON array of strings (a path header); `None` when it is not one.
 pub fn parse_list(value: &[u8]) -> Option<Vec<String>> {
     serde_json::from_slice(value).ok()
@@ -189,12 +184,6 @@ pub fn parse_list(value: &[u8]) -> Option<Vec<String>> {
 /// A JSON array of numbers (a timing-list header); `None` when it is not one.
 pub fn parse_numbers(value: &[u8]) -> Option<Vec<f64>> {
     serde_json::from_slice(value).ok()
-}
-
-/// A JSON array of strings for a path header.
-pub fn format_list<S: AsRef<str>>(items: &[S]) -> String {
-    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
-    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
 }
 
 /// The load headers of a peer's response (`X-P2pfaas-Load`, `-Maxload`, `X-P2pfog-Queue-Length`).
@@ -255,7 +244,6 @@ mod tests {
 
     #[test]
     fn lists_and_load_headers() {
-        assert_eq!(format_list(&["a", "b\"c"]), r#"["a","b\"c"]"#);
         assert_eq!(
             parse_list(br#"["a","b"]"#),
             Some(vec!["a".to_owned(), "b".to_owned()])

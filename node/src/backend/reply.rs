@@ -1,0 +1,115 @@
+//! A backend's exchange as plain data: the client's headers it reads, the reply it fills in and how it
+//! failed. Also what the HTTP client (`http/client.rs`) reads a response into, so the client and the
+//! backends that use it share these types without importing each other.
+
+use crate::http::codec::RequestHead;
+
+/// The client's request headers, borrowed from the parsed head.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Headers<'a> {
+    head: Option<&'a RequestHead>,
+    buf: &'a [u8],
+}
+
+impl<'a> Headers<'a> {
+    /// Headers of a parsed request.
+    pub fn new(head: &'a RequestHead, buf: &'a [u8]) -> Self {
+        Self {
+            head: Some(head),
+            buf,
+        }
+    }
+
+    /// All headers in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.head.into_iter().flat_map(move |h| h.headers(buf))
+    }
+}
+
+/// A function's reply, filled in by the backend.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Status the function answered with.
+    pub status: u16,
+    /// Its `Content-Type`, empty when it sent none.
+    pub content_type: Vec<u8>,
+    /// Other end-to-end headers to pass through.
+    pub headers: ReplyHeaders,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// Execution time reported by the platform (OpenFaaS `X-Duration-Seconds`), if any.
+    pub reported_duration: Option<std::time::Duration>,
+}
+
+/// A reply's headers in one reused buffer: once it has grown, pushing a header allocates nothing (the
+/// peer path reads every forwarded answer's headers into it).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReplyHeaders {
+    bytes: Vec<u8>,
+    /// Per header, where its name and its value end in `bytes`; each starts where the previous ended.
+    ends: Vec<(usize, usize)>,
+}
+
+impl ReplyHeaders {
+    /// Appends a header.
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
+    /// The headers in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, end)| {
+            // Names are pushed as `&str`, so the bytes are UTF-8.
+            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or_default();
+            let value = &self.bytes[name_end..end];
+            start = end;
+            (name, value)
+        })
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Forgets every header, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+impl Output {
+    /// First value of a reply header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Clears the previous reply, keeping allocations.
+    pub fn reset(&mut self) {
+        self.status = 200;
+        self.content_type.clear();
+        self.headers.clear();
+        self.body.clear();
+        self.reported_duration = None;
+    }
+}
+
+/// How a backend failed (the caller maps these to 502/504). The detail ends up in the error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The function could not be reached or started.
+    Unreachable(String),
+    /// The function broke without a usable reply (e.g. a non-zero exit, with stderr's tail).
+    Failed(String),
+    /// The function ran past its own time limit.
+    Timeout,
+}

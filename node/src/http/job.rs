@@ -1,0 +1,93 @@
+//! What a job is, however it arrived (a client's call or a peer's, either protocol): its parts, the
+//! original's header names, and which function headers reach the client. Plain data shared by the
+//! invocation path (`invoke`), the peer client (`forward`) and the peer routes (`peer`), so none of
+//! them imports another for it.
+
+use std::time::{Duration, Instant};
+
+use super::codec;
+use crate::backend::Headers;
+use crate::peers::path::Path;
+
+/// Header names of the original (contract §1.3, §1.5).
+pub mod header {
+    /// Node version, on every function response.
+    pub const VERSION: &str = "X-P2pfaas-Version";
+    /// Display name of the scheduler that handled the job.
+    pub const SCHEDULER: &str = "X-P2pfaas-Scheduler";
+    /// Client override: run locally (queue rules apply).
+    pub const BYPASS: &str = "X-P2pfaas-Scheduler-Bypass";
+    /// Client override: reject (503).
+    pub const REJECT: &str = "X-P2pfaas-Scheduler-Reject";
+    /// Client override: forward to a random peer (`ForwardScheduler(1)`).
+    pub const FORWARD: &str = "X-P2pfaas-Scheduler-Forward";
+    /// Task type of the job (integer).
+    pub const TASK_TYPE: &str = "X-P2pfaas-Scheduler-Learning-Task-Type";
+    /// Arrival → reply, per node, origin first.
+    pub const TOTAL: &str = "X-P2pfaas-Timing-Total-Seconds-List";
+    /// Arrival → decision, per node.
+    pub const SCHEDULING: &str = "X-P2pfaas-Timing-Scheduling-Seconds-List";
+    /// Duration of the function call on the executing node.
+    pub const EXECUTION: &str = "X-P2pfaas-Timing-Execution-Time-Seconds";
+    /// New: time spent waiting for a slot (the original measured it but never sent it).
+    pub const QUEUE: &str = "X-P2pfaas-Timing-Queue-Seconds";
+    /// New: the client's deadline in milliseconds; with a learning scheduler the node computes the reward.
+    pub const DEADLINE_MS: &str = "X-P2pfaas-Deadline-Ms";
+    /// Execution id of a learning decision.
+    pub const LEARNING_EID: &str = "X-P2pfaas-Scheduler-Learning-Eid";
+    /// State of a learning decision (comma-joined `%f`).
+    pub const LEARNING_STATE: &str = "X-P2pfaas-Scheduler-Learning-State";
+    /// Action of a learning decision (`%f`).
+    pub const LEARNING_ACTION: &str = "X-P2pfaas-Scheduler-Learning-Action";
+    /// ε of a learning decision (`%f`).
+    pub const LEARNING_EPS: &str = "X-P2pfaas-Scheduler-Learning-Eps";
+    /// New: why the job did not go where the scheduler chose (e.g. no peer for a forward action).
+    pub const FALLBACK: &str = "X-P2pfaas-Scheduler-Fallback";
+    /// New: the job's id (origin machine id + sequence), on every function response and on every
+    /// forwarded job (native protocol; the JSON body's `job_id` in the original's).
+    pub const JOB_ID: &str = "X-P2pfaas-Job-Id";
+}
+
+/// One job to decide and run, however it arrived: from a client (`/function/…`) or from a peer
+/// (`/peer/function/…`, either protocol). Borrowed from the request where possible.
+pub struct Invocation<'a> {
+    /// Method the function sees.
+    pub method: &'a str,
+    /// Path after the function name (empty or starting with `/`).
+    pub suffix: &'a str,
+    /// Query string, without `?`.
+    pub query: Option<&'a str>,
+    /// Content type of the body.
+    pub content_type: Option<&'a [u8]>,
+    /// The caller's headers (passed to the function, minus hop-by-hop ones).
+    pub headers: Headers<'a>,
+    /// The body.
+    pub body: &'a [u8],
+    /// Task type.
+    pub task_type: usize,
+    /// Deadline for the learning reward.
+    pub deadline: Option<Duration>,
+    /// Hops travelled (0 for client jobs).
+    pub hops: u32,
+    /// True when a peer sent it.
+    pub external: bool,
+    /// Machine ids of the nodes it passed, origin first (not this node).
+    pub path_ids: Path<'a>,
+    /// Their addresses, in the same order.
+    pub path_addrs: Path<'a>,
+    /// When its head was complete here.
+    pub arrived: Instant,
+    /// When this node must have answered.
+    pub answer_by: Instant,
+    /// The id a peer gave the job (none for a client's job, or from a peer that sends none).
+    pub job_id: Option<&'a str>,
+}
+
+/// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
+pub fn passes_through(name: &str) -> bool {
+    !codec::is_hop_by_hop(name)
+        && !name.eq_ignore_ascii_case("content-type")
+        && !name
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-p2pfaas-"))
+}
