@@ -1,8 +1,9 @@
 //! Cost of the eBPF load probes per context switch: a pipe ping-pong between two threads pinned to
 //! CPU 0 (every round trip is two context switches and two wake-ups), timed without and with the
-//! probes attached, in interleaved rounds of the same run. Each run lasts about a second (ten sample
-//! intervals: a whole wake-up sampling cycle where the programs time wake-ups themselves). Needs root
-//! and the `ebpf` feature:
+//! probes attached, in interleaved rounds of the same run (the variants' order turning each round).
+//! Each run lasts exactly one wake-up sampling cycle (ten sample intervals, one second, the first with
+//! `sched_wakeup` attached where the programs time wake-ups themselves), so every variant pays the
+//! share of wake-up sampling a running node pays. Needs root and the `ebpf` feature:
 //!
 //! ```sh
 //! chrt -f 50 cargo bench -p p2pfaas-node --features ebpf --bench probe_cost   # chrt shuts out CFS noise
@@ -27,58 +28,81 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource};
+use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource, WAKE_CYCLE};
 
-const ROUND_TRIPS: u32 = 200_000;
 const ROUNDS: usize = 7;
 
 /// The node's default `load.sample_interval`.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// [`ping_pong`] with `probes` attached and sampled every [`SAMPLE_INTERVAL`] from another thread, as
-/// the node's sampler does (that also moves the wake-up sampling window on, ebpf/README.md). The
-/// sampler runs off CPU 0, as the node's sampler runs beside the work it measures.
+/// the node's sampler does (that also moves the wake-up sampling window on, ebpf/README.md), for
+/// exactly one sampling cycle: [`WAKE_CYCLE`] intervals, the first with `sched_wakeup` attached (the
+/// window opens at load) and the rest without, as a running node spends every cycle. The sampler runs
+/// off CPU 0, as the node's sampler runs beside the work it measures.
 fn ping_pong_sampled(probes: &mut Probes) -> f64 {
-    let done = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     std::thread::scope(|s| {
         s.spawn(|| {
             if cpus > 1 {
                 monoio::utils::bind_to_cpu_set(1..cpus).expect("pin the sampler off CPU 0");
             }
-            while !done.load(Ordering::Relaxed) {
+            for _ in 0..WAKE_CYCLE {
                 std::thread::sleep(SAMPLE_INTERVAL);
                 probes.sample().expect("sample the maps");
             }
+            stop.store(true, Ordering::Relaxed);
         });
-        let ns = ping_pong();
-        done.store(true, Ordering::Relaxed);
-        ns
+        ping_pong(&stop)
     })
 }
 
-/// Nanoseconds per context switch for one ping-pong run.
-fn ping_pong() -> f64 {
+/// [`ping_pong`] without probes, for as long as [`ping_pong_sampled`] runs.
+fn ping_pong_timed() -> f64 {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(SAMPLE_INTERVAL * WAKE_CYCLE);
+            stop.store(true, Ordering::Relaxed);
+        });
+        ping_pong(&stop)
+    })
+}
+
+/// Nanoseconds per context switch of a pipe ping-pong between two threads on CPU 0, run until `stop`.
+fn ping_pong(stop: &AtomicBool) -> f64 {
     let (mut a_rx, mut a_tx) = std::io::pipe().expect("pipe");
     let (mut b_rx, mut b_tx) = std::io::pipe().expect("pipe");
     let echo = std::thread::spawn(move || {
         monoio::utils::bind_to_cpu_set([0]).expect("pin echo thread");
         let mut byte = [0u8; 1];
-        for _ in 0..ROUND_TRIPS {
+        loop {
             a_rx.read_exact(&mut byte).expect("read");
             b_tx.write_all(&byte).expect("write");
+            if byte[0] == 0 {
+                break;
+            }
         }
     });
     monoio::utils::bind_to_cpu_set([0]).expect("pin main thread");
     let mut byte = [7u8; 1];
+    let mut round_trips = 0u64;
     let start = Instant::now();
-    for _ in 0..ROUND_TRIPS {
+    loop {
+        // The last round trip (byte 0) also tells the echo thread to finish.
+        let last = stop.load(Ordering::Relaxed);
+        byte[0] = u8::from(!last);
         a_tx.write_all(&byte).expect("write");
         b_rx.read_exact(&mut byte).expect("read");
+        round_trips += 1;
+        if last {
+            break;
+        }
     }
     let elapsed = start.elapsed();
     echo.join().expect("echo thread");
-    elapsed.as_nanos() as f64 / f64::from(ROUND_TRIPS * 2)
+    elapsed.as_nanos() as f64 / (round_trips * 2) as f64
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -119,15 +143,20 @@ fn main() {
         }
         Err(e) => eprintln!("skipped: tp_btf variants ({e})"),
     }
-    // Interleaved rounds: each measures the ping-pong without probes and with each variant in turn.
+    // Interleaved rounds: each measures the ping-pong without probes and with each variant, starting
+    // one later each round, so that no variant always runs right after the same one.
     let mut without = Vec::new();
     let mut with: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    for _ in 0..ROUNDS {
-        without.push(ping_pong());
-        for ((_, opts), out) in variants.iter().zip(&mut with) {
-            let mut probes = Probes::load(opts).expect("probes loaded a moment ago");
-            out.push(ping_pong_sampled(&mut probes));
-            drop(probes);
+    for round in 0..ROUNDS {
+        for step in 0..=variants.len() {
+            match (round + step) % (variants.len() + 1) {
+                0 => without.push(ping_pong_timed()),
+                v => {
+                    let mut probes =
+                        Probes::load(&variants[v - 1].1).expect("probes loaded a moment ago");
+                    with[v - 1].push(ping_pong_sampled(&mut probes));
+                }
+            }
         }
     }
     // Best of N against best of N: on a shared machine the fastest run of each is the one least
@@ -135,7 +164,8 @@ fn main() {
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let base = best(&without);
     println!(
-        "without probes: {base:.0} ns/switch (best of {ROUNDS} runs of {ROUND_TRIPS} round trips)"
+        "without probes: {base:.0} ns/switch (best of {ROUNDS} runs of {:?} each)",
+        SAMPLE_INTERVAL * WAKE_CYCLE
     );
     let mut medians = Vec::new();
     for ((name, _), v) in variants.iter().zip(&with) {
