@@ -535,11 +535,13 @@ pub struct Netns {
 impl Netns {
     /// A bridge and `count` namespaces with their addresses (root and iproute2 needed).
     pub fn create(count: usize) -> Result<Self, ClusterError> {
-        let id = std::process::id() % 10_000;
+        let (id, nth) = (std::process::id() % 10_000, unique());
         let mut n = Self {
             // Link names are at most 15 bytes: "pb" + 4 digits + 1 + "h"/"v" + 2 digits.
-            tag: format!("pb{id}{}", unique() % 10),
-            subnet: u8::try_from(id % 200).unwrap_or(0) + 20,
+            tag: format!("pb{id}{}", nth % 10),
+            // Clusters of one process (tests run in parallel) each get their own subnet: two bridges
+            // on one subnet would send the host's traffic for one cluster's nodes to the other's.
+            subnet: u8::try_from((id + nth) % 200).unwrap_or(0) + 20,
             count: 0,
         };
         let br = n.bridge();
