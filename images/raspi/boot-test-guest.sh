@@ -9,6 +9,9 @@ pid=$(systemctl show -p MainPID --value p2pfaas-node.service)
 say unit "$(systemctl is-active p2pfaas-node.service)" "user=$(ps -o user= -p "$pid" | tr -d ' ')"
 [ -s /etc/p2pfaas/cluster.key ] && [ ! -e /boot/firmware/cluster.key ] && say key imported
 say pins "$(find /sys/fs/bpf/p2pfaas -mindepth 1 -printf '%f ')"
+say bpffs "$(findmnt -n -o OPTIONS /sys/fs/bpf | tr '\n' ' ')" "mode=$(stat -c %a /sys/fs/bpf)"
+# The node's own word on pinning (a failure there is logged, not fatal).
+journalctl -u p2pfaas-node.service -o cat --no-pager | grep -i 'pin' | while read -r line; do say log "$line"; done
 bpftool prog show | grep -E 'name sched_' | while read -r line; do say prog "$line"; done
 # The classic programs, forced, in a second node beside the first.
 sed -e 's/^listen = .*/listen = "127.0.0.1:18081"/' -e 's|^pin_dir = .*|pin_dir = "/sys/fs/bpf/p2pfaas-classic"|' \

@@ -26,7 +26,9 @@ trap cleanup EXIT
 mount -t tmpfs tmpfs "$top"
 mkdir -p "$top"/{upper,work,root,bpf,out}
 mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$top/root"
-mount -t bpf bpf "$top/bpf"
+# As systemd mounts /sys/fs/bpf on every host: root-only (0700), so only the unit's own
+# mounts let the p2pfaas user reach its pin directory.
+mount -t bpf -o mode=0700 bpf "$top/bpf"
 root=$top/root
 
 install -m 0755 "$node_bin" "$root/usr/bin/p2pfaas-node"

@@ -72,6 +72,8 @@ pub struct Cluster {
     nodes: Vec<Node>,
     proxies: Vec<DelayProxy>,
     netns: Option<Netns>,
+    /// The bpffs the nodes in namespaces pin their maps in (`ip netns exec` hides `/sys/fs/bpf`).
+    bpffs: Option<BpfMount>,
     dir: PathBuf,
     /// cgroup v2 directories holding nodes with a `cpu_max` (removed after the nodes stop).
     cgroups: Vec<PathBuf>,
@@ -133,10 +135,17 @@ impl Cluster {
         } else {
             listen.clone()
         };
+        // Each node in a namespace pins its eBPF maps in its own directory of a bpffs outside /sys,
+        // where this process (and bpftool, `p2pfaas-node load`) can read them.
+        let bpffs = match &netns {
+            Some(_) => Some(BpfMount::new(&dir.join("bpffs"))?),
+            None => None,
+        };
         let mut cluster = Self {
             nodes: Vec::new(),
             proxies,
             netns,
+            bpffs,
             dir,
             cgroups: Vec::new(),
         };
@@ -150,6 +159,9 @@ impl Cluster {
             let mut config = node_config(spec, scheduler, i, listen[i], advertise[i], &seeds, seed);
             if let Some(extra) = extras.node_extra.get(i) {
                 config.push_str(extra);
+            }
+            if let Some(pins) = cluster.pin_dir(i) {
+                config = with_pin_dir(config, &pins);
             }
             let node = cluster.spawn(i, &config, binary)?;
             let pid = node.child.id();
@@ -269,6 +281,12 @@ impl Cluster {
         }
     }
 
+    /// Where node `i` pins its eBPF maps when the cluster chose it (nodes in namespaces); a
+    /// `load.pin_dir` in the spec's node config wins over it.
+    pub fn pin_dir(&self, i: usize) -> Option<PathBuf> {
+        self.bpffs.as_ref().map(|b| b.0.join(format!("n{i}")))
+    }
+
     /// Node `i`'s data directory (`--data-dir`).
     pub fn data_dir(&self, i: usize) -> PathBuf {
         self.dir.join(format!("n{i}"))
@@ -322,7 +340,8 @@ impl Drop for Cluster {
         for g in &self.cgroups {
             let _ = std::fs::remove_dir(g);
         }
-        // Namespaces go after the nodes in them (dropping `Netns` removes them).
+        // The bpffs and the namespaces go after the nodes using them.
+        drop(self.bpffs.take());
         drop(self.netns.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -370,6 +389,75 @@ fn node_config(
     text.push_str(&spec.node(i).node_config);
     text.push('\n');
     text
+}
+
+/// `config` with `[load] pin_dir = pins` added, unless it sets a `load.pin_dir` itself (or is not
+/// valid TOML: the node then names the problem).
+fn with_pin_dir(mut config: String, pins: &Path) -> String {
+    let Ok(table) = config.parse::<toml::Table>() else {
+        return config;
+    };
+    let line = format!("pin_dir = {:?}\n", pins.display().to_string());
+    match table.get("load").and_then(toml::Value::as_table) {
+        None => {
+            config.push_str("\n[load]\n");
+            config.push_str(&line);
+            config
+        }
+        Some(load) if load.contains_key("pin_dir") => config,
+        Some(_) => {
+            // The spec has a `[load]` table of its own: the key goes right under its header.
+            if !config.ends_with('\n') {
+                config.push('\n');
+            }
+            let mut at = 0;
+            for l in config.split_inclusive('\n') {
+                at += l.len();
+                if l.trim_start().starts_with("[load]") {
+                    let mut with = config.clone();
+                    with.insert_str(at, &line);
+                    // Only when that was the table's header (not text in a string).
+                    let set = with
+                        .parse::<toml::Table>()
+                        .ok()
+                        .and_then(|t| t.get("load")?.get("pin_dir")?.as_str().map(str::to_owned));
+                    if set.as_deref() == Some(&*pins.display().to_string()) {
+                        return with;
+                    }
+                }
+            }
+            config
+        }
+    }
+}
+
+/// A bpffs mounted at a scratch directory, unmounted on drop.
+struct BpfMount(PathBuf);
+
+impl BpfMount {
+    fn new(dir: &Path) -> Result<Self, ClusterError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let out = Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(dir)
+            .output()
+            .map_err(io("running mount"))?;
+        if out.status.success() {
+            Ok(Self(dir.to_owned()))
+        } else {
+            Err(ClusterError::Netns(format!(
+                "mount -t bpf bpf {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+}
+
+impl Drop for BpfMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }
 
 /// A cgroup v2 group `name` limited to `cpu.max` = `max`, with process `pid` moved into it. Needs
@@ -447,11 +535,13 @@ pub struct Netns {
 impl Netns {
     /// A bridge and `count` namespaces with their addresses (root and iproute2 needed).
     pub fn create(count: usize) -> Result<Self, ClusterError> {
-        let id = std::process::id() % 10_000;
+        let (id, nth) = (std::process::id() % 10_000, unique());
         let mut n = Self {
             // Link names are at most 15 bytes: "pb" + 4 digits + 1 + "h"/"v" + 2 digits.
-            tag: format!("pb{id}{}", unique() % 10),
-            subnet: u8::try_from(id % 200).unwrap_or(0) + 20,
+            tag: format!("pb{id}{}", nth % 10),
+            // Clusters of one process (tests run in parallel) each get their own subnet: two bridges
+            // on one subnet would send the host's traffic for one cluster's nodes to the other's.
+            subnet: u8::try_from((id + nth) % 200).unwrap_or(0) + 20,
             count: 0,
         };
         let br = n.bridge();
@@ -532,3 +622,6 @@ fn ip(args: &[&str]) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -416,6 +416,19 @@ impl Probes {
         Ok(measured)
     }
 
+    /// Each loaded program's name, run count and total run time as the kernel keeps them, which it
+    /// does only while BPF run-time statistics are enabled (`aya::sys::enable_stats`; the probe cost
+    /// bench does so): what the programs themselves cost, without the wall-clock noise around them.
+    pub fn program_stats(&self) -> Vec<(&str, u64, std::time::Duration)> {
+        self.ebpf
+            .programs()
+            .filter_map(|(name, program)| {
+                let info = program.info().ok()?;
+                Some((name, info.run_count(), info.run_time()))
+            })
+            .collect()
+    }
+
     /// Whether `sched_wakeup` is attached now, where wake-ups are timed by the programs (attached
     /// in one sample interval of [`WAKE_CYCLE`]); `None` elsewhere (no `sched_wakeup` at all).
     pub fn wake_window_open(&self) -> Option<bool> {
