@@ -12,6 +12,13 @@
 #   nginx-200    nginx `return 200` with a fixed 256-byte body
 #   node-echo-ui node-echo with $DASHBOARDS (default 2) dashboards open: that many `GET /events` streams
 #                (what an open /ui page holds), read by curl on CPU 1 — the dashboard's cost under load
+#   node-static  node-echo built static (x86_64-unknown-linux-musl via `cargo zigbuild`, the form README
+#                recommends for a Pi); skipped, saying why, without cargo-zigbuild (cross/setup.sh)
+#
+# Idle RSS is mostly file-backed code, not the node's data: dynamically linked, ~4.5 MB of ~5.6 MB are
+# pages of the binary, libc, libm, ld.so and libgcc_s mapped in at start (the kernel maps file pages
+# around each fault), ~0.8 MB anonymous (mimalloc's pages, stacks) and 0.1 MB io_uring rings. Static, the
+# shared libraries' pages are gone (~3.5 MB idle). Idle is read at "listening"; 2 s later it is the same.
 #
 # Then (bench/backend_http.sh) the cost of the node in front of a real HTTP function, against calling the
 # function directly and against nginx `proxy_pass`, with the ratio to the direct call.
@@ -24,12 +31,19 @@ rounds=${2:-3}
 source bench/lib.sh
 bench_init wrk nginx taskset
 post_lua 256
+static_bin=
+if [ "$(uname -m)" = x86_64 ] && command -v cargo-zigbuild >/dev/null; then
+  cargo zigbuild --locked --release --target x86_64-unknown-linux-musl -p p2pfaas-node --bin p2pfaas-node >&2
+  static_bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/p2pfaas-node
+else
+  echo "skipped: node-static (needs an x86_64 host and cargo-zigbuild: cross/setup.sh)" >&2
+fi
 
-start_node() { # driver -> sets url, spid
-  local driver=$1 port
+start_node() { # driver [binary] -> sets url, spid
+  local driver=$1 exe=${2:-$bin} port
   port=$(free_port)
   echo_node_toml "node-$driver" "$port"
-  taskset -c 0 "$bin" --config "$work/node-$driver.toml" --driver "$driver" > "$work/node-$driver.out" 2>&1 &
+  taskset -c 0 "$exe" --config "$work/node-$driver.toml" --driver "$driver" > "$work/node-$driver.out" 2>&1 &
   spid=$!; pids+=("$spid")
   for _ in $(seq 100); do grep -q '^listening' "$work/node-$driver.out" && break; sleep 0.05; done
   url="http://127.0.0.1:$port/function/echo"
@@ -95,6 +109,9 @@ for round in $(seq "$rounds"); do
   kill "${dash_pids[@]}" "$spid"; wait "$spid" 2>/dev/null || true
   start_node epoll; measure node-epoll; kill "$spid"; wait "$spid" 2>/dev/null || true
   start_nginx_200; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
+  if [ -n "$static_bin" ]; then
+    start_node io-uring "$static_bin"; measure node-static; kill "$spid"; wait "$spid" 2>/dev/null || true
+  fi
 done
 
 echo
@@ -107,7 +124,9 @@ median() { # config column -> median of that column over rounds
   awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
 nginx_rps=$(median nginx-200 4)
-for name in node-echo node-echo-ui node-epoll nginx-200; do
+configs=(node-echo node-echo-ui node-epoll nginx-200)
+[ -z "$static_bin" ] || configs+=(node-static)
+for name in "${configs[@]}"; do
   rps=$(median "$name" 4)
   printf '| %s | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
     "$rps" "$(awk -v r="$rps" -v b="$nginx_rps" 'BEGIN{print r/b}')" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"

@@ -17,8 +17,11 @@
 //! [`Executed::Unknown`], never [`Executed::No`]. Time is the caller's (`now`, on any monotonic clock
 //! that starts at or before the table's creation).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
+
+use hashbrown::HashTable;
 
 /// Whether a job ran on the executor, as far as the executor can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,19 +84,64 @@ enum Phase {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
+/// Ids up to this many bytes (every id a p2pfaas node makes from a machine id of up to 43
+/// characters: `<machine id>/<sequence>`) are stored inline, so remembering one allocates nothing
+/// once the table has grown to its working size. A longer id (peers may send up to the node's
+/// limit) is stored on the heap: one allocation per such id, and otherwise the same behaviour.
+pub const INLINE_ID_LEN: usize = 64;
+
+/// A job id as stored: inline when it fits.
+#[derive(Debug)]
+enum Id {
+    Inline { len: u8, bytes: [u8; INLINE_ID_LEN] },
+    Spilled(Box<[u8]>),
+}
+
+impl Id {
+    fn new(id: &[u8]) -> Self {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE_ID_LEN => {
+                let mut bytes = [0; INLINE_ID_LEN];
+                bytes[..id.len()].copy_from_slice(id);
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Spilled(id.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Spilled(id) => id,
+        }
+    }
+}
+
+/// One remembered id.
+#[derive(Debug)]
+struct Record {
+    id: Id,
     phase: Phase,
+    /// When it was first seen.
     since: Duration,
 }
 
 /// The executor's table of recent job ids. Not thread-safe on its own: the node keeps it behind a
 /// lock, touched only by peer jobs and cancels.
+///
+/// Each id is stored once, in `records` (in the order first seen, which is also the order of
+/// expiry and eviction); `index` finds it by id and holds only its sequence number. Both grow by
+/// doubling up to the number of ids remembered at once and are reused after that: in steady state
+/// the table allocates nothing (ids longer than [`INLINE_ID_LEN`] aside).
 #[derive(Debug)]
 pub struct JobTable {
-    entries: HashMap<Box<str>, Entry>,
-    /// Ids in the order first seen, for expiry and eviction.
-    order: VecDeque<(Box<str>, Duration)>,
+    /// Oldest first; `records[i]` has sequence number `first + i`.
+    records: VecDeque<Record>,
+    /// Sequence number of `records[0]`.
+    first: u64,
+    /// Sequence numbers of every record, by the hash of its id.
+    index: HashTable<u64>,
+    hasher: RandomState,
     capacity: usize,
     ttl: Duration,
     /// Until then an unknown id may have been seen and forgotten.
@@ -105,8 +153,10 @@ impl JobTable {
     /// unknown for `ttl`). `capacity` is at least 1.
     pub fn new(capacity: usize, ttl: Duration, now: Duration) -> Self {
         Self {
-            entries: HashMap::new(),
-            order: VecDeque::new(),
+            records: VecDeque::new(),
+            first: 0,
+            index: HashTable::new(),
+            hasher: RandomState::new(),
             capacity: capacity.max(1),
             ttl,
             blind_until: now + ttl,
@@ -115,18 +165,18 @@ impl JobTable {
 
     /// Ids remembered.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.records.len()
     }
 
     /// True when no id is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.records.is_empty()
     }
 
     /// A job with this id arrived at `now`.
     pub fn arrive(&mut self, id: &str, now: Duration) -> Arrival {
         self.expire(now);
-        if let Some(e) = self.entries.get(id) {
+        if let Some(e) = self.find(id) {
             let (executed, status) = match e.phase {
                 Phase::Waiting | Phase::Forwarded { .. } => (Executed::Unknown, None),
                 Phase::Running => (Executed::Yes, None),
@@ -153,7 +203,7 @@ impl JobTable {
 
     /// The job was answered with `status` (it ran if it [started](Self::start)).
     pub fn end(&mut self, id: &str, status: u16) {
-        if let Some(e) = self.entries.get_mut(id) {
+        if let Some(e) = self.find(id) {
             let ran = match e.phase {
                 Phase::Running => true,
                 Phase::Waiting => false,
@@ -168,7 +218,7 @@ impl JobTable {
     /// says whether it ran.
     pub fn cancel(&mut self, id: &str, now: Duration) -> Executed {
         self.expire(now);
-        let Some(e) = self.entries.get_mut(id) else {
+        let Some(e) = self.find(id) else {
             // Never seen, or seen and forgotten: remember the cancel so a late arrival is refused.
             let executed = if now < self.blind_until {
                 Executed::Unknown
@@ -194,7 +244,7 @@ impl JobTable {
 
     fn advance(&mut self, id: &str, now: Duration, to: Phase) -> bool {
         self.expire(now);
-        match self.entries.get_mut(id) {
+        match self.find(id) {
             Some(e) => match e.phase {
                 // Still to start, or a forward that fell back here.
                 Phase::Waiting | Phase::Forwarded { cancelled: false } | Phase::Running => {
@@ -214,30 +264,71 @@ impl JobTable {
         }
     }
 
+    /// The record of `id`, if remembered.
+    fn find(&mut self, id: &str) -> Option<&mut Record> {
+        let id = id.as_bytes();
+        let (records, first) = (&self.records, self.first);
+        let seq = *self.index.find(self.hasher.hash_one(id), |&seq| {
+            records[position(seq, first)].id.as_bytes() == id
+        })?;
+        Some(&mut self.records[position(seq, self.first)])
+    }
+
     fn insert(&mut self, id: &str, phase: Phase, now: Duration) {
-        while self.entries.len() >= self.capacity {
-            let Some((old, since)) = self.order.pop_front() else {
+        while self.records.len() >= self.capacity {
+            let Some(since) = self.pop_oldest() else {
                 break;
             };
-            if self.entries.remove(&old).is_some() {
-                self.blind_until = self.blind_until.max(since + self.ttl);
-            }
+            self.blind_until = self.blind_until.max(since + self.ttl);
         }
-        self.entries.insert(id.into(), Entry { phase, since: now });
-        self.order.push_back((id.into(), now));
+        let seq = self.first + self.records.len() as u64;
+        self.records.push_back(Record {
+            id: Id::new(id.as_bytes()),
+            phase,
+            since: now,
+        });
+        let (records, first, hasher) = (&self.records, self.first, &self.hasher);
+        let rehash = |&seq: &u64| hasher.hash_one(records[position(seq, first)].id.as_bytes());
+        // Room for twice the ids held: the slots that removals leave deleted are then reclaimed by
+        // rehashing in place, never by a larger table, so a table of steady size stops allocating.
+        let len = records.len();
+        if self.index.capacity() < 2 * len {
+            self.index.reserve(len + 1, rehash);
+        }
+        self.index
+            .insert_unique(hasher.hash_one(id.as_bytes()), seq, rehash);
     }
 
     fn expire(&mut self, now: Duration) {
-        while let Some((id, since)) = self.order.front() {
-            if *since + self.ttl > now {
-                break;
-            }
-            if self.entries.get(id).is_some_and(|e| e.since == *since) {
-                self.entries.remove(id);
-            }
-            self.order.pop_front();
+        while self
+            .records
+            .front()
+            .is_some_and(|r| r.since + self.ttl <= now)
+        {
+            self.pop_oldest();
         }
     }
+
+    /// Forgets the oldest id; returns when it was first seen.
+    fn pop_oldest(&mut self) -> Option<Duration> {
+        let oldest = self.records.pop_front()?;
+        let first = self.first;
+        if let Ok(entry) = self
+            .index
+            .find_entry(self.hasher.hash_one(oldest.id.as_bytes()), |&seq| {
+                seq == first
+            })
+        {
+            entry.remove();
+        }
+        self.first += 1;
+        Some(oldest.since)
+    }
+}
+
+/// Where sequence number `seq` sits in `records` when the oldest has `first`.
+fn position(seq: u64, first: u64) -> usize {
+    usize::try_from(seq - first).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

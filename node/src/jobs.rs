@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use p2pfaas_core::jobs::{Arrival, Executed, JobTable};
 
-/// Ids remembered at most: about 10 MB at worst, minutes of forwarded traffic at thousands per second.
+/// Ids remembered at most: about 15 MB at worst, minutes of forwarded traffic at thousands per second.
 const CAPACITY: usize = 100_000;
 
 /// Longest a received id is remembered: far past any job's life here (its answer deadline).

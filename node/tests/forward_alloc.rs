@@ -4,7 +4,8 @@
 //!
 //! Both nodes are warmed up first (connections open, pools, tables and buffers sized); the steady state
 //! is then counted over `CALLS` calls of `echo` that A forwards to B. Origin and executor allocate
-//! nothing per call, except what the executor's at-most-once table stores (see `ID_TABLE`).
+//! nothing per call; the only allocations allowed are the executor's at-most-once table growing (see
+//! `GROWTH`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,11 +23,13 @@ static GLOBAL: p2pfaas_alloc_count::Counting = p2pfaas_alloc_count::Counting;
 
 const WARM_UP: usize = 200;
 const CALLS: usize = 1000;
-/// The one exception: the executor's at-most-once table (`p2pfaas_core::jobs::JobTable`) remembers
-/// every received job id for two minutes, as two boxed copies (its map key and its expiry queue).
-const ID_TABLE: usize = 2;
-/// That table's map and queue growing (doublings) over the counted calls.
-const GROWTH: usize = 16;
+/// The executor's at-most-once table (`p2pfaas_core::jobs::JobTable`) remembers every received job id
+/// for two minutes, inline (no allocation per id), in storage that doubles as it fills: over the
+/// counted calls it grows from ~`WARM_UP` to ~`WARM_UP + CALLS` ids, i.e. a few doublings of its
+/// record queue and index (3 + 3 allocations: none left with both pre-sized). Once it holds two
+/// minutes of ids it stops growing (`core/tests/jobs_alloc.rs` proves zero there). Measured 7: the
+/// table's 6 and one more, once per run (also 1 over 4,000 calls), not per call.
+const GROWTH: usize = 8;
 
 fn node(name: &str, dir: &std::path::Path) -> Arc<Node> {
     let toml = format!(
@@ -120,7 +123,7 @@ fn complete(buf: &[u8]) -> Option<usize> {
 }
 
 #[test]
-fn a_forwarded_call_allocates_only_to_remember_its_job_id() {
+fn a_forwarded_call_allocates_nothing() {
     let dir = std::env::temp_dir().join(format!("p2pfaas-forward-alloc-{}", std::process::id()));
     let (a, b) = (node("a", &dir), node("b", &dir));
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -172,8 +175,8 @@ fn a_forwarded_call_allocates_only_to_remember_its_job_id() {
     assert_eq!(calls.expect("in time"), CALLS, "every call was forwarded");
     eprintln!("{allocations} allocations over {CALLS} forwarded calls");
     assert!(
-        allocations <= ID_TABLE * CALLS + GROWTH,
+        allocations <= GROWTH,
         "the peer path allocates in steady state: {allocations} allocations over {CALLS} forwarded \
-         calls (allowed: {ID_TABLE} per call for the executor's at-most-once table, + {GROWTH})"
+         calls (allowed: {GROWTH}, for the executor's at-most-once table growing)"
     );
 }

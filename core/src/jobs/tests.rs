@@ -151,3 +151,60 @@ fn executed_round_trips() {
     }
     assert_eq!(Executed::parse(b"maybe"), None);
 }
+
+#[test]
+fn ids_longer_than_the_inline_size_behave_the_same() {
+    let (mut t, now) = warm(4);
+    let long = "x".repeat(INLINE_ID_LEN + 1);
+    let inline = "x".repeat(INLINE_ID_LEN);
+    assert_eq!(t.arrive(&long, now), Arrival::New);
+    assert_eq!(
+        t.arrive(&inline, now),
+        Arrival::New,
+        "a prefix is another id"
+    );
+    assert!(t.start(&long, now));
+    t.end(&long, 200);
+    assert_eq!(
+        t.arrive(&long, now),
+        Arrival::Duplicate {
+            executed: Executed::Yes,
+            status: Some(200)
+        }
+    );
+    assert_eq!(t.cancel(&inline, now), Executed::No);
+    // Eviction and expiry forget both kinds.
+    for i in 0..4 {
+        t.arrive(&format!("a/{i}"), now);
+    }
+    assert_eq!(t.len(), 4);
+    assert_eq!(t.arrive(&long, now + TTL), Arrival::New);
+    assert_eq!(t.len(), 1);
+}
+
+#[test]
+fn ids_stay_found_across_growth_and_wrap_around() {
+    // Many times the capacity, with expiry and eviction interleaved: every remembered id is found
+    // with its own phase, every forgotten one is new again.
+    let (mut t, now) = warm(100);
+    for i in 0..1_000u64 {
+        let at = now + Duration::from_millis(i * 100);
+        assert_eq!(t.arrive(&format!("n/{i}"), at), Arrival::New);
+        if i % 3 == 0 {
+            assert!(t.start(&format!("n/{i}"), at));
+            t.end(&format!("n/{i}"), 200);
+        }
+        assert!(t.len() <= 100);
+        let back = i.saturating_sub(50);
+        let expected = if back % 3 == 0 {
+            Executed::Yes
+        } else {
+            Executed::Unknown
+        };
+        match t.arrive(&format!("n/{back}"), at) {
+            Arrival::Duplicate { executed, .. } => assert_eq!(executed, expected, "n/{back}"),
+            Arrival::New => panic!("n/{back} was forgotten within its ttl and capacity"),
+        }
+    }
+    assert_eq!(t.arrive("n/0", now + s(1_000)), Arrival::New);
+}

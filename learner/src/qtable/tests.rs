@@ -56,6 +56,24 @@ fn q_all_matches_q() {
 }
 
 #[test]
+fn clear_forgets_every_state_and_count_whether_empty_or_not() {
+    let mut t = table(1, 2, 2);
+    t.clear();
+    assert!(t.is_empty());
+    assert!(t.set(&[1.0], &[3.0, 4.0]) && t.set(&[2.0], &[5.0, 6.0]));
+    assert!(!t.set(&[3.0], &[7.0, 8.0]), "full");
+    t.clear();
+    assert!(t.is_empty() && t.rejected() == 0);
+    assert!(!t.contains(&[1.0]) && t.q(&[1.0], 0) == 0.0);
+    assert_eq!(t.iter().count(), 0);
+    // Every slot is free again: it takes its full capacity anew.
+    assert!(t.set(&[3.0], &[7.0, 8.0]) && t.set(&[4.0], &[1.0, 1.0]));
+    assert_eq!(t.len(), 2);
+    t.update(&[3.0], 1, 1.0);
+    assert_eq!(t.q(&[3.0], 1), 9.0);
+}
+
+#[test]
 fn zero_shapes_are_rejected() {
     assert!(QTable::try_new(0, 1, 1).is_err());
     assert!(QTable::try_new(1, 0, 1).is_err());
