@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use p2pfaas_membership::{Config, Identity, Membership};
+use p2pfaas_node::peers::path::{Path, write_list};
 use p2pfaas_node::peers::wire::{self, JsonRequest, JsonResponse};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,11 +17,19 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(resp) = serde_json::from_slice::<JsonResponse>(data) {
         let _ = wire::decode_body(&resp.body);
     }
-    if let Some(list) = wire::parse_list(data) {
-        assert_eq!(
-            wire::parse_list(wire::format_list(&list).as_bytes()),
-            Some(list)
-        );
+    // Where both read a list, the byte path the peer path keeps agrees with the decoded one, and a
+    // written list and this node appended read back as expected.
+    if let (Some(list), Some(path)) = (wire::parse_list(data), Path::parse(data)) {
+        assert_eq!(path.to_strings(), list);
+        assert!(list.iter().all(|m| path.contains(m)));
+        let mut written = Vec::new();
+        write_list(&mut written, list.iter().map(String::as_str));
+        assert_eq!(wire::parse_list(&written), Some(list.clone()));
+        let mut appended = Vec::new();
+        path.append_into("fuzz", &mut appended);
+        let mut longer = list;
+        longer.push("fuzz".to_owned());
+        assert_eq!(wire::parse_list(&appended), Some(longer));
     }
     let _ = wire::load_from_headers(|_| Some(data));
 
