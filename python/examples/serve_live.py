@@ -4,11 +4,12 @@ with PowerOfN on the same load, from the live report (issue #19, docs/external-a
 Usage: python python/examples/serve_live.py [--policy out/tabular_policy.npz] [--seconds 20]
                                              [--timeout-ms 2] [--train-decisions 100000]
 
-1. The policy: ``--policy PATH`` (a file saved by ``p2pfaas.policies``, e.g. by ``train_tabular.py``
-   on a spec with the live cluster's shape) is loaded with ``load_policy``; otherwise a tabular Q policy
-   is trained here by ``train_tabular.train`` in ``VecCluster`` on the live cluster's own spec
-   simulated (its learner section is ``bench/specs/hetero-deadline.toml``'s, so states and actions are
-   the ones the live nodes send), for ``--train-decisions`` decisions.
+1. The policy: ``--policy PATH``, by default ``python/examples/out/tabular_policy.npz`` (what
+   ``train_tabular.py`` writes after training in the Gymnasium environment on
+   ``bench/specs/hetero-deadline.toml``), loaded with ``load_policy``; without that file a tabular Q
+   policy is trained here by ``train_tabular.train`` in ``VecCluster`` on the live cluster's own spec,
+   simulated, for ``--train-decisions`` decisions. Either way the states and actions are the ones the
+   live nodes send: the live spec's learner section is read from ``hetero-deadline.toml``.
 2. A live cluster shaped like ``bench/specs/hetero-deadline-live.toml`` but with 3 nodes (n0 at half
    speed) is run by ``p2pfaas-bench run`` with release binaries, twice on the same seeded load:
    ``PowerOfNScheduler(1, 3, false, 1)``, then ``LearningScheduler(3)`` whose every node asks this
@@ -42,11 +43,11 @@ from train_tabular import train  # noqa: E402  (the sibling example's trainer, n
 
 
 def policy_for(path, spec_file, decisions):
-    """The saved policy at ``path`` or, without one, a table trained on ``spec_file`` simulated."""
-    if path:
+    """The saved policy at ``path`` or, without that file, a table trained on ``spec_file`` simulated."""
+    if Path(path).exists():
         print(f"policy: {path} (p2pfaas.policies.load_policy)")
         return load_policy(path)
-    print(f"policy: trained here on the live spec, simulated ({decisions} decisions)")
+    print(f"policy: no {path}; trained here on the live spec, simulated ({decisions} decisions)")
     return train(VecCluster(str(spec_file), 32, arrivals=20_000), decisions)
 
 
@@ -116,7 +117,8 @@ parameters = ["3"]
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", default=None, help="a saved policy; default: train one here")
+    ap.add_argument("--policy", default=str(HERE / "out/tabular_policy.npz"),
+                    help="a saved policy (default: train_tabular.py's); trained here when missing")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--timeout-ms", type=int, default=2)
     ap.add_argument("--train-decisions", type=int, default=100_000)
