@@ -77,6 +77,10 @@ if bpf-linker --version >/dev/null 2>&1; then
   echo "== eBPF: clippy and tests with --features ebpf"
   cargo clippy -p p2pfaas-node --features ebpf --all-targets -- -D warnings
   cargo test -p p2pfaas-node --features ebpf
+  # The workspace run above built the node without eBPF, so the bench's netns eBPF test said "skipped";
+  # against the node just built with it, a netns experiment must read `ebpf` on every node.
+  echo "== eBPF: netns nodes measure with eBPF, each pinning in its own directory (bench)"
+  cargo test -p p2pfaas-bench --test cluster -- nodes_in_namespaces_measure_with_ebpf
   # The run above uses tp_btf where the kernel has BTF; run the eBPF tests again with the classic
   # (raw tracepoint) programs forced, which is what a kernel without BTF (Raspberry Pi OS) gets.
   echo "== eBPF: tests again with the classic (raw tracepoint) programs"
