@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end overhead of the node, side by side with nginx, in one run (ratios survive a noisy machine).
 #
-# Servers are pinned to CPU 0 and wrk to CPU 1 (taskset), one worker each. Each round interleaves the
-# configs; three rounds by default. Measured per config:
+# Servers are pinned to CPU 0 and wrk to CPU 1 (taskset), one worker each. Each round runs every config
+# once, each in a fresh server after a 2 s warm-up, and the order rotates by one config per round (no
+# config always follows the same one, or always runs first); three rounds by default, more for a
+# steadier figure. The ratio to nginx is taken per round (the two ran minutes apart at most, under the
+# same machine load) and summarised as the median of the per-round ratios with their range; the other
+# columns are medians over rounds. Measured per config:
 #   c=1  : wrk -c1  -> p50 / p99 latency (single-connection round trip)
 #   c=32 : wrk -c32 -> req/s and server CPU µs per request (from /proc/<pid>/task/*/schedstat)
 #   RSS  : VmRSS after start (idle) and VmHWM at the end
@@ -24,6 +28,9 @@
 # function directly and against nginx `proxy_pass`, with the ratio to the direct call.
 #
 # Usage: bench/overhead.sh [seconds-per-run] [rounds]     (needs wrk, nginx, taskset; scripts/setup.sh)
+# Environment: CONFIGS="node-echo nginx-200 …" measures only those configs; BASELINE_BIN=<a p2pfaas-node>
+# adds the config node-base, that binary serving the same echo (e.g. `main`'s build, for a before/after
+# in one run); BACKEND_HTTP=0 skips the bench/backend_http.sh part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
@@ -31,13 +38,24 @@ rounds=${2:-3}
 source bench/lib.sh
 bench_init wrk nginx taskset
 post_lua 256
+configs=(${CONFIGS:-node-echo node-echo-ui node-epoll nginx-200 node-static})
+[ -z "${BASELINE_BIN:-}" ] || configs+=(node-base)
 static_bin=
-if [ "$(uname -m)" = x86_64 ] && command -v cargo-zigbuild >/dev/null; then
+if [[ " ${configs[*]} " != *" node-static "* ]]; then
+  :
+elif [ "$(uname -m)" = x86_64 ] && command -v cargo-zigbuild >/dev/null; then
   cargo zigbuild --locked --release --target x86_64-unknown-linux-musl -p p2pfaas-node --bin p2pfaas-node >&2
   static_bin=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/p2pfaas-node
 else
   echo "skipped: node-static (needs an x86_64 host and cargo-zigbuild: cross/setup.sh)" >&2
+  configs=("${configs[@]/node-static}")
 fi
+for name in ${configs[*]}; do
+  [[ " node-echo node-echo-ui node-epoll nginx-200 node-static node-base " == *" $name "* ]] ||
+    { echo "unknown config in CONFIGS: $name" >&2; exit 1; }
+done
+configs=(${configs[*]})
+[[ " ${configs[*]} " == *" nginx-200 "* ]] || { echo "CONFIGS must include nginx-200 (the ratios' base)" >&2; exit 1; }
 
 start_node() { # driver [binary] -> sets url, spid
   local driver=$1 exe=${2:-$bin} port
@@ -84,8 +102,8 @@ open_dashboards() { # opens $dashboards /events streams on the node under test; 
 
 results="$work/results.tsv"
 : > "$results"
-measure() { # name
-  local name=$1 idle before after out1 out32 rps reqs p50 p99
+measure() { # name round
+  local name=$1 round=$2 idle before after out1 out32 rps reqs p50 p99
   idle=$(rss_kb "$spid" VmRSS)
   taskset -c 1 wrk -t1 -c32 -d2s -s "$work/post.lua" "$url" > /dev/null   # warm-up
   out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$url")
@@ -97,47 +115,69 @@ measure() { # name
   rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out32")
   reqs=$(awk '/requests in/{print $1}' <<<"$out32")
   if grep -q "Non-2xx" <<<"$out32$out1"; then echo "$name: non-2xx responses!" >&2; fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$p50" "$p99" "$rps" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$p50" "$p99" "$rps" \
     "$(awk -v a="$after" -v b="$before" -v n="$reqs" 'BEGIN{printf "%.2f", (a-b)/1000/n}')" \
-    "$idle" "$(rss_kb "$spid" VmHWM)" >> "$results"
+    "$idle" "$(rss_kb "$spid" VmHWM)" "$round" >> "$results"
+}
+
+run_config() { # name round: one fresh server of that config, measured
+  case $1 in
+    node-echo) start_node io-uring; measure node-echo "$2"; kill "$spid" ;;
+    node-echo-ui)
+      start_node io-uring; open_dashboards; measure node-echo-ui "$2"; kill "${dash_pids[@]}" "$spid" ;;
+    node-epoll) start_node epoll; measure node-epoll "$2"; kill "$spid" ;;
+    nginx-200) start_nginx_200; measure nginx-200 "$2"; kill "$spid" ;;
+    node-static) start_node io-uring "$static_bin"; measure node-static "$2"; kill "$spid" ;;
+    node-base) start_node io-uring "$BASELINE_BIN"; measure node-base "$2"; kill "$spid" ;;
+  esac
+  wait "$spid" 2>/dev/null || true
 }
 
 for round in $(seq "$rounds"); do
-  echo "round $round/$rounds" >&2
-  start_node io-uring; measure node-echo; kill "$spid"; wait "$spid" 2>/dev/null || true
-  start_node io-uring; open_dashboards; measure node-echo-ui
-  kill "${dash_pids[@]}" "$spid"; wait "$spid" 2>/dev/null || true
-  start_node epoll; measure node-epoll; kill "$spid"; wait "$spid" 2>/dev/null || true
-  start_nginx_200; measure nginx-200; kill "$spid"; wait "$spid" 2>/dev/null || true
-  if [ -n "$static_bin" ]; then
-    start_node io-uring "$static_bin"; measure node-static; kill "$spid"; wait "$spid" 2>/dev/null || true
-  fi
+  # This round's order: the list rotated by one more config than the last round's.
+  order=()
+  for i in "${!configs[@]}"; do order+=("${configs[$(((i + round - 1) % ${#configs[@]}))]}"); done
+  echo "round $round/$rounds: ${order[*]}" >&2
+  for name in "${order[@]}"; do run_config "$name" "$round"; done
 done
 
 echo
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
-echo "medians over $rounds rounds of ${secs}s; server on CPU0, wrk on CPU1; 256-byte POST bodies"
+echo "medians over $rounds rounds of ${secs}s (config order rotated per round); ratios to nginx taken per round;" \
+  "server on CPU0, wrk on CPU1; 256-byte POST bodies"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| config | c=1 p50 µs | c=1 p99 µs | c=32 req/s | ratio vs nginx | CPU µs/req | RSS idle KiB | RSS peak KiB |\n|---|---|---|---|---|---|---|---|\n'
-median() { # config column -> median of that column over rounds
+printf '| config | c=1 p50 µs | c=1 p99 µs | c=32 req/s | ratio vs nginx (per round: median, range) | CPU µs/req | RSS idle KiB | RSS peak KiB |\n|---|---|---|---|---|---|---|---|\n'
+median() { # config column -> median of that column over rounds (the lower middle for an even count)
   awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
 }
-nginx_rps=$(median nginx-200 4)
-configs=(node-echo node-echo-ui node-epoll nginx-200)
-[ -z "$static_bin" ] || configs+=(node-static)
+ratios() { # config column -> that column's ratio to nginx-200's in the same round, in round order
+  awk -F'\t' -v n="$1" -v c="$2" '$1=="nginx-200"{b[$8]=$c} $1==n{v[$8]=$c}
+    END{for (r = 1; r in v; r++) if (b[r] > 0) printf "%.3f\n", v[r]/b[r]}' "$results"
+}
+ratio_summary() { # config column -> "median (min–max)" of the per-round ratios
+  ratios "$1" "$2" | sort -g | awk '{a[NR]=$1} END{printf "%.2f (%.2f–%.2f)", a[int((NR+1)/2)], a[1], a[NR]}'
+}
 for name in "${configs[@]}"; do
-  rps=$(median "$name" 4)
-  printf '| %s | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
-    "$rps" "$(awk -v r="$rps" -v b="$nginx_rps" 'BEGIN{print r/b}')" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"
+  printf '| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
+    "$(median "$name" 4)" "$(ratio_summary "$name" 4)" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"
 done
 echo
-awk -F'\t' '$1=="node-echo"{b[++n]=$4} $1=="node-echo-ui"{u[++m]=$4}
-  END{for(i=1;i<=n&&i<=m;i++) printf "%s%+.2f%%", (i>1?", ":""), 100*(u[i]/b[i]-1); print ""}' "$results" |
-  sed "s/^/dashboards: c=32 req\/s change with $dashboards \/events streams open, per round (same round, side by side): /"
+for name in "${configs[@]}"; do
+  [ "$name" = nginx-200 ] && continue
+  echo "$name vs nginx-200 per round: req/s $(ratios "$name" 4 | paste -sd' ' -)," \
+    "CPU µs/req $(ratios "$name" 5 | paste -sd' ' -) (median $(ratio_summary "$name" 5))"
+done
+echo
+if [[ " ${configs[*]} " == *" node-echo "* && " ${configs[*]} " == *" node-echo-ui "* ]]; then
+  awk -F'\t' '$1=="node-echo"{b[$8]=$4} $1=="node-echo-ui"{u[$8]=$4}
+    END{for(i=1;i in b&&i in u;i++) printf "%s%+.2f%%", (i>1?", ":""), 100*(u[i]/b[i]-1); print ""}' "$results" |
+    sed "s/^/dashboards: c=32 req\/s change with $dashboards \/events streams open, per round (same round): /"
+fi
 echo
 cat "$results" | sed 's/^/raw\t/' >&2
 
+[ "${BACKEND_HTTP:-1}" = 0 ] && exit 0
 echo
 echo "== the node in front of an HTTP function: direct vs node (http backend) vs nginx proxy_pass"
 bench/backend_http.sh "$secs"

@@ -6,7 +6,7 @@
 //! hands finished decisions back to the agent as transitions.
 //!
 //! A decision is split in two around the wait: the worker computes the state and awaits the action
-//! ([`crate::worker::Worker::ask_agent`] through its [`Link`]), leaves it in a per-worker cell, and
+//! ([`crate::worker::Worker::decide_with_agent`] through its [`Link`]), leaves it in a per-worker cell, and
 //! the invocation machine's first decision by the [`Decider`] takes it from there, synchronously.
 
 pub mod client;

@@ -15,7 +15,7 @@ use crate::node::Node;
 use crate::peers::path::Path;
 use crate::peers::{MAX_VIEW, Snapshot};
 use crate::registry::{Function, Table};
-use crate::scheduler::{self, Learning, NodeView, PeerId, PeerView, Scheduler, TypeLoad};
+use crate::scheduler::{self, Learning, Needs, NodeView, PeerId, PeerView, Scheduler, TypeLoad};
 
 /// This worker's copy of the scheduler, rebuilt when the node publishes a new descriptor.
 struct LocalScheduler {
@@ -137,40 +137,64 @@ impl Worker {
             .map(|a| a.task(Arc::clone(&self.node), self.index))
     }
 
-    /// Asks the external agent, if one is configured, for the action of a client's job of `job`
-    /// (`function`, `path`): computes the learning state, awaits the answer (at most
-    /// `learner.external_timeout_ms`, without blocking the worker) and leaves it for the job's first
-    /// decision. Counts the decision or its fallback reason.
-    pub async fn ask_agent(
+    /// The external agent that takes the first decision of a job `job` with override `over`, if one
+    /// does: an agent is configured and the job is a client's, without an override.
+    pub fn agent_for(
         &self,
         over: Option<Override>,
         job: &scheduler::JobMeta,
+    ) -> Option<&crate::agent::Link> {
+        self.agent
+            .as_ref()
+            .filter(|_| over.is_none() && !job.external)
+    }
+
+    /// The first decision of a client's job `job` (`function`, `path`) through the external agent
+    /// `link` ([`Worker::agent_for`]): swaps in the scheduler the node published last, fills the node's
+    /// view once, asks the agent about the learning state of that view (awaited, at most
+    /// `learner.external_timeout_ms`, without blocking the worker; counted as a decision or by its
+    /// fallback reason), then runs `f` as [`Worker::with_decider`] does, with the same view: the state
+    /// the agent answered is the one decided on.
+    pub async fn decide_with_agent<R>(
+        &self,
+        link: &crate::agent::Link,
+        job: &scheduler::JobMeta,
         function: &str,
         path: Path<'_>,
-    ) {
-        let Some(link) = &self.agent else { return };
-        if over.is_some() || job.external {
-            return;
-        }
+        f: impl FnOnce(&mut dyn Scheduler, &NodeView<'_>, &mut dyn RngCore) -> R,
+    ) -> R {
         self.refresh_scheduler();
+        let needs = needs_of(&*self.scheduler.borrow().inner);
+        // Owned here, not in the worker's scratch: the view is held across the agent's answer.
+        let mut loads = [TypeLoad::default(); crate::config::MAX_TASK_TYPES];
+        let types = self.node.task_types.len().min(loads.len());
+        let snapshot = needs.peers.then(|| self.peers());
+        let mut buf = [NO_PEER; MAX_VIEW];
+        let mut view = self.view(needs.type_loads.then_some(&mut loads[..types]));
+        let peers = snapshot.as_deref().map(|s| (s, &mut buf));
+        self.fill_view(needs, peers, function, path, &mut view);
         let mut state = [0.0; crate::learning::MAX_DIMS];
-        let dims = link.with_learning(|l| {
-            l.map(|l| self.with_view(l, function, path, |l, view| l.state(job, view, &mut state)))
-        });
-        let Some(dims) = dims else { return };
-        let pick = link.ask(job.task_type, &state[..dims]).await;
-        let m = &self.metrics;
-        match pick {
-            crate::agent::Pick::Action { .. } => {
-                m.agent_decisions
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dims = link.with_learning(|l| l.map(|l| l.state(job, &view, &mut state)));
+        if let Some(dims) = dims {
+            let m = &self.metrics;
+            match link.ask(job.task_type, &state[..dims]).await {
+                crate::agent::Pick::Action { .. } => {
+                    m.agent_decisions
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                crate::agent::Pick::Fallback(reason) => {
+                    m.agent_fallbacks[reason as usize]
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                crate::agent::Pick::None => {}
             }
-            crate::agent::Pick::Fallback(reason) => {
-                m.agent_fallbacks[reason as usize]
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            crate::agent::Pick::None => {}
         }
+        let mut sched = self.scheduler.borrow_mut();
+        let mut rng = self.rng.borrow_mut();
+        let r = f(&mut *sched.inner, &view, &mut *rng);
+        // An answer the job's first decision did not take must not reach the next job.
+        link.clear();
+        r
     }
 
     /// Refreshes the scheduler copy if the node published a new one.
@@ -253,20 +277,43 @@ impl Worker {
         path: Path<'_>,
         f: impl FnOnce(&mut S, &NodeView<'_>) -> R,
     ) -> R {
+        let needs = needs_of(sched);
         let mut loads = self.type_loads.borrow_mut();
-        let mut view = self.view(sched.needs_type_loads().then_some(&mut loads[..]));
-        if sched.needs_load_sample() {
+        let mut view = self.view(needs.type_loads.then_some(&mut loads[..]));
+        let snapshot = needs.peers.then(|| self.peers());
+        // Initialised only when peers are read: most decisions (local schedulers) need none.
+        let mut buf;
+        let peers = match &snapshot {
+            Some(snapshot) => {
+                buf = [NO_PEER; MAX_VIEW];
+                Some((&**snapshot, &mut buf))
+            }
+            None => None,
+        };
+        self.fill_view(needs, peers, function, path, &mut view);
+        f(sched, &view)
+    }
+
+    /// Completes `view` (the node's counts, per-type loads as given) with what `needs` asks beyond
+    /// them: the load sample, and, given `peers` (a snapshot and a buffer), the peers eligible for a call
+    /// of `function` whose path so far is `path`.
+    fn fill_view<'a>(
+        &self,
+        needs: Needs,
+        peers: Option<(&'a Snapshot, &'a mut [PeerView<'a>; MAX_VIEW])>,
+        function: &str,
+        path: Path<'_>,
+        view: &mut NodeView<'a>,
+    ) {
+        if needs.load_sample {
             view.sample = Some(self.node.load());
         }
-        let snapshot = sched.needs_peers().then(|| self.peers());
-        let mut buf = [NO_PEER; MAX_VIEW];
-        if let Some(snapshot) = &snapshot {
+        if let Some((snapshot, buf)) = peers {
             let offset = self.view_offset.get().wrapping_add(1);
             self.view_offset.set(offset);
-            let n = snapshot.fill_view(function, path, self.node.peers.now_ms(), offset, &mut buf);
+            let n = snapshot.fill_view(function, path, self.node.peers.now_ms(), offset, buf);
             view.peers = &buf[..n];
         }
-        f(sched, &view)
     }
 
     /// Runs `f` with the scheduler that decides a job with override `over` (the override's, else the
@@ -308,6 +355,15 @@ impl Worker {
     pub fn scheduler_name(&self) -> String {
         self.refresh_scheduler();
         self.scheduler.borrow().inner.full_name().to_owned()
+    }
+}
+
+/// What `sched`'s view must hold (its trait methods, which a scheduler may override).
+fn needs_of<S: Scheduler + ?Sized>(sched: &S) -> Needs {
+    Needs {
+        peers: sched.needs_peers(),
+        type_loads: sched.needs_type_loads(),
+        load_sample: sched.needs_load_sample(),
     }
 }
 

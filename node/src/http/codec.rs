@@ -18,10 +18,10 @@ mod head;
 mod write;
 
 pub use body::BodyDecoder;
-pub use head::{RequestHead, ResponseHead, parse_request, parse_response};
+pub use head::{RequestHead, ResponseHead, parse_request, parse_request_into, parse_response};
 pub use write::{
     finish_head, is_hop_by_hop, reason_phrase, write_chunk, write_header, write_request_line,
-    write_status_line,
+    write_secs_header, write_status_line,
 };
 #[cfg(test)]
 use write::{is_tchar, push_decimal, push_hex};

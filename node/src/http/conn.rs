@@ -15,7 +15,7 @@ use monoio::buf::{IoBufMut, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use super::codec::{self, BodyDecoder, BodyKind, Limits};
+use super::codec::{self, BodyDecoder, BodyKind, Limits, RequestHead};
 use super::respond::{self, Response};
 use super::route::{Route, Router};
 use super::{Request, admin, discovery, events, gossip, history, invoke, learner, peer, relay, ui};
@@ -69,14 +69,16 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
         response: Response::new(),
         output: Output::default(),
     };
+    // Reused by every request of the connection (parsed in place).
+    let mut head = RequestHead::default();
     loop {
         // --- head ---
         let idle_deadline = Instant::now() + http.idle_timeout;
         let mut started: Option<Instant> = None;
-        let head = loop {
-            match codec::parse_request(&b.read, &limits) {
-                Ok(Some(head)) => break head,
-                Ok(None) => {}
+        loop {
+            match codec::parse_request_into(&b.read, &limits, &mut head) {
+                Ok(true) => break,
+                Ok(false) => {}
                 Err(e) => {
                     w.metrics
                         .http_malformed
@@ -101,7 +103,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
                 }
                 _ => return,
             }
-        };
+        }
         let arrived = Instant::now();
         let deadline = started.unwrap_or(arrived) + http.request_timeout;
         b.head.clear();
@@ -118,8 +120,10 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
                 return;
             }
         }
-        // Looked up once per request: the function's own body limit applies while the body is read.
-        let target = invoked_function(w, router, head.method(&b.head), head.path(&b.head));
+        // Routed and looked up once per request: the function's own body limit applies while the body
+        // is read.
+        let route = router(head.method(&b.head), head.path(&b.head));
+        let target = invoked_function(w, &route);
         let body_limit = target
             .as_ref()
             .and_then(|f| f.config.max_body_bytes)
@@ -156,10 +160,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             .http_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The dashboard's event stream keeps the connection: it is the rest of this connection's life.
-        if matches!(
-            router(head.method(&b.head), head.path(&b.head)),
-            Ok(Route::Events)
-        ) {
+        if matches!(route, Ok(Route::Events)) {
             events::stream(&mut stream, w).await;
             let _ = stream.shutdown().await;
             return;
@@ -173,7 +174,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             arrived,
             deadline,
         };
-        handle(w, router, &req, target, &mut b.response, &mut b.output).await;
+        handle(w, route, &req, target, &mut b.response, &mut b.output).await;
 
         // --- write ---
         let keep_alive = head.keep_alive() && !b.response.close && !shutdown.is_triggered();
@@ -195,9 +196,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
     }
 }
 
-/// The function a request invokes, if it invokes one that exists.
-fn invoked_function(w: &Worker, router: Router, method: &str, path: &str) -> Option<Arc<Function>> {
-    match router(method, path) {
+/// The function a request routed to `route` invokes, if it invokes one that exists.
+fn invoked_function(w: &Worker, route: &Result<Route<'_>, Error>) -> Option<Arc<Function>> {
+    match route {
         Ok(Route::Invoke { function, .. } | Route::PeerInvoke { function, .. }) => {
             w.function(function)
         }
@@ -205,11 +206,11 @@ fn invoked_function(w: &Worker, router: Router, method: &str, path: &str) -> Opt
     }
 }
 
-/// Routes one request and runs its handler; any error becomes an error response. `target` is the
-/// function `invoked_function` found for this request's path.
+/// Runs the handler of a request routed to `route`; any error becomes an error response. `target` is
+/// the function `invoked_function` found for this request's route.
 async fn handle(
     w: &Rc<Worker>,
-    router: Router,
+    route: Result<Route<'_>, Error>,
     req: &Request<'_>,
     target: Option<Arc<Function>>,
     resp: &mut Response,
@@ -217,7 +218,7 @@ async fn handle(
 ) {
     // A native peer's job keeps the refusal status it understands; everyone else gets `compat`'s.
     let mut reject_status = w.node.config.compat.reject_status;
-    let result = match router(req.method(), req.path()) {
+    let result = match route {
         Ok(Route::Invoke { suffix, .. }) => match target {
             Some(function) => invoke::invoke(w, req, &function, suffix, resp, out).await,
             None => Err(Error::UnknownFunction),

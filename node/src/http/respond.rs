@@ -63,6 +63,12 @@ impl Response {
         self.head.extend_from_slice(b"\r\n");
     }
 
+    /// Adds a timing header: `d` in seconds with six decimals (the original's `%f`), inside `[…]` as a
+    /// one-element list when `list`.
+    pub fn header_secs(&mut self, name: &str, d: std::time::Duration, list: bool) {
+        codec::write_secs_header(&mut self.head, name, d, list);
+    }
+
     /// The value of a header already added (case-insensitive name), if any. Scans the serialised lines:
     /// for the rare paths that read back what they wrote (peer responses), not the hot path.
     pub fn header_value(&self, name: &str) -> Option<&[u8]> {
@@ -227,6 +233,7 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
 mod tests {
     use super::*;
     use crate::error::Overload;
+    use std::time::Duration;
 
     fn wire(resp: &Response) -> String {
         let mut out = Vec::new();
@@ -333,5 +340,22 @@ mod tests {
             format_args!("[{:.6}]", 0.306_657_2),
         );
         assert!(wire(&r).contains("X-P2pfaas-Timing-Total-Seconds-List: [0.306657]\r\n"));
+        let mut r = Response::new();
+        let d = Duration::from_nanos(306_657_200);
+        r.header_secs("X-P2pfaas-Timing-Total-Seconds-List", d, true);
+        r.header_secs(
+            "X-P2pfaas-Timing-Queue-Seconds",
+            Duration::from_nanos(1_500),
+            false,
+        );
+        r.header_secs(
+            "X-P2pfaas-Timing-Execution-Time-Seconds",
+            Duration::from_secs(12),
+            false,
+        );
+        let wire = wire(&r);
+        assert!(wire.contains("X-P2pfaas-Timing-Total-Seconds-List: [0.306657]\r\n"));
+        assert!(wire.contains("X-P2pfaas-Timing-Queue-Seconds: 0.000002\r\n"));
+        assert!(wire.contains("X-P2pfaas-Timing-Execution-Time-Seconds: 12.000000\r\n"));
     }
 }

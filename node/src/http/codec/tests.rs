@@ -1002,6 +1002,19 @@ proptest! {
         }
     }
 
+    /// Timing values read as the original's `%f` of the float seconds (`{:.6}`), away from a
+    /// half-microsecond tie, where the float's own rounding error decides.
+    #[test]
+    fn secs6_matches_float_formatting(secs in 0u64..100_000, nanos in 0u32..1_000_000_000) {
+        prop_assume!(!(499..=501).contains(&(nanos % 1000)));
+        let d = std::time::Duration::new(secs, nanos);
+        let mut out = Vec::new();
+        write_secs_header(&mut out, "X-A", d, false);
+        write_secs_header(&mut out, "X-B", d, true);
+        let secs = format!("{:.6}", d.as_secs_f64());
+        prop_assert_eq!(String::from_utf8_lossy(&out), format!("X-A: {secs}\r\nX-B: [{secs}]\r\n"));
+    }
+
     /// Decimal content-lengths written by `finish_head` parse back exactly.
     #[test]
     fn content_length_round_trip(n in 0usize..=(4 * 1024 * 1024)) {
@@ -1020,4 +1033,17 @@ fn tchar_table_matches_rfc9110() {
         let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         assert_eq!(is_tchar(b), expected, "byte {b:#04x}");
     }
+}
+
+/// The longest value (`Duration::MAX` saturates at `u64::MAX` microseconds) fits the line.
+#[test]
+fn secs6_extremes() {
+    let mut out = Vec::new();
+    write_secs_header(&mut out, "X", std::time::Duration::MAX, true);
+    write_secs_header(&mut out, "X", std::time::Duration::ZERO, false);
+    write_secs_header(&mut out, "X", std::time::Duration::from_nanos(500), false);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "X: [18446744073709.551615]\r\nX: 0.000000\r\nX: 0.000001\r\n"
+    );
 }

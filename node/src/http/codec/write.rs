@@ -60,6 +60,47 @@ pub(super) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// Writes the header line `name: <secs>\r\n` (`name: [<secs>]\r\n` when `list`): `d` in seconds with
+/// six decimals (the original's `%f`), from integer nanoseconds rounded to the nearest microsecond
+/// (half up), which is what `{:.6}` of `as_secs_f64` prints away from a tie, without float formatting
+/// on every response. `name` is one of the node's own header names.
+pub fn write_secs_header(out: &mut Vec<u8>, name: &str, d: std::time::Duration, list: bool) {
+    let micros = u64::try_from(d.as_nanos().saturating_add(500) / 1000).unwrap_or(u64::MAX);
+    // ": [" + up to 14 integer digits + "." + 6 decimals + "]\r\n", written backwards so the line
+    // after the name is one copy.
+    let mut line = [0u8; 3 + 14 + 1 + 6 + 3];
+    let mut i = line.len();
+    let mut put = |b: u8| {
+        i -= 1;
+        line[i] = b;
+    };
+    put(b'\n');
+    put(b'\r');
+    if list {
+        put(b']');
+    }
+    let (mut whole, mut frac) = (micros / 1_000_000, micros % 1_000_000);
+    for _ in 0..6 {
+        put(b'0' + (frac % 10) as u8);
+        frac /= 10;
+    }
+    put(b'.');
+    loop {
+        put(b'0' + (whole % 10) as u8);
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    if list {
+        put(b'[');
+    }
+    put(b' ');
+    put(b':');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&line[i..]);
+}
+
 /// Appends `n` in lowercase hex without allocating a String.
 pub(super) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
