@@ -211,16 +211,22 @@ impl Worker {
 
     /// The current function table (swapped in when the registry published a new one).
     pub fn functions(&self) -> Arc<Table> {
+        self.refresh_functions();
+        Arc::clone(&self.table.borrow().1)
+    }
+
+    fn refresh_functions(&self) {
         let current = self.node.registry.generation();
         if self.table.borrow().0 != current {
             *self.table.borrow_mut() = self.node.registry.snapshot();
         }
-        Arc::clone(&self.table.borrow().1)
     }
 
-    /// Looks a function up by name in the current table.
+    /// Looks a function up by name in the current table (without taking a reference to the table: one
+    /// reference count less per request).
     pub fn function(&self, name: &str) -> Option<Arc<Function>> {
-        self.functions().get(name).cloned()
+        self.refresh_functions();
+        self.table.borrow().1.get(name).cloned()
     }
 
     /// The node's view for scheduling; `per_type` is filled in from the task counters when given.

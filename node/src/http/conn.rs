@@ -308,6 +308,9 @@ async fn read_more(
     let result = match shutdown {
         Some(s) => {
             monoio::select! {
+                // The read first: when it completes, the shutdown waiter is not polled again (nor a
+                // random start drawn) on every request.
+                biased;
                 r = read => r,
                 () = s => return ReadOutcome::Shutdown,
             }
