@@ -376,6 +376,8 @@ async fn run(
     };
     *note = *machine.note();
     write_fallback(resp, note);
+    // Scheduled just now unless a forward was tried first (then its start is the decision's time).
+    let scheduled_now = scheduled.is_none();
     let timing = forward::Timing {
         arrived: inv.arrived,
         scheduled: scheduled.unwrap_or_else(Instant::now),
@@ -393,12 +395,22 @@ async fn run(
         }),
         // After a refused forward, no room here is this node's capacity reject (429: the cluster is
         // busy); after a failed one, the answer says why the peer failed.
-        End::RunLocal(mode) => run_local(w, inv, job_id, function, mode, resp, out, timing)
-            .await
-            .map_err(|e| match (e, failure) {
-                (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
-                (other, _) => other,
-            }),
+        End::RunLocal(mode) => run_local(
+            w,
+            inv,
+            job_id,
+            function,
+            mode,
+            resp,
+            out,
+            timing,
+            scheduled_now,
+        )
+        .await
+        .map_err(|e| match (e, failure) {
+            (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
+            (other, _) => other,
+        }),
     }
 }
 
@@ -409,7 +421,7 @@ fn write_fallback(resp: &mut Response, note: &Note) {
 }
 
 /// Admits the job through K slots and the queue, runs the backend, and writes the function's answer with
-/// the timing headers.
+/// the timing headers. `scheduled_now`: `timing.scheduled` was taken just before this call.
 #[allow(
     clippy::too_many_arguments,
     reason = "the invocation's parts, borrowed"
@@ -423,6 +435,7 @@ async fn run_local(
     resp: &mut Response,
     out: &mut Output,
     timing: forward::Timing,
+    scheduled_now: bool,
 ) -> Result<(), Error> {
     let node = &w.node;
     let task = inv.task_type;
@@ -451,12 +464,12 @@ async fn run_local(
     }
     occupancy.run();
 
-    // Admitted at once, the job starts as it is scheduled (no time in the queue): one clock read less
-    // on the common path.
-    let started = if waited {
-        Instant::now()
-    } else {
+    // Scheduled just now and admitted at once, the job starts as it is scheduled (no time in the
+    // queue): one clock read less on the common path.
+    let started = if scheduled_now && !waited {
         timing.scheduled
+    } else {
+        Instant::now()
     };
     out.reset();
     let call = Call {
