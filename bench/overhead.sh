@@ -148,18 +148,23 @@ echo "medians over $rounds rounds of ${secs}s (config order rotated per round); 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '| config | c=1 p50 µs | c=1 p99 µs | c=32 req/s | ratio vs nginx (per round: median, range) | CPU µs/req | RSS idle KiB | RSS peak KiB |\n|---|---|---|---|---|---|---|---|\n'
-median() { # config column -> median of that column over rounds (the lower middle for an even count)
-  awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
+mid() { # sorted numbers on stdin -> their median (the mean of the two middle ones for an even count)
+  awk '{a[NR]=$1} END{print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+median() { # config column -> median of that column over rounds
+  awk -F'\t' -v n="$1" -v c="$2" '$1==n{print $c}' "$results" | sort -g | mid
 }
 ratios() { # config column -> that column's ratio to nginx-200's in the same round, in round order
   awk -F'\t' -v n="$1" -v c="$2" '$1=="nginx-200"{b[$8]=$c} $1==n{v[$8]=$c}
     END{for (r = 1; r in v; r++) if (b[r] > 0) printf "%.3f\n", v[r]/b[r]}' "$results"
 }
 ratio_summary() { # config column -> "median (min–max)" of the per-round ratios
-  ratios "$1" "$2" | sort -g | awk '{a[NR]=$1} END{printf "%.2f (%.2f–%.2f)", a[int((NR+1)/2)], a[1], a[NR]}'
+  local sorted
+  sorted=$(ratios "$1" "$2" | sort -g)
+  printf '%.2f (%.2f–%.2f)' "$(mid <<<"$sorted")" "$(head -1 <<<"$sorted")" "$(tail -1 <<<"$sorted")"
 }
 for name in "${configs[@]}"; do
-  printf '| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
+  printf '| %s | %.0f | %.0f | %.0f | %s | %.2f | %.0f | %.0f |\n' "$name" "$(median "$name" 2)" "$(median "$name" 3)" \
     "$(median "$name" 4)" "$(ratio_summary "$name" 4)" "$(median "$name" 5)" "$(median "$name" 6)" "$(median "$name" 7)"
 done
 echo
