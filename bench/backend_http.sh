@@ -119,3 +119,6 @@ done
 added() { awk -v a="$(median <<<"${p50s[$1]}")" -v d="$direct" 'BEGIN{print a-d}'; }
 echo "target: node-http added p50 <= nginx-proxy added p50 + 5 µs: $(added node-http) vs $(added nginx-proxy) + 5" \
   "(against nginx-proxy-sep: $(added nginx-proxy-sep) + 5)"
+# Stop the servers before the exit trap removes their directories (nginx writes on shutdown).
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true
