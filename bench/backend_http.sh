@@ -19,7 +19,7 @@
 # Results (2 shared cores, kernel 6.18, commit 81126d5 against main c38143e as node-http-base, 2 s per
 # run, 5 rounds, load average 6.3-6.5 from other builds: a noisy machine, compare within the run):
 #   median c=1 p50: direct 65 µs; added over direct: node-http +31, nginx-proxy +31, nginx-proxy-sep +26,
-#   node-http-base +27 µs. CPU per request on CPU 0 (schedstat, /tmp harness, 4 rounds, load 5-6): node
+#   node-http-base +27 µs. CPU per request on CPU 0 (lib.sh cpu_ns around c=1 runs, 4 rounds, load 5-6): node
 #   56 µs (main 61) + the function 15; nginx-proxy-sep 54 + 14; nginx-proxy 60 for proxy and function
 #   together. Context switches per request: node 2.0, nginx-proxy-sep 2.0, nginx-proxy 1.0.
 #
