@@ -5,8 +5,9 @@
 # free_port           prints a free loopback TCP port.
 # echo_node_toml N P  writes $work/N.toml: a one-worker node serving the built-in echo on port P.
 # cpu_ns PID          total on-CPU nanoseconds of a process tree (nginx: master + worker).
-# start_nginx BLOCK   starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
-#                     `http { }`; sets $nginx_pid (also added to $pids).
+# start_nginx BLOCK [NAME]  starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
+#                     `http { }`, in $work/NAME (default nginx: one more instance needs a new NAME);
+#                     sets $nginx_pid (also added to $pids).
 
 bench_init() {
   local tool
@@ -62,12 +63,13 @@ TOML
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_nginx() {
-  mkdir -p "$work/nginx/logs"
-  cat > "$work/nginx/nginx.conf" <<NGINX
+  local dir=$work/${2:-nginx}
+  mkdir -p "$dir/logs"
+  cat > "$dir/nginx.conf" <<NGINX
 worker_processes 1;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -75,7 +77,7 @@ http {
 $1
 }
 NGINX
-  taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf" &
   nginx_pid=$!
   pids+=("$nginx_pid")
   sleep 0.5

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check) # its own workspace, outside --all
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== sans-IO core: no runtime in its dependencies, no clock/file/env/thread calls"

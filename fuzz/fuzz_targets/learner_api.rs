@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         match p.merge(&patch) {
             Ok(epsilon) => {
                 // The current ε the original's `epsilon` key asks for is within [0, 1].
-                assert!(epsilon.is_none_or(|e| (0.0..=1.0).contains(&e)), "{epsilon:?}");
+                assert!(
+                    epsilon.is_none_or(|e| (0.0..=1.0).contains(&e)),
+                    "{epsilon:?}"
+                );
                 if let Err(message) = p.validate(WINDOW_CAPACITY) {
                     assert!(message.contains(':'), "{message}");
                 }

@@ -148,13 +148,13 @@ impl Config {
 
     /// The suspicion timeout for a cluster of `members` nodes (self included).
     pub fn suspicion_timeout(&self, members: usize) -> Duration {
-        let scale = (members.max(1) as f64).log10() * f64::from(self.suspicion_mult);
+        let scale = libm::log10(members.max(1) as f64) * f64::from(self.suspicion_mult);
         self.probe_period.mul_f64(scale).max(self.suspicion_min)
     }
 
     /// How many times an update is piggybacked, for `members` nodes.
     pub fn retransmits(&self, members: usize) -> u32 {
-        let log = ((members + 1) as f64).log10().ceil().max(1.0);
+        let log = libm::log10((members + 1) as f64).ceil().max(1.0);
         // At most a few hundred: the float is small and positive.
         self.retransmit_mult.saturating_mul(log as u32)
     }

@@ -372,6 +372,9 @@ impl Report {
         );
         let theory = self.rows.iter().any(|r| r.theory.is_some());
         let deadlines = self.rows.iter().any(|r| r.deadline_met.is_some());
+        // A live row is trustworthy only when its generator sent on time (a starved load generator
+        // shows here, not in the results); a simulation has no send error.
+        let sends = self.mode != "simulated";
         out.push_str("| scheduler | ρ | seed | λ/s | sent | reject | ok/s | ");
         if theory {
             out.push_str("Erlang-B/M/M/K/K+Q | at measured a | ");
@@ -379,16 +382,22 @@ impl Report {
         if deadlines {
             out.push_str("deadline met | ");
         }
-        out.push_str(
-            "forwarded | p50 ms | p95 ms | p99 ms | failed | load |\n|---|---|---|---|---|---|---|",
-        );
+        out.push_str("forwarded | p50 ms | p95 ms | p99 ms | failed | load |");
+        if sends {
+            out.push_str(" send error p99 µs |");
+        }
+        out.push_str("\n|---|---|---|---|---|---|---|");
         if theory {
             out.push_str("---|---|");
         }
         if deadlines {
             out.push_str("---|");
         }
-        out.push_str("---|---|---|---|---|---|\n");
+        out.push_str("---|---|---|---|---|---|");
+        if sends {
+            out.push_str("---|");
+        }
+        out.push('\n');
         for r in &self.rows {
             let _ = write!(
                 out,
@@ -420,7 +429,7 @@ impl Report {
                     None => out.push_str("– | "),
                 }
             }
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:.0}% | {:.1} | {:.1} | {:.1} | {} | {} |",
                 r.forwarded * 100.0,
@@ -430,6 +439,10 @@ impl Report {
                 r.failed,
                 sources(&r.load_sources)
             );
+            if sends {
+                let _ = write!(out, " {:.0} |", r.send_error_p99_us);
+            }
+            out.push('\n');
         }
         if self.rows.iter().any(|r| !r.fallbacks.is_empty()) {
             // Why jobs did not go where the scheduler chose (`X-P2pfaas-Scheduler-Fallback`).
@@ -567,6 +580,13 @@ mod tests {
         };
         let md = report.markdown();
         assert!(md.contains("## Per node"), "{md}");
+        // A live report shows whether its generator sent on time; a simulated one has no such column.
+        assert!(md.contains("| load | send error p99 µs |\n"), "{md}");
+        let simulated = Report {
+            mode: "simulated".into(),
+            ..report.clone()
+        };
+        assert!(!simulated.markdown().contains("send error"));
         assert!(
             md.contains("| X() | 0.5 | 1 | n0 | 4.0 | 3 | 2 | 1 | 1 | 0 | 1 | 0.333 | 9.90 |"),
             "{md}"

@@ -25,8 +25,9 @@ pub(super) struct Pairing {
     pub(super) late: u64,
 }
 
-/// Marks an empty slot (EIDs start at 1 and never reach it).
-const EMPTY: u64 = u64::MAX;
+/// Marks an empty slot: EIDs start at 1. Zero, so that a new ring is zeroed memory, which the allocator
+/// hands out untouched (with `u64::MAX` every agent wrote 32 KiB at start-up, resident for good).
+const EMPTY: u64 = 0;
 
 impl Pairing {
     /// A ring of `capacity` decisions (rounded up to a power of two) of `dims` state values.
@@ -85,7 +86,7 @@ impl Pairing {
         train: impl FnOnce(Transition<'_>),
     ) -> bool {
         let slot = self.slot(eid);
-        if self.eids[slot] != eid || self.rewarded[slot] {
+        if eid == EMPTY || self.eids[slot] != eid || self.rewarded[slot] {
             self.late += 1;
             return false;
         }
@@ -175,6 +176,18 @@ mod tests {
         // Duplicates and unknown EIDs are refused.
         assert!(!p.reward(2, 1.0, |_: Transition<'_>| unreachable!()));
         assert!(!p.reward(99, 1.0, |_: Transition<'_>| unreachable!()));
+        assert_eq!(p.late, 2);
+    }
+
+    #[test]
+    fn eid_zero_is_never_a_decision() {
+        // Zero marks empty slots; a reward for it must not pair an empty slot with decision 1.
+        let mut p = Pairing::new(8, 1);
+        p.decide(1, &[1.0], 1, |_: Transition<'_>| {
+            unreachable!("no decision 0")
+        });
+        assert!(!p.reward(0, 1.0, |_: Transition<'_>| unreachable!("no decision 0")));
+        assert!(!p.reward(8, 1.0, |_: Transition<'_>| unreachable!("slot 0 is empty")));
         assert_eq!(p.late, 2);
     }
 

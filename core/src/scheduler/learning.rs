@@ -263,7 +263,7 @@ fn feature_value(f: Feature, job: &JobMeta, view: &NodeView<'_>, speed: f64) -> 
         Feature::CpuPressure => tenths(sample.cpu_pressure.unwrap_or(0.0)),
         Feature::RunqP99 => sample
             .runq_latency_p99_us
-            .map_or(0.0, |us| us.max(1.0).log2().floor().min(20.0)),
+            .map_or(0.0, |us| libm::log2(us.max(1.0)).floor().min(20.0)),
         Feature::PeersMinLoad => f64::from(
             view.peers
                 .iter()
@@ -288,7 +288,9 @@ fn feature_value(f: Feature, job: &JobMeta, view: &NodeView<'_>, speed: f64) -> 
                 }),
         ),
         Feature::DeadlineSlack => job.deadline.map_or(11.0, |d| {
-            (d.as_secs_f64() * 1e3).max(1.0).log2().floor().min(10.0)
+            libm::log2((d.as_secs_f64() * 1e3).max(1.0))
+                .floor()
+                .min(10.0)
         }),
         Feature::Speed => (speed * 4.0).round().clamp(0.0, 16.0),
     };

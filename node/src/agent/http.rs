@@ -104,7 +104,7 @@ impl Learner {
         let target = format!("{}{path}", self.target.base_path);
         let req = ClientRequest {
             method,
-            target: &target,
+            target: target.as_str().into(),
             headers: Headers::default(),
             authorization: None,
             content_type,

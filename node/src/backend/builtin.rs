@@ -32,7 +32,7 @@ pub fn sample(mean: Duration, distribution: Distribution, rng: &mut SmallRng) ->
         Distribution::Exponential => {
             // Inverse transform; 1 - u lies in (0, 1], so ln is finite.
             let u: f64 = rng.r#gen();
-            let secs = -mean.as_secs_f64() * (1.0 - u).ln();
+            let secs = -mean.as_secs_f64() * libm::log(1.0 - u);
             Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
         }
     }

@@ -5,7 +5,7 @@
 
 use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::HttpTarget;
-use crate::http::client::{ClientRequest, request_target};
+use crate::http::client::{ClientRequest, Target};
 
 /// An HTTP function at a fixed `http://host:port[/base]`.
 #[derive(Debug, Clone)]
@@ -27,11 +27,15 @@ impl FunctionBackend for Http {
         call: &Call<'_>,
         out: &mut Output,
     ) -> Result<(), BackendError> {
-        let target = request_target(&self.target.base_path, call.path, call.query);
         let job = super::job_header(call);
         let req = ClientRequest {
             method: call.method,
-            target: &target,
+            target: Target {
+                base: &self.target.base_path,
+                name: "",
+                path: call.path,
+                query: call.query,
+            },
             headers: call.headers,
             authorization: None,
             content_type: call.content_type,

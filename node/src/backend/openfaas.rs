@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{BackendError, Call, Context, FunctionBackend, Output};
 use crate::config::OpenFaasConfig;
-use crate::http::client::{ClientRequest, request_target};
+use crate::http::client::{ClientRequest, Target};
 
 /// Header in which the gateway (its watchdog) reports the function's own execution time.
 const DURATION_HEADER: &str = "X-Duration-Seconds";
@@ -69,11 +69,15 @@ impl FunctionBackend for OpenFaas {
         out: &mut Output,
     ) -> Result<(), BackendError> {
         let authorization = self.authorization().await?;
-        let target = request_target(&self.path, call.path, call.query);
         let job = super::job_header(call);
         let req = ClientRequest {
             method: call.method,
-            target: &target,
+            target: Target {
+                base: &self.path,
+                name: "",
+                path: call.path,
+                query: call.query,
+            },
             headers: call.headers,
             authorization,
             content_type: call.content_type,

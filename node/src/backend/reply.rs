@@ -62,11 +62,17 @@ impl ReplyHeaders {
 
     /// The headers in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        // Names are pushed as `&str`, so the bytes are UTF-8.
+        self.raw()
+            .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
+    }
+
+    /// The headers in order with names as bytes: a look-up compares bytes and validates nothing (a
+    /// forwarded answer is searched for a dozen of its headers).
+    fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let mut start = 0;
         self.ends.iter().map(move |&(name_end, end)| {
-            // Names are pushed as `&str`, so the bytes are UTF-8.
-            let name = std::str::from_utf8(&self.bytes[start..name_end]).unwrap_or_default();
-            let value = &self.bytes[name_end..end];
+            let (name, value) = (&self.bytes[start..name_end], &self.bytes[name_end..end]);
             start = end;
             (name, value)
         })
@@ -88,8 +94,8 @@ impl Output {
     /// First value of a reply header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 
@@ -112,4 +118,28 @@ pub enum BackendError {
     Failed(String),
     /// The function ran past its own time limit.
     Timeout,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Output;
+
+    #[test]
+    fn headers_keep_their_order_and_are_found_by_any_case() {
+        let mut out = Output::default();
+        out.headers.push("X-One", b"1");
+        out.headers.push("x-two", b"");
+        out.headers.push("X-ONE", b"again");
+        let all: Vec<_> = out.headers.iter().collect();
+        assert_eq!(
+            all,
+            [("X-One", &b"1"[..]), ("x-two", b""), ("X-ONE", b"again")]
+        );
+        assert_eq!(out.header("x-one"), Some(&b"1"[..]), "the first one");
+        assert_eq!(out.header("X-TWO"), Some(&b""[..]));
+        assert_eq!(out.header("X-On"), None);
+        out.reset();
+        assert!(out.headers.is_empty());
+        assert_eq!(out.header("x-one"), None);
+    }
 }

@@ -39,8 +39,8 @@ const MAX_KEPT_BUFFER: usize = 4 * READ_CHUNK;
 pub struct ClientRequest<'a> {
     /// Method, sent as is (GET stays GET).
     pub method: &'a str,
-    /// Request target: path (starting with `/`) and optional `?query`.
-    pub target: &'a str,
+    /// Request target, in parts: joined into the connection's own buffer, so no caller builds it.
+    pub target: Target<'a>,
     /// The client's headers; [`forwarded`] decides which of them go out.
     pub headers: Headers<'a>,
     /// Our own `Authorization` value; when set, the client's `Authorization` is not forwarded.
@@ -53,11 +53,43 @@ pub struct ClientRequest<'a> {
     pub extra: &'a [(&'a str, &'a [u8])],
 }
 
+/// A request target as its parts: `base` + `name` + `path` (`/` when all three are empty) and `?query`.
+/// A whole target (`"/monitoring/load"`) converts with `into()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    /// Base path of the function (or the whole target).
+    pub base: &'a str,
+    /// Function name, written right after `base`.
+    pub name: &'a str,
+    /// Path suffix (empty or starting with `/`).
+    pub path: &'a str,
+    /// Query string without `?`.
+    pub query: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    fn from(whole: &'a str) -> Self {
+        Self {
+            base: whole,
+            ..Self::default()
+        }
+    }
+}
+
+impl Target<'_> {
+    /// Writes the joined target into `out` (cleared first).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        write_request_target(out, self.base, self.name, self.path, self.query);
+    }
+}
+
 /// A keep-alive connection and the buffers that travel with it.
 struct Conn {
     stream: TcpStream,
     read: Vec<u8>,
     write: Vec<u8>,
+    /// The joined request target of the current call (reused, like the other two).
+    target: Vec<u8>,
 }
 
 /// Per-worker keep-alive connections to HTTP functions (`!Send`: owned by one worker thread).
@@ -138,6 +170,9 @@ impl Pool {
         if conn.write.capacity() > MAX_KEPT_BUFFER {
             conn.write = Vec::new();
         }
+        if conn.target.capacity() > MAX_KEPT_BUFFER {
+            conn.target = Vec::new();
+        }
         let mut idle = self.idle.borrow_mut();
         let list = match idle.get_mut(authority) {
             Some(list) => list,
@@ -161,6 +196,7 @@ impl Pool {
                         stream,
                         read: Vec::new(),
                         write: Vec::new(),
+                        target: Vec::new(),
                     });
                 }
                 Ok(Err(e)) => last = format!("connect {addr}: {e}"),
@@ -226,7 +262,7 @@ async fn exchange(
     limits: &Limits,
 ) -> Result<bool, Failure> {
     conn.write.clear();
-    write_request(&mut conn.write, req, &target.authority)
+    write_request(&mut conn.write, &mut conn.target, req, &target.authority)
         .map_err(|e| Failure::Failed(format!("cannot write request: {e}")))?;
     let (res, buf) = conn.stream.write_all(std::mem::take(&mut conn.write)).await;
     conn.write = buf;
@@ -342,13 +378,18 @@ fn nominated(connection: Option<&[u8]>, name: &str) -> bool {
     })
 }
 
-/// Writes the whole request (head and body) into `out`. Pure, so it is unit-tested.
+/// Writes the whole request (head and body) into `out`, joining the target in `target` first. Pure, so
+/// it is unit-tested.
 pub fn write_request(
     out: &mut Vec<u8>,
+    target: &mut Vec<u8>,
     req: &ClientRequest<'_>,
     authority: &str,
 ) -> Result<(), codec::Error> {
-    codec::write_request_line(out, req.method, req.target, authority)?;
+    req.target.write(target);
+    // Joined from `&str` parts, so always UTF-8.
+    let target = std::str::from_utf8(target).map_err(|_| codec::Error::InvalidRequestLine)?;
+    codec::write_request_line(out, req.method, target, authority)?;
     let connection = req
         .headers
         .iter()
@@ -374,14 +415,6 @@ pub fn write_request(
     codec::finish_head(out, req.body.len(), true);
     out.extend_from_slice(req.body);
     Ok(())
-}
-
-/// `path` joined to `base` plus `?query`: the request target for a function (`/` when both are empty).
-pub fn request_target(base: &str, path: &str, query: Option<&str>) -> String {
-    let mut t = Vec::with_capacity(base.len() + path.len() + 2 + query.map_or(0, str::len));
-    write_request_target(&mut t, base, "", path, query);
-    // Built from `&str` pieces only.
-    String::from_utf8(t).unwrap_or_default()
 }
 
 /// Writes the request target `base` + `name` + `path` (`/` if all are empty) and `?query` into `out`

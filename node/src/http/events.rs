@@ -275,7 +275,7 @@ pub(super) async fn fetch(
 ) -> Option<Value> {
     let req = ClientRequest {
         method: "GET",
-        target: path,
+        target: path.into(),
         headers: Headers::default(),
         authorization: None,
         content_type: None,

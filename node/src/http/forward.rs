@@ -108,7 +108,7 @@ async fn probe_one(w: &Worker, peer: &Peer) -> Option<PeerLoad> {
     let mut out = Output::default();
     let req = ClientRequest {
         method: "GET",
-        target: "/monitoring/load",
+        target: "/monitoring/load".into(),
         headers: Headers::default(),
         authorization: None,
         content_type: None,
@@ -296,19 +296,19 @@ pub async fn forward(
             &mut target,
             PEER_FUNCTION,
             function.name(),
-            inv.suffix,
-            inv.query,
+            inv.call.path,
+            inv.call.query,
         );
         let target = std::str::from_utf8(&target).unwrap_or_default();
         let (mut ids, mut addrs) = (w.scratch(), w.scratch());
         inv.path_ids.append_into(&own.id, &mut ids);
         inv.path_addrs.append_into(&own.addr, &mut addrs);
         let (mut hops, mut task) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let signed = sign(w, target, inv.body);
+        let signed = sign(w, target, inv.call.body);
         let mut extra = [("", &b""[..]); 10];
         extra[..7].copy_from_slice(&[
             (wire::header::PROTOCOL, wire::header::NATIVE.as_bytes()),
-            (wire::header::METHOD, inv.method.as_bytes()),
+            (wire::header::METHOD, inv.call.method.as_bytes()),
             (wire::header::HOPS, hops.format(inv.hops + 1).as_bytes()),
             (wire::header::PEERS_ID, &ids),
             (wire::header::PEERS_ADDR, &addrs),
@@ -325,11 +325,11 @@ pub async fn forward(
         let extra = &extra[..n];
         let req = ClientRequest {
             method: "POST",
-            target,
-            headers: inv.headers,
+            target: target.into(),
+            headers: inv.call.headers,
             authorization: None,
-            content_type: inv.content_type,
-            body: inv.body,
+            content_type: inv.call.content_type,
+            body: inv.call.body,
             extra,
         };
         monoio::time::timeout(limit, w.pool.send(&peer.target, &req, out, &limits)).await
@@ -344,7 +344,7 @@ pub async fn forward(
         add_signature(&mut extra, signed.as_ref());
         let req = ClientRequest {
             method: "POST",
-            target: &target,
+            target: target.as_str().into(),
             headers: Headers::default(),
             authorization: None,
             content_type: Some(b"application/json"),
@@ -398,6 +398,10 @@ pub async fn forward(
 
 /// Signs a POST of `body` to `target` with the cluster key, if one is configured.
 pub(super) fn sign(w: &Worker, target: &str, body: &[u8]) -> Option<crate::auth::Signed> {
+    // Without a key, no nonce and no clock read (every forward asks).
+    if !w.node.auth.enabled() {
+        return None;
+    }
     let nonce = rand::RngCore::next_u64(&mut *w.rng.borrow_mut());
     w.node
         .auth
@@ -430,6 +434,7 @@ fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &O
     let mut addrs = inv.path_addrs.to_strings();
     addrs.push(own.addr.clone());
     let headers = inv
+        .call
         .headers
         .iter()
         .filter(|(n, _)| passes_through(n) && !n.eq_ignore_ascii_case("host"))
@@ -446,8 +451,9 @@ fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &O
                 .map(|(id, addr)| PathMember::new(id, addr, Timings::default()))
                 .collect(),
         ),
-        payload: wire::encode_body(inv.body),
+        payload: wire::encode_body(inv.call.body),
         content_type: inv
+            .call
             .content_type
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .unwrap_or_default(),
@@ -594,7 +600,7 @@ pub async fn cancel(w: &Worker, peer: PeerId, job_id: &str, answer_by: Instant) 
     add_signature(&mut extra, signed.as_ref());
     let req = ClientRequest {
         method: "POST",
-        target: CANCEL_PATH,
+        target: CANCEL_PATH.into(),
         headers: Headers::default(),
         authorization: None,
         content_type: Some(b"application/json"),

@@ -112,7 +112,7 @@ async fn send(w: &Worker, out: Outgoing) {
     forward::add_signature(&mut extra, signed.as_ref());
     let req = ClientRequest {
         method: "POST",
-        target: "/peer/gossip",
+        target: "/peer/gossip".into(),
         headers: Headers::default(),
         authorization: None,
         content_type: Some(b"application/octet-stream"),

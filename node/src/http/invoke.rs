@@ -143,12 +143,15 @@ pub async fn invoke(
     out: &mut Output,
 ) -> Result<(), Error> {
     let inv = Invocation {
-        method: req.method(),
-        suffix,
-        query: req.query(),
-        content_type: req.header("content-type"),
-        headers: Headers::new(req.head, req.head_buf),
-        body: req.body,
+        call: Call {
+            method: req.method(),
+            path: suffix,
+            query: req.query(),
+            content_type: req.header("content-type"),
+            headers: Headers::new(req.head, req.head_buf),
+            body: req.body,
+            job_id: None,
+        },
         task_type: task_type(req.header(header::TASK_TYPE), w.node.task_types.len())?,
         deadline: deadline(req.header(header::DEADLINE_MS), function)?,
         hops: 0,
@@ -157,7 +160,6 @@ pub async fn invoke(
         path_addrs: Path::EMPTY,
         arrived: req.arrived,
         answer_by: req.deadline,
-        job_id: None,
     };
     let overrides = if req.has_flag_header(header::BYPASS) {
         Some(Override::Bypass)
@@ -186,7 +188,7 @@ pub async fn execute(
 ) -> Result<(), Error> {
     let mut note = Note::default();
     // At most once: a peer's job whose id came here before never runs again.
-    let received = inv.job_id.filter(|_| inv.external);
+    let received = inv.call.job_id.filter(|_| inv.external);
     let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
         Some(Arrival::Duplicate { executed, status }) => {
             (Err(Error::DuplicateJob { executed, status }), None)
@@ -293,7 +295,7 @@ async fn run(
     let answer_within = inv.answer_by.saturating_duration_since(inv.arrived);
     let mut machine = Machine::new(job, Some(answer_within));
     let mut own = w.scratch();
-    let job_id = match inv.job_id {
+    let job_id = match inv.call.job_id {
         Some(id) => id,
         None => {
             let machine_id = || w.node.peers.own().id.clone();
@@ -339,7 +341,7 @@ async fn run(
             }
             Step::Forward(peer) => {
                 // A peer's job that its origin cancelled meanwhile goes no further.
-                if inv.external && inv.job_id.is_some_and(|id| !w.node.jobs.forward(id)) {
+                if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.forward(id)) {
                     return Err(Error::Cancelled);
                 }
                 let timing = forward::Timing {
@@ -459,7 +461,7 @@ async fn run_local(
         },
     };
     // The point of no return: a peer's job its origin cancelled while it waited never runs.
-    if inv.external && inv.job_id.is_some_and(|id| !w.node.jobs.start(id)) {
+    if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.start(id)) {
         return Err(Error::Cancelled);
     }
     occupancy.run();
@@ -473,13 +475,8 @@ async fn run_local(
     };
     out.reset();
     let call = Call {
-        method: inv.method,
-        path: inv.suffix,
-        query: inv.query,
-        content_type: inv.content_type,
-        headers: inv.headers,
-        body: inv.body,
         job_id: Some(job_id),
+        ..inv.call
     };
     let http = &node.config.http;
     let ctx = Context {

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::codec;
-use crate::backend::Headers;
+use crate::backend::Call;
 use crate::peers::path::Path;
 
 /// Header names of the original (contract §1.3, §1.5).
@@ -51,18 +51,10 @@ pub mod header {
 /// One job to decide and run, however it arrived: from a client (`/function/…`) or from a peer
 /// (`/peer/function/…`, either protocol). Borrowed from the request where possible.
 pub struct Invocation<'a> {
-    /// Method the function sees.
-    pub method: &'a str,
-    /// Path after the function name (empty or starting with `/`).
-    pub suffix: &'a str,
-    /// Query string, without `?`.
-    pub query: Option<&'a str>,
-    /// Content type of the body.
-    pub content_type: Option<&'a [u8]>,
-    /// The caller's headers (passed to the function, minus hop-by-hop ones).
-    pub headers: Headers<'a>,
-    /// The body.
-    pub body: &'a [u8],
+    /// The request as the function sees it (method, path after the function name, query, content
+    /// type, the caller's headers, body). Its `job_id` is the id a peer gave the job (none for a
+    /// client's job, or from a peer that sends none); the call a backend gets carries the job's own id.
+    pub call: Call<'a>,
     /// Task type.
     pub task_type: usize,
     /// Deadline for the learning reward.
@@ -79,8 +71,6 @@ pub struct Invocation<'a> {
     pub arrived: Instant,
     /// When this node must have answered.
     pub answer_by: Instant,
-    /// The id a peer gave the job (none for a client's job, or from a peer that sends none).
-    pub job_id: Option<&'a str>,
 }
 
 /// Function headers that reach the client: end-to-end ones, minus those the node itself sets.

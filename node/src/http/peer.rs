@@ -17,7 +17,7 @@ use super::access::require_signed;
 use super::invoke;
 use super::job::{Invocation, header};
 use super::respond::{self, Response};
-use crate::backend::{Headers, Output};
+use crate::backend::{Call, Headers, Output};
 use crate::error::Error;
 use crate::jobs;
 use crate::peers::path::{self, Path};
@@ -139,12 +139,15 @@ async fn native_job(
         },
     };
     let inv = Invocation {
-        method,
-        suffix,
-        query: req.query(),
-        content_type: req.header("content-type"),
-        headers: Headers::new(req.head, req.head_buf),
-        body: req.body,
+        call: Call {
+            method,
+            path: suffix,
+            query: req.query(),
+            content_type: req.header("content-type"),
+            headers: Headers::new(req.head, req.head_buf),
+            body: req.body,
+            job_id: job_id(req.header(header::JOB_ID))?,
+        },
         task_type: invoke::task_type(req.header(header::TASK_TYPE), w.node.task_types.len())?,
         // The client's deadline travels with the job; here it only rewards the double decision (the
         // origin's learner and metrics own the job's outcome).
@@ -155,7 +158,6 @@ async fn native_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
-        job_id: job_id(req.header(header::JOB_ID))?,
     };
     invoke::execute(w, &inv, None, &function, resp, out).await
 }
@@ -224,12 +226,15 @@ async fn json_job(
         .map(|(_, v)| v.as_bytes());
     let content_type = (!job.content_type.is_empty()).then_some(job.content_type.as_bytes());
     let inv = Invocation {
-        method: "POST",
-        suffix: "",
-        query: None,
-        content_type,
-        headers: Headers::default(),
-        body: &body,
+        call: Call {
+            method: "POST",
+            path: "",
+            query: None,
+            content_type,
+            headers: Headers::default(),
+            body: &body,
+            job_id: job_id(job.job_id.as_deref().map(str::as_bytes))?,
+        },
         task_type: invoke::task_type(task, w.node.task_types.len())?,
         deadline: None,
         // The original always sent 1; a missing value means one hop.
@@ -239,7 +244,6 @@ async fn json_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
-        job_id: job_id(job.job_id.as_deref().map(str::as_bytes))?,
     };
     invoke::execute(w, &inv, None, &function, resp, out).await
 }

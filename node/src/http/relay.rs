@@ -66,7 +66,7 @@ pub async fn handle(
     }
     let call = ClientRequest {
         method: "POST",
-        target: path,
+        target: path.into(),
         headers: Headers::default(),
         authorization: None,
         content_type: Some(b"application/json"),

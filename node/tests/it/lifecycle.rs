@@ -171,3 +171,16 @@ nodetest!(a_second_node_on_a_taken_port_refuses_to_start, |driver| {
     assert!(err.contains("Address already in use"), "{err}");
     assert_eq!(first.get("/healthz").status, 200);
 });
+
+/// The node's few logarithms come from the `libm` crate: linked against glibc's libm.so instead, every
+/// node maps it at start (~450 KiB resident at idle, see bench/overhead.sh) for three functions.
+#[test]
+fn the_binary_does_not_load_libm() {
+    let exe = crate::harness::binary();
+    let bytes = std::fs::read(exe).expect("read the node binary");
+    let needs_libm = bytes.windows(b"libm.so".len()).any(|w| w == b"libm.so");
+    assert!(
+        !needs_libm,
+        "{exe} names libm.so: some f64/f32 math function now comes from glibc's libm; use libm:: (the crate)"
+    );
+}

@@ -1,4 +1,4 @@
-use super::{ClientRequest, forwarded, read_head, request_target, write_request};
+use super::{ClientRequest, Target, forwarded, read_head, write_request};
 use crate::backend::reply::{Headers, Output};
 use crate::http::codec::{self, Limits};
 
@@ -11,7 +11,7 @@ fn with_request<R>(raw: &[u8], f: impl FnOnce(Headers<'_>) -> R) -> R {
 
 fn text(req: &ClientRequest<'_>) -> String {
     let mut out = Vec::new();
-    write_request(&mut out, req, "127.0.0.1:8080").expect("writable");
+    write_request(&mut out, &mut Vec::new(), req, "127.0.0.1:8080").expect("writable");
     String::from_utf8(out).expect("ascii")
 }
 
@@ -23,7 +23,7 @@ fn request_forwards_end_to_end_headers_and_sets_framing() {
     let s = with_request(raw, |headers| {
         text(&ClientRequest {
             method: "PUT",
-            target: "/a?x=1",
+            target: "/a?x=1".into(),
             headers,
             authorization: None,
             content_type: Some(b"text/plain"),
@@ -44,7 +44,7 @@ fn own_authorization_replaces_the_clients() {
     let s = with_request(raw, |headers| {
         text(&ClientRequest {
             method: "GET",
-            target: "/function/fn",
+            target: "/function/fn".into(),
             headers,
             authorization: Some(b"Basic dTpw"),
             content_type: None,
@@ -79,10 +79,45 @@ fn header_filter() {
 
 #[test]
 fn targets() {
-    assert_eq!(request_target("", "", None), "/");
-    assert_eq!(request_target("", "", Some("a=1")), "/?a=1");
-    assert_eq!(request_target("/base", "", None), "/base");
-    assert_eq!(request_target("/base", "/x/y", Some("q")), "/base/x/y?q");
+    let joined = |base, name, path, query| {
+        let mut out = b"stale".to_vec();
+        Target {
+            base,
+            name,
+            path,
+            query,
+        }
+        .write(&mut out);
+        String::from_utf8(out).expect("ascii")
+    };
+    assert_eq!(joined("", "", "", None), "/");
+    assert_eq!(joined("", "", "", Some("a=1")), "/?a=1");
+    assert_eq!(joined("/base", "", "", None), "/base");
+    assert_eq!(joined("/base", "", "/x/y", Some("q")), "/base/x/y?q");
+    assert_eq!(
+        joined("/peer/function/", "f", "/x", None),
+        "/peer/function/f/x"
+    );
+    assert_eq!(joined("/monitoring/load", "", "", None), "/monitoring/load");
+}
+
+#[test]
+fn request_line_joins_the_target_parts() {
+    let req = ClientRequest {
+        method: "GET",
+        target: Target {
+            base: "/base",
+            name: "",
+            path: "/x",
+            query: Some("q=1"),
+        },
+        headers: Headers::default(),
+        authorization: None,
+        content_type: None,
+        body: b"",
+        extra: &[],
+    };
+    assert!(text(&req).starts_with("GET /base/x?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n"));
 }
 
 #[test]
