@@ -19,10 +19,10 @@
 #   node-static  node-echo built static (x86_64-unknown-linux-musl via `cargo zigbuild`, the form README
 #                recommends for a Pi); skipped, saying why, without cargo-zigbuild (cross/setup.sh)
 #
-# Idle RSS is mostly file-backed code, not the node's data: dynamically linked, ~4.5 MB of ~5.6 MB are
-# pages of the binary, libc, libm, ld.so and libgcc_s mapped in at start (the kernel maps file pages
-# around each fault), ~0.8 MB anonymous (mimalloc's pages, stacks) and 0.1 MB io_uring rings. Static, the
-# shared libraries' pages are gone (~3.5 MB idle). Idle is read at "listening"; 2 s later it is the same.
+# Idle RSS is mostly file-backed code, not the node's data: dynamically linked, ~4.1 MB of ~4.8 MB are
+# pages of the binary, libc, ld.so and libgcc_s mapped in at start (the kernel maps file pages around
+# each fault), ~0.6 MB anonymous (mimalloc's pages, stacks) and 0.1 MB io_uring rings. Static, the
+# shared libraries' pages are gone (~3.2 MB idle). Idle is read at "listening"; 2 s later it is the same.
 #
 # Then (bench/backend_http.sh) the cost of the node in front of a real HTTP function, against calling the
 # function directly and against nginx `proxy_pass`, with the ratio to the direct call.
