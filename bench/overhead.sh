@@ -185,4 +185,4 @@ cat "$results" | sed 's/^/raw\t/' >&2
 [ "${BACKEND_HTTP:-1}" = 0 ] && exit 0
 echo
 echo "== the node in front of an HTTP function: direct vs node (http backend) vs nginx proxy_pass"
-bench/backend_http.sh "$secs"
+bench/backend_http.sh "$secs" "$rounds"
