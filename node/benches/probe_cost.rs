@@ -43,6 +43,7 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// window opens at load) and the rest without, as a running node spends every cycle. The sampler runs
 /// off CPU 0, as the node's sampler runs beside the work it measures.
 fn ping_pong_sampled(probes: &mut Probes) -> f64 {
+    settle();
     let stop = AtomicBool::new(false);
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     std::thread::scope(|s| {
@@ -62,6 +63,7 @@ fn ping_pong_sampled(probes: &mut Probes) -> f64 {
 
 /// [`ping_pong`] without probes, for as long as [`ping_pong_sampled`] runs.
 fn ping_pong_timed() -> f64 {
+    settle();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -70,6 +72,16 @@ fn ping_pong_timed() -> f64 {
         });
         ping_pong(&stop)
     })
+}
+
+/// Leaves CPU 0 idle for a moment before a run, as CPUs are many times a second on a running node: the
+/// raw tracepoint programs learn a CPU's idle task when it first leaves the CPU, and until then ask
+/// a helper on every switch whether the task leaving is it (the ping-pong alone keeps CPU 0 busy,
+/// so without this a run right after the load would time that start-up state). Runs without probes
+/// do the same, so the baseline matches.
+fn settle() {
+    monoio::utils::bind_to_cpu_set([0]).expect("pin main thread");
+    std::thread::sleep(Duration::from_millis(5));
 }
 
 /// Nanoseconds per context switch of a pipe ping-pong between two threads on CPU 0, run until `stop`.
