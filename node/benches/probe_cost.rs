@@ -18,13 +18,17 @@
 //! run-time statistics on gives the programs' own time per switch and the same ratios
 //! (`kernel-timed`), which the wall-clock noise of a shared machine barely moves.
 //!
-//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07, commit 1b3b894, load average 5–13 from
-//! other builds; ebpf/README.md has all runs and the programs these replaced):
+//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07, load average 2.5–5.7 from other helpers'
+//! builds; the programs before (main at c38143e) and after (wip-23c) built into the same bench and
+//! alternated, 4 runs each; ebpf/README.md has the details), kernel-timed ns per switch:
 //!
-//! | run | classic on | classic off | `tp_btf` on | `tp_btf` off |
+//! | programs | classic on | classic off | `tp_btf` on | `tp_btf` off |
 //! |---|---|---|---|---|
-//! | 1 | 247 ns | 176 ns | 213 ns | 154 ns |
-//! | 2 | 214 ns | 121 ns | 115 ns | 134 ns |
+//! | before | 140–155 | 127–140 | 131–134 | 124–131 |
+//! | after | 83–85 | 63–84 | 71–73 | 62–65 |
+//!
+//! The wall-clock lines of those runs swung from 0 to 255 ns with the load (the baseline's best run
+//! alone moved 2,799–2,947 ns); only a quiet run settles them.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
