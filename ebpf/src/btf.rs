@@ -13,11 +13,12 @@ use crate::exec::execed;
 use crate::exit::exited;
 use crate::maps::{
     CFS_RQ_RQ, RQ_CLOCK, RUNQ_FROM_TASK, RUNQ_LATENCY, TASK_CFS_RQ, TASK_LAST_QUEUED, TASK_PID,
-    TASK_STATE, TASK_STATE_SIZE,
+    TASK_STATE, TASK_STATE_SIZE, TIME_FROM_RQ,
 };
 use crate::slot::current_tid;
-use crate::switch::{close_slice, cpu_stat, open_slice, queue_switch, record_delay};
+use crate::switch::{Clock, cpu_stat, queue_switch, record_delay, switch_period};
 use crate::wakeup::{created, woken};
+use p2pfaas_ebpf_common::CpuStat;
 
 /// `task->pid` (the thread id).
 #[inline(always)]
@@ -61,13 +62,20 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> u32 {
     let prev: *const u8 = ctx.arg(1);
     let next: *const u8 = ctx.arg(2);
     let (prev_pid, next_pid) = (task_pid(prev), task_pid(next));
-    let now = unsafe { bpf_ktime_get_ns() };
     let Some(st) = cpu_stat() else {
         return 0;
     };
     // Tasks are keyed by thread id here; 0 is the idle task.
-    close_slice(st, now, u64::from(prev_pid), prev_pid == 0, || prev_pid);
-    open_slice(st, now, u64::from(next_pid), next_pid == 0);
+    let mut now = RqTime { task: next, at: 0 };
+    switch_period(
+        st,
+        &mut now,
+        u64::from(prev_pid),
+        prev_pid == 0,
+        || prev_pid,
+        u64::from(next_pid),
+        next_pid == 0,
+    );
     if RUNQ_LATENCY.load() == 0 {
         return 0;
     }
@@ -78,11 +86,12 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> u32 {
     } else {
         let prev_waits = prev_pid != 0 && (preempt & 0xff != 0 || task_runnable(prev));
         queue_switch(
+            st,
             u64::from(prev_pid),
             prev_waits,
             u64::from(next_pid),
             next_pid == 0,
-            now,
+            &mut now,
         );
     }
     0
@@ -102,20 +111,68 @@ fn queued_delay(next: *const u8) {
     if queued == 0 {
         return;
     }
-    let cfs_rq: *const u8 = field(next, TASK_CFS_RQ.load());
-    if cfs_rq.is_null() {
-        return;
-    }
-    let rq: *const u8 = field(cfs_rq, CFS_RQ_RQ.load());
-    if rq.is_null() {
-        return;
-    }
-    let clock: u64 = field(rq, RQ_CLOCK.load());
+    let clock = rq_clock(next);
     // The clock may not have moved since the stamp (the wake-up that queued the task also asked for
     // this switch, and the kernel skips that second clock update): a wait under the clock's update
     // granularity, counted as 0.
     if clock != 0 {
         record_delay(clock.saturating_sub(queued));
+    }
+}
+
+/// `task->se.cfs_rq->rq->clock`: the clock of the run queue `task` is on (0 when a pointer is null).
+/// For the task switching in, that is this CPU's, which `__schedule` has just updated.
+#[inline(always)]
+fn rq_clock(task: *const u8) -> u64 {
+    let cfs_rq: *const u8 = field(task, TASK_CFS_RQ.load());
+    if cfs_rq.is_null() {
+        return 0;
+    }
+    let rq: *const u8 = field(cfs_rq, CFS_RQ_RQ.load());
+    if rq.is_null() {
+        return 0;
+    }
+    field(rq, RQ_CLOCK.load())
+}
+
+/// How often (run queue clock ns) a CPU measures the offset between its run queue clock and
+/// `CLOCK_MONOTONIC` again: the two run at rates that differ by the NTP correction (at most 500 parts
+/// per million, usually far less), so a period's ends are off by a few microseconds at most, for one
+/// helper call per 10 ms of a CPU's switches.
+const RESYNC_NS: u64 = 10_000_000;
+
+/// [`Clock`] from the run queue's clock of `task` (the task switching in) where the loader enabled it
+/// ([`TIME_FROM_RQ`]), else from `bpf_ktime_get_ns`. A run queue clock is the scheduler's own time
+/// (`sched_clock`), not `CLOCK_MONOTONIC`, which userspace closes the open period with; the offset
+/// between them is kept per CPU in `CpuStat`. The clock is the one `__schedule` set for this switch,
+/// or a few microseconds older where the kernel skipped that update (the wake-up that asked for the
+/// switch had just set it).
+struct RqTime {
+    task: *const u8,
+    at: u64,
+}
+
+impl Clock for RqTime {
+    #[inline(always)]
+    fn now(&mut self, st: &mut CpuStat) -> u64 {
+        if self.at != 0 {
+            return self.at;
+        }
+        let rq = if TIME_FROM_RQ.load() != 0 {
+            rq_clock(self.task)
+        } else {
+            0
+        };
+        self.at = if rq == 0 {
+            unsafe { bpf_ktime_get_ns() }
+        } else {
+            if st.clock_synced_ns == 0 || rq.wrapping_sub(st.clock_synced_ns) > RESYNC_NS {
+                st.clock_offset_ns = unsafe { bpf_ktime_get_ns() }.wrapping_sub(rq);
+                st.clock_synced_ns = rq;
+            }
+            rq.wrapping_add(st.clock_offset_ns)
+        };
+        self.at
     }
 }
 

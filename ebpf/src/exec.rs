@@ -2,13 +2,14 @@
 //! execs, so a node task doing so is a function process the `process` backend started (forked from a
 //! node thread, then exec); from now on it and everything it starts count as the function's.
 
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use aya_ebpf::macros::raw_tracepoint;
 use aya_ebpf::programs::RawTracePointContext;
 use p2pfaas_ebpf_common::tracked;
 
 use crate::maps::TRACKED;
 use crate::slot::{self, current_tid};
-use crate::switch::cpu_stat;
+use crate::switch::{close_period, cpu_stat};
 
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`; `p` is the
 /// current task.
@@ -25,8 +26,13 @@ pub(crate) fn execed(key: u64, tid: u32) {
     if slot::kind_of(key, tid) == tracked::NODE {
         let _ = TRACKED.insert(tid, tracked::FUNCTION, 0);
         slot::remember(key, tracked::FUNCTION, false);
-        // It runs here now: the rest of its slice is the function's.
+        // It runs here now: the CPU's period so far was the node's (this task, and maybe node threads
+        // before it), the rest is the function's.
         if let Some(st) = cpu_stat() {
+            let now = unsafe { bpf_ktime_get_ns() };
+            close_period(st, now, st.curr_busy != 0, tracked::NODE);
+            st.last_switch_ns = now;
+            st.curr_busy = 1;
             st.curr_tracked = tracked::FUNCTION;
         }
     }

@@ -15,9 +15,10 @@ pub fn sched_process_exit(ctx: RawTracePointContext) -> u32 {
     0
 }
 
-/// What `sched_process_exit` does in both variants. The exiting task is the one running here: what its
-/// open slice counts as is settled now, while `TRACKED` still has it (a task that starts and ends in
-/// one slice, such as a short function process, would otherwise be looked up only after it is gone).
+/// What `sched_process_exit` does in both variants. The exiting task is the one running here: what the
+/// open period counts as, when it started with this task unknown, is settled now, while `TRACKED`
+/// still has it (a task that starts and ends in one slice, such as a short function process, would
+/// otherwise be looked up only after it is gone).
 #[inline(always)]
 pub(crate) fn exited(key: u64, tid: u32) {
     if let Some(st) = cpu_stat()

@@ -4,8 +4,10 @@
 //! apart, of its own threads. They use the tracepoints' arguments as values only (task addresses as
 //! keys of direct-mapped arrays, `slot.rs`) and take the current task's ids from helpers. Where the
 //! kernel has BTF, the loader prefers the `tp_btf` twins of the same programs (`btf.rs`): same maps,
-//! thread ids read from the tasks, and the wake-to-run delay read from the kernel's own enqueue stamp
-//! instead of a program on every wake-up (ebpf/README.md has the costs).
+//! thread ids read from the tasks, time from the run queue's clock instead of a helper, and the
+//! wake-to-run delay read from the kernel's own enqueue stamp instead of a program on every wake-up.
+//! Both kinds read a clock only when the CPU's accounting period changes (`switch.rs`;
+//! ebpf/README.md has the costs).
 //!
 //! On the host this crate compiles to an empty program so `cargo build --workspace` works; the real
 //! object is built for `bpfel-unknown-none` by the node's build.rs (aya-build).

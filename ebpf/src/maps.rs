@@ -70,6 +70,11 @@ pub(crate) static CFS_RQ_RQ: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub(crate) static RQ_CLOCK: Global<u32> = Global::new(0);
 
+/// 1 (`tp_btf` only, set when the loader found the run queue offsets above): `sched_switch` times the
+/// CPU's periods with the run queue's clock instead of calling `bpf_ktime_get_ns` (`btf.rs`).
+#[unsafe(no_mangle)]
+pub(crate) static TIME_FROM_RQ: Global<u32> = Global::new(0);
+
 /// 1 (`tp_btf` only, set when the loader found the offsets above): `sched_switch` takes the delay from
 /// `next->sched_info.last_queued` and the run queue's clock instead of `WAKE_TS`, and the loader does
 /// not attach `sched_wakeup`: no store per wake-up, no look-up per switch.

@@ -11,7 +11,7 @@ use p2pfaas_ebpf_common::{TASK_SLOT_BITS, TaskSlot, WakeSlot};
 
 use crate::maps::{TASKS, TRACKED, TRACKED_GEN, WAKE_TS};
 
-/// `TaskSlot::kind` / `CpuStat::curr_tracked` when not known yet (resolved at the end of the slice).
+/// `TaskSlot::kind` / `CpuStat::curr_tracked` when not known yet (resolved when the task leaves the CPU).
 pub(crate) const UNKNOWN: u32 = u32::MAX;
 
 /// The slot of `key` in a table (Fibonacci hashing: task addresses and thread ids both spread well).

@@ -18,13 +18,17 @@
 //! run-time statistics on gives the programs' own time per switch and the same ratios
 //! (`kernel-timed`), which the wall-clock noise of a shared machine barely moves.
 //!
-//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07, commit 1b3b894, load average 5–13 from
-//! other builds; ebpf/README.md has all runs and the programs these replaced):
+//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07, load average 2.5–5.7 from other helpers'
+//! builds; the programs before (main at c38143e) and after (wip-23c) built into the same bench and
+//! alternated, 4 runs each; ebpf/README.md has the details), kernel-timed ns per switch:
 //!
-//! | run | classic on | classic off | `tp_btf` on | `tp_btf` off |
+//! | programs | classic on | classic off | `tp_btf` on | `tp_btf` off |
 //! |---|---|---|---|---|
-//! | 1 | 247 ns | 176 ns | 213 ns | 154 ns |
-//! | 2 | 214 ns | 121 ns | 115 ns | 134 ns |
+//! | before | 140–155 | 127–140 | 131–134 | 124–131 |
+//! | after | 83–85 | 63–84 | 71–73 | 62–65 |
+//!
+//! The wall-clock lines of those runs swung from 0 to 255 ns with the load (the baseline's best run
+//! alone moved 2,799–2,947 ns); only a quiet run settles them.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +47,7 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// window opens at load) and the rest without, as a running node spends every cycle. The sampler runs
 /// off CPU 0, as the node's sampler runs beside the work it measures.
 fn ping_pong_sampled(probes: &mut Probes) -> f64 {
+    settle();
     let stop = AtomicBool::new(false);
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     std::thread::scope(|s| {
@@ -62,6 +67,7 @@ fn ping_pong_sampled(probes: &mut Probes) -> f64 {
 
 /// [`ping_pong`] without probes, for as long as [`ping_pong_sampled`] runs.
 fn ping_pong_timed() -> f64 {
+    settle();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -70,6 +76,16 @@ fn ping_pong_timed() -> f64 {
         });
         ping_pong(&stop)
     })
+}
+
+/// Leaves CPU 0 idle for a moment before a run, as CPUs are many times a second on a running node: the
+/// raw tracepoint programs learn a CPU's idle task when it first leaves the CPU, and until then ask
+/// a helper on every switch whether the task leaving is it (the ping-pong alone keeps CPU 0 busy,
+/// so without this a run right after the load would time that start-up state). Runs without probes
+/// do the same, so the baseline matches.
+fn settle() {
+    monoio::utils::bind_to_cpu_set([0]).expect("pin main thread");
+    std::thread::sleep(Duration::from_millis(5));
 }
 
 /// Nanoseconds per context switch of a pipe ping-pong between two threads on CPU 0, run until `stop`.

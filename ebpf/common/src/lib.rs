@@ -12,7 +12,9 @@
 pub struct CpuStat {
     /// Nanoseconds this CPU ran a task other than its idle task, up to `last_switch_ns`.
     pub busy_ns: u64,
-    /// When this CPU last switched tasks (0: no switch seen yet).
+    /// When what this CPU runs last changed between idle, untracked, node and function tasks (0: no
+    /// switch seen yet): the start of the open accounting period. Switches between tasks that count
+    /// alike leave it alone.
     pub last_switch_ns: u64,
     /// Context switches on this CPU.
     pub switches: u64,
@@ -27,11 +29,16 @@ pub struct CpuStat {
     /// This CPU's idle task as the raw tracepoint programs key it (its `task_struct` address; 0 until
     /// they have seen it leave the CPU once), so they can tell the idle task switching in.
     pub idle_task: u64,
-    /// 1 when the task running since `last_switch_ns` is not the idle task: userspace adds the open
-    /// slice, because a busy loop alone on a CPU may not switch for seconds.
+    /// `tp_btf` programs timing with the run queue's clock ([`global::TIME_FROM_RQ`]):
+    /// `CLOCK_MONOTONIC` minus that clock (wrapping), as last measured on this CPU.
+    pub clock_offset_ns: u64,
+    /// The run queue clock when `clock_offset_ns` was measured (0: never).
+    pub clock_synced_ns: u64,
+    /// 1 when the CPU has run tasks other than its idle task since `last_switch_ns`: userspace adds
+    /// the open period, because a busy loop alone on a CPU may not switch for seconds.
     pub curr_busy: u32,
-    /// What the task running since `last_switch_ns` is in [`map::TRACKED`] (0: not tracked; same
-    /// reason; `u32::MAX`: not known before its slice ends, so not attributed while open).
+    /// What the tasks running since `last_switch_ns` are in [`map::TRACKED`] (0: not tracked; same
+    /// reason; `u32::MAX`: not known before the period ends, so not attributed while open).
     pub curr_tracked: u32,
 }
 
@@ -160,6 +167,11 @@ pub mod global {
     pub const CFS_RQ_RQ: &str = "CFS_RQ_RQ";
     /// `tp_btf` programs: byte offset of `clock` in `struct rq`.
     pub const RQ_CLOCK: &str = "RQ_CLOCK";
+    /// `tp_btf` programs, 1: time switches with the run queue's clock (`next->se.cfs_rq->rq->clock`,
+    /// which `__schedule` has just updated; needs `TASK_CFS_RQ`, `CFS_RQ_RQ` and `RQ_CLOCK`), turned
+    /// into `CLOCK_MONOTONIC` with an offset each CPU measures again every few milliseconds, rather
+    /// than reading the clock with a helper.
+    pub const TIME_FROM_RQ: &str = "TIME_FROM_RQ";
     /// `tp_btf` programs, 1: take the wake-to-run delay from the kernel's `sched_info.last_queued`
     /// stamp at `sched_switch` (needs the four offsets above), not from `WAKE_TS`, and leave
     /// `sched_wakeup` unattached.

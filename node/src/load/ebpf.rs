@@ -98,7 +98,8 @@ pub struct Options {
     pub runq_latency: bool,
     /// Let the `tp_btf` programs take that latency from the kernel's own enqueue stamp
     /// ([`RunqSource::SchedInfo`]) when the kernel's BTF has its members (`false` stands for a kernel
-    /// without them and gets [`RunqSource::WakeTs`], as the classic programs always do).
+    /// without them and gets [`RunqSource::WakeTs`], as the classic programs always do, and switches
+    /// timed with `bpf_ktime_get_ns` instead of the run queue's clock).
     pub sched_info: bool,
     /// `tp_btf` or classic programs (`auto`: `tp_btf` when `kernel_btf` and they load).
     pub programs: EbpfPrograms,
@@ -252,14 +253,21 @@ impl Probes {
                     (global::TASK_STATE, task.state),
                     (global::TASK_STATE_SIZE, task.state_size),
                 ];
-                if let (RunqSource::SchedInfo, Some(rq)) = (runq_source, task.run_queue) {
+                // The run queue clock times the switches whenever the BTF has it (`sched_info`
+                // false stands for a kernel without those members: then neither).
+                if let (true, Some(rq)) = (options.sched_info, task.run_queue) {
                     globals.extend([
-                        (global::RUNQ_FROM_TASK, 1),
-                        (global::TASK_LAST_QUEUED, rq.last_queued),
+                        (global::TIME_FROM_RQ, 1),
                         (global::TASK_CFS_RQ, rq.cfs_rq),
                         (global::CFS_RQ_RQ, rq.rq),
                         (global::RQ_CLOCK, rq.clock),
                     ]);
+                    if runq_source == RunqSource::SchedInfo {
+                        globals.extend([
+                            (global::RUNQ_FROM_TASK, 1),
+                            (global::TASK_LAST_QUEUED, rq.last_queued),
+                        ]);
+                    }
                 }
                 globals
             }

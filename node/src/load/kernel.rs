@@ -11,7 +11,8 @@ pub const RUNQ_SLOTS: usize = 32;
 pub struct CpuCounters {
     /// Busy ns up to `last_switch_ns`.
     pub busy_ns: u64,
-    /// Last switch time (ns, `CLOCK_MONOTONIC`); 0 = never switched.
+    /// Start of the open accounting period: the last switch that changed what the CPU counts as
+    /// (idle, busy, node, function; ns, `CLOCK_MONOTONIC`); 0 = never switched.
     pub last_switch_ns: u64,
     /// Context switches.
     pub switches: u64,
@@ -28,7 +29,7 @@ pub struct CpuCounters {
 }
 
 impl CpuCounters {
-    /// Busy, function and node ns up to `now`, counting the slice still running.
+    /// Busy, function and node ns up to `now`, counting the period still open.
     fn until(&self, now: u64) -> (u64, u64, u64) {
         let open = if self.last_switch_ns != 0 && now > self.last_switch_ns {
             now - self.last_switch_ns

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use p2pfaas_node::load::ebpf::{EbpfPrograms, Kind, Options, Probes, RunqSource, WAKE_CYCLE};
+use p2pfaas_node::load::ebpf::{
+    EbpfPrograms, Kind, Options, Probes, RunqSource, Tracked, WAKE_CYCLE,
+};
 use p2pfaas_node::load::kernel::quantile_us;
 use p2pfaas_node::load::procfs;
 
@@ -262,6 +264,118 @@ fn wake_ups_are_sampled_in_one_interval_per_cycle_and_latency_reported_in_every_
             // The kernel's stamp needs no wake-up program at all.
             assert_eq!(btf.wake_window_open(), None);
         }
+    }
+}
+
+/// The kernel's id of the calling thread (`gettid`).
+fn gettid() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("read /proc/thread-self");
+    link.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .expect("/proc/thread-self ends in a thread id")
+}
+
+/// CPU time (ns) thread `tid` of this process has had, as the scheduler keeps it.
+fn thread_cpu_ns(tid: u32) -> u64 {
+    let path = format!("/proc/self/task/{tid}/schedstat");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{path}: {text:?}"))
+}
+
+#[test]
+fn node_time_is_the_node_threads_cpu_time_when_they_switch_among_themselves_or_with_others() {
+    require_ebpf!();
+    use p2pfaas_node::load::ebpf::Pinned;
+    use std::io::{Read, Write};
+    use std::sync::{Barrier, mpsc};
+    let _cpus = pinned_cpus();
+    // Two threads ping-pong on CPU 0, so every switch there is between them: both node threads (the
+    // programs time nothing at those switches, the period goes on) or one node thread and one
+    // untracked thread (every switch closes a period).
+    for both_tracked in [true, false] {
+        let pins = pin_dir("nodetime");
+        let _cleanup = PinGuard(pins.clone());
+        let mut probes = Probes::load(&options(Some(pins.clone()), false))
+            .unwrap_or_else(|e| panic!("load: {e}"));
+        let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
+        // CPU 0's node time so far, the open period included (`kernel::CpuCounters` semantics).
+        let cpu0_node_ns = || {
+            let snap = maps.snapshot().expect("snapshot");
+            let c = snap.cpus[0];
+            let open = if c.curr_node && c.last_switch_ns != 0 {
+                snap.at_ns.saturating_sub(c.last_switch_ns)
+            } else {
+                0
+            };
+            c.node_ns + open
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Arc::new(Barrier::new(3));
+        let (tids, tid_rx) = mpsc::channel();
+        let (mut a_rx, mut a_tx) = std::io::pipe().expect("pipe");
+        let (mut b_rx, mut b_tx) = std::io::pipe().expect("pipe");
+        let echo = {
+            let (tids, start) = (tids.clone(), Arc::clone(&start));
+            std::thread::spawn(move || {
+                monoio::utils::bind_to_cpu_set([0]).expect("pin echo thread");
+                tids.send(gettid()).expect("send tid");
+                start.wait();
+                let mut byte = [0u8; 1];
+                while byte[0] != 1 {
+                    a_rx.read_exact(&mut byte).expect("read");
+                    b_tx.write_all(&byte).expect("write");
+                }
+            })
+        };
+        let ping = {
+            let (stop, start) = (Arc::clone(&stop), Arc::clone(&start));
+            std::thread::spawn(move || {
+                monoio::utils::bind_to_cpu_set([0]).expect("pin ping thread");
+                tids.send(gettid()).expect("send tid");
+                start.wait();
+                let mut byte = [0u8; 1];
+                while byte[0] != 1 {
+                    byte[0] = u8::from(stop.load(Ordering::Relaxed));
+                    a_tx.write_all(&byte).expect("write");
+                    b_rx.read_exact(&mut byte).expect("read");
+                }
+            })
+        };
+        let (first, second) = (tid_rx.recv().expect("tid"), tid_rx.recv().expect("tid"));
+        probes.track(first, Tracked::Node).expect("track");
+        if both_tracked {
+            probes.track(second, Tracked::Node).expect("track");
+        }
+        start.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        let cpu_ns = || (thread_cpu_ns(first), thread_cpu_ns(second));
+        let (node_before, before) = (cpu0_node_ns(), cpu_ns());
+        std::thread::sleep(Duration::from_millis(400));
+        let (after, node_after) = (cpu_ns(), cpu0_node_ns());
+        let measured = node_after - node_before;
+        stop.store(true, Ordering::Relaxed);
+        ping.join().expect("ping thread");
+        echo.join().expect("echo thread");
+        let (ran_first, ran_second) = (after.0 - before.0, after.1 - before.1);
+        let (node, other) = if both_tracked {
+            (ran_first + ran_second, 0)
+        } else {
+            (ran_first, ran_second)
+        };
+        assert!(node > 20_000_000, "the node threads hardly ran: {node} ns");
+        // CPU 0's node time may exceed the two threads' own: the test harness starts each test's
+        // thread from the main thread, which the probes track as the node's, so threads of tests
+        // running beside this one count too when they run on CPU 0. Not the untracked partner's time.
+        let what = format!(
+            "both tracked: {both_tracked}: node time on CPU 0 {measured} ns, the node threads ran \
+             {node} ns, the untracked one {other} ns"
+        );
+        assert!(measured + node / 10 + 2_000_000 >= node, "{what}");
+        assert!(measured <= node + other / 2 + 2_000_000, "{what}");
     }
 }
 
