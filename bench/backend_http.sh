@@ -16,12 +16,12 @@
 # Every config is measured once per round, rounds interleaved; the table gives each round, the summary
 # the median c=1 p50 over rounds and each proxy's added p50 over the direct call.
 #
-# Results (2 shared cores, kernel 6.18, commit 81126d5 against main c38143e as node-http-base, 2 s per
-# run, 5 rounds, load average 6.3-6.5 from other builds: a noisy machine, compare within the run):
-#   median c=1 p50: direct 65 µs; added over direct: node-http +31, nginx-proxy +31, nginx-proxy-sep +26,
-#   node-http-base +27 µs. CPU per request on CPU 0 (lib.sh cpu_ns around c=1 runs, 4 rounds, load 5-6): node
-#   56 µs (main 61) + the function 15; nginx-proxy-sep 54 + 14; nginx-proxy 60 for proxy and function
-#   together. Context switches per request: node 2.0, nginx-proxy-sep 2.0, nginx-proxy 1.0.
+# Results (2 cores, kernel 6.18, quiet machine, load average 1.4-1.6; `BASELINE_BIN=<main c38143e>
+# bench/overhead.sh 4 6`, this part at commit 2445ef0): median c=1 p50 over 6 rounds: direct 59 µs; added
+# over direct: node-http +36, nginx-proxy +18, nginx-proxy-sep +30, node-http-base +42 µs. CPU per request
+# on CPU 0 (lib.sh cpu_ns around c=1 runs, 4 rounds, a loaded machine, load 5-6): node 56 µs (main 61) + the
+# function 15; nginx-proxy-sep 54 + 14; nginx-proxy 60 for proxy and function together. Context switches
+# per request: node 2.0, nginx-proxy-sep 2.0, nginx-proxy 1.0.
 #
 # Usage: bench/backend_http.sh [seconds-per-run] [rounds]     (needs wrk, nginx, taskset; scripts/setup.sh)
 set -euo pipefail
