@@ -64,8 +64,8 @@ impl Worker {
         };
         let psi_wanted =
             matches!(want, LoadSourceChoice::Auto | LoadSourceChoice::Psi) || kernel.is_some();
-        let procfs = if psi_wanted {
-            let with_psi = procfs::Reader::new(true);
+        let mut procfs = if psi_wanted {
+            let mut with_psi = procfs::Reader::new(true);
             match with_psi.read() {
                 Ok(_) => with_psi,
                 Err(e) if want == LoadSourceChoice::Psi => return Err(SamplerError::Psi(e)),
