@@ -39,6 +39,9 @@ install -D -m 0644 "$here/node.toml" "$root/etc/p2pfaas/node.toml"
 head -c 32 /dev/urandom | base64 > "$root/etc/p2pfaas/cluster.key"
 chmod 0644 "$root/etc/p2pfaas/cluster.key"   # the account exists only once sysusers ran inside
 rm -rf "$root/var/lib/p2pfaas" "$root/etc/machine-id"
+# The results directory is bound on /out: whatever the host has there (the root is the host's / under an
+# overlay) is replaced by an empty directory in the overlay only.
+rm -rf "$root/out" && mkdir "$root/out"
 wants=$root/etc/systemd/system/multi-user.target.wants
 mkdir -p "$wants"
 ln -sf /etc/systemd/system/p2pfaas-node.service "$wants/"
