@@ -111,9 +111,7 @@ impl Worker {
         let peers = RefCell::new(node.peers.snapshot());
         Rc::new(Self {
             index,
-            rng: RefCell::new(SmallRng::seed_from_u64(
-                node.config.node.seed.wrapping_add(index as u64),
-            )),
+            rng: RefCell::new(seeded(&node, index)),
             metrics,
             connections: Cell::new(0),
             pool: Pool::new(),
@@ -197,7 +195,9 @@ impl Worker {
         r
     }
 
-    /// Refreshes the scheduler copy if the node published a new one.
+    /// Refreshes the scheduler copy if the node published a new one, and restarts this worker's random
+    /// stream from its seed: a run that begins with a scheduler change (a fleet point) draws the same
+    /// choices and service times as a freshly started node does.
     fn refresh_scheduler(&self) {
         let current = self.node.scheduler_generation();
         if self.scheduler.borrow().generation == current {
@@ -206,6 +206,7 @@ impl Worker {
         let (generation, desc) = self.node.scheduler();
         if let Ok(inner) = build(self.agent.as_ref(), &desc, &self.node.scheduler_context()) {
             *self.scheduler.borrow_mut() = LocalScheduler { generation, inner };
+            *self.rng.borrow_mut() = seeded(&self.node, self.index);
         }
     }
 
@@ -362,6 +363,11 @@ impl Worker {
         self.refresh_scheduler();
         self.scheduler.borrow().inner.full_name().to_owned()
     }
+}
+
+/// Worker `index`'s random generator at its start.
+fn seeded(node: &Node, index: usize) -> SmallRng {
+    SmallRng::seed_from_u64(node.config.node.seed.wrapping_add(index as u64))
 }
 
 /// What `sched`'s view must hold (its trait methods, which a scheduler may override).

@@ -92,6 +92,39 @@ nodetest!(scheduler_switch_while_jobs_run, |driver| {
     assert_eq!(running.join().expect("client").status, 200);
 });
 
+nodetest!(a_scheduler_change_restarts_the_random_streams, |driver| {
+    // cpu-loop answers with the work it drew: the worker's random stream, seen from outside.
+    let config = format!(
+        "{BASE_CONFIG}\n[functions.draw]\nbackend = \"builtin\"\nbuiltin = \"cpu-loop\"\nmean_ms = 1\ndistribution = \"exponential\"\n"
+    );
+    let node = Node::start(driver, &config, &["--seed", "42"]);
+    // One connection, so one worker draws every sample.
+    let mut c = crate::harness::Conn::open(node.addr);
+    let mut draws = || -> Vec<String> {
+        (0..4)
+            .map(|_| {
+                c.send("POST", "/function/draw", &[], b"");
+                let r = c.read_reply();
+                assert_eq!(r.status, 200, "{}", r.text());
+                r.json()["cpu_seconds"].to_string()
+            })
+            .collect()
+    };
+    let fresh = draws();
+    let later = draws();
+    assert_ne!(fresh, later, "the stream goes on between calls");
+    let r = node.post(
+        "/configuration/scheduler",
+        br#"{"name":"NoScheduler","parameters":["false"]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        draws(),
+        fresh,
+        "after a scheduler change, as from a fresh start"
+    );
+});
+
 nodetest!(per_function_max_inflight, |driver| {
     let config = format!(
         "{BASE_CONFIG}\n[functions.single]\nbackend = \"builtin\"\nbuiltin = \"sleep\"\nmean_ms = 300\ndistribution = \"fixed\"\nmax_inflight = 1\n"
