@@ -440,8 +440,8 @@ fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &O
         .filter(|(n, _)| passes_through(n) && !n.eq_ignore_ascii_case("host"))
         .filter_map(|(n, v)| Some((n.to_owned(), std::str::from_utf8(v).ok()?.to_owned())))
         .collect();
-    // What the native headers carry, under the same names: the original reads the task type from this
-    // map and ignores names it does not know.
+    // What the native headers carry, under the same names, in a field of the original's own request
+    // (it sent null there): an original node accepts the body as before.
     headers.insert(header::TASK_TYPE.to_owned(), inv.task_type.to_string());
     if let Some(deadline) = inv.deadline {
         headers.insert(

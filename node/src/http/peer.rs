@@ -216,8 +216,8 @@ async fn json_job(
     );
     check_path(w, ids, addrs)?;
     let function = function.ok_or(Error::UnknownFunction)?;
-    // The job's task type and deadline travel in the body's `headers` (the original's own field, which it
-    // fills with none but reads the task type from), parsed as the native headers are.
+    // The job's task type and deadline travel in the body's `headers` (a field of the original's own
+    // request, which it sent as null), parsed as the native headers are.
     let job_header = |name: &str| {
         job.headers
             .as_ref()
