@@ -69,45 +69,54 @@ mod tests {
 
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh directory for a test's claims, removed when dropped (a failed assertion included).
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir =
             std::env::temp_dir().join(format!("p2pfaas-bench-claim-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir
+        Scratch(dir)
+    }
+
+    fn take(dir: &Path, first: u16) -> Claim {
+        Claim::take(dir, first, |_| true)
+            .expect("io")
+            .expect("a slot")
     }
 
     #[test]
     fn two_claimants_from_one_slot_get_two_and_a_dropped_slot_is_free_again() {
-        let dir = scratch("two");
-        let a = Claim::take(&dir, 7, |_| true).expect("io").expect("a slot");
-        let b = Claim::take(&dir, 7, |_| true).expect("io").expect("a slot");
+        let scratch = scratch("two");
+        let dir = &scratch.0;
+        let (a, b) = (take(dir, 7), take(dir, 7));
         assert_eq!((a.slot(), b.slot()), (7, 8));
         // A slot the caller finds in use by someone else is skipped, and left free.
-        let c = Claim::take(&dir, 7, |s| s != 9)
+        let c = Claim::take(dir, 7, |s| s != 9)
             .expect("io")
             .expect("a slot");
         assert_eq!(c.slot(), 10);
         drop(a);
-        let again = Claim::take(&dir, 7, |_| true).expect("io").expect("a slot");
-        assert_eq!(again.slot(), 7);
-        let d = Claim::take(&dir, 7, |_| true).expect("io").expect("a slot");
-        assert_eq!(d.slot(), 9);
+        assert_eq!(take(dir, 7).slot(), 7);
+        let _a = take(dir, 7);
+        assert_eq!(take(dir, 7).slot(), 9);
         // Wraps past the last slot.
-        let last = Claim::take(&dir, SLOTS - 1, |_| true)
-            .expect("io")
-            .expect("a slot");
+        let last = take(dir, SLOTS - 1);
         assert_eq!(last.slot(), SLOTS - 1);
-        let wrapped = Claim::take(&dir, SLOTS - 1, |_| true)
-            .expect("io")
-            .expect("a slot");
-        assert_eq!(wrapped.slot(), 0);
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(take(dir, SLOTS - 1).slot(), 0);
     }
 
     #[test]
     fn another_process_holds_a_slot_until_it_dies() {
-        let dir = scratch("crash");
-        std::fs::create_dir_all(&dir).expect("dir");
+        let scratch = scratch("crash");
+        let dir = &scratch.0;
+        std::fs::create_dir_all(dir).expect("dir");
         // flock(1) takes the same lock as this module, from another process, which then holds it
         // alone (the lock belongs to the open file, which only `sleep` keeps).
         if Command::new("flock").arg("--version").output().is_err() {
@@ -116,23 +125,21 @@ mod tests {
         }
         let mut holder = Command::new("sh")
             .args(["-c", "exec 9>>\"$1\" && flock 9 && exec sleep 60", "sh"])
-            .arg(path(&dir, 3))
+            .arg(path(dir, 3))
             .stdout(Stdio::null())
             .spawn()
             .expect("sh");
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut taken = Claim::take(&dir, 3, |_| true).expect("io").expect("a slot");
+        let mut taken = take(dir, 3);
         while taken.slot() == 3 && Instant::now() < deadline {
             drop(taken);
             std::thread::sleep(Duration::from_millis(20));
-            taken = Claim::take(&dir, 3, |_| true).expect("io").expect("a slot");
+            taken = take(dir, 3);
         }
         assert_eq!(taken.slot(), 4, "slot 3 is the other process's");
         // A crash (SIGKILL) releases it: the slot is claimable again.
         let _ = holder.kill();
         let _ = holder.wait();
-        let reclaimed = Claim::take(&dir, 3, |_| true).expect("io").expect("a slot");
-        assert_eq!(reclaimed.slot(), 3);
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(take(dir, 3).slot(), 3);
     }
 }
