@@ -3,7 +3,8 @@
 #                     (every pid added to $pids is killed, and $work removed, on exit).
 # post_lua BYTES      writes $work/post.lua: a wrk script POSTing a BYTES-long text body.
 # free_port           prints a free loopback TCP port.
-# echo_node_toml N P  writes $work/N.toml: a one-worker node serving the built-in echo on port P.
+# echo_node_toml N P  writes $work/N.toml: a one-worker node serving the built-in echo on port P, with a
+#                     data dir of its own (fresh on every call, under $work).
 # cpu_ns PID          total on-CPU nanoseconds of a process tree (nginx: master + worker).
 # start_nginx BLOCK [NAME]  starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`, in $work/NAME (default nginx: one more instance needs a new NAME);
@@ -41,12 +42,16 @@ cpu_ns() {
 }
 
 # Writes $work/NAME.toml: a node with one worker serving the built-in echo on 127.0.0.1:PORT (K = 4,
-# Q = 64, warnings only), its data in $work/data-NAME — the node the overhead benchmarks measure.
+# Q = 64, warnings only) — the node the overhead benchmarks measure. Its data dir is new on every call
+# (mktemp under $work, so removed at exit): a later run of the same NAME (the next round, or another
+# config on the same driver) must not start from the state an earlier one persisted.
 echo_node_toml() { # name port
+  local data
+  data=$(mktemp -d "$work/data-$1.XXXXXX")
   cat > "$work/$1.toml" <<TOML
 [node]
 listen = "127.0.0.1:$2"
-data_dir = "$work/data-$1"
+data_dir = "$data"
 workers = 1
 blocking_threads = 1
 [log]

@@ -526,23 +526,49 @@ fn unique() -> u32 {
 
 /// One bridge in the root namespace and one namespace per node, each with a veth on the bridge; all
 /// removed on drop. Public for tests that run nodes as services in namespaces (`tests/fleet.rs`).
+///
+/// Its subnet and names come from a slot claimed across processes ([`claim`]): `10.213.<20 + slot>.0/24`
+/// and names starting `pbs<slot>`, so bench processes running at once never collide.
 pub struct Netns {
     tag: String,
     subnet: u8,
     count: usize,
+    /// Held until the namespaces are gone (dropped last).
+    _claim: claim::Claim,
 }
 
 impl Netns {
     /// A bridge and `count` namespaces with their addresses (root and iproute2 needed).
     pub fn create(count: usize) -> Result<Self, ClusterError> {
-        let (id, nth) = (std::process::id() % 10_000, unique());
+        // Start the search where this process's clusters spread (a process-wide counter): the first
+        // try usually succeeds.
+        let first = (std::process::id() + unique()) % u32::from(claim::SLOTS);
+        Self::create_from(count, u16::try_from(first).unwrap_or(0))
+    }
+
+    /// As [`Netns::create`], searching for a free slot from `first` (tests make two creators start on
+    /// the same one).
+    pub fn create_from(count: usize, first: u16) -> Result<Self, ClusterError> {
+        let claimed = claim::Claim::take(Path::new(claim::DIR), first, |slot| {
+            // Held: whatever carries this slot's names is a dead run's, and goes. A subnet still in
+            // use after that is someone else's (an older bench, another tool): skip it.
+            remove_leftovers(&tag(slot));
+            subnet_is_free(subnet(slot))
+        })
+        .map_err(|e| ClusterError::Netns(format!("claiming a slot in {}: {e}", claim::DIR)))?
+        .ok_or_else(|| {
+            ClusterError::Netns(format!(
+                "all {} subnets are taken (claims in {})",
+                claim::SLOTS,
+                claim::DIR
+            ))
+        })?;
+        let slot = claimed.slot();
         let mut n = Self {
-            // Link names are at most 15 bytes: "pb" + 4 digits + 1 + "h"/"v" + 2 digits.
-            tag: format!("pb{id}{}", nth % 10),
-            // Clusters of one process (tests run in parallel) each get their own subnet: two bridges
-            // on one subnet would send the host's traffic for one cluster's nodes to the other's.
-            subnet: u8::try_from((id + nth) % 200).unwrap_or(0) + 20,
+            tag: tag(slot),
+            subnet: subnet(slot),
             count: 0,
+            _claim: claimed,
         };
         let br = n.bridge();
         let setup = || -> Result<(), String> {
@@ -607,6 +633,64 @@ impl Drop for Netns {
     }
 }
 
+/// Names of a slot's links and namespaces start with this (links are at most 15 bytes:
+/// "pbs" + 3 digits + "h"/"v"/"n" + node index, or "br").
+fn tag(slot: u16) -> String {
+    format!("pbs{slot:03}")
+}
+
+/// The third byte of a slot's subnet.
+fn subnet(slot: u16) -> u8 {
+    u8::try_from(20 + slot).unwrap_or(u8::MAX)
+}
+
+/// Removes every namespace and root-namespace link named with `tag` (a crashed run's).
+fn remove_leftovers(tag: &str) {
+    // `name(line)` picks the name out of one line of `ip <args>`.
+    let names = |args: &[&str], name: fn(&str) -> Option<&str>| -> Vec<String> {
+        let out = Command::new("ip")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.lines()
+            .filter_map(name)
+            .filter(|n| n.starts_with(tag))
+            .map(str::to_owned)
+            .collect()
+    };
+    // Host-side veths first: a namespace some process still lives in keeps its end otherwise.
+    // `ip -o link show`: "7: pbs003h0@if2: <…> …".
+    fn link(l: &str) -> Option<&str> {
+        l.split(": ").nth(1)?.split('@').next()
+    }
+    for name in names(&["-o", "link", "show"], link) {
+        let _ = ip(&["link", "del", &name]);
+    }
+    // `ip netns list`: "pbs003n0 (id: 3)".
+    fn ns(l: &str) -> Option<&str> {
+        l.split_whitespace().next()
+    }
+    for name in names(&["netns", "list"], ns) {
+        let _ = ip(&["netns", "del", &name]);
+    }
+}
+
+/// Whether no address of the root namespace is on `10.213.<subnet>.0/24`.
+fn subnet_is_free(subnet: u8) -> bool {
+    Command::new("ip")
+        .args([
+            "-o",
+            "-4",
+            "addr",
+            "show",
+            "to",
+            &format!("10.213.{subnet}.0/24"),
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.is_empty())
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
@@ -623,5 +707,6 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
+pub mod claim;
 #[cfg(test)]
 mod tests;

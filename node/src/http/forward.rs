@@ -433,13 +433,22 @@ fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &O
     ids.push(own.id.clone());
     let mut addrs = inv.path_addrs.to_strings();
     addrs.push(own.addr.clone());
-    let headers = inv
+    let mut headers: std::collections::BTreeMap<String, String> = inv
         .call
         .headers
         .iter()
         .filter(|(n, _)| passes_through(n) && !n.eq_ignore_ascii_case("host"))
         .filter_map(|(n, v)| Some((n.to_owned(), std::str::from_utf8(v).ok()?.to_owned())))
         .collect();
+    // What the native headers carry, under the same names, in a field of the original's own request
+    // (it sent null there): an original node accepts the body as before.
+    headers.insert(header::TASK_TYPE.to_owned(), inv.task_type.to_string());
+    if let Some(deadline) = inv.deadline {
+        headers.insert(
+            header::DEADLINE_MS.to_owned(),
+            (deadline.as_secs_f64() * 1e3).to_string(),
+        );
+    }
     let body = JsonRequest {
         service_id_request: 0,
         service_id_tracing: String::new(),

@@ -216,14 +216,14 @@ async fn json_job(
     );
     check_path(w, ids, addrs)?;
     let function = function.ok_or(Error::UnknownFunction)?;
-    let task = job
-        .headers
-        .as_ref()
-        .and_then(|h| {
-            h.iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(header::TASK_TYPE))
-        })
-        .map(|(_, v)| v.as_bytes());
+    // The job's task type and deadline travel in the body's `headers` (a field of the original's own
+    // request, which it sent as null), parsed as the native headers are.
+    let job_header = |name: &str| {
+        job.headers
+            .as_ref()
+            .and_then(|h| h.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.as_bytes())
+    };
     let content_type = (!job.content_type.is_empty()).then_some(job.content_type.as_bytes());
     let inv = Invocation {
         call: Call {
@@ -235,8 +235,9 @@ async fn json_job(
             body: &body,
             job_id: job_id(job.job_id.as_deref().map(str::as_bytes))?,
         },
-        task_type: invoke::task_type(task, w.node.task_types.len())?,
-        deadline: None,
+        task_type: invoke::task_type(job_header(header::TASK_TYPE), w.node.task_types.len())?,
+        // As in native mode: the double decision's features and reward.
+        deadline: invoke::deadline(job_header(header::DEADLINE_MS), &function)?,
         // The original always sent 1; a missing value means one hop.
         hops: job.hops.max(1),
         external: true,

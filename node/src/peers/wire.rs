@@ -104,7 +104,8 @@ pub struct JsonRequest {
     /// The body's content type.
     #[serde(default)]
     pub content_type: String,
-    /// The client's headers (the original always sent null).
+    /// The client's headers (the original always sent null); from a p2pfaas node also the job's task type
+    /// and deadline under their header names, as a native request carries them.
     #[serde(default)]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
     /// New: the job's id (origin machine id + sequence), for at most once; an original node ignores

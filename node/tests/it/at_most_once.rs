@@ -172,6 +172,43 @@ nodetest!(a_timed_out_forward_runs_once_json, |driver| {
     timed_out_forward_runs_once(driver, "json");
 });
 
+/// A full peer (K = 1, no queue, its slot held) refuses a job with a deadline alike in both protocols:
+/// the origin falls back and runs it itself, saying why.
+fn a_full_peer_refuses(driver: crate::harness::Driver, protocol: &str) {
+    let full = config("b", 1, 1000, protocol, &[]).replace("queue_len = 4", "queue_len = 0");
+    let b = Node::start(driver, &full, &[]);
+    let a = Node::start(driver, &config("a", 4, 1000, protocol, &[b.addr]), &[]);
+    wait_for_peers(&a, 1);
+    let addr = b.addr;
+    let hold = std::thread::spawn(move || peer_job(addr, "hold/1"));
+    std::thread::sleep(Duration::from_millis(100));
+    let r = a.call(
+        "POST",
+        "/function/sleep",
+        &[
+            ("X-P2pfaas-Scheduler-Forward", "1"),
+            ("X-P2pfaas-Deadline-Ms", "2000"),
+        ],
+        b"job",
+    );
+    assert_eq!(r.status, 200, "{protocol}: {}", r.text());
+    assert_eq!(
+        r.header("X-P2pfaas-Scheduler-Fallback"),
+        Some("peer_refused"),
+        "{protocol}"
+    );
+    assert_eq!(r.header("X-P2pfaas-Externally-Executed"), None, "ran on a");
+    assert_eq!(hold.join().expect("client").status, 200);
+}
+
+nodetest!(a_full_peer_refuses_native, |driver| {
+    a_full_peer_refuses(driver, "native");
+});
+
+nodetest!(a_full_peer_refuses_json, |driver| {
+    a_full_peer_refuses(driver, "json");
+});
+
 /// A peer that answers load probes and never anything else: jobs and cancels sent to it are lost.
 fn mute_peer() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

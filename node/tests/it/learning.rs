@@ -591,6 +591,88 @@ nodetest!(
     }
 );
 
+/// The double decision over `protocol` (`native` or `json`, the origin's `peers.protocol`): `b` decides
+/// whether to take jobs of task type 1 whose 4 ms deadline its 30 ms function cannot meet. Its acceptance
+/// agent's state holds the task type first and the deadline class last (`deadline_slack`: 2 for 4 ms),
+/// and it learns only from jobs with a deadline: the states it learned say what reached it.
+fn double_decision_sees_task_type_and_deadline(driver: crate::harness::Driver, protocol: &str) {
+    let two_types = |text: String| {
+        text.replace("task_types = 1", "task_types = 2")
+            .replace(
+                "[learner]\n",
+                "[learner]\nstate_features = [\"deadline_slack\"]\n",
+            )
+            .replace(
+                "[peers]\n",
+                &format!("[peers]\nprotocol = \"{protocol}\"\n"),
+            )
+            + "[functions.slow]\nbackend = \"builtin\"\nbuiltin = \"sleep\"\nmean_ms = 30\n\
+               distribution = \"fixed\"\n"
+    };
+    let b = Node::start(
+        driver,
+        &two_types(double_config("b", "LearningScheduler", &["2", "true"], &[])),
+        &[],
+    );
+    let a = Node::start(
+        driver,
+        &two_types(double_config("a", "NoScheduler", &["false"], &[b.addr])),
+        &[],
+    );
+    wait_for_peers(&a, 1);
+    let mut outcomes = std::collections::BTreeSet::new();
+    for _ in 0..16 {
+        let r = a.call(
+            "POST",
+            "/function/slow",
+            &[
+                ("X-P2pfaas-Scheduler-Forward", "1"),
+                ("X-P2pfaas-Scheduler-Learning-Task-Type", "1"),
+                ("X-P2pfaas-Deadline-Ms", "4"),
+            ],
+            b"job",
+        );
+        // Refused by b and run by a, or run by b: answered either way.
+        assert_eq!(r.status, 200, "{protocol}: {}", r.text());
+        outcomes.insert((
+            r.header("X-P2pfaas-Scheduler-Fallback").map(str::to_owned),
+            r.header("X-P2pfaas-Externally-Executed").map(str::to_owned),
+        ));
+    }
+    for outcome in &outcomes {
+        assert!(
+            matches!(
+                outcome,
+                (Some(f), None) if f == "peer_refused"
+            ) || matches!(outcome, (None, Some(_))),
+            "{protocol}: neither refused nor accepted: {outcome:?}"
+        );
+    }
+    let learned = b.get("/learner/acceptance/weights").json();
+    let states: Vec<String> = learned["states_map"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    assert!(
+        !states.is_empty(),
+        "{protocol}: b learned nothing (no deadline reached it): {learned}"
+    );
+    for state in &states {
+        assert!(
+            state.starts_with("1,") && state.ends_with(",2"),
+            "{protocol}: state {state:?} is not task type 1 with a 4 ms deadline: {learned}"
+        );
+    }
+}
+
+nodetest!(double_decision_gets_the_deadline_native, |driver| {
+    double_decision_sees_task_type_and_deadline(driver, "native");
+});
+
+nodetest!(double_decision_gets_the_deadline_in_json, |driver| {
+    double_decision_sees_task_type_and_deadline(driver, "json");
+});
+
 nodetest!(
     weights_load_from_a_file_or_a_post_and_a_mismatch_names_the_field,
     |driver| {
