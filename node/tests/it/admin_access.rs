@@ -129,10 +129,11 @@ fn remote_callers_may_read_but_not_change_the_node() {
         );
         return;
     }
-    // A /30 private to this test run; nothing but the two ends of the veth pair lives there.
+    // A /30 private to this test run (10.215: the bench claims 10.213, the eBPF tests use 10.214);
+    // nothing but the two ends of the veth pair lives there.
     let tag = std::process::id() % 50_000;
     let third = tag % 250;
-    let (host_ip, ns_ip) = (format!("10.213.{third}.1"), format!("10.213.{third}.2"));
+    let (host_ip, ns_ip) = (format!("10.215.{third}.1"), format!("10.215.{third}.2"));
     let Some(ns) = Netns::create(tag, &host_ip, &ns_ip) else {
         eprintln!("skipped: could not create a network namespace with a veth pair");
         return;
