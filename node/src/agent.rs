@@ -38,7 +38,8 @@ pub enum Fallback {
     BadAnswer,
     /// Every wait slot of this worker is taken.
     Busy,
-    /// The state has another length than the hello announced (the scheduler changed since).
+    /// The state has another length than the last hello announced (a guard: a change of N
+    /// re-announces the shape before its first decide, [`client::Client::reshape`]).
     Shape,
 }
 

@@ -217,10 +217,10 @@ fn serve_http(s: std::net::TcpStream) {
             if h.trim().is_empty() {
                 break;
             }
-            if let Some((name, value)) = h.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
+            if let Some((name, value)) = h.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; length];

@@ -10,6 +10,8 @@ use super::*;
 use crate::config::{Config, Raw};
 
 /// Frames the scripted agent saw: (kind, body).
+type Frames = Vec<(u8, Vec<u8>)>;
+/// Where the scripted agent reports each frame.
 type Seen = mpsc::Sender<(u8, Vec<u8>)>;
 
 fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(u8, Vec<u8>)> {
@@ -52,7 +54,7 @@ fn agent(listener: &UnixListener, seen: &Seen) {
 fn with_client<F: Future<Output = ()>>(
     tag: &str,
     test: impl FnOnce(Rc<Client>, Arc<WorkerMetrics>) -> F,
-) -> (Vec<(u8, Vec<u8>)>, Arc<WorkerMetrics>, PathBuf) {
+) -> (Frames, Arc<WorkerMetrics>, PathBuf) {
     let dir =
         std::env::temp_dir().join(format!("p2pfaas-agent-client-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
