@@ -38,7 +38,8 @@ pub enum Fallback {
     BadAnswer,
     /// Every wait slot of this worker is taken.
     Busy,
-    /// The state has another length than the hello announced (the scheduler changed since).
+    /// The state has another length than the last hello announced (a guard: a change of N
+    /// re-announces the shape before its first decide, [`client::Client::reshape`]).
     Shape,
 }
 
@@ -65,7 +66,7 @@ impl Fallback {
 }
 
 /// What the agent said about the job being decided now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Pick {
     /// Not asked (a peer's job, an override): the in-process agents decide.
     #[default]
@@ -76,6 +77,9 @@ pub enum Pick {
         eid: u64,
         /// Action.
         action: u16,
+        /// The agent's exploration rate, shown in the learning headers (an HTTP learner's
+        /// `X-P2pfaas-Eps`; 0 from the binary protocol, which carries none).
+        epsilon: f32,
     },
     /// The agent did not answer usably: the fallback scheduler decides.
     Fallback(Fallback),
@@ -127,11 +131,13 @@ impl Scheduler for Decider {
         note: &mut Note,
     ) -> Decision {
         match self.pick.take() {
-            Pick::Action { eid, action } => {
-                self.learning.decide_with(job, view, rng, note, |_, _| {
-                    Some((eid, u32::from(action), 0.0))
-                })
-            }
+            Pick::Action {
+                eid,
+                action,
+                epsilon,
+            } => self.learning.decide_with(job, view, rng, note, |_, _| {
+                Some((eid, u32::from(action), epsilon))
+            }),
             Pick::Fallback(reason) => {
                 let d = self.fallback.decide(job, view, rng, note);
                 // The missing answer is the news; the fallback's own note (e.g. no peer) is not.

@@ -30,12 +30,16 @@ machine_id = "{name}"
     Arc::new(Node::new(Config::from_raw(raw).expect("valid config")).expect("node"))
 }
 
-/// Serves `node` on a loopback port on the current runtime; returns the address.
+/// Serves `node` on a loopback port on the current runtime (with its external agent's connection
+/// task when `learner.external` is set); returns the address.
 pub async fn serve(node: &Arc<Node>) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     node.set_bound(addr);
     let worker = Worker::new(0, Arc::clone(node));
+    if let Some(task) = worker.agent_task() {
+        monoio::spawn(task);
+    }
     monoio::spawn(p2pfaas_node::http::serve(
         listener,
         worker,

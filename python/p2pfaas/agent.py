@@ -7,11 +7,14 @@ thread to this server and, for every client job, sends the learning state and wa
 Finished decisions come back with the node-computed reward as transitions, in batches. The wire
 format is ``docs/external-agent.md``.
 
-``serve(policy, address, train=None)`` answers every connected node from one thread: the decides
-that arrive together — from all connections — go to ``policy`` as one 2-D ``float32`` array (one
-state per row, the task type in column 0) and the actions it returns go back at once. ``train``
-receives each batch of transitions as a dict of NumPy arrays (``eid``, ``task_type``, ``action``,
-``reward``, ``state``) plus ``node`` and ``worker``.
+``serve(policy, address, train=None, hello=None)`` answers every connected node from one thread:
+the decides that arrive together — from all connections — go to ``policy`` as one 2-D ``float32``
+array (one state per row, the task type in column 0; one call per state dimension) and the actions
+it returns go back at once. ``train`` receives each batch of transitions as a dict of NumPy arrays
+(``eid``, ``task_type``, ``action``, ``reward``, ``state``) plus ``node`` and ``worker``. ``hello``
+receives a dict (``node``, ``worker``, ``dims``, ``actions``) at each connection's hello, and again
+when a node announces another state dimension on a live connection (its scheduler changed to
+another N at run time).
 
 Pure Python (``selectors``, ``struct``, NumPy); no compiled part.
 """
@@ -40,6 +43,7 @@ log = logging.getLogger("p2pfaas.agent")
 
 Policy = Callable[[np.ndarray], "np.ndarray | list[int]"]
 Train = Callable[[dict], None]
+Hello = Callable[[dict], None]
 
 
 def transition_dtype(dims: int) -> np.dtype:
@@ -86,9 +90,11 @@ class _Conn:
 class Server:
     """The agent server; :func:`serve` runs one until :meth:`close` (or Ctrl-C)."""
 
-    def __init__(self, policy: Policy, address: str, train: Optional[Train] = None):
+    def __init__(self, policy: Policy, address: str, train: Optional[Train] = None,
+                 hello: Optional[Hello] = None):
         self.policy = policy
         self.train = train
+        self.hello = hello
         self.address = address
         self._listener = _listen(address)
         self._sel = selectors.DefaultSelector()
@@ -118,7 +124,7 @@ class Server:
     def serve_forever(self) -> None:
         try:
             while not self._closing.is_set():
-                decides: list = []  # (conn, eid, state bytes view), across connections
+                decides: list = []  # (conn, eid, state bytes, dims), across connections
                 for key, mask in self._sel.select(timeout=0.5):
                     if key.data is None:
                         self._accept()
@@ -183,7 +189,8 @@ class Server:
                 end = off + 4 + length
                 if kind == DECIDE and conn.dims is not None:
                     eid, _task = _DECIDE_HEAD.unpack_from(buf, body)
-                    decides.append((conn, eid, bytes(view[body + 10:end])))
+                    # The dimension now: a later hello in the same read may change the connection's.
+                    decides.append((conn, eid, bytes(view[body + 10:end]), conn.dims))
                 elif kind == TRANSITIONS and conn.dims is not None:
                     self._transitions(conn, view[body:end])
                 elif kind == HELLO:
@@ -195,6 +202,7 @@ class Server:
                     conn.node = bytes(view[body + 9:body + 9 + nlen]).decode(errors="replace")
                     log.info("node %s worker %d: %d state values, %d actions", conn.node, worker, dims,
                              actions)
+                    self._hello(conn)
                 else:
                     view.release()
                     return self._drop(conn, f"unexpected frame kind {kind}")
@@ -202,6 +210,15 @@ class Server:
         finally:
             view.release()
         del buf[:off]
+
+    def _hello(self, conn: _Conn) -> None:
+        if self.hello is None:
+            return
+        try:
+            self.hello({"node": conn.node, "worker": conn.worker, "dims": conn.dims,
+                        "actions": conn.actions})
+        except Exception:  # noqa: BLE001 — a callback bug must not stop serving
+            log.exception("hello callback raised")
 
     def _transitions(self, conn: _Conn, body: memoryview) -> None:
         (count,) = _LEN.unpack_from(body, 0)
@@ -217,10 +234,11 @@ class Server:
             log.exception("train raised; batch dropped")
 
     def _answer(self, decides: list) -> None:
-        # One policy call per state dimension (nodes may count different task types).
+        # One policy call per state dimension (nodes may count different task types, and a node
+        # may change its N at run time).
         by_dims: dict = {}
         for d in decides:
-            by_dims.setdefault(d[0].dims, []).append(d)
+            by_dims.setdefault(d[3], []).append(d)
         touched = set()
         for dims, group in by_dims.items():
             states = np.frombuffer(b"".join(g[2] for g in group), dtype="<f4").reshape(len(group), dims)
@@ -232,7 +250,7 @@ class Server:
             if len(actions) != len(group):
                 log.error("policy returned %d actions for %d states", len(actions), len(group))
                 continue
-            for (conn, eid, _), action in zip(group, actions.tolist()):
+            for (conn, eid, _, _), action in zip(group, actions.tolist()):
                 conn.outbuf += _ACTION.pack(11, ACTION, eid, int(action) & 0xFFFF)
                 touched.add(conn)
             self.decisions += len(group)
@@ -256,18 +274,21 @@ class Server:
             self._sel.modify(conn.sock, events, conn)
 
 
-def serve(policy: Policy, address: str, train: Optional[Train] = None) -> None:
+def serve(policy: Policy, address: str, train: Optional[Train] = None,
+          hello: Optional[Hello] = None) -> None:
     """Serves ``policy`` to every node that connects to ``address`` (``unix:/path.sock`` or
-    ``tcp:host:port``) until interrupted; ``train`` gets the transitions. See the module docs."""
-    server = Server(policy, address, train)
+    ``tcp:host:port``) until interrupted; ``train`` gets the transitions, ``hello`` each connection's
+    shape (again when it changes). See the module docs."""
+    server = Server(policy, address, train, hello)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
 
 
-def start(policy: Policy, address: str, train: Optional[Train] = None) -> Server:
+def start(policy: Policy, address: str, train: Optional[Train] = None,
+          hello: Optional[Hello] = None) -> Server:
     """Like :func:`serve`, in a daemon thread; returns the server (``close()`` stops it)."""
-    server = Server(policy, address, train)
+    server = Server(policy, address, train, hello)
     threading.Thread(target=server.serve_forever, name="p2pfaas-agent", daemon=True).start()
     return server

@@ -1,8 +1,11 @@
 """p2pfaas.agent driving live nodes: decisions served, rewards streamed back, a stalled agent, an
-agent restart, and the original-style HTTP learner (`learner.external`, docs/external-agent.md)."""
+agent restart, a change of N at run time, and the original-style HTTP learner (`learner.external`,
+docs/external-agent.md)."""
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -19,8 +22,9 @@ from conftest import free_port, start_node, stop_node
 TIMEOUT_MS = 100
 
 
-def learning_node(tmp, external, timeout_ms=TIMEOUT_MS):
-    """A 2-worker node whose LearningScheduler(1) asks ``external``; returns (process, log, address)."""
+def learning_node(tmp, external, timeout_ms=TIMEOUT_MS, task_types=1):
+    """A 2-worker node counting ``task_types`` task types whose LearningScheduler(1) asks
+    ``external``; returns (process, log, address)."""
     addr = f"127.0.0.1:{free_port()}"
     proc, log = start_node(tmp, f"""
 [node]
@@ -30,7 +34,7 @@ data_dir = "{tmp / "data"}"
 seed = 3
 [queue]
 slots = 4
-task_types = 1
+task_types = {task_types}
 [scheduler]
 name = "LearningScheduler"
 parameters = ["1"]
@@ -78,15 +82,17 @@ def wait_for(cond, seconds=10.0):
 
 
 class Policy:
-    """A policy whose answer a test changes: a constant action, or a stall."""
+    """A policy whose answer a test changes: a constant action, or a stall; it expects states of
+    ``dims`` values (1 + 2·N for LearningScheduler(N))."""
 
     def __init__(self):
         self.action = 1
         self.stall = 0.0
+        self.dims = 3
         self.batches = []
 
     def __call__(self, states):
-        assert states.dtype == np.float32 and states.ndim == 2 and states.shape[1] == 3
+        assert states.dtype == np.float32 and states.ndim == 2 and states.shape[1] == self.dims
         if self.stall:
             time.sleep(self.stall)
         return np.full(len(states), self.action)
@@ -162,6 +168,73 @@ def test_agent_restart_is_reconnected(live, tmp_path):
         again.close()
 
 
+def test_a_new_n_at_run_time_is_announced_and_decided_by_the_agent(tmp_path):
+    sock = f"unix:{tmp_path / 'agent.sock'}"
+    policy, hellos = Policy(), []
+    server = agent.start(policy, sock, train=policy.train, hello=hellos.append)
+    proc, log, addr = learning_node(tmp_path, sock, timeout_ms=1000, task_types=2)
+    try:
+        assert wait_for(lambda: (metric(addr, "p2pfaas_agent_connects_total") or 0) >= 2)
+        for _ in range(5):
+            status, headers, _ = call(addr)
+            assert status == 200 and headers["X-P2pfaas-Scheduler-Fallback"] is None
+        policy.dims = 5  # 1 + 2·2
+        body = json.dumps({"name": "LearningScheduler", "parameters": ["2"]}).encode()
+        req = urllib.request.Request(f"http://{addr}/configuration/scheduler", data=body, method="POST")
+        assert urllib.request.urlopen(req, timeout=5).status == 200
+        for _ in range(20):
+            status, headers, _ = call(addr)
+            assert status == 200 and headers["X-P2pfaas-Scheduler-Fallback"] is None, dict(headers)
+            assert headers["X-P2pfaas-Scheduler-Learning-Action"] == "1.000000"
+            assert headers["X-P2pfaas-Scheduler-Learning-State"].count(",") == 4
+        for reason in ("shape_mismatch", "disconnected", "timeout", "bad_answer", "busy"):
+            assert metric(addr, "p2pfaas_agent_fallbacks_total", f'{{reason="{reason}"}}') == 0, reason
+        assert metric(addr, "p2pfaas_agent_decisions_total") == 25
+        assert metric(addr, "p2pfaas_agent_connects_total") == 2, "announced on the same connections"
+        # Both workers said 3 at the start; those that decided after the change said 5 since.
+        assert sorted(h["dims"] for h in hellos[:2]) == [3, 3]
+        assert hellos[2:] and all(h["dims"] == 5 for h in hellos[2:]), hellos
+        assert all(h["actions"] == 3 and h["node"] for h in hellos)
+        # Transitions after the change are read with the new shape.
+        assert wait_for(lambda: server.transitions >= 25), server.transitions
+        assert policy.batches[-1]["state"].shape[1] == 5
+    finally:
+        server.close()
+        stop_node(proc, log)
+
+
+def test_decides_around_a_new_hello_in_one_read_go_to_the_policy_with_their_own_shape(tmp_path):
+    # A node's decides of the old shape, the new hello and a decide of the new shape can arrive in
+    # one read; each decide must be read with the shape in force when it was sent.
+    shapes, hellos = [], []
+    server = agent.start(lambda s: shapes.append(s.shape) or [1] * len(s), f"unix:{tmp_path / 'a.sock'}",
+                         hello=hellos.append)
+
+    def frame(kind, body):
+        return struct.pack("<IB", len(body) + 1, kind) + body
+
+    def hello(dims):
+        return frame(agent.HELLO, struct.pack("<BHHHH", agent.VERSION, dims, 3, 0, 2) + b"n0")
+
+    def decide(eid, dims):
+        return frame(agent.DECIDE, struct.pack("<QH", eid, 0) + np.arange(dims, dtype="<f4").tobytes())
+
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(tmp_path / "a.sock"))
+        s.sendall(hello(3) + decide(1, 3) + hello(5) + decide(2, 5))
+        answers = b""
+        while len(answers) < 30:
+            chunk = s.recv(64)
+            assert chunk, f"the agent closed the connection after {len(answers)} bytes of answers"
+            answers += chunk
+    server.close()
+    eids = sorted(struct.unpack_from("<IBQH", answers, off)[2] for off in (0, 15))
+    assert eids == [1, 2]
+    assert sorted(shapes) == [(1, 3), (1, 5)]
+    assert [h["dims"] for h in hellos] == [3, 5]
+
+
 def test_agent_over_tcp(tmp_path):
     policy = Policy()
     server = agent.start(policy, "tcp:127.0.0.1:0", train=policy.train)
@@ -219,6 +292,7 @@ def test_original_style_http_learner_as_the_agent(tmp_path):
             status, headers, _ = call(addr)
             assert status == 200 and headers["X-P2pfaas-Scheduler-Fallback"] is None
             assert headers["X-P2pfaas-Scheduler-Learning-Action"] == "1.000000"
+        assert headers["X-P2pfaas-Scheduler-Learning-Eps"] == "0.900000", "the learner's ε"
         assert len(StandIn.states) == 10 and all(len(s) == 3 for s in StandIn.states)
         assert wait_for(lambda: sum(len(b) for b in StandIn.batches) >= 10)
         entry = StandIn.batches[0][0]

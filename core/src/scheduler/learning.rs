@@ -187,6 +187,11 @@ impl LearningScheduler {
         }
     }
 
+    /// The length of this scheduler's state vector (what [`Self::state`] returns).
+    pub fn dims(&self) -> usize {
+        dims_for(self.task_types, self.feature_count)
+    }
+
     /// The state vector of `job` under `view`, written into `out`; returns its length. An external
     /// agent is sent this state, and its answer then goes through [`Self::decide_with`].
     pub fn state(&self, job: &JobMeta, view: &NodeView<'_>, out: &mut [f32; MAX_DIMS]) -> usize {
@@ -206,7 +211,7 @@ impl LearningScheduler {
         for (i, f) in self.features.iter().flatten().enumerate() {
             out[1 + 2 * n + i] = feature_value(*f, job, view, self.speed);
         }
-        dims_for(n, self.feature_count)
+        self.dims()
     }
 }
 

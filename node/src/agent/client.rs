@@ -58,7 +58,7 @@ struct Slot {
 /// The shape the agent is told in the hello.
 #[derive(Debug, Clone)]
 pub struct Shape {
-    /// Values per state.
+    /// Values per state at the start ([`Client::reshape`] changes it).
     pub dims: u16,
     /// Actions the agent may answer.
     pub actions: u16,
@@ -73,6 +73,8 @@ pub struct Shape {
 pub struct Client {
     target: Target,
     shape: Shape,
+    /// Values per state now: the hello's, until a reshape announces another.
+    dims: Cell<u16>,
     metrics: Arc<WorkerMetrics>,
     slots: Box<[Slot]>,
     /// Next eid; the worker index sits in the top 16 bits so eids are unique on the node.
@@ -97,6 +99,7 @@ impl Client {
         Rc::new(Self {
             target,
             next_eid: Cell::new(u64::from(shape.worker) << 48 | 1),
+            dims: Cell::new(shape.dims),
             shape,
             metrics,
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
@@ -110,9 +113,41 @@ impl Client {
         })
     }
 
-    /// The state dimension announced in the hello.
+    /// The state dimension announced in the last hello.
     pub fn dims(&self) -> usize {
-        usize::from(self.shape.dims)
+        usize::from(self.dims.get())
+    }
+
+    /// Announces a new state dimension (the scheduler changed to another N; a no-op for the same
+    /// one): later decides and transitions carry `dims` values. On a live connection the
+    /// transitions queued so far go out first, with the old dimension, then a new hello; the agent
+    /// reads every frame after it with the new one. Not connected: the next connection's hello says it.
+    pub fn reshape(&self, dims: usize) {
+        let dims = u16::try_from(dims).unwrap_or(u16::MAX);
+        if dims == self.dims.get() {
+            return;
+        }
+        if self.connected.get() {
+            self.frame_records();
+        }
+        self.dims.set(dims);
+        if self.connected.get() {
+            self.hello(&mut self.out.borrow_mut());
+            self.wake_writer();
+        }
+    }
+
+    /// Appends the hello with the current shape.
+    fn hello(&self, out: &mut Vec<u8>) {
+        codec::hello(
+            out,
+            &Hello {
+                dims: self.dims.get(),
+                actions: self.shape.actions,
+                worker: self.shape.worker,
+                node: &self.shape.node,
+            },
+        );
     }
 
     /// Asks the agent for the action in `state` of a job of `task_type`, waiting at most `timeout`;
@@ -154,10 +189,14 @@ impl Client {
     }
 
     /// Queues one finished decision for the agent; sent in batches of 64, or partial ones every
-    /// 20 ms. Dropped (and counted) while disconnected or when the agent reads too slowly.
+    /// 20 ms. Dropped (and counted) while disconnected, when the agent reads too slowly, or when
+    /// its state has another dimension than the last hello's (decided before a reshape).
     pub fn queue_transition(&self, t: &Transition<'_>) {
         let mut records = self.records.borrow_mut();
-        if !self.connected.get() || records.len() + self.out.borrow().len() > MAX_PENDING_BYTES {
+        if !self.connected.get()
+            || t.state.len() != self.dims()
+            || records.len() + self.out.borrow().len() > MAX_PENDING_BYTES
+        {
             self.metrics.agent_transitions_dropped.fetch_add(1, Relaxed);
             return;
         }
@@ -208,15 +247,7 @@ impl Client {
         {
             let mut out = self.out.borrow_mut();
             out.clear();
-            codec::hello(
-                &mut out,
-                &Hello {
-                    dims: self.shape.dims,
-                    actions: self.shape.actions,
-                    worker: self.shape.worker,
-                    node: &self.shape.node,
-                },
-            );
+            self.hello(&mut out);
         }
         self.records.borrow_mut().clear();
         self.record_count.set(0);
@@ -292,13 +323,7 @@ impl Client {
             WaitOut(self).await;
             let count = self.record_count.get();
             if count >= BATCH || (self.flush_due.replace(false) && count > 0) {
-                let mut records = self.records.borrow_mut();
-                codec::transitions(&mut self.out.borrow_mut(), count, &records);
-                records.clear();
-                self.record_count.set(0);
-                self.metrics
-                    .agent_transitions
-                    .fetch_add(u64::from(count), Relaxed);
+                self.frame_records();
             }
             std::mem::swap(&mut *self.out.borrow_mut(), &mut buf);
             if buf.is_empty() {
@@ -311,6 +336,20 @@ impl Client {
                 return "write error";
             }
         }
+    }
+
+    /// Moves the queued transition records into one TRANSITIONS frame for the writer.
+    fn frame_records(&self) {
+        let count = self.record_count.replace(0);
+        if count == 0 {
+            return;
+        }
+        let mut records = self.records.borrow_mut();
+        codec::transitions(&mut self.out.borrow_mut(), count, &records);
+        records.clear();
+        self.metrics
+            .agent_transitions
+            .fetch_add(u64::from(count), Relaxed);
     }
 
     /// Ends the connection's waits: each waiting decide falls back (as `bad_answer` when the agent

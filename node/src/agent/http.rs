@@ -19,6 +19,8 @@ use crate::http::codec::Limits;
 use crate::node::Node;
 use crate::scheduler::Learning;
 
+/// The header the original learner's `/act` states its exploration rate in.
+const EPS: &str = "X-P2pfaas-Eps";
 /// How long a transition waits for its batch.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How long a `/train_batch` may take.
@@ -70,8 +72,9 @@ impl Learner {
         })
     }
 
-    /// `GET /act` for `state`, waiting at most `timeout`: the eid given to the decision and the action.
-    pub async fn act(&self, state: &[f32], timeout: Duration) -> Result<(u64, u16), Fallback> {
+    /// `GET /act` for `state`, waiting at most `timeout`: the eid given to the decision, the action
+    /// and the learner's ε (its `X-P2pfaas-Eps`; 0 when it sends none or no number in [0, 1]).
+    pub async fn act(&self, state: &[f32], timeout: Duration) -> Result<(u64, u16, f32), Fallback> {
         let header = state_header(state);
         let extra = [("X-P2pfaas-Learning-State", header.as_bytes())];
         let out = self.send("GET", "/act", None, &[], &extra, timeout).await?;
@@ -86,9 +89,16 @@ impl Learner {
             })
             .filter(|a| *a < self.actions)
             .ok_or(Fallback::BadAnswer)?;
+        // ε only labels the decision (learning headers): a bad one does not make the action unusable.
+        let epsilon = out
+            .header(EPS)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|t| t.trim().parse::<f32>().ok())
+            .filter(|e| (0.0..=1.0).contains(e))
+            .unwrap_or(0.0);
         let eid = self.next_eid.get();
         self.next_eid.set(eid.wrapping_add(1));
-        Ok((eid, action))
+        Ok((eid, action, epsilon))
     }
 
     /// One exchange with the learner at `path` (under its base path), within `timeout`.

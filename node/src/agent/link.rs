@@ -156,6 +156,10 @@ impl Link {
             *self.state.borrow_mut() = None;
             return crate::scheduler::build(desc, ctx);
         };
+        // The agent learns the new state dimension before the first state of this scheduler.
+        if let Conn::Binary(c) = &self.conn {
+            c.reshape(learning.dims());
+        }
         *self.state.borrow_mut() = learning_of(desc, ctx);
         let fallback = crate::scheduler::build(&self.fallback, ctx)
             .unwrap_or_else(|_| Box::new(crate::scheduler::NoScheduler::new(false)));
@@ -191,12 +195,17 @@ impl Link {
                         self.timeout,
                     )
                     .await
+                    .map(|(eid, action)| (eid, action, 0.0))
                 }
             }
             Conn::Http(l) => l.act(state, self.timeout).await,
         };
         let pick = match answer {
-            Ok((eid, action)) => Pick::Action { eid, action },
+            Ok((eid, action, epsilon)) => Pick::Action {
+                eid,
+                action,
+                epsilon,
+            },
             Err(reason) => Pick::Fallback(reason),
         };
         self.pick.set(pick);

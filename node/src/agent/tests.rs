@@ -48,12 +48,16 @@ fn agent_action_is_the_decision_and_its_reward_goes_back_to_the_agent() {
     let mut d = decider(&pick, &sink);
     assert_eq!(d.full_name(), "LearningScheduler(1)");
     let mut rng = SmallRng::seed_from_u64(1);
-    pick.set(Pick::Action { eid: 42, action: 0 });
+    pick.set(Pick::Action {
+        eid: 42,
+        action: 0,
+        epsilon: 0.25,
+    });
     let mut note = Note::default();
     let decision = d.decide(&job(), &NodeView::default(), &mut rng, &mut note);
     assert_eq!(decision, Decision::Reject(RejectReason::Learner));
     let l = note.learning.expect("a learned decision");
-    assert_eq!((l.eid, l.action), (42, 0));
+    assert_eq!((l.eid, l.action, l.epsilon), (42, 0, 0.25));
     assert_eq!(pick.get(), Pick::None, "an answer is used once");
     d.observe(&l, 0.25);
     assert_eq!(*sink.0.borrow(), vec![(42, 0, 0.25)]);

@@ -37,6 +37,22 @@ pub mod env {
     pub const LOG_ENV: &str = "P2PFAAS_LOG_ENV";
     /// Seed for the node's random number generators.
     pub const SEED: &str = "P2PFAAS_SEED";
+    /// `learner.external`, the external agent's address; empty means none (the in-process agent).
+    pub const LEARNER_EXTERNAL: &str = "P2PFAAS_LEARNER_EXTERNAL";
+    /// `learner.external_timeout_ms`.
+    pub const LEARNER_EXTERNAL_TIMEOUT_MS: &str = "P2PFAAS_LEARNER_EXTERNAL_TIMEOUT_MS";
+    /// `learner.external_fallback`, a descriptor such as `PowerOfNScheduler(1, 3, false, 1)`.
+    pub const LEARNER_EXTERNAL_FALLBACK: &str = "P2PFAAS_LEARNER_EXTERNAL_FALLBACK";
+    /// `learner.reward_met`.
+    pub const LEARNER_REWARD_MET: &str = "P2PFAAS_LEARNER_REWARD_MET";
+    /// `learner.reward_missed`.
+    pub const LEARNER_REWARD_MISSED: &str = "P2PFAAS_LEARNER_REWARD_MISSED";
+    /// `learner.reward_rejected`.
+    pub const LEARNER_REWARD_REJECTED: &str = "P2PFAAS_LEARNER_REWARD_REJECTED";
+    /// `learner.reward_refused`.
+    pub const LEARNER_REWARD_REFUSED: &str = "P2PFAAS_LEARNER_REWARD_REFUSED";
+    /// `learner.weights_file`, the weights a device starts from.
+    pub const LEARNER_WEIGHTS_FILE: &str = "P2PFAAS_LEARNER_WEIGHTS_FILE";
 }
 
 /// The whole file, every field optional.
@@ -273,6 +289,34 @@ impl Raw {
             self.log.level = Some("debug".into());
         }
         set_str(&mut self.log.level, src.get(env::LOG_LEVEL));
+        self.apply_learner_env(src)
+    }
+
+    /// The `[learner]` fields a device sets for itself (its agent, its rewards, its weights).
+    fn apply_learner_env(&mut self, src: &dyn Source) -> Result<(), ConfigError> {
+        let l = &mut self.learner;
+        // Empty turns off an agent the file sets: a fleet variable can be blanked on one device.
+        if let Some(v) = src.get(env::LEARNER_EXTERNAL) {
+            l.external = (!v.trim().is_empty()).then_some(v);
+        }
+        set_num(
+            &mut l.external_timeout_ms,
+            src.get(env::LEARNER_EXTERNAL_TIMEOUT_MS),
+            env::LEARNER_EXTERNAL_TIMEOUT_MS,
+        )?;
+        set_str(
+            &mut l.external_fallback,
+            src.get(env::LEARNER_EXTERNAL_FALLBACK),
+        );
+        for (slot, var) in [
+            (&mut l.reward_met, env::LEARNER_REWARD_MET),
+            (&mut l.reward_missed, env::LEARNER_REWARD_MISSED),
+            (&mut l.reward_rejected, env::LEARNER_REWARD_REJECTED),
+            (&mut l.reward_refused, env::LEARNER_REWARD_REFUSED),
+        ] {
+            set_parsed(slot, src.get(var), var, "a number")?;
+        }
+        set_str(&mut l.weights_file, src.get(env::LEARNER_WEIGHTS_FILE));
         Ok(())
     }
 
@@ -306,10 +350,20 @@ fn set_num<T: std::str::FromStr>(
     value: Option<String>,
     field: &str,
 ) -> Result<(), ConfigError> {
+    set_parsed(slot, value, field, "a non-negative integer")
+}
+
+/// Parses `value` into `slot` when given; the error names `field` and what was `expected`.
+fn set_parsed<T: std::str::FromStr>(
+    slot: &mut Option<T>,
+    value: Option<String>,
+    field: &str,
+    expected: &str,
+) -> Result<(), ConfigError> {
     if let Some(v) = value {
         let parsed = v.trim().parse().map_err(|_| ConfigError::Field {
             field: field.to_owned(),
-            problem: format!("expected a non-negative integer, got {v:?}"),
+            problem: format!("expected {expected}, got {v:?}"),
         })?;
         *slot = Some(parsed);
     }

@@ -245,3 +245,93 @@ fn learner_external_agent_fields_parse_and_name_themselves_when_wrong() {
         assert_eq!(field_of(err), field, "{toml}");
     }
 }
+
+#[test]
+fn learner_env_overrides_the_file_and_names_the_variable_when_wrong() {
+    let file = "[learner]\nexternal = \"unix:/run/agent.sock\"\nreward_met = 2.0\n";
+    let none = Flags::default();
+    let c = load(
+        file,
+        &[
+            ("P2PFAAS_LEARNER_EXTERNAL", "tcp:127.0.0.1:7000"),
+            ("P2PFAAS_LEARNER_EXTERNAL_TIMEOUT_MS", "15"),
+            (
+                "P2PFAAS_LEARNER_EXTERNAL_FALLBACK",
+                "PowerOfNScheduler(2, 3, false, 1)",
+            ),
+            ("P2PFAAS_LEARNER_REWARD_MET", "0.75"),
+            ("P2PFAAS_LEARNER_REWARD_MISSED", "-1"),
+            ("P2PFAAS_LEARNER_REWARD_REJECTED", " -0.5 "),
+            ("P2PFAAS_LEARNER_REWARD_REFUSED", "0.125"),
+            ("P2PFAAS_LEARNER_WEIGHTS_FILE", "/data/pi-07.weights"),
+        ],
+        &none,
+    )
+    .expect("valid");
+    let l = &c.learner;
+    assert!(matches!(l.external, Some(External::Tcp(a)) if a.port() == 7000));
+    assert_eq!(l.external_timeout, Duration::from_millis(15));
+    assert_eq!(
+        l.external_fallback.as_ref().map(|d| d.parameters.clone()),
+        Some(vec!["2".into(), "3".into(), "false".into(), "1".into()])
+    );
+    assert_eq!(
+        (
+            l.reward_met,
+            l.reward_missed,
+            l.reward_rejected,
+            l.reward_refused
+        ),
+        (0.75, -1.0, -0.5, 0.125)
+    );
+    assert_eq!(
+        l.weights_file.as_deref(),
+        Some(std::path::Path::new("/data/pi-07.weights"))
+    );
+    // Empty: no external agent on this device, whatever the file says.
+    let c = load(file, &[("P2PFAAS_LEARNER_EXTERNAL", "")], &none).expect("valid");
+    assert_eq!(c.learner.external, None);
+    assert_eq!(c.learner.reward_met, 2.0, "the file's, no variable set");
+    for (var, value, field) in [
+        (
+            "P2PFAAS_LEARNER_EXTERNAL_TIMEOUT_MS",
+            "2ms",
+            "P2PFAAS_LEARNER_EXTERNAL_TIMEOUT_MS",
+        ),
+        (
+            "P2PFAAS_LEARNER_REWARD_MET",
+            "one",
+            "P2PFAAS_LEARNER_REWARD_MET",
+        ),
+        (
+            "P2PFAAS_LEARNER_REWARD_MISSED",
+            "",
+            "P2PFAAS_LEARNER_REWARD_MISSED",
+        ),
+        (
+            "P2PFAAS_LEARNER_REWARD_REJECTED",
+            "1/2",
+            "P2PFAAS_LEARNER_REWARD_REJECTED",
+        ),
+        (
+            "P2PFAAS_LEARNER_REWARD_REFUSED",
+            "x",
+            "P2PFAAS_LEARNER_REWARD_REFUSED",
+        ),
+        // Parsed, then refused by validation under the field's name.
+        ("P2PFAAS_LEARNER_EXTERNAL", "ws://x:1", "learner.external"),
+        (
+            "P2PFAAS_LEARNER_EXTERNAL_TIMEOUT_MS",
+            "0",
+            "learner.external_timeout_ms",
+        ),
+        (
+            "P2PFAAS_LEARNER_EXTERNAL_FALLBACK",
+            "Nope(1)",
+            "learner.external_fallback",
+        ),
+    ] {
+        let err = load("", &[(var, value)], &none).expect_err(var);
+        assert_eq!(field_of(err), field, "{var}={value:?}");
+    }
+}

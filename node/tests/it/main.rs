@@ -13,6 +13,7 @@ mod dashboard;
 mod discovery;
 #[cfg(feature = "ebpf")]
 mod ebpf;
+mod external_agent;
 mod http_backend;
 mod learning;
 mod lifecycle;

@@ -1,5 +1,6 @@
 //! The client against a scripted agent on a real Unix socket: answers, a stall, a bad answer,
-//! transitions in a batch, and a reconnect after the agent drops the connection.
+//! transitions in a batch, a reconnect after the agent drops the connection, and a new shape announced
+//! on the live connection.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
@@ -9,6 +10,8 @@ use super::*;
 use crate::config::{Config, Raw};
 
 /// Frames the scripted agent saw: (kind, body).
+type Frames = Vec<(u8, Vec<u8>)>;
+/// Where the scripted agent reports each frame.
 type Seen = mpsc::Sender<(u8, Vec<u8>)>;
 
 fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(u8, Vec<u8>)> {
@@ -45,9 +48,15 @@ fn agent(listener: &UnixListener, seen: &Seen) {
     }
 }
 
-#[test]
-fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
-    let dir = std::env::temp_dir().join(format!("p2pfaas-agent-client-{}", std::process::id()));
+/// A scripted agent on a fresh socket in a temp dir, a node (for its shutdown) and a client of
+/// 3-value states for worker 1; `test` runs with the client connected, then the node shuts down.
+/// Returns the frames the agent saw, the worker's metrics, and the temp dir (to remove).
+fn with_client<F: Future<Output = ()>>(
+    tag: &str,
+    test: impl FnOnce(Rc<Client>, Arc<WorkerMetrics>) -> F,
+) -> (Frames, Arc<WorkerMetrics>, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("p2pfaas-agent-client-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("agent.sock");
@@ -71,14 +80,23 @@ fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
         .expect("runtime");
     rt.block_on(async {
         monoio::spawn(Rc::clone(&client).run(Arc::clone(&node)));
-        let up = |c: &Client| c.connected.get();
         for _ in 0..200 {
-            if up(&client) {
+            if client.connected.get() {
                 break;
             }
             monoio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(up(&client), "connects");
+        assert!(client.connected.get(), "connects");
+        test(client, Arc::clone(&metrics)).await;
+        node.shutdown.trigger();
+    });
+    (rx.try_iter().collect(), metrics, dir)
+}
+
+#[test]
+fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
+    let (frames, metrics, dir) = with_client("basics", |client, metrics| async move {
+        let up = |c: &Client| c.connected.get();
         let state = [0.0, 1.0, 2.0];
         let long = Duration::from_secs(5);
         let (eid, action) = client.decide(0, &state, long).await.expect("answered");
@@ -122,9 +140,7 @@ fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
         }
         assert_eq!(metrics.agent_connects.load(Relaxed), 2, "reconnected");
         assert_eq!(client.decide(0, &state, long).await.map(|a| a.1), Ok(1));
-        node.shutdown.trigger();
     });
-    let frames: Vec<(u8, Vec<u8>)> = rx.try_iter().collect();
     let hellos: Vec<_> = frames
         .iter()
         .filter(|f| f.0 == codec::kind::HELLO)
@@ -139,5 +155,51 @@ fn decides_times_out_rejects_bad_answers_batches_transitions_and_reconnects() {
     assert_eq!(&batch.1[..4], &3u32.to_le_bytes());
     assert_eq!(batch.1.len(), 4 + 3 * codec::transition_len(3));
     assert_eq!(metrics.agent_transitions.load(Relaxed), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reshape_sends_a_new_hello_after_the_old_shapes_transitions() {
+    let (frames, metrics, dir) = with_client("reshape", |client, _| async move {
+        let long = Duration::from_secs(5);
+        let old = [0.0, 1.0, 2.0];
+        let new = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let t = |eid, state| Transition {
+            eid,
+            task_type: 0,
+            action: 1,
+            reward: 1.0,
+            state,
+        };
+        client.reshape(3);
+        client.queue_transition(&t(1, &old));
+        client.queue_transition(&t(2, &old));
+        client.reshape(5);
+        assert_eq!(client.dims(), 5);
+        // Decided before the change, finished after it: its state no longer fits the agent's shape.
+        client.queue_transition(&t(3, &old));
+        client.queue_transition(&t(4, &new));
+        assert_eq!(client.decide(0, &new, long).await.map(|a| a.1), Ok(1));
+        monoio::time::sleep(FLUSH_EVERY * 5).await;
+    });
+    let kinds: Vec<u8> = frames.iter().map(|f| f.0).collect();
+    use codec::kind::{DECIDE, HELLO, TRANSITIONS};
+    assert_eq!(kinds, [HELLO, TRANSITIONS, HELLO, DECIDE, TRANSITIONS]);
+    assert_eq!(
+        &frames[0].1[1..3],
+        &3u16.to_le_bytes(),
+        "the first hello: 3"
+    );
+    assert_eq!(frames[1].1.len(), 4 + 2 * codec::transition_len(3));
+    assert_eq!(&frames[2].1[1..3], &5u16.to_le_bytes(), "the new hello: 5");
+    assert_eq!(frames[3].1.len(), 10 + 4 * 5);
+    assert_eq!(frames[4].1.len(), 4 + codec::transition_len(5));
+    assert_eq!(metrics.agent_transitions.load(Relaxed), 3);
+    assert_eq!(metrics.agent_transitions_dropped.load(Relaxed), 1);
+    assert_eq!(
+        metrics.agent_connects.load(Relaxed),
+        1,
+        "the same connection"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
