@@ -16,11 +16,10 @@ use crate::backend::{Headers, Output};
 use crate::config::HttpTarget;
 use crate::http::client::{ClientRequest, Pool};
 use crate::http::codec::Limits;
+use crate::http::learner;
 use crate::node::Node;
 use crate::scheduler::Learning;
 
-/// The header the original learner's `/act` states its exploration rate in.
-const EPS: &str = "X-P2pfaas-Eps";
 /// How long a transition waits for its batch.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How long a `/train_batch` may take.
@@ -76,7 +75,7 @@ impl Learner {
     /// and the learner's ε (its `X-P2pfaas-Eps`; 0 when it sends none or no number in [0, 1]).
     pub async fn act(&self, state: &[f32], timeout: Duration) -> Result<(u64, u16, f32), Fallback> {
         let header = state_header(state);
-        let extra = [("X-P2pfaas-Learning-State", header.as_bytes())];
+        let extra = [(learner::header::STATE, header.as_bytes())];
         let out = self.send("GET", "/act", None, &[], &extra, timeout).await?;
         // The original answers the action as text, `3` (or a float such as `3.0`).
         let action = std::str::from_utf8(&out.body)
@@ -91,7 +90,7 @@ impl Learner {
             .ok_or(Fallback::BadAnswer)?;
         // ε only labels the decision (learning headers): a bad one does not make the action unusable.
         let epsilon = out
-            .header(EPS)
+            .header(learner::header::EPS)
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|t| t.trim().parse::<f32>().ok())
             .filter(|e| (0.0..=1.0).contains(e))

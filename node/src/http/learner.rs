@@ -22,13 +22,13 @@ use crate::learning::{Entry, LearnError};
 use crate::node::UpdateError;
 use crate::worker::Worker;
 
-/// Request headers of the original's `/act` and `/train`.
-mod header {
-    pub(super) const STATE: &str = "X-P2pfaas-Learning-State";
+/// Request headers of the original's `/act` and `/train` (also what the node sends an external learner).
+pub(crate) mod header {
+    pub(crate) const STATE: &str = "X-P2pfaas-Learning-State";
     pub(super) const EID: &str = "X-P2pfaas-Learning-Eid";
     pub(super) const ACTION: &str = "X-P2pfaas-Learning-Action";
     pub(super) const REWARD: &str = "X-P2pfaas-Learning-Reward";
-    pub(super) const EPS: &str = "X-P2pfaas-Eps";
+    pub(crate) const EPS: &str = "X-P2pfaas-Eps";
 }
 
 /// Serves one learner route.
