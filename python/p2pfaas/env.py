@@ -147,8 +147,8 @@ class ParallelCluster:
     agent whose decision is pending and ``step`` takes its action; ``rewards`` holds every agent
     (what each earned since the previous step). ``infos`` holds every agent too: ``"credited"``, the
     ``(decision id, reward)`` pairs of its decisions that arrived during the step (ids count each
-    agent's decisions, 1, 2, ...), and for the pending agent ``"decision"``, its decision's id. Use :func:`shared_policy` to drive all agents with one
-    batch policy.
+    agent's decisions, 1, 2, ...), and for the pending agent ``"decision"``, its decision's id. Use
+    :func:`shared_policy` to drive all agents with one batch policy.
     """
 
     metadata = {"name": "p2pfaas_cluster_v0"}

@@ -1,3 +1,4 @@
+import sys
 import tomllib
 
 import gymnasium as gym
@@ -194,3 +195,15 @@ def test_every_agent_gets_its_own_credits():
             assert sum(r for _, r in info["credited"]) == rewards[a]
     for a in env.possible_agents:
         assert sorted(credited[a]) == sorted(made[a]) and made[a], a
+
+
+def test_the_tabular_example_learns_from_credited_rewards():
+    # The example's delayed-reward bookkeeping across episode ends (its own assertions check the ids).
+    sys.path.insert(0, str(ROOT / "python" / "examples"))
+    try:
+        from train_tabular import train
+    finally:
+        sys.path.pop(0)
+    vec = VecCluster(DEADLINE, 4, arrivals=200)
+    agent = train(vec, 6000, reward="credited")
+    assert np.any(agent.q != agent.q.max()), "updated from its start values"

@@ -150,22 +150,30 @@ mod tests {
     /// Rejects every job of the nodes it drives, and records what it sees.
     #[derive(Default)]
     struct Rejecting {
-        /// (node, eid) decided, (eid, reward) rewarded, state length.
-        seen: Mutex<(Vec<(usize, u64)>, Vec<(u64, f32)>, usize)>,
+        seen: Mutex<Seen>,
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        /// (node, eid) of each decision.
+        decided: Vec<(usize, u64)>,
+        /// (eid, reward) of each reward.
+        rewarded: Vec<(u64, f32)>,
+        dims: usize,
     }
 
     impl Policy for Rejecting {
         fn decide(&self, node: usize, eid: u64, state: &[f32]) -> Option<u32> {
             let mut seen = self.seen.lock().expect("not poisoned");
-            seen.0.push((node, eid));
-            seen.2 = state.len();
+            seen.decided.push((node, eid));
+            seen.dims = state.len();
             Some(0)
         }
         fn reward(&self, _node: usize, eid: u64, reward: f32) {
             self.seen
                 .lock()
                 .expect("not poisoned")
-                .1
+                .rewarded
                 .push((eid, reward));
         }
     }
@@ -188,7 +196,8 @@ mod tests {
             nodes: vec![0],
         };
         let (driven, _) = crate::sim::run_with(&spec, &options, Some(&external)).expect("runs");
-        let (nodes, rewards, dims) = &*policy.seen.lock().expect("not poisoned");
+        let seen = policy.seen.lock().expect("not poisoned");
+        let (nodes, rewards, dims) = (&seen.decided, &seen.rewarded, &seen.dims);
         assert!(
             nodes.len() > 1000 && nodes.iter().all(|&(n, _)| n == 0),
             "node 0 only"
