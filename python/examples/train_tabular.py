@@ -2,7 +2,7 @@
 with always running locally and always probing one peer.
 
 Usage: python python/examples/train_tabular.py [spec.toml] [--decisions N] [--reward step|credited]
-                                               [--seed S] [--out PATH]
+                                               [--seed S] [--gamma G] [--out PATH]
 
 ``--reward step`` (the default) learns from the step's reward, what the node's jobs that ended since its
 previous decision earned; ``--reward credited`` learns each decision from its own job's reward
@@ -37,18 +37,18 @@ def run(vec, policy, decisions, seed):
     return total / n
 
 
-ALPHA, GAMMA, EPSILON = 0.05, 0.9, 0.1
+ALPHA, EPSILON = 0.05, 0.1
 # Decisions remembered per environment until their reward arrives (a job ends within far fewer of its
 # node's decisions; `train` checks it).
 WINDOW = 4096
 
 
-def _table(vec):
+def _table(vec, gamma):
     agent = TabularPolicy.zeros(vec.dims, vec.actions)
     # Optimistic start values (a reward of 1 at every step, discounted), so each action of a state is
     # tried before the table settles; from zeros the first action that paid at all stuck (+0.72 vs
     # +0.76 here at 400k decisions, step rewards, 3 actions).
-    agent.q[:] = 1.0 / (1.0 - GAMMA)
+    agent.q[:] = 1.0 / (1.0 - gamma)
     return agent
 
 
@@ -57,21 +57,22 @@ def _epsilon_greedy(rng, q, rows, actions_n):
     return np.where(explore, rng.integers(actions_n, size=len(rows)), q[rows].argmax(axis=1))
 
 
-def train(vec, decisions, seed=1, reward="step"):
+def train(vec, decisions, seed=1, reward="step", gamma=0.9):
     """Tabular Q-learning of node 0's decisions in ``vec`` for ``decisions`` decisions, from the
-    ``"credited"`` or the ``"step"`` rewards; the greedy :class:`TabularPolicy` it ends with."""
+    ``"credited"`` or the ``"step"`` rewards, discount ``gamma`` per decision of the node; the greedy
+    :class:`TabularPolicy` it ends with."""
     learn = {"credited": _credited, "step": _stepped}[reward]
     rng = np.random.default_rng(0)
-    agent = _table(vec)
+    agent = _table(vec, gamma)
     t0 = time.perf_counter()
-    done_decisions = learn(vec, agent, rng, decisions, seed)
+    done_decisions = learn(vec, agent, rng, decisions, seed, gamma)
     elapsed = time.perf_counter() - t0
     rate = done_decisions / elapsed
     print(f"trained on {done_decisions} decisions ({reward} rewards) in {elapsed:.1f} s ({rate:.0f}/s)")
     return agent
 
 
-def _stepped(vec, agent, rng, decisions, seed):
+def _stepped(vec, agent, rng, decisions, seed, gamma):
     """Q-learning on the step reward: what node 0's ended jobs earned since its previous decision,
     taken as the outcome of the decision just made."""
     q = agent.q
@@ -82,14 +83,14 @@ def _stepped(vec, agent, rng, decisions, seed):
         actions = _epsilon_greedy(rng, q, rows, vec.actions)
         states, _, rewards, dones = vec.step(actions)
         next_rows = agent.rows(states)
-        target = rewards[:, 0] + GAMMA * q[next_rows].max(axis=1) * ~dones
+        target = rewards[:, 0] + gamma * q[next_rows].max(axis=1) * ~dones
         np.add.at(q, (rows, actions), ALPHA * (target - q[rows, actions]))
         rows = next_rows
         done_decisions += vec.n
     return done_decisions
 
 
-def _credited(vec, agent, rng, decisions, seed):
+def _credited(vec, agent, rng, decisions, seed, gamma):
     """Q-learning with delayed rewards: each decision's (state, action) is remembered under its id;
     when its job's reward arrives, Q(s, a) moves towards r + γ max Q(s', ·), s' the state of the
     node's next decision (always seen by then: a reward arrives after its decision's step)."""
@@ -128,7 +129,7 @@ def _credited(vec, agent, rng, decisions, seed):
         s, a = row_of[owner, slot], action_of[owner, slot]
         final = dones[owner] & (judged == last[owner])
         future = q[row_of[owner, (judged + 1) % WINDOW]].max(axis=1) * ~final
-        target = credits.reward + GAMMA * future
+        target = credits.reward + gamma * future
         np.add.at(q, (s, a), ALPHA * (target - q[s, a]))
         remember(env[dones], ids[dones], rows[dones])
         done_decisions += n
@@ -145,11 +146,12 @@ def main():
         "--reward", choices=["step", "credited"], default="step", help="the rewards the table learns from"
     )
     ap.add_argument("--seed", type=int, default=1, help="training episodes' first seed")
+    ap.add_argument("--gamma", type=float, default=0.9, help="discount per decision (0: each decision alone)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
     vec = VecCluster(args.spec, args.envs, arrivals=args.arrivals)
-    agent = train(vec, args.decisions, args.seed, args.reward)
+    agent = train(vec, args.decisions, args.seed, args.reward, args.gamma)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     agent.save(args.out)
     print(f"saved to {args.out}")
