@@ -4,19 +4,35 @@ Observation: the node's learning state, the in-node agent's features (``[task ty
 type..., queued per type..., features...]``). Action: the node's learning actions (0 reject, 1 run
 here, 2 probe one peer and forward if less loaded, 3 + i forward to peer i, up to the spec's
 ``learner.parameters.actions_n``). Reward: the node's reward rule (``learner.reward_*``), delivered
-when a job ends, so the reward of a step is the sum of the rewards of the node's jobs that ended since
-its previous decision. Every other node runs the spec's (first) ``LearningScheduler`` with its own
+when a job ends. Two views of it:
+
+- the step's ``reward``: the sum of the rewards of the node's jobs that ended since its previous
+  decision (mostly decisions taken before, not the one just taken);
+- credited: each reward with the id of the decision it judges. Decisions are numbered 1, 2, ... per
+  node and episode (the simulator's execution id); ``info["decision"]`` is the pending decision's id,
+  ``info["credited"]`` the ``(decision id, reward)`` pairs that arrived during the step (for
+  :class:`VecCluster`: :meth:`VecCluster.decisions` and :meth:`VecCluster.credits`). Every decision
+  is credited exactly once by the end of its episode (the run ends when its jobs have), and per step
+  the credited rewards sum to ``reward``.
+
+Every other node runs the spec's (first) ``LearningScheduler`` with its own
 in-node agent. One episode is one simulated run at one rho (the spec's first unless ``rho=`` is
 given), ``traffic.warmup_s`` then ``arrivals`` arrivals.
 """
 
 import json
+from collections import namedtuple
 
 import gymnasium as gym
 import numpy as np
 
 from . import _native
 from .sim import spec_text
+
+Credits = namedtuple("Credits", "offsets node decision reward")
+Credits.__doc__ = """The last step's rewards by decision, flat: environment ``i``'s are at
+``offsets[i]:offsets[i + 1]`` (``offsets`` uint32[n + 1]); ``node`` uint32, ``decision`` uint64 (the
+id :meth:`VecCluster.decisions` gave it), ``reward`` float32, in delivery order."""
 
 
 class VecCluster:
@@ -26,6 +42,11 @@ class VecCluster:
     ``seed, seed + 1, ...``; an episode that ends is replaced by the next seed's at once (its
     ``dones`` entry is true, its state is the new episode's first, and :meth:`report` has the ended
     one's report).
+
+    Per-decision credit: :meth:`decisions` has the ids of the pending decisions, :meth:`credits` the
+    rewards the last step delivered, each with the id of the decision it judges. Where an episode
+    ended, that step's credits are the ended episode's and the pending id is the new episode's first
+    (ids restart at 1 per episode).
     """
 
     def __init__(self, spec=None, n=1, *, nodes=None, rho=None, arrivals=None):
@@ -57,6 +78,20 @@ class VecCluster:
             np.frombuffer(dones, dtype=np.bool_),
         )
 
+    def decisions(self):
+        """The pending decisions' ids, ``uint64[n]`` (of the nodes ``reset``/``step`` returned)."""
+        return np.frombuffer(self._native.decisions(), dtype=np.uint64)
+
+    def credits(self):
+        """The rewards the last ``step`` delivered, each with its decision: :class:`Credits`."""
+        offsets, node, decision, reward = self._native.credits()
+        return Credits(
+            np.frombuffer(offsets, dtype=np.uint32),
+            np.frombuffer(node, dtype=np.uint32),
+            np.frombuffer(decision, dtype=np.uint64),
+            np.frombuffer(reward, dtype=np.float32),
+        )
+
     def report(self, i=0):
         """The report (dict) of environment ``i``'s last ended episode, or ``None``."""
         raw = self._native.report(i)
@@ -73,7 +108,11 @@ def _spaces(vec):
 class ClusterEnv(gym.Env):
     """``p2pfaas/Cluster-v0``: the learning decisions of one node (``node=``, default 0) of ``spec``
     (default :data:`p2pfaas.sim.DEFAULT_SPEC`, the bench's ``hetero-deadline.toml``; node 0 is one of its
-    half-speed nodes)."""
+    half-speed nodes).
+
+    ``info["decision"]`` (``reset`` and every step but the last) is the id of the observation's
+    decision; ``info["credited"]`` (every step) lists the ``(decision id, reward)`` pairs that arrived
+    during the step, whose rewards sum to the step's ``reward``."""
 
     metadata = {"render_modes": []}
 
@@ -86,12 +125,17 @@ class ClusterEnv(gym.Env):
         super().reset(seed=seed)
         episode_seed = seed if seed is not None else int(self.np_random.integers(2**63))
         states, _ = self._vec.reset(episode_seed)
-        return states[0].copy(), {}
+        return states[0].copy(), {"decision": int(self._vec.decisions()[0])}
 
     def step(self, action):
         states, _, rewards, dones = self._vec.step(np.array([action], dtype=np.uint32))
         terminated = bool(dones[0])
-        info = {"report": self._vec.report(0)} if terminated else {}
+        credits = self._vec.credits()
+        info = {"credited": list(zip(credits.decision.tolist(), credits.reward.tolist()))}
+        if terminated:
+            info["report"] = self._vec.report(0)
+        else:
+            info["decision"] = int(self._vec.decisions()[0])
         return states[0].copy(), float(rewards[0, self.node]), terminated, False, info
 
 
@@ -101,8 +145,10 @@ class ParallelCluster:
 
     Decisions happen one at a time in simulated time, so each step's ``observations`` holds the one
     agent whose decision is pending and ``step`` takes its action; ``rewards`` holds every agent
-    (what each earned since the previous step). Use :func:`shared_policy` to drive all agents with one
-    batch policy.
+    (what each earned since the previous step). ``infos`` holds every agent too: ``"credited"``, the
+    ``(decision id, reward)`` pairs of its decisions that arrived during the step (ids count each
+    agent's decisions, 1, 2, ...), and for the pending agent ``"decision"``, its decision's id. Use
+    :func:`shared_policy` to drive all agents with one batch policy.
     """
 
     metadata = {"name": "p2pfaas_cluster_v0"}
@@ -130,7 +176,7 @@ class ParallelCluster:
         states, nodes = self._vec.reset(seed)
         self.agents = list(self.possible_agents)
         obs = self._pending(states, nodes)
-        return obs, {a: {} for a in obs}
+        return obs, {a: {"decision": int(self._vec.decisions()[0])} for a in obs}
 
     def step(self, actions):
         (action,) = actions.values()
@@ -139,11 +185,21 @@ class ParallelCluster:
         rew = {a: float(rewards[0, i]) for i, a in enumerate(self.possible_agents)}
         term = {a: done for a in self.possible_agents}
         trunc = {a: False for a in self.possible_agents}
+        credits = self._vec.credits()
+        infos = {a: {"credited": []} for a in self.possible_agents}
+        pairs = zip(credits.node.tolist(), credits.decision.tolist(), credits.reward.tolist())
+        for node, decision, reward in pairs:
+            infos[self.possible_agents[node]]["credited"].append((decision, reward))
         if done:
             self.agents = []
-            return {}, rew, term, trunc, {a: {"report": self._vec.report(0)} for a in self.possible_agents}
+            report = self._vec.report(0)
+            for info in infos.values():
+                info["report"] = report
+            return {}, rew, term, trunc, infos
         obs = self._pending(states, nodes)
-        return obs, rew, term, trunc, {a: {} for a in obs}
+        for a in obs:
+            infos[a]["decision"] = int(self._vec.decisions()[0])
+        return obs, rew, term, trunc, infos
 
 
 def shared_policy(policy):

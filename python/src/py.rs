@@ -166,6 +166,38 @@ impl VecCluster {
         ))
     }
 
+    /// The pending decisions' ids (`u64[n]` bytes), after `reset` or `step`.
+    fn decisions<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        to_bytes(
+            py,
+            &mut self.bytes,
+            self.batch.decisions(),
+            u64::to_ne_bytes,
+        )
+    }
+
+    /// The last step's rewards by decision: `(offsets u32[n + 1], nodes u32[m], decisions u64[m],
+    /// rewards f32[m])`, environment `i`'s at `offsets[i]..offsets[i + 1]`.
+    #[allow(clippy::type_complexity, reason = "four arrays, named in the doc")]
+    fn credits<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+    ) {
+        let (offsets, credits) = self.batch.credits();
+        let buf = &mut self.bytes;
+        (
+            to_bytes(py, buf, offsets, u32::to_ne_bytes),
+            to_bytes(py, buf, credits, |c| c.node.to_ne_bytes()),
+            to_bytes(py, buf, credits, |c| c.decision.to_ne_bytes()),
+            to_bytes(py, buf, credits, |c| c.reward.to_ne_bytes()),
+        )
+    }
+
     /// The report (JSON text) of environment `i`'s last ended episode.
     fn report(&self, i: usize) -> Option<String> {
         self.batch.report(i).map(str::to_owned)

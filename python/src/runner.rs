@@ -2,6 +2,11 @@
 //! some of its nodes: the simulation blocks in [`Policy::decide`] until the caller answers, so the
 //! caller sees one decision at a time, in simulated-time order, and steps the simulation by answering.
 //! A [`Batch`] runs many independent episodes side by side and steps them all with one call.
+//!
+//! Rewards come two ways: summed per node since the previous decision (what a step "earned"), and
+//! credited to the decision they judge ([`Credit`]: the simulator's execution id `eid` of that
+//! decision, 1, 2, … per driven node and episode), since a job's reward is known only when it ends,
+//! after later decisions.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,6 +111,7 @@ impl Cluster {
                 decide: None,
                 done: None,
                 rewards: vec![0.0; k],
+                credits: Vec::new(),
             }),
             main_ready: AtomicBool::new(false),
             main: Mutex::new(std::thread::current()),
@@ -149,11 +155,33 @@ impl Cluster {
     }
 }
 
+/// A reward and the decision it judges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Credit {
+    /// The node that decided.
+    pub node: u32,
+    /// The decision's id (see [`Pending`]).
+    pub decision: u64,
+    /// The node's reward rule's verdict.
+    pub reward: f32,
+}
+
+/// The decision the simulation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// The deciding node.
+    pub node: u32,
+    /// Its id: the simulator's `eid`, 1, 2, … per node and episode; the [`Credit`] of its reward names it.
+    pub decision: u64,
+}
+
 /// What the simulation thread leaves for the caller.
 struct ToMain {
-    decide: Option<(u32, [f32; MAX_DIMS])>,
+    decide: Option<(Pending, [f32; MAX_DIMS])>,
     done: Option<Result<Report, String>>,
     rewards: Vec<f32>,
+    /// Rewards since the caller's last look; kept (cleared, not freed) so pushing does not allocate.
+    credits: Vec<Credit>,
 }
 
 /// The hand-off between the caller and one simulation thread. Each side sets its `*_ready` flag
@@ -209,7 +237,7 @@ const SPINS: u32 = 2000;
 struct Bridge(Arc<Shared>);
 
 impl Policy for Bridge {
-    fn decide(&self, node: usize, state: &[f32]) -> Option<u32> {
+    fn decide(&self, node: usize, eid: u64, state: &[f32]) -> Option<u32> {
         let shared = &self.0;
         if shared.gone.load(Ordering::Relaxed) {
             return None;
@@ -217,17 +245,27 @@ impl Policy for Bridge {
         let mut s = [0.0; MAX_DIMS];
         s[..state.len()].copy_from_slice(state);
         let node = u32::try_from(node).ok()?;
-        shared.to_main.lock().ok()?.decide = Some((node, s));
+        let pending = Pending {
+            node,
+            decision: eid,
+        };
+        shared.to_main.lock().ok()?.decide = Some((pending, s));
         shared.signal_main();
         wait(&shared.sim_ready);
         shared.action.lock().ok()?.take()
     }
 
-    fn reward(&self, node: usize, _eid: u64, reward: f32) {
+    fn reward(&self, node: usize, eid: u64, reward: f32) {
         if let Ok(mut m) = self.0.to_main.lock()
             && let Some(r) = m.rewards.get_mut(node)
+            && let Ok(node) = u32::try_from(node)
         {
             *r += reward;
+            m.credits.push(Credit {
+                node,
+                decision: eid,
+                reward,
+            });
         }
     }
 }
@@ -249,10 +287,15 @@ impl Drop for Episode {
 }
 
 impl Episode {
-    /// Runs to the next decision of a controlled node, writes its state into `state` and returns the
-    /// node; adds every reward delivered meanwhile to `rewards[node]`. `None` when the episode has
-    /// ended ([`Episode::report`] then has its report).
-    pub fn advance(&mut self, state: &mut [f32], rewards: &mut [f32]) -> Option<u32> {
+    /// Runs to the next decision of a controlled node, writes its state into `state` and returns it;
+    /// adds every reward delivered meanwhile to `rewards[node]` and appends it to `credits`. `None`
+    /// when the episode has ended ([`Episode::report`] then has its report).
+    pub fn advance(
+        &mut self,
+        state: &mut [f32],
+        rewards: &mut [f32],
+        credits: &mut Vec<Credit>,
+    ) -> Option<Pending> {
         if self.report.is_some() {
             return None;
         }
@@ -269,10 +312,11 @@ impl Episode {
         for (sum, r) in rewards.iter_mut().zip(m.rewards.iter_mut()) {
             *sum += std::mem::take(r);
         }
-        if let Some((node, s)) = m.decide.take() {
+        credits.append(&mut m.credits);
+        if let Some((pending, s)) = m.decide.take() {
             let n = state.len();
             state.copy_from_slice(&s[..n]);
-            return Some(node);
+            return Some(pending);
         }
         self.report = Some(
             m.done
@@ -302,6 +346,11 @@ pub struct Batch {
     episodes: Vec<Episode>,
     next_seed: u64,
     reports: Vec<Option<String>>,
+    /// The pending decisions' ids.
+    decisions: Vec<u64>,
+    /// Environment `i`'s credits of the last step are `credits[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<u32>,
+    credits: Vec<Credit>,
 }
 
 impl Batch {
@@ -312,6 +361,9 @@ impl Batch {
             episodes: Vec::with_capacity(n),
             next_seed: 0,
             reports: vec![None; n],
+            decisions: vec![0; n],
+            offsets: vec![0; n + 1],
+            credits: Vec::new(),
         }
     }
 
@@ -335,6 +387,19 @@ impl Batch {
         self.reports.get(i)?.as_deref()
     }
 
+    /// The ids of the pending decisions, one per environment (of the node [`Batch::step`] names).
+    pub fn decisions(&self) -> &[u64] {
+        &self.decisions
+    }
+
+    /// The rewards the last [`Batch::step`] delivered, each with the decision it judges:
+    /// environment `i`'s are `credits[offsets[i]..offsets[i + 1]]` (`offsets` has `len + 1`
+    /// entries), in delivery order. Where the step ended an episode they are the ended episode's
+    /// (its decision ids, not the next episode's); none after [`Batch::reset`].
+    pub fn credits(&self) -> (&[u32], &[Credit]) {
+        (&self.offsets, &self.credits)
+    }
+
     /// Starts every environment afresh, episode seeds `seed, seed + 1, …`; writes the first states
     /// (`len × dims`) and deciding nodes.
     pub fn reset(
@@ -345,6 +410,8 @@ impl Batch {
     ) -> Result<(), String> {
         self.next_seed = seed;
         self.episodes.clear();
+        self.offsets.fill(0);
+        self.credits.clear();
         let mut scratch = vec![0.0; self.cluster.cluster_nodes()];
         if nodes.len() != self.len() {
             return Err(format!(
@@ -354,9 +421,10 @@ impl Batch {
         }
         for (i, slot) in nodes.iter_mut().enumerate() {
             let state = self.state_slot(states, i)?;
-            let (episode, node) = self.start(state, &mut scratch)?;
+            let (episode, pending) = self.start(state, &mut scratch)?;
             self.episodes.push(episode);
-            *slot = node;
+            *slot = pending.node;
+            self.decisions[i] = pending.decision;
         }
         Ok(())
     }
@@ -368,12 +436,19 @@ impl Batch {
             .ok_or_else(|| "states buffer too small".to_owned())
     }
 
-    fn start(&mut self, state: &mut [f32], rewards: &mut [f32]) -> Result<(Episode, u32), String> {
+    /// Starts the next seed's episode and runs it to its first decision. Rewards come only after
+    /// decisions, so there are none to keep: `rewards` is scratch.
+    fn start(
+        &mut self,
+        state: &mut [f32],
+        rewards: &mut [f32],
+    ) -> Result<(Episode, Pending), String> {
         let seed = self.next_seed;
         self.next_seed += 1;
         let mut episode = self.cluster.episode(seed);
-        match episode.advance(state, rewards) {
-            Some(node) => Ok((episode, node)),
+        let mut none = Vec::new();
+        match episode.advance(state, rewards, &mut none) {
+            Some(pending) => Ok((episode, pending)),
             None => Err(match episode.report() {
                 Some(Err(e)) => e.clone(),
                 _ => format!(
@@ -387,7 +462,8 @@ impl Batch {
     /// Answers every environment's pending decision with `actions[i]` and runs each to its next one.
     /// Writes states (`len × dims`), deciding nodes, rewards delivered meanwhile (`len × cluster
     /// nodes`, overwritten) and `dones[i] = 1` where the episode ended (its state is then the first
-    /// of the next episode, and [`Batch::report`] has the ended one's report).
+    /// of the next episode, and [`Batch::report`] has the ended one's report). The same rewards,
+    /// each with its decision, are in [`Batch::credits`]; the new pending ids in [`Batch::decisions`].
     pub fn step(
         &mut self,
         actions: &[u32],
@@ -413,11 +489,16 @@ impl Batch {
             episode.act(a);
         }
         rewards.fill(0.0);
+        self.credits.clear();
         for i in 0..n {
             let r = &mut rewards[i * k..(i + 1) * k];
             let state = self.state_slot(states, i)?;
-            if let Some(node) = self.episodes[i].advance(state, r) {
-                nodes[i] = node;
+            let pending = self.episodes[i].advance(state, r, &mut self.credits);
+            self.offsets[i + 1] = u32::try_from(self.credits.len())
+                .map_err(|_| "over 2³² rewards in one step".to_owned())?;
+            if let Some(pending) = pending {
+                nodes[i] = pending.node;
+                self.decisions[i] = pending.decision;
                 dones[i] = 0;
                 continue;
             }
@@ -427,11 +508,11 @@ impl Batch {
                 Some(Err(e)) => return Err(e.clone()),
                 None => return Err("episode ended without a report".to_owned()),
             });
-            // The next episode's first rewards (none before its first decision) are discarded.
             let mut scratch = vec![0.0; k];
-            let (episode, node) = self.start(state, &mut scratch)?;
+            let (episode, pending) = self.start(state, &mut scratch)?;
             self.episodes[i] = episode;
-            nodes[i] = node;
+            nodes[i] = pending.node;
+            self.decisions[i] = pending.decision;
         }
         Ok(())
     }

@@ -1,3 +1,4 @@
+import sys
 import tomllib
 
 import gymnasium as gym
@@ -110,3 +111,99 @@ def test_every_node_an_agent_with_a_shared_policy():
     assert deciders == set(env.possible_agents), "every node decides"
     assert all(v != 0 for v in totals.values()), totals
     assert infos["node0"]["report"]["rows"]
+
+
+def credited_episode(env, seed, rule):
+    """One episode of ``env`` (a :class:`ClusterEnv`) under ``rule(decision id) -> action``: the
+    actions by decision id, the step rewards and the credited pairs."""
+    _, info = env.reset(seed=seed)
+    actions, rewards, credited = {}, [], []
+    terminated = False
+    while not terminated:
+        decision = info["decision"]
+        assert decision not in actions, "a fresh id per decision"
+        actions[decision] = rule(decision)
+        _, reward, terminated, _, info = env.step(actions[decision])
+        rewards.append(reward)
+        credited.append(info["credited"])
+        # Per step: the credited rewards are the step's reward, split by decision.
+        assert sum(r for _, r in info["credited"]) == reward
+    return actions, rewards, credited
+
+
+def test_every_decision_is_credited_once_and_credits_sum_to_the_rewards():
+    env = ClusterEnv(DEADLINE, arrivals=300)
+    actions, rewards, credited = credited_episode(env, 4, lambda d: (d * 7 // 3) % 3)
+    assert sorted(actions) == list(range(1, len(actions) + 1)), "ids 1, 2, ... in decision order"
+    ids = [d for step in credited for d, _ in step]
+    assert sorted(ids) == sorted(actions), "every decision credited exactly once"
+    assert sum(r for step in credited for _, r in step) == sum(rewards) != 0
+    # Credit is per decision, the step reward is not: many steps carry others' rewards.
+    assert sum(len(step) != 1 for step in credited) > len(credited) / 10
+
+
+def test_credit_goes_to_the_decision_it_judges():
+    # Three distinct verdicts, so a reward names its outcome.
+    text = DEADLINE.read_text().replace("reward_missed = 0.0", "reward_missed = -1.0")
+    text = text.replace("reward_rejected = 0.0", "reward_rejected = -5.0")
+    env = ClusterEnv(text, arrivals=300)
+    # Reject every third decision (its reward is reward_rejected), run or probe the others.
+    actions, _, credited = credited_episode(env, 9, lambda d: 0 if d % 3 == 0 else 1 + d % 2)
+    outcome = dict(pair for step in credited for pair in step)
+    assert len(outcome) == len(actions) > 300
+    for decision, action in actions.items():
+        expected = {-5.0} if action == 0 else {1.0, -1.0}
+        assert outcome[decision] in expected, (decision, action, outcome[decision])
+    assert {outcome[d] for d, a in actions.items() if a != 0} == {1.0, -1.0}
+
+
+def test_vectorised_credits_are_flat_arrays_per_environment():
+    vec = VecCluster(DEADLINE, 4, arrivals=200)
+    _, nodes = vec.reset(1)
+    assert vec.decisions().tolist() == [1, 1, 1, 1]
+    credits = vec.credits()
+    assert credits.offsets.tolist() == [0] * 5 and credits.decision.size == 0
+    seen = [set() for _ in range(4)]
+    for _ in range(600):
+        pending = vec.decisions().copy()
+        for i in range(4):
+            seen[i].add(int(pending[i]))
+        _, nodes, rewards, dones = vec.step(np.ones(4, np.uint32))
+        credits = vec.credits()
+        assert credits.decision.dtype == np.uint64 and credits.reward.dtype == np.float32
+        for i in range(4):
+            part = slice(credits.offsets[i], credits.offsets[i + 1])
+            assert np.all(credits.node[part] == 0)
+            assert credits.reward[part].sum() == rewards[i, 0]
+            assert set(credits.decision[part].tolist()) <= seen[i]
+            if dones[i]:
+                seen[i].clear()
+    assert dones.dtype == np.bool_
+
+
+def test_every_agent_gets_its_own_credits():
+    env = ParallelCluster(DEADLINE, arrivals=200)
+    obs, infos = env.reset(seed=3)
+    made = {a: set() for a in env.possible_agents}
+    credited = {a: [] for a in env.possible_agents}
+    while env.agents:
+        (agent,) = obs
+        made[agent].add(infos[agent]["decision"])
+        obs, rewards, _, _, infos = env.step({agent: 1})
+        for a, info in infos.items():
+            credited[a] += [d for d, _ in info["credited"]]
+            assert sum(r for _, r in info["credited"]) == rewards[a]
+    for a in env.possible_agents:
+        assert sorted(credited[a]) == sorted(made[a]) and made[a], a
+
+
+def test_the_tabular_example_learns_from_credited_rewards():
+    # The example's delayed-reward bookkeeping across episode ends (its own assertions check the ids).
+    sys.path.insert(0, str(ROOT / "python" / "examples"))
+    try:
+        from train_tabular import train
+    finally:
+        sys.path.pop(0)
+    vec = VecCluster(DEADLINE, 4, arrivals=200)
+    agent = train(vec, 6000, reward="credited")
+    assert np.any(agent.q != agent.q.max()), "updated from its start values"

@@ -15,9 +15,10 @@ use rand::RngCore;
 
 /// Who decides for the controlled nodes.
 pub trait Policy: Send + Sync {
-    /// The action (see `LearningScheduler`) of `node` in `state`; `None` runs the job locally (the
-    /// policy is gone: the episode is being abandoned).
-    fn decide(&self, node: usize, state: &[f32]) -> Option<u32>;
+    /// The action (see `LearningScheduler`) of `node` in `state` for its decision `eid` (1, 2, … per
+    /// node and run: the id [`Policy::reward`] names it by); `None` runs the job locally (the policy
+    /// is gone: the episode is being abandoned) and uses no id.
+    fn decide(&self, node: usize, eid: u64, state: &[f32]) -> Option<u32>;
     /// The node's reward rule's verdict on decision `eid` of `node`, when its job ends.
     fn reward(&self, node: usize, eid: u64, reward: f32);
 }
@@ -79,9 +80,10 @@ impl Scheduler for Driven {
         let (node, policy) = (self.node, &self.policy);
         let eid = &mut self.next_eid;
         self.inner.decide_with(job, view, rng, note, |state, _| {
-            let action = policy.decide(node, state)?;
-            *eid += 1;
-            Some((*eid, action, 0.0))
+            let next = *eid + 1;
+            let action = policy.decide(node, next, state)?;
+            *eid = next;
+            Some((next, action, 0.0))
         })
     }
 
@@ -148,18 +150,31 @@ mod tests {
     /// Rejects every job of the nodes it drives, and records what it sees.
     #[derive(Default)]
     struct Rejecting {
-        seen: Mutex<(Vec<usize>, Vec<f32>, usize)>,
+        seen: Mutex<Seen>,
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        /// (node, eid) of each decision.
+        decided: Vec<(usize, u64)>,
+        /// (eid, reward) of each reward.
+        rewarded: Vec<(u64, f32)>,
+        dims: usize,
     }
 
     impl Policy for Rejecting {
-        fn decide(&self, node: usize, state: &[f32]) -> Option<u32> {
+        fn decide(&self, node: usize, eid: u64, state: &[f32]) -> Option<u32> {
             let mut seen = self.seen.lock().expect("not poisoned");
-            seen.0.push(node);
-            seen.2 = state.len();
+            seen.decided.push((node, eid));
+            seen.dims = state.len();
             Some(0)
         }
-        fn reward(&self, _node: usize, _eid: u64, reward: f32) {
-            self.seen.lock().expect("not poisoned").1.push(reward);
+        fn reward(&self, _node: usize, eid: u64, reward: f32) {
+            self.seen
+                .lock()
+                .expect("not poisoned")
+                .rewarded
+                .push((eid, reward));
         }
     }
 
@@ -181,11 +196,20 @@ mod tests {
             nodes: vec![0],
         };
         let (driven, _) = crate::sim::run_with(&spec, &options, Some(&external)).expect("runs");
-        let (nodes, rewards, dims) = &*policy.seen.lock().expect("not poisoned");
+        let seen = policy.seen.lock().expect("not poisoned");
+        let (nodes, rewards, dims) = (&seen.decided, &seen.rewarded, &seen.dims);
         assert!(
-            nodes.len() > 1000 && nodes.iter().all(|&n| n == 0),
+            nodes.len() > 1000 && nodes.iter().all(|&(n, _)| n == 0),
             "node 0 only"
         );
+        // Decisions are numbered 1, 2, … as the policy is asked (afresh in each of the spec's runs),
+        // and each is rewarded once under its id.
+        let mut eids: Vec<u64> = nodes.iter().map(|&(_, e)| e).collect();
+        assert!(eids.windows(2).all(|w| w[1] == w[0] + 1 || w[1] == 1));
+        let mut rewarded: Vec<u64> = rewards.iter().map(|&(e, _)| e).collect();
+        eids.sort_unstable();
+        rewarded.sort_unstable();
+        assert_eq!(rewarded, eids, "each decision rewarded once");
         assert_eq!(
             Some(Shape {
                 dims: *dims,
@@ -194,8 +218,7 @@ mod tests {
             learning_shape(&spec).expect("valid")
         );
         // Every decision of node 0 is a rejection, rewarded with reward_rejected = 0.
-        assert_eq!(rewards.len(), nodes.len());
-        assert!(rewards.iter().all(|&r| r == 0.0));
+        assert!(rewards.iter().all(|&(_, r)| r == 0.0));
         // Node 0 takes 2/3 of the traffic (weights 2, 0.5, 0.5) and now rejects all of it.
         let (p, d) = (&plain.rows[0], &driven.rows[0]);
         assert!(

@@ -138,3 +138,76 @@ fn the_default_spec_is_the_hetero_deadline_study() {
     assert!(shape.dims >= 7, "{shape:?}");
     assert!(shape.actions >= 3, "{shape:?}");
 }
+
+/// Plays 2 environments through several episodes with a rule that rejects decisions whose id is a
+/// multiple of 3 (reward_rejected, known) and runs or probes the others (met or missed), on a spec
+/// whose three verdicts differ; checks every credit against the decision it names.
+#[test]
+fn credits_name_their_decisions_once_and_sum_to_the_step_rewards() {
+    let text = spec()
+        .replace("reward_missed = 0.0", "reward_missed = -1.0")
+        .replace("reward_rejected = 0.0", "reward_rejected = -5.0");
+    let cluster = Cluster::new(&text, &options()).expect("valid");
+    let (dims, k) = (cluster.shape().dims, cluster.cluster_nodes());
+    let mut batch = Batch::new(cluster, 2);
+    let (mut states, mut nodes) = (vec![0.0; 2 * dims], vec![0; 2]);
+    batch.reset(3, &mut states, &mut nodes).expect("starts");
+    assert_eq!(batch.decisions(), [1, 1], "ids start at 1");
+    assert_eq!(batch.credits(), (&[0, 0, 0][..], &[][..]), "none yet");
+    let (mut rewards, mut dones) = (vec![0.0; 2 * k], vec![0; 2]);
+    // Per environment: the action of each decision of its episode not yet credited.
+    let mut open: [std::collections::HashMap<u64, u32>; 2] = Default::default();
+    let (mut episodes, mut credited, mut rejected) = (0, 0, 0);
+    while episodes < 4 {
+        let ids = batch.decisions().to_vec();
+        let acts: Vec<u32> = ids
+            .iter()
+            .map(|&id| if id % 3 == 0 { 0 } else { 1 + (id % 2) as u32 })
+            .collect();
+        for i in 0..2 {
+            assert_eq!(open[i].insert(ids[i], acts[i]), None, "a fresh id");
+        }
+        batch
+            .step(&acts, &mut states, &mut nodes, &mut rewards, &mut dones)
+            .expect("steps");
+        let (offsets, credits) = batch.credits();
+        assert_eq!(offsets[2] as usize, credits.len());
+        for i in 0..2 {
+            let mine = &credits[offsets[i] as usize..offsets[i + 1] as usize];
+            let sum: f32 = mine.iter().map(|c| c.reward).sum();
+            assert_eq!(sum, rewards[i * k], "the step's reward, split by decision");
+            for c in mine {
+                assert_eq!(c.node, 0);
+                let action = open[i]
+                    .remove(&c.decision)
+                    .expect("a decision made, credited once");
+                let expected: &[f32] = if action == 0 { &[-5.0] } else { &[1.0, -1.0] };
+                assert!(
+                    expected.contains(&c.reward),
+                    "decision {} action {action}: {}",
+                    c.decision,
+                    c.reward
+                );
+                credited += 1;
+                rejected += usize::from(action == 0);
+            }
+            if dones[i] == 1 {
+                episodes += 1;
+                // The run ends when its jobs have: every decision has had its reward.
+                assert!(
+                    open[i].is_empty(),
+                    "{} decisions left uncredited",
+                    open[i].len()
+                );
+                open[i].clear();
+                assert_eq!(batch.decisions()[i], 1, "the next episode's first");
+            } else {
+                assert_eq!(batch.decisions()[i], ids[i] + 1, "ids count decisions");
+            }
+        }
+    }
+    assert!(
+        credited > 1000 && rejected > credited / 4,
+        "{credited} credited, {rejected} rejected"
+    );
+}
