@@ -196,6 +196,7 @@ nodetest!(agent_decides_again_after_n_changes_at_run_time, |driver| {
         "a hello of dimension 1 + 2·2 after the change: {:?}",
         seen.hellos
     );
+    let _ = std::fs::remove_dir_all(&dir);
 });
 
 /// The original learner's `/act` (the action, and its ε in `X-P2pfaas-Eps`) and `/train_batch`, one
