@@ -131,7 +131,11 @@ impl Node {
     }
 
     pub fn try_start(driver: Driver, config: &str, args: &[&str]) -> Result<Self, String> {
-        Self::spawn(temp_dir(driver.flag()), driver, config, args)
+        let dir = temp_dir(driver.flag());
+        // A node that did not start has no `Node` to remove its directory on drop.
+        Self::spawn(dir.clone(), driver, config, args).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })
     }
 
     fn spawn(dir: PathBuf, driver: Driver, config: &str, args: &[&str]) -> Result<Self, String> {

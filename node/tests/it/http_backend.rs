@@ -335,7 +335,8 @@ nodetest!(
     openfaas_without_credentials_file_is_502_naming_it,
     |driver| {
         let server = FnServer::start(false, ok);
-        let missing = temp_dir("openfaas-missing").join("no-such-credentials");
+        let dir = temp_dir("openfaas-missing");
+        let missing = dir.join("no-such-credentials");
         let node = Node::start(driver, &openfaas_function(server.port, &missing), &[]);
         let r = node.post("/function/g", b"x");
         assert_eq!(r.status, 502);
@@ -345,6 +346,7 @@ nodetest!(
         );
         assert!(r.text().contains("no-such-credentials"), "{}", r.text());
         assert!(server.received().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 );
 
