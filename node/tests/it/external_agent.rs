@@ -2,13 +2,13 @@
 //! frame against the shape its connection's last hello announced, and an original-style HTTP learner
 //! (`docs/external-agent.md`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Node, Reply, temp_dir};
+use crate::harness::{Node, Reply, read_request, temp_dir};
 use crate::nodetest;
 
 /// What the binary stand-in saw: every hello's dimension, and frames that did not fit the shape.
@@ -204,30 +204,7 @@ nodetest!(agent_decides_again_after_n_changes_at_run_time, |driver| {
 fn serve_http(s: std::net::TcpStream) {
     let mut reader = BufReader::new(s.try_clone().expect("clone"));
     let mut s = s;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            if h.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = h.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some((line, _body)) = read_request(&mut reader) {
         let reply = if line.starts_with("GET /act") {
             "HTTP/1.1 200 OK\r\nX-P2pfaas-Eps: 0.9\r\nContent-Length: 1\r\n\r\n1"
         } else {

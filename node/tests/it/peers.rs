@@ -2,12 +2,12 @@
 //! and loop refusal, errors coming back cleanly, a peer killed mid-traffic (jobs it had may have run:
 //! 504 and no second run), and the original's JSON peer protocol in both directions.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Conn, Node, Reply, toml_strings, wait_for_peers};
+use crate::harness::{Conn, Node, Reply, read_request, toml_strings, wait_for_peers};
 use crate::nodetest;
 
 /// A node called `id` with K = `slots`, the given scheduler and peers.
@@ -448,31 +448,8 @@ fn original_node(full: bool) -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>)
 fn serve_original(stream: TcpStream, record: &Mutex<Vec<serde_json::Value>>, full: bool) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
+    while let Some((line, body)) = read_request(&mut reader) {
         let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let mut length = 0;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            if h.trim().is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':')
-                && n.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
         let reply = if !path.starts_with("/peer/function/") && path != "/monitoring/load" {
             // The original has no membership protocol.
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned()
