@@ -17,7 +17,7 @@ use std::time::Duration;
 use p2pfaas_alloc_count::count;
 
 mod alloc_support;
-use alloc_support::{Answer, Client, node, serve};
+use alloc_support::{Answer, Client, node, runtime, serve};
 
 #[global_allocator]
 static GLOBAL: p2pfaas_alloc_count::Counting = p2pfaas_alloc_count::Counting;
@@ -82,10 +82,7 @@ builtin = "echo"
         path.display()
     );
     let n = node("a", &dir, &config);
-    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("runtime");
+    let mut rt = runtime();
     let (mut client, before) = rt.block_on(async {
         let addr = serve(&n).await;
         let request = format!(

@@ -30,6 +30,14 @@ machine_id = "{name}"
     Arc::new(Node::new(Config::from_raw(raw).expect("valid config")).expect("node"))
 }
 
+/// The runtime the allocation tests serve and call on: monoio's epoll driver, with timers.
+pub fn runtime() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("runtime")
+}
+
 /// Serves `node` on a loopback port on the current runtime (with its external agent's connection
 /// task when `learner.external` is set); returns the address.
 pub async fn serve(node: &Arc<Node>) -> std::net::SocketAddr {

@@ -13,7 +13,7 @@ use monoio::net::TcpListener;
 use p2pfaas_alloc_count::count;
 
 mod alloc_support;
-use alloc_support::{Client, complete, node, serve};
+use alloc_support::{Client, complete, node, runtime, serve};
 
 #[global_allocator]
 static GLOBAL: p2pfaas_alloc_count::Counting = p2pfaas_alloc_count::Counting;
@@ -58,10 +58,7 @@ fn an_http_function_call_allocates_nothing() {
     let functions =
         format!("[functions.f]\nbackend = \"http\"\nurl = \"http://{function_addr}/base\"\n");
     let n = node("n", &dir, &functions);
-    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("runtime");
+    let mut rt = runtime();
     let mut client = rt.block_on(async {
         let listener = TcpListener::bind(function_addr).expect("bind the function");
         monoio::spawn(function(listener));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use p2pfaas_alloc_count::count;
 
 mod alloc_support;
-use alloc_support::{Client, node, serve};
+use alloc_support::{Client, node, runtime, serve};
 
 #[global_allocator]
 static GLOBAL: p2pfaas_alloc_count::Counting = p2pfaas_alloc_count::Counting;
@@ -38,10 +38,7 @@ builtin = "echo"
 fn a_forwarded_call_allocates_nothing() {
     let dir = std::env::temp_dir().join(format!("p2pfaas-forward-alloc-{}", std::process::id()));
     let (a, b) = (node("a", &dir, ECHO), node("b", &dir, ECHO));
-    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("runtime");
+    let mut rt = runtime();
     let (mut client, warm) = rt.block_on(async {
         let addr_a = serve(&a).await;
         let addr_b = serve(&b).await;
