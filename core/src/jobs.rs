@@ -18,9 +18,10 @@
 //! that starts at or before the table's creation).
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 /// Whether a job ran on the executor, as far as the executor can tell.
@@ -121,6 +122,8 @@ impl Id {
 #[derive(Debug)]
 struct Record {
     id: Id,
+    /// Hash of `id`, kept so that finding, evicting and rehashing never hash an id again.
+    hash: u64,
     phase: Phase,
     /// When it was first seen.
     since: Duration,
@@ -141,6 +144,8 @@ pub struct JobTable {
     first: u64,
     /// Sequence numbers of every record, by the hash of its id.
     index: HashTable<u64>,
+    /// Seeded per table (ids come from peers). foldhash, not std's SipHash: an id is hashed on every
+    /// forwarded job, and SipHash cost more than the rest of the table's work.
     hasher: RandomState,
     capacity: usize,
     ttl: Duration,
@@ -156,7 +161,7 @@ impl JobTable {
             records: VecDeque::new(),
             first: 0,
             index: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             capacity: capacity.max(1),
             ttl,
             blind_until: now + ttl,
@@ -176,7 +181,8 @@ impl JobTable {
     /// A job with this id arrived at `now`.
     pub fn arrive(&mut self, id: &str, now: Duration) -> Arrival {
         self.expire(now);
-        if let Some(e) = self.find(id) {
+        let hash = self.hasher.hash_one(id.as_bytes());
+        if let Some(e) = self.find(hash, id) {
             let (executed, status) = match e.phase {
                 Phase::Waiting | Phase::Forwarded { .. } => (Executed::Unknown, None),
                 Phase::Running => (Executed::Yes, None),
@@ -187,7 +193,7 @@ impl JobTable {
             };
             return Arrival::Duplicate { executed, status };
         }
-        self.insert(id, Phase::Waiting, now);
+        self.insert(hash, id, Phase::Waiting, now);
         Arrival::New
     }
 
@@ -203,7 +209,7 @@ impl JobTable {
 
     /// The job was answered with `status` (it ran if it [started](Self::start)).
     pub fn end(&mut self, id: &str, status: u16) {
-        if let Some(e) = self.find(id) {
+        if let Some(e) = self.find(self.hasher.hash_one(id.as_bytes()), id) {
             let ran = match e.phase {
                 Phase::Running => true,
                 Phase::Waiting => false,
@@ -218,14 +224,15 @@ impl JobTable {
     /// says whether it ran.
     pub fn cancel(&mut self, id: &str, now: Duration) -> Executed {
         self.expire(now);
-        let Some(e) = self.find(id) else {
+        let hash = self.hasher.hash_one(id.as_bytes());
+        let Some(e) = self.find(hash, id) else {
             // Never seen, or seen and forgotten: remember the cancel so a late arrival is refused.
             let executed = if now < self.blind_until {
                 Executed::Unknown
             } else {
                 Executed::No
             };
-            self.insert(id, Phase::Cancelled, now);
+            self.insert(hash, id, Phase::Cancelled, now);
             return executed;
         };
         match e.phase {
@@ -244,7 +251,8 @@ impl JobTable {
 
     fn advance(&mut self, id: &str, now: Duration, to: Phase) -> bool {
         self.expire(now);
-        match self.find(id) {
+        let hash = self.hasher.hash_one(id.as_bytes());
+        match self.find(hash, id) {
             Some(e) => match e.phase {
                 // Still to start, or a forward that fell back here.
                 Phase::Waiting | Phase::Forwarded { cancelled: false } | Phase::Running => {
@@ -258,23 +266,24 @@ impl JobTable {
             },
             // Forgotten while waiting (the table overflowed): nobody cancelled it since.
             None => {
-                self.insert(id, to, now);
+                self.insert(hash, id, to, now);
                 true
             }
         }
     }
 
-    /// The record of `id`, if remembered.
-    fn find(&mut self, id: &str) -> Option<&mut Record> {
+    /// The record of `id` (whose hash is `hash`), if remembered.
+    fn find(&mut self, hash: u64, id: &str) -> Option<&mut Record> {
         let id = id.as_bytes();
         let (records, first) = (&self.records, self.first);
-        let seq = *self.index.find(self.hasher.hash_one(id), |&seq| {
-            records[position(seq, first)].id.as_bytes() == id
+        let seq = *self.index.find(hash, |&seq| {
+            let r = &records[position(seq, first)];
+            r.hash == hash && r.id.as_bytes() == id
         })?;
         Some(&mut self.records[position(seq, self.first)])
     }
 
-    fn insert(&mut self, id: &str, phase: Phase, now: Duration) {
+    fn insert(&mut self, hash: u64, id: &str, phase: Phase, now: Duration) {
         while self.records.len() >= self.capacity {
             let Some(since) = self.pop_oldest() else {
                 break;
@@ -284,19 +293,19 @@ impl JobTable {
         let seq = self.first + self.records.len() as u64;
         self.records.push_back(Record {
             id: Id::new(id.as_bytes()),
+            hash,
             phase,
             since: now,
         });
-        let (records, first, hasher) = (&self.records, self.first, &self.hasher);
-        let rehash = |&seq: &u64| hasher.hash_one(records[position(seq, first)].id.as_bytes());
+        let (records, first) = (&self.records, self.first);
+        let rehash = |&seq: &u64| records[position(seq, first)].hash;
         // Room for twice the ids held: the slots that removals leave deleted are then reclaimed by
         // rehashing in place, never by a larger table, so a table of steady size stops allocating.
         let len = records.len();
         if self.index.capacity() < 2 * len {
             self.index.reserve(len + 1, rehash);
         }
-        self.index
-            .insert_unique(hasher.hash_one(id.as_bytes()), seq, rehash);
+        self.index.insert_unique(hash, seq, rehash);
     }
 
     fn expire(&mut self, now: Duration) {
@@ -313,12 +322,7 @@ impl JobTable {
     fn pop_oldest(&mut self) -> Option<Duration> {
         let oldest = self.records.pop_front()?;
         let first = self.first;
-        if let Ok(entry) = self
-            .index
-            .find_entry(self.hasher.hash_one(oldest.id.as_bytes()), |&seq| {
-                seq == first
-            })
-        {
+        if let Ok(entry) = self.index.find_entry(oldest.hash, |&seq| seq == first) {
             entry.remove();
         }
         self.first += 1;
