@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ struct Conn {
 #[derive(Default)]
 pub struct Pool {
     /// Idle connections by `host:port`, most recently used last.
-    idle: RefCell<HashMap<String, Vec<Conn>>>,
+    idle: RefCell<HashMap<String, Vec<Conn>, Authorities>>,
     /// Resolved addresses of host names by `host:port`; dropped when connecting to them fails.
     resolved: RefCell<HashMap<String, Vec<SocketAddr>>>,
 }
@@ -338,7 +339,7 @@ fn read_head(head: &codec::ResponseHead, buf: &[u8], out: &mut Output) {
         if name.eq_ignore_ascii_case("content-type") {
             out.content_type.clear();
             out.content_type.extend_from_slice(value);
-        } else if !codec::is_hop_by_hop(name) && !nominated(connection, name) {
+        } else if !codec::is_hop_by_hop(name) && connection.is_none_or(|c| !nominated(c, name)) {
             out.headers.push(name, value);
         }
     }
@@ -367,16 +368,41 @@ pub fn forwarded(name: &str, connection: Option<&[u8]>, own_authorization: bool)
         || is("content-type")
         || is("expect")
         || (own_authorization && is("authorization"))
-        || nominated(connection, name))
+        || connection.is_some_and(|c| nominated(c, name)))
 }
 
 /// True when `name` is listed in a `Connection` header value (RFC 9110 §7.6.1: hop-by-hop too).
-fn nominated(connection: Option<&[u8]>, name: &str) -> bool {
-    connection.is_some_and(|v| {
-        v.split(|b| *b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-    })
+fn nominated(connection: &[u8], name: &str) -> bool {
+    connection
+        .split(|b| *b == b',')
+        .any(|item| item.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
 }
+
+/// Hashes the pool's keys (`host:port` of the configured functions and of known peers) with FNV-1a:
+/// std's SipHash costs a few hundred instructions per look-up, two per call, and guards against
+/// flooding by chosen keys, which these are not.
+#[derive(Debug, Clone, Copy)]
+struct AuthorityHasher(u64);
+
+impl Default for AuthorityHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for AuthorityHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Authorities = BuildHasherDefault<AuthorityHasher>;
 
 /// Writes the whole request (head and body) into `out`, joining the target in `target` first. Pure, so
 /// it is unit-tested.

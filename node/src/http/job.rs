@@ -3,6 +3,7 @@
 //! invocation path (`invoke`), the peer client (`forward`) and the peer routes (`peer`), so none of
 //! them imports another for it.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::codec;
@@ -71,13 +72,24 @@ pub struct Invocation<'a> {
     pub arrived: Instant,
     /// When this node must have answered.
     pub answer_by: Instant,
+    /// Set when a peer answered the job and its route (the path and timing lists through that peer)
+    /// went into the response; a peer's job that ran here gets a one-node path instead.
+    pub routed: Cell<bool>,
 }
 
 /// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
 pub fn passes_through(name: &str) -> bool {
-    !codec::is_hop_by_hop(name)
-        && !name.eq_ignore_ascii_case("content-type")
-        && !name
-            .get(..10)
-            .is_some_and(|p| p.eq_ignore_ascii_case("x-p2pfaas-"))
+    // The node's own prefix first: a forwarded job's answer is mostly such headers.
+    !is_own(name) && !name.eq_ignore_ascii_case("content-type") && !codec::is_hop_by_hop(name)
+}
+
+/// Whether `name` is one of the node's own (`X-P2pfaas-…`, any case).
+pub fn is_own(name: &str) -> bool {
+    // Byte by byte: `eq_ignore_ascii_case` is a call into its chunked loop, and this runs for every
+    // header of every forwarded answer.
+    name.as_bytes().get(..10).is_some_and(|p| {
+        p.iter()
+            .zip(b"x-p2pfaas-")
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
 }
