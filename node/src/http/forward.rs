@@ -16,7 +16,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::codec;
-use super::job::{Invocation, header, is_own, passes_through};
+use super::job::{Invocation, header, is_named, is_own, passes_through};
 use super::respond::Response;
 use crate::backend::reply::{Headers, Output, ReplyHeaders};
 use crate::config::PeerProtocol;
@@ -212,7 +212,7 @@ impl<'a> Answer<'a> {
                     Some(slot) => slot,
                     None => continue,
                 }
-            } else if name.eq_ignore_ascii_case(wire::header::QUEUE_LENGTH) {
+            } else if is_named(name, wire::header::QUEUE_LENGTH) {
                 &mut found.queue_length
             } else {
                 continue;
@@ -238,7 +238,7 @@ impl<'a> Answer<'a> {
         ];
         slots
             .into_iter()
-            .find(|(known, _)| known.len() == name.len() && known.eq_ignore_ascii_case(name))
+            .find(|(known, _)| is_named(name, known))
             .map(|(_, slot)| slot)
     }
 }
@@ -571,7 +571,7 @@ fn native_answer(
         let keep = if is_own(name) {
             [header::EXECUTION, header::QUEUE, REJECT_REASON]
                 .iter()
-                .any(|h| name.eq_ignore_ascii_case(h))
+                .any(|h| is_named(name, h))
         } else {
             passes_through(name)
         };

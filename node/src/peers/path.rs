@@ -22,7 +22,7 @@ impl<'a> Path<'a> {
         let mut at = open(raw)?;
         while let Some((range, next)) = item(raw, at)? {
             let member = text.get(range)?;
-            if member.contains('\\') && unescape(member).is_none() {
+            if member.as_bytes().contains(&b'\\') && unescape(member).is_none() {
                 return None;
             }
             at = next;
@@ -66,7 +66,7 @@ impl<'a> Path<'a> {
     /// Whether `member` is on it.
     pub fn contains(&self, member: &str) -> bool {
         self.raw_items().any(|item| {
-            if item.contains('\\') {
+            if item.as_bytes().contains(&b'\\') {
                 unescape(item).is_some_and(|m| m == member)
             } else {
                 item == member
@@ -112,7 +112,7 @@ impl<'a> Path<'a> {
         out.push(b'[');
         out.extend_from_slice(first.as_bytes());
         for item in self.raw_items() {
-            if item.contains('\\') {
+            if item.as_bytes().contains(&b'\\') {
                 if let Some(member) = unescape(item) {
                     out.push(b',');
                     push_string(out, map(&member));
@@ -162,7 +162,7 @@ impl Default for Quoted {
 
 /// A member as it appears in the JSON, decoded.
 fn decode(item: &str) -> Option<Cow<'_, str>> {
-    if item.contains('\\') {
+    if item.as_bytes().contains(&b'\\') {
         unescape(item).map(Cow::Owned)
     } else {
         Some(Cow::Borrowed(item))
