@@ -7,11 +7,15 @@ use std::ops::Range;
 
 /// A validated JSON array of strings, borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Path<'a>(&'a str);
+pub struct Path<'a> {
+    text: &'a str,
+    /// Members, counted while checking (a forwarded job's lists are asked their length).
+    len: usize,
+}
 
 impl<'a> Path<'a> {
     /// The empty path (a client's job).
-    pub const EMPTY: Path<'static> = Path("[]");
+    pub const EMPTY: Path<'static> = Path { text: "[]", len: 0 };
 
     /// Checks that `raw` is a JSON array of UTF-8 strings; `None` when it is not.
     pub fn parse(raw: &'a [u8]) -> Option<Self> {
@@ -20,24 +24,26 @@ impl<'a> Path<'a> {
         // as checking each member.
         let text = std::str::from_utf8(raw).ok()?;
         let mut at = open(raw)?;
+        let mut len = 0;
         while let Some((range, next)) = item(raw, at)? {
             let member = text.get(range)?;
             if member.as_bytes().contains(&b'\\') && unescape(member).is_none() {
                 return None;
             }
             at = next;
+            len += 1;
         }
-        Some(Self(text))
+        Some(Self { text, len })
     }
 
     /// The JSON text.
     pub fn as_bytes(&self) -> &'a [u8] {
-        self.0.as_bytes()
+        self.text.as_bytes()
     }
 
     /// The members, as they appear in the JSON (escapes not decoded).
     fn raw_items(&self) -> impl Iterator<Item = &'a str> {
-        let text = self.0;
+        let text = self.text;
         let raw = text.as_bytes();
         let mut at = open(raw);
         std::iter::from_fn(move || {
@@ -50,12 +56,12 @@ impl<'a> Path<'a> {
 
     /// How many members it has.
     pub fn len(&self) -> usize {
-        self.raw_items().count()
+        self.len
     }
 
     /// Whether it has none.
     pub fn is_empty(&self) -> bool {
-        self.raw_items().next().is_none()
+        self.len == 0
     }
 
     /// The members, decoded (borrowed unless a member has escapes; ids and addresses rarely do).
@@ -196,14 +202,23 @@ pub fn prepend_number(out: &mut Vec<u8>, first: f64, rest: Option<&[u8]>, n: usi
     // Written as serde_json writes an `f64` (`0.0`, `1.5e-6`): the format the timing lists always had.
     let _ = serde_json::to_writer(&mut *out, &first);
     let mut count = 0;
-    if let Some(inner) = rest.and_then(numbers_inner) {
-        for number in inner.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-            if !number.is_empty() {
-                out.push(b',');
-                out.extend_from_slice(number);
-                count += 1;
+    match rest.and_then(numbers_inner) {
+        // What every p2pfaas node writes: copied whole.
+        Some(Numbers::Compact { inner, commas }) => {
+            out.push(b',');
+            out.extend_from_slice(inner);
+            count = commas + 1;
+        }
+        Some(Numbers::Spaced(inner)) => {
+            for number in inner.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                if !number.is_empty() {
+                    out.push(b',');
+                    out.extend_from_slice(number);
+                    count += 1;
+                }
             }
         }
+        None => {}
     }
     for _ in count..n {
         out.extend_from_slice(b",0.0");
@@ -211,18 +226,36 @@ pub fn prepend_number(out: &mut Vec<u8>, first: f64, rest: Option<&[u8]>, n: usi
     out.push(b']');
 }
 
-/// The inside of a JSON array of numbers (between the brackets), if `raw` is one.
-fn numbers_inner(raw: &[u8]) -> Option<&[u8]> {
+/// The inside of a JSON array of numbers (between the brackets).
+enum Numbers<'a> {
+    /// Without whitespace or empty members: `commas + 1` members, to copy as they are.
+    Compact { inner: &'a [u8], commas: usize },
+    /// Anything else: members to trim, empty ones to skip.
+    Spaced(&'a [u8]),
+}
+
+/// The inside of `raw` if it is a JSON array of numbers (loosely: the characters numbers use).
+fn numbers_inner(raw: &[u8]) -> Option<Numbers<'_>> {
     let inner = raw.trim_ascii().strip_prefix(b"[")?.strip_suffix(b"]")?;
-    inner
-        .iter()
-        .all(|b| {
-            matches!(
-                b,
-                b'0'..=b'9' | b',' | b'.' | b'-' | b'+' | b'e' | b'E' | b' ' | b'\t'
-            )
-        })
-        .then_some(inner)
+    let (mut commas, mut compact, mut after_comma) = (0, true, true);
+    for b in inner {
+        match b {
+            b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E' => after_comma = false,
+            b',' => {
+                compact &= !after_comma;
+                after_comma = true;
+                commas += 1;
+            }
+            b' ' | b'\t' => compact = false,
+            _ => return None,
+        }
+    }
+    // An empty inside, or a trailing comma, is not compact either.
+    Some(if compact && !after_comma {
+        Numbers::Compact { inner, commas }
+    } else {
+        Numbers::Spaced(inner)
+    })
 }
 
 /// Past the opening bracket.

@@ -37,6 +37,9 @@ fn agrees_with_serde_json() {
     let decoded: Vec<String> = serde_json::from_slice(raw).expect("json");
     assert_eq!(path.to_strings(), decoded);
     assert_eq!(path.len(), 3);
+    assert_eq!(path.members().count(), 3);
+    assert_eq!(Path::parse(b" [ ] ").map(|p| p.len()), Some(0));
+    assert_eq!(Path::EMPTY.len(), 0);
     assert!(path.contains("b\"q") && path.contains("c") && !path.contains("b"));
     assert!(Path::EMPTY.is_empty() && !Path::EMPTY.contains(""));
 }
@@ -125,4 +128,22 @@ fn timing_lists_prepend_and_pad() {
     assert_eq!(out, b"[1.0,0.0]");
     prepend_number(&mut out, 1.0, Some(b"garbage"), 0);
     assert_eq!(out, b"[1.0]");
+    // Copied whole or member by member, the same list.
+    for (rest, list) in [
+        (&b"[0.25,1e-6]"[..], &b"[1.0,0.25,1e-6]"[..]),
+        (b"[0.25]", b"[1.0,0.25]"),
+        (b"[]", b"[1.0]"),
+        (b"[ ]", b"[1.0]"),
+        (b"[1,,2]", b"[1.0,1,2]"),
+        (b"[,1]", b"[1.0,1]"),
+        (b"[1,]", b"[1.0,1]"),
+        (b"[,]", b"[1.0]"),
+        (b" [1 2, 3] ", b"[1.0,1 2,3]"),
+        (b"[1,x]", b"[1.0]"),
+    ] {
+        prepend_number(&mut out, 1.0, Some(rest), 0);
+        assert_eq!(out, list, "{}", String::from_utf8_lossy(rest));
+    }
+    prepend_number(&mut out, 1.0, Some(b"[2,3]"), 3);
+    assert_eq!(out, b"[1.0,2,3,0.0]");
 }
