@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::{HttpTarget, parse_http_url};
-use crate::peers::path::Path;
+use crate::peers::path::{Path, Quoted};
 use crate::scheduler::{PeerId, PeerLoad, PeerView};
 
 /// Most peers one decision looks at (a stack array; larger clusters are seen through a rotating window).
@@ -146,6 +146,36 @@ pub struct Own {
     pub id: String,
     /// Advertised address (`ip:port`).
     pub addr: String,
+    /// The three as JSON strings, for the path lists every forwarded job carries: `id`, `addr`, and
+    /// the address's bare host.
+    json: [Quoted; 3],
+}
+
+impl Own {
+    /// This node's identity as `id` at `addr`.
+    pub fn new(id: String, addr: String) -> Self {
+        let json = [
+            Quoted::new(&id),
+            Quoted::new(&addr),
+            Quoted::new(wire::bare_host(&addr)),
+        ];
+        Self { id, addr, json }
+    }
+
+    /// `id` as a JSON string.
+    pub fn json_id(&self) -> &Quoted {
+        &self.json[0]
+    }
+
+    /// `addr` as a JSON string.
+    pub fn json_addr(&self) -> &Quoted {
+        &self.json[1]
+    }
+
+    /// The bare host of `addr` (see [`wire::bare_host`]) as a JSON string.
+    pub fn json_host(&self) -> &Quoted {
+        &self.json[2]
+    }
 }
 
 /// An immutable view of the table.
@@ -233,10 +263,7 @@ impl PeerTable {
             started: Instant::now(),
             state: Mutex::new(Arc::new(Snapshot {
                 peers: Vec::new(),
-                own: Arc::new(Own {
-                    id: machine_id,
-                    addr: advertise,
-                }),
+                own: Arc::new(Own::new(machine_id, advertise)),
             })),
             generation: AtomicU64::new(1),
             identity_conflicts: AtomicU64::new(0),
@@ -264,10 +291,7 @@ impl PeerTable {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         *state = Arc::new(Snapshot {
             peers: state.peers.clone(),
-            own: Arc::new(Own {
-                id: machine_id,
-                addr: advertise,
-            }),
+            own: Arc::new(Own::new(machine_id, advertise)),
         });
         self.generation.fetch_add(1, Relaxed);
     }

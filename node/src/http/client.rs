@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::codec::{self, BodyDecoder, BodyKind, Limits};
+use super::job::is_own;
 use crate::backend::reply::{BackendError, Headers, Output};
 use crate::config::HttpTarget;
 
@@ -96,7 +98,7 @@ struct Conn {
 #[derive(Default)]
 pub struct Pool {
     /// Idle connections by `host:port`, most recently used last.
-    idle: RefCell<HashMap<String, Vec<Conn>>>,
+    idle: RefCell<HashMap<String, Vec<Conn>, Authorities>>,
     /// Resolved addresses of host names by `host:port`; dropped when connecting to them fails.
     resolved: RefCell<HashMap<String, Vec<SocketAddr>>>,
 }
@@ -330,7 +332,8 @@ async fn exchange(
     Ok(head.keep_alive() && head.body() != BodyKind::UntilClose && conn.read.is_empty())
 }
 
-/// Copies status, content type and end-to-end headers into `out`.
+/// Copies status, content type and end-to-end headers into `out`. A peer's answer is mostly
+/// `X-P2pfaas-…` headers, none of them hop-by-hop: those skip that list.
 fn read_head(head: &codec::ResponseHead, buf: &[u8], out: &mut Output) {
     out.status = head.status();
     let connection = head.header(buf, "connection");
@@ -338,7 +341,9 @@ fn read_head(head: &codec::ResponseHead, buf: &[u8], out: &mut Output) {
         if name.eq_ignore_ascii_case("content-type") {
             out.content_type.clear();
             out.content_type.extend_from_slice(value);
-        } else if !codec::is_hop_by_hop(name) && !nominated(connection, name) {
+        } else if (is_own(name) || !codec::is_hop_by_hop(name))
+            && connection.is_none_or(|c| !nominated(c, name))
+        {
             out.headers.push(name, value);
         }
     }
@@ -367,16 +372,41 @@ pub fn forwarded(name: &str, connection: Option<&[u8]>, own_authorization: bool)
         || is("content-type")
         || is("expect")
         || (own_authorization && is("authorization"))
-        || nominated(connection, name))
+        || connection.is_some_and(|c| nominated(c, name)))
 }
 
 /// True when `name` is listed in a `Connection` header value (RFC 9110 §7.6.1: hop-by-hop too).
-fn nominated(connection: Option<&[u8]>, name: &str) -> bool {
-    connection.is_some_and(|v| {
-        v.split(|b| *b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-    })
+fn nominated(connection: &[u8], name: &str) -> bool {
+    connection
+        .split(|b| *b == b',')
+        .any(|item| item.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
 }
+
+/// Hashes the pool's keys (`host:port` of the configured functions and of known peers) with FNV-1a:
+/// std's SipHash costs a few hundred instructions per look-up, two per call, and guards against
+/// flooding by chosen keys, which these are not.
+#[derive(Debug, Clone, Copy)]
+struct AuthorityHasher(u64);
+
+impl Default for AuthorityHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for AuthorityHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Authorities = BuildHasherDefault<AuthorityHasher>;
 
 /// Writes the whole request (head and body) into `out`, joining the target in `target` first. Pure, so
 /// it is unit-tested.
@@ -390,18 +420,13 @@ pub fn write_request(
     // Joined from `&str` parts, so always UTF-8.
     let target = std::str::from_utf8(target).map_err(|_| codec::Error::InvalidRequestLine)?;
     codec::write_request_line(out, req.method, target, authority)?;
-    let connection = req
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .map(|(_, v)| v);
-    for (name, value) in req.headers.iter() {
-        if forwarded(name, connection, req.authorization.is_some())
-            && !req.extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            // Parsed headers are already valid; a rejected one is dropped rather than failing the call.
-            let _ = codec::write_header(out, name, value);
-        }
+    // One pass over the client's headers in the usual case; a `Connection` header, which may nominate
+    // headers written before it, means writing them again knowing it.
+    let headers_at = out.len();
+    let connection = write_forwarded(out, req, None);
+    if connection.is_some() {
+        out.truncate(headers_at);
+        write_forwarded(out, req, connection);
     }
     if let Some(ct) = req.content_type {
         codec::write_header(out, "content-type", ct)?;
@@ -415,6 +440,28 @@ pub fn write_request(
     codec::finish_head(out, req.body.len(), true);
     out.extend_from_slice(req.body);
     Ok(())
+}
+
+/// Writes the client's headers that are [`forwarded`], given the `Connection` value; returns the value
+/// of the first `Connection` header seen.
+fn write_forwarded<'a>(
+    out: &mut Vec<u8>,
+    req: &ClientRequest<'a>,
+    connection: Option<&[u8]>,
+) -> Option<&'a [u8]> {
+    let mut seen = None;
+    for (name, value) in req.headers.iter() {
+        if seen.is_none() && name.eq_ignore_ascii_case("connection") {
+            seen = Some(value);
+        }
+        if forwarded(name, connection, req.authorization.is_some())
+            && !req.extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            // Parsed headers are already valid; a rejected one is dropped rather than failing the call.
+            let _ = codec::write_header(out, name, value);
+        }
+    }
+    seen
 }
 
 /// Writes the request target `base` + `name` + `path` (`/` if all are empty) and `?query` into `out`

@@ -16,9 +16,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::codec;
-use super::job::{Invocation, header, passes_through};
+use super::job::{Invocation, header, is_named, is_own, passes_through};
 use super::respond::Response;
-use crate::backend::reply::{Headers, Output};
+use crate::backend::reply::{Headers, Output, ReplyHeaders};
 use crate::config::PeerProtocol;
 use crate::http::client::{ClientRequest, write_request_target};
 use crate::http::respond::EXECUTED;
@@ -171,19 +171,75 @@ struct Route<'a> {
 
 impl<'a> Route<'a> {
     /// Read from a native answer's headers, in place (a list that is not one counts as empty).
-    fn of(out: &'a Output) -> Self {
-        let path = |name| {
-            out.header(name)
-                .and_then(Path::parse)
-                .unwrap_or(Path::EMPTY)
-        };
+    fn of(found: &Answer<'a>) -> Self {
+        let path = |list: Option<&'a [u8]>| list.and_then(Path::parse).unwrap_or(Path::EMPTY);
         Self {
-            ids: path(wire::header::PEERS_ID),
-            addrs: path(wire::header::PEERS_ADDR),
-            total: out.header(header::TOTAL),
-            scheduling: out.header(header::SCHEDULING),
-            probing: out.header(wire::header::PROBING),
+            ids: path(found.ids),
+            addrs: path(found.addrs),
+            total: found.total,
+            scheduling: found.scheduling,
+            probing: found.probing,
         }
+    }
+}
+
+/// The headers of a peer's answer that this node reads (the first of each name), found in one pass:
+/// an answer carries a dozen `X-P2pfaas-…` headers, and looking each up would scan them a dozen times.
+#[derive(Debug, Clone, Copy, Default)]
+struct Answer<'a> {
+    load: Option<&'a [u8]>,
+    queue_length: Option<&'a [u8]>,
+    maxload: Option<&'a [u8]>,
+    protocol: Option<&'a [u8]>,
+    reject_reason: Option<&'a [u8]>,
+    executed: Option<&'a [u8]>,
+    ids: Option<&'a [u8]>,
+    addrs: Option<&'a [u8]>,
+    total: Option<&'a [u8]>,
+    scheduling: Option<&'a [u8]>,
+    probing: Option<&'a [u8]>,
+}
+
+/// Why a native answer was not the job's: the peer's node-level refusal.
+const REJECT_REASON: &str = "X-P2pfaas-Reject-Reason";
+
+impl<'a> Answer<'a> {
+    fn of(headers: &'a ReplyHeaders) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers.iter() {
+            let slot = if is_own(name) {
+                match found.own_slot(name) {
+                    Some(slot) => slot,
+                    None => continue,
+                }
+            } else if is_named(name, wire::header::QUEUE_LENGTH) {
+                &mut found.queue_length
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+
+    /// Where an `X-P2pfaas-…` header read here goes (compared by length first).
+    fn own_slot(&mut self, name: &str) -> Option<&mut Option<&'a [u8]>> {
+        let slots = [
+            (wire::header::LOAD, &mut self.load),
+            (wire::header::MAXLOAD, &mut self.maxload),
+            (wire::header::PROTOCOL, &mut self.protocol),
+            (REJECT_REASON, &mut self.reject_reason),
+            (EXECUTED, &mut self.executed),
+            (wire::header::PEERS_ID, &mut self.ids),
+            (wire::header::PEERS_ADDR, &mut self.addrs),
+            (header::TOTAL, &mut self.total),
+            (header::SCHEDULING, &mut self.scheduling),
+            (wire::header::PROBING, &mut self.probing),
+        ];
+        slots
+            .into_iter()
+            .find(|(known, _)| is_named(name, known))
+            .map(|(_, slot)| slot)
     }
 }
 
@@ -301,8 +357,8 @@ pub async fn forward(
         );
         let target = std::str::from_utf8(&target).unwrap_or_default();
         let (mut ids, mut addrs) = (w.scratch(), w.scratch());
-        inv.path_ids.append_into(&own.id, &mut ids);
-        inv.path_addrs.append_into(&own.addr, &mut addrs);
+        inv.path_ids.append_into(own.json_id(), &mut ids);
+        inv.path_addrs.append_into(own.json_addr(), &mut addrs);
         let (mut hops, mut task) = (itoa::Buffer::new(), itoa::Buffer::new());
         let signed = sign(w, target, inv.call.body);
         let mut extra = [("", &b""[..]); 10];
@@ -372,14 +428,15 @@ pub async fn forward(
         }
         Ok(Ok(())) => {}
     }
-    if let Some(load) = wire::load_from_headers(|n| out.header(n)) {
+    let found = Answer::of(&out.headers);
+    if let Some(load) = wire::load_from_values(found.load, found.queue_length, found.maxload) {
         w.node.peers.report_load(&peer.live, load);
     }
-    if out.header(wire::header::PROTOCOL).is_some() {
+    if found.protocol.is_some() {
         PeerTable::report_native(&peer.live);
     }
-    let answer = if out.header(wire::header::PEERS_ID).is_some() || native {
-        native_answer(out, &peer.addr, resp).map(|()| None)
+    let answer = if found.ids.is_some() || native {
+        native_answer(out, &found, &peer.addr, resp).map(|()| None)
     } else {
         json_answer(out, &peer.addr, resp).map(Some)
     };
@@ -391,8 +448,14 @@ pub async fn forward(
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let lists = answer?;
-    let route = lists.as_ref().map_or_else(|| Route::of(out), Lists::route);
+    if lists.is_none() {
+        std::mem::swap(&mut resp.body, &mut out.body);
+    }
+    let route = lists
+        .as_ref()
+        .map_or_else(|| Route::of(&found), Lists::route);
     write_route(w, resp, route, own, timing);
+    inv.routed.set(true);
     Ok(())
 }
 
@@ -473,8 +536,15 @@ fn json_request(inv: &Invocation<'_>, job_id: &str, function: &Function, own: &O
 }
 
 /// A native answer: the function's status, headers and body as is, plus the path and timing lists.
-fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<(), ForwardError> {
-    if let Some(reason) = out.header("X-P2pfaas-Reject-Reason")
+/// A native answer: the function's status and headers as is (the caller takes its body), plus the
+/// path and timing lists.
+fn native_answer(
+    out: &Output,
+    found: &Answer<'_>,
+    addr: &str,
+    resp: &mut Response,
+) -> Result<(), ForwardError> {
+    if let Some(reason) = found.reject_reason
         && is_refusal(reason)
     {
         let detail = format!(
@@ -483,7 +553,7 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<()
         );
         // An answer that is not the job's and says it may have run (a duplicate of a job that
         // ran, a timeout further on): the job must not run again.
-        let executed = out.header(EXECUTED).map(Executed::parse);
+        let executed = found.executed.map(Executed::parse);
         if executed.is_some_and(|e| e != Some(Executed::No)) {
             return Err(ForwardError::Lost(detail));
         }
@@ -498,15 +568,17 @@ fn native_answer(out: &mut Output, addr: &str, resp: &mut Response) -> Result<()
         resp.header("Content-Type", &out.content_type);
     }
     for (name, value) in out.headers.iter() {
-        let keep = passes_through(name)
-            || [header::EXECUTION, header::QUEUE, "X-P2pfaas-Reject-Reason"]
+        let keep = if is_own(name) {
+            [header::EXECUTION, header::QUEUE, REJECT_REASON]
                 .iter()
-                .any(|h| name.eq_ignore_ascii_case(h));
+                .any(|h| is_named(name, h))
+        } else {
+            passes_through(name)
+        };
         if keep {
             resp.header(name, value);
         }
     }
-    std::mem::swap(&mut resp.body, &mut out.body);
     Ok(())
 }
 
@@ -567,17 +639,13 @@ fn write_route(w: &Worker, resp: &mut Response, route: Route<'_>, own: &Own, t: 
     resp.header(wire::header::EXTERNALLY_EXECUTED, b"True");
     let mut hops = itoa::Buffer::new();
     resp.header(wire::header::HOPS, hops.format(route.ids.len()).as_bytes());
-    route.ids.prepend_into(&own.id, &mut list);
+    route.ids.prepend_into(own.json_id(), &mut list);
     resp.header(wire::header::PEERS_ID, &list);
-    path::write_list(&mut list, [wire::bare_host(&own.addr)]);
-    list.pop();
-    for addr in route.addrs.members() {
-        list.push(b',');
-        path::push_string(&mut list, wire::bare_host(&addr));
-    }
-    list.push(b']');
+    route
+        .addrs
+        .prepend_mapped(own.json_host(), wire::bare_host, &mut list);
     resp.header(wire::header::PEERS_IP, &list);
-    route.addrs.prepend_into(&own.addr, &mut list);
+    route.addrs.prepend_into(own.json_addr(), &mut list);
     resp.header(wire::header::PEERS_ADDR, &list);
     // One entry per node in every list, origin first, 0.0 where a node reported none (a node that did
     // not probe writes no probing list): the original's client reads the lists column by column.

@@ -160,6 +160,7 @@ pub async fn invoke(
         path_addrs: Path::EMPTY,
         arrived: req.arrived,
         answer_by: req.deadline,
+        routed: std::cell::Cell::new(false),
     };
     let overrides = if req.has_flag_header(header::BYPASS) {
         Some(Override::Bypass)

@@ -3,6 +3,7 @@
 //! invocation path (`invoke`), the peer client (`forward`) and the peer routes (`peer`), so none of
 //! them imports another for it.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::codec;
@@ -71,13 +72,82 @@ pub struct Invocation<'a> {
     pub arrived: Instant,
     /// When this node must have answered.
     pub answer_by: Instant,
+    /// Set when a peer answered the job and its route (the path and timing lists through that peer)
+    /// went into the response; a peer's job that ran here gets a one-node path instead.
+    pub routed: Cell<bool>,
 }
 
 /// Function headers that reach the client: end-to-end ones, minus those the node itself sets.
 pub fn passes_through(name: &str) -> bool {
-    !codec::is_hop_by_hop(name)
-        && !name.eq_ignore_ascii_case("content-type")
-        && !name
-            .get(..10)
-            .is_some_and(|p| p.eq_ignore_ascii_case("x-p2pfaas-"))
+    // The node's own prefix first: a forwarded job's answer is mostly such headers.
+    !is_own(name) && !name.eq_ignore_ascii_case("content-type") && !codec::is_hop_by_hop(name)
+}
+
+/// Whether `name` is one of the node's own (`X-P2pfaas-…`, any case).
+#[inline]
+pub fn is_own(name: &str) -> bool {
+    // Two word compares instead of a case-folding loop: this runs twice for every header of every
+    // forwarded answer. Or-ing 0x20 lower-cases a letter and maps nothing else onto a lower-case
+    // letter, so it is applied where the prefix has letters only.
+    const HEAD: u64 = u64::from_le_bytes(*b"x-p2pfaa");
+    const HEAD_LETTERS: u64 = u64::from_le_bytes([0x20, 0, 0x20, 0, 0x20, 0x20, 0x20, 0x20]);
+    const TAIL: u16 = u16::from_le_bytes(*b"s-");
+    const TAIL_LETTERS: u16 = u16::from_le_bytes([0x20, 0]);
+    let Some((head, rest)) = name.as_bytes().split_first_chunk::<8>() else {
+        return false;
+    };
+    let Some(tail) = rest.first_chunk::<2>() else {
+        return false;
+    };
+    u64::from_le_bytes(*head) | HEAD_LETTERS == HEAD
+        && u16::from_le_bytes(*tail) | TAIL_LETTERS == TAIL
+}
+
+/// Whether `name` is `known` in any case; the exact spelling (what p2pfaas nodes send) is compared first.
+#[inline]
+pub fn is_named(name: &str, known: &str) -> bool {
+    name.len() == known.len() && (name == known || name.eq_ignore_ascii_case(known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_names_in_any_case_and_nothing_else() {
+        for own in [
+            "X-P2pfaas-Hops",
+            "x-p2pfaas-",
+            "X-P2PFAAS-Load",
+            "x-P2pFaAs-z",
+        ] {
+            assert!(is_own(own), "{own}");
+        }
+        for other in [
+            "X-P2pfaas",
+            "X-P2pfog-Queue-Length",
+            "X_P2pfaas-Hops",
+            "X-P3pfaas-Hops",
+            "Y-P2pfaas-a",
+            "X-P2pfaas_Hops",
+            "X\rP2pfaas-a",
+            "8-P2pfaas-a",
+            "",
+            "Content-Type",
+        ] {
+            assert!(!is_own(other), "{other}");
+        }
+        // Against the plain definition, over every byte at every position of the prefix.
+        let prefix = *b"x-p2pfaas-";
+        for at in 0..prefix.len() {
+            for b in 0..=127u8 {
+                let mut name = prefix;
+                name[at] = b;
+                let name = std::str::from_utf8(&name).unwrap_or_default();
+                let plain = name.len() == 10 && name.eq_ignore_ascii_case("x-p2pfaas-");
+                assert_eq!(is_own(name), plain, "{name:?}");
+            }
+        }
+        assert!(is_named("X-P2pfaas-Load", "x-p2pfaas-load") && !is_named("X-Load", "X-Loa"));
+    }
 }

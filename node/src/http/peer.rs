@@ -10,6 +10,7 @@
 //! Every answer, errors included, states that this node speaks native and carries its load, so the
 //! sender's cached view stays fresh without extra probes.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::Request;
@@ -48,18 +49,7 @@ pub async fn handle(
         .peer_jobs
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if native {
-        let result = native_job(w, req, function, suffix, resp, out).await;
-        if result.is_ok() && resp.header_value(wire::header::PEERS_ID).is_none() {
-            // Executed here: the path back starts (and ends) with this node.
-            let snapshot = w.peers();
-            let own = snapshot.own();
-            let mut list = w.scratch();
-            path::write_list(&mut list, [own.id.as_str()]);
-            resp.header(wire::header::PEERS_ID, &list);
-            path::write_list(&mut list, [own.addr.as_str()]);
-            resp.header(wire::header::PEERS_ADDR, &list);
-        }
-        return result;
+        return native_job(w, req, function, suffix, resp, out).await;
     }
     let result = json_job(w, req, function, resp, out).await;
     if let Err(e) = &result {
@@ -158,8 +148,20 @@ async fn native_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
+        routed: Cell::new(false),
     };
-    invoke::execute(w, &inv, None, &function, resp, out).await
+    invoke::execute(w, &inv, None, &function, resp, out).await?;
+    if !inv.routed.get() {
+        // Executed here: the path back starts (and ends) with this node.
+        let snapshot = w.peers();
+        let own = snapshot.own();
+        let mut list = w.scratch();
+        Path::EMPTY.append_into(own.json_id(), &mut list);
+        resp.header(wire::header::PEERS_ID, &list);
+        Path::EMPTY.append_into(own.json_addr(), &mut list);
+        resp.header(wire::header::PEERS_ADDR, &list);
+    }
+    Ok(())
 }
 
 /// A job id from a peer, checked (see [`jobs::valid_id`]); absent from a peer that sends none.
@@ -245,6 +247,7 @@ async fn json_job(
         path_addrs: addrs,
         arrived: req.arrived,
         answer_by: req.deadline,
+        routed: Cell::new(false),
     };
     invoke::execute(w, &inv, None, &function, resp, out).await
 }

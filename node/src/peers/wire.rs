@@ -162,18 +162,22 @@ impl PathMember {
 
 /// The host of a `host:port` address (`[v6]:port` gives `v6`); anything else as is.
 pub fn bare_host(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split_once(']').map_or(addr, |(host, _)| host);
+    // On bytes: a forwarded job's answer asks this for every node on its path.
+    let bytes = addr.as_bytes();
+    if bytes.first() == Some(&b'[') {
+        return match bytes.iter().position(|b| *b == b']') {
+            Some(end) => addr.get(1..end).unwrap_or(addr),
+            None => addr,
+        };
     }
-    match addr.rsplit_once(':') {
-        Some((host, port))
-            if !host.contains(':')
-                && !port.is_empty()
-                && port.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            host
-        }
-        _ => addr,
+    let Some(colon) = bytes.iter().rposition(|b| *b == b':') else {
+        return addr;
+    };
+    let (host, port) = (&bytes[..colon], &bytes[colon + 1..]);
+    if !host.contains(&b':') && !port.is_empty() && port.iter().all(u8::is_ascii_digit) {
+        addr.get(..colon).unwrap_or(addr)
+    } else {
+        addr
     }
 }
 
@@ -189,14 +193,40 @@ pub fn parse_numbers(value: &[u8]) -> Option<Vec<f64>> {
 
 /// The load headers of a peer's response (`X-P2pfaas-Load`, `-Maxload`, `X-P2pfog-Queue-Length`).
 pub fn load_from_headers<'h>(mut header: impl FnMut(&str) -> Option<&'h [u8]>) -> Option<PeerLoad> {
-    let mut num = |name: &str| -> Option<u32> {
-        std::str::from_utf8(header(name)?).ok()?.trim().parse().ok()
-    };
+    load_from_values(
+        header(header::LOAD),
+        header(header::QUEUE_LENGTH),
+        header(header::MAXLOAD),
+    )
+}
+
+/// The load from the values of those three headers, as found.
+pub fn load_from_values(
+    load: Option<&[u8]>,
+    queue_length: Option<&[u8]>,
+    maxload: Option<&[u8]>,
+) -> Option<PeerLoad> {
     Some(PeerLoad {
-        running: num(header::LOAD)?,
-        queued: num(header::QUEUE_LENGTH).unwrap_or(0),
-        slots: num(header::MAXLOAD).unwrap_or(0),
+        running: load.and_then(parse_count)?,
+        queued: queue_length.and_then(parse_count).unwrap_or(0),
+        slots: maxload.and_then(parse_count).unwrap_or(0),
     })
+}
+
+/// A count in a header, as `str::trim` and `str::parse::<u32>` read it; the common form (ASCII
+/// digits) straight from the bytes, as every forwarded job's answer carries three.
+fn parse_count(value: &[u8]) -> Option<u32> {
+    let trimmed = value.trim_ascii();
+    let digits = trimmed.strip_prefix(b"+").unwrap_or(trimmed);
+    let fast = (!digits.is_empty())
+        .then(|| {
+            digits.iter().try_fold(0u32, |n, b| {
+                let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+                n.checked_mul(10)?.checked_add(u32::from(digit))
+            })
+        })
+        .flatten();
+    fast.or_else(|| std::str::from_utf8(value).ok()?.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -231,6 +261,11 @@ mod tests {
         assert_eq!(bare_host("node-a:80"), "node-a");
         assert_eq!(bare_host("192.0.2.1"), "192.0.2.1");
         assert_eq!(bare_host("2001:db8::1"), "2001:db8::1");
+        assert_eq!(bare_host("[2001:db8::1"), "[2001:db8::1");
+        assert_eq!(bare_host("node-a:"), "node-a:");
+        assert_eq!(bare_host("node-a:8x"), "node-a:8x");
+        assert_eq!(bare_host(""), "");
+        assert_eq!(bare_host("é:1"), "é");
         let m = PathMember::new("a".into(), "192.0.2.1:18080".into(), Timings::default());
         let json = serde_json::to_value(&m).unwrap_or_default();
         assert_eq!(json["machine_ip"], "192.0.2.1");
@@ -265,5 +300,36 @@ mod tests {
             })
         );
         assert_eq!(load_from_headers(|_| None), None);
+    }
+
+    #[test]
+    fn counts_parse_as_str_parse_does() {
+        for raw in [
+            "0",
+            "7",
+            " 12 ",
+            "+3",
+            "4294967295",
+            "4294967296",
+            "",
+            " ",
+            "+",
+            "-1",
+            "1.0",
+            "1 2",
+            "0x1",
+            "00012",
+            "++1",
+            "\t5",
+            "\u{a0}5",
+            "\u{b}5 ",
+        ] {
+            assert_eq!(
+                parse_count(raw.as_bytes()),
+                raw.trim().parse::<u32>().ok(),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(parse_count(b"\xff"), None);
     }
 }

@@ -135,3 +135,37 @@ fn response_head_keeps_end_to_end_headers_only() {
     let headers: Vec<_> = out.headers.iter().collect();
     assert_eq!(headers, [("X-Fn-Header", &b"yes"[..])]);
 }
+
+#[test]
+fn headers_nominated_before_the_connection_header_are_dropped_too() {
+    let raw = b"POST / HTTP/1.1\r\nX-Early: 1\r\nX-P2pfaas-Private: 2\r\nX-Kept: 3\r\n\
+        Connection: x-early, X-P2PFAAS-PRIVATE\r\n\r\n";
+    let s = with_request(raw, |headers| {
+        text(&ClientRequest {
+            method: "POST",
+            target: "/".into(),
+            headers,
+            authorization: None,
+            content_type: None,
+            body: b"",
+            extra: &[("X-Kept", b"ours")],
+        })
+    });
+    assert_eq!(
+        s,
+        "POST / HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nX-Kept: ours\r\ncontent-length: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn own_headers_of_an_answer_pass_unless_nominated() {
+    let raw = b"HTTP/1.1 200 OK\r\nX-P2pfaas-Load: 1\r\nX-P2pfaas-Private: 2\r\n\
+        Connection: x-p2pfaas-private\r\nContent-Length: 0\r\n\r\n";
+    let head = codec::parse_response(raw, &Limits::default(), false)
+        .expect("valid")
+        .expect("complete");
+    let mut out = Output::default();
+    read_head(&head, raw, &mut out);
+    let headers: Vec<_> = out.headers.iter().collect();
+    assert_eq!(headers, [("X-P2pfaas-Load", &b"1"[..])]);
+}
