@@ -4,6 +4,7 @@
 //! `X-P2pfaas-*` headers. Errors return early and `respond::error` turns them into the reply.
 
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step};
@@ -186,7 +187,7 @@ pub async fn execute(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let mut note = Note::default();
+    let mut ran = Ran::default();
     // At most once: a peer's job whose id came here before never runs again.
     let received = inv.call.job_id.filter(|_| inv.external);
     let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
@@ -194,7 +195,7 @@ pub async fn execute(
             (Err(Error::DuplicateJob { executed, status }), None)
         }
         arrival => (
-            run(w, inv, overrides, function, resp, out, &mut note).await,
+            run(w, inv, overrides, function, resp, out, &mut ran).await,
             arrival.and(received),
         ),
     };
@@ -206,7 +207,7 @@ pub async fn execute(
         };
         w.node.jobs.end(id, status);
     }
-    let total = inv.arrived.elapsed();
+    let total = ran.total.unwrap_or_else(|| inv.arrived.elapsed());
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
@@ -231,7 +232,7 @@ pub async fn execute(
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
+    if let (Some(learning), Some(deadline)) = (&ran.note.learning, inv.deadline) {
         let r = &w.node.config.learner;
         let rewards = Rewards {
             met: r.reward_met,
@@ -244,6 +245,16 @@ pub async fn execute(
         w.observe(learning, rewards.of_learning(learning, met, rejected));
     }
     result
+}
+
+/// What `run` leaves for `execute` besides its result.
+#[derive(Default)]
+struct Ran {
+    /// The decision's note (its learning, its fallback).
+    note: Note,
+    /// Arrival → answer of a job that ran here, as its timing header reports it (`None` otherwise):
+    /// the metrics then agree with the header, without another clock read.
+    total: Option<Duration>,
 }
 
 /// The learning headers of contract §1.5 (`%f` formatting, state values comma-joined).
@@ -282,7 +293,7 @@ async fn run(
     function: &Function,
     resp: &mut Response,
     out: &mut Output,
-    note: &mut Note,
+    ran: &mut Ran,
 ) -> Result<(), Error> {
     resp.header(header::VERSION, VERSION.as_bytes());
     let job = JobMeta {
@@ -376,8 +387,8 @@ async fn run(
             Step::Done(end) => break end,
         };
     };
-    *note = *machine.note();
-    write_fallback(resp, note);
+    ran.note = *machine.note();
+    write_fallback(resp, &ran.note);
     // Scheduled just now unless a forward was tried first (then its start is the decision's time).
     let scheduled_now = scheduled.is_none();
     let timing = forward::Timing {
@@ -409,6 +420,7 @@ async fn run(
             scheduled_now,
         )
         .await
+        .map(|total| ran.total = Some(total))
         .map_err(|e| match (e, failure) {
             (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
             (other, _) => other,
@@ -423,7 +435,8 @@ fn write_fallback(resp: &mut Response, note: &Note) {
 }
 
 /// Admits the job through K slots and the queue, runs the backend, and writes the function's answer with
-/// the timing headers. `scheduled_now`: `timing.scheduled` was taken just before this call.
+/// the timing headers; returns the job's total time here (arrival → answer). `scheduled_now`:
+/// `timing.scheduled` was taken just before this call.
 #[allow(
     clippy::too_many_arguments,
     reason = "the invocation's parts, borrowed"
@@ -438,7 +451,7 @@ async fn run_local(
     out: &mut Output,
     timing: forward::Timing,
     scheduled_now: bool,
-) -> Result<(), Error> {
+) -> Result<Duration, Error> {
     let node = &w.node;
     let task = inv.task_type;
     let mut occupancy = Occupancy::enter(function, &node.task_types[task])?;
@@ -489,13 +502,31 @@ async fn run_local(
             max_body_bytes: http.max_response_bytes,
         },
     };
-    let limit = function
-        .config
-        .timeout
-        .min(inv.answer_by.saturating_duration_since(started));
-    let result = monoio::time::timeout(limit, function.backend.invoke(&ctx, &call, out)).await;
+    let time_out_at = started
+        .checked_add(function.config.timeout)
+        .map_or(inv.answer_by, |at| at.min(inv.answer_by));
+    // A call done at its first poll (most built-ins) needs no timer: the timeout polls the call first
+    // and never cuts one that is done. (The call is dropped at the end of this block, as it was when
+    // the timeout wrapped it.)
+    let result = {
+        let mut invocation = std::pin::pin!(function.backend.invoke(&ctx, &call, out));
+        match std::future::poll_fn(|cx| Poll::Ready(invocation.as_mut().poll(cx))).await {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => {
+                let at = monoio::time::Instant::from_std(time_out_at);
+                monoio::time::timeout_at(at, invocation).await
+            }
+        }
+    };
     let ended = Instant::now();
-    let execution = ended.saturating_duration_since(started);
+    // The times are derived from two differences (Instant arithmetic is not free on the hot path).
+    let since_scheduled = ended.saturating_duration_since(timing.scheduled);
+    let queue = if started == timing.scheduled {
+        Duration::ZERO
+    } else {
+        started.saturating_duration_since(timing.scheduled)
+    };
+    let execution = since_scheduled.saturating_sub(queue);
     function.service_time.record(execution);
     drop(permit);
     drop(occupancy);
@@ -518,30 +549,42 @@ async fn run_local(
         }
     }
     std::mem::swap(&mut resp.body, &mut out.body);
-    // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
-    let execution = out.reported_duration.unwrap_or(execution);
-    write_timings(resp, timing, started, ended, execution);
-    Ok(())
+    let scheduling = timing.scheduled.saturating_duration_since(timing.arrived);
+    let times = Times {
+        total: scheduling + since_scheduled,
+        scheduling,
+        probing: timing.probing,
+        // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
+        execution: out.reported_duration.unwrap_or(execution),
+        queue,
+    };
+    write_timings(resp, &times);
+    Ok(times.total)
+}
+
+/// The times of a locally executed job, as its timing headers report them.
+struct Times {
+    /// Arrival → answer.
+    total: Duration,
+    /// Arrival → decision.
+    scheduling: Duration,
+    /// The probe of peers, if one was made.
+    probing: Option<Duration>,
+    /// The function call.
+    execution: Duration,
+    /// Decision → start (waiting for a slot).
+    queue: Duration,
 }
 
 /// The original's timing headers for a locally executed job (`%f` seconds in one-element lists).
-fn write_timings(
-    resp: &mut Response,
-    timing: forward::Timing,
-    started: Instant,
-    ended: Instant,
-    execution: Duration,
-) {
-    let total = ended.saturating_duration_since(timing.arrived);
-    resp.header_secs(header::TOTAL, total, true);
-    let scheduling = timing.scheduled.saturating_duration_since(timing.arrived);
-    resp.header_secs(header::SCHEDULING, scheduling, true);
-    if let Some(p) = timing.probing {
+fn write_timings(resp: &mut Response, t: &Times) {
+    resp.header_secs(header::TOTAL, t.total, true);
+    resp.header_secs(header::SCHEDULING, t.scheduling, true);
+    if let Some(p) = t.probing {
         resp.header_secs(wire::header::PROBING, p, true);
     }
-    resp.header_secs(header::EXECUTION, execution, false);
-    let queue = started.saturating_duration_since(timing.scheduled);
-    resp.header_secs(header::QUEUE, queue, false);
+    resp.header_secs(header::EXECUTION, t.execution, false);
+    resp.header_secs(header::QUEUE, t.queue, false);
 }
 
 #[cfg(test)]
