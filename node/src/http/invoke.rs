@@ -190,7 +190,7 @@ pub async fn execute(
     let mut ran = Ran::default();
     // At most once: a peer's job whose id came here before never runs again.
     let received = inv.call.job_id.filter(|_| inv.external);
-    let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
+    let (result, first) = match received.map(|id| w.node.jobs.arrive(id, inv.arrived)) {
         Some(Arrival::Duplicate { executed, status }) => {
             (Err(Error::DuplicateJob { executed, status }), None)
         }
@@ -351,13 +351,15 @@ async fn run(
                 })
             }
             Step::Forward(peer) => {
+                let scheduled = *scheduled.get_or_insert_with(Instant::now);
                 // A peer's job that its origin cancelled meanwhile goes no further.
-                if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.forward(id)) {
+                let cancelled = |id| !w.node.jobs.forward(id, scheduled);
+                if inv.external && inv.call.job_id.is_some_and(cancelled) {
                     return Err(Error::Cancelled);
                 }
                 let timing = forward::Timing {
                     arrived: inv.arrived,
-                    scheduled: *scheduled.get_or_insert_with(Instant::now),
+                    scheduled,
                     probing,
                 };
                 let outcome =
@@ -473,12 +475,6 @@ async fn run_local(
             Admit::Full => return Err(Error::Overloaded(Overload::Full)),
         },
     };
-    // The point of no return: a peer's job its origin cancelled while it waited never runs.
-    if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.start(id)) {
-        return Err(Error::Cancelled);
-    }
-    occupancy.run();
-
     // Scheduled just now and admitted at once, the job starts as it is scheduled (no time in the
     // queue): one clock read less on the common path.
     let started = if scheduled_now && !waited {
@@ -486,6 +482,16 @@ async fn run_local(
     } else {
         Instant::now()
     };
+    // The point of no return: a peer's job its origin cancelled while it waited never runs.
+    if inv.external
+        && inv
+            .call
+            .job_id
+            .is_some_and(|id| !w.node.jobs.start(id, started))
+    {
+        return Err(Error::Cancelled);
+    }
+    occupancy.run();
     out.reset();
     let call = Call {
         job_id: Some(job_id),
