@@ -125,11 +125,13 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
         let deadline = started.unwrap_or(arrived) + http.request_timeout;
         b.head.clear();
         b.head.extend_from_slice(&b.read[..head.head_len()]);
-        b.read.drain(..head.head_len());
+        // Bytes of `b.read` this request has used. The body is decoded from behind the head and both
+        // leave the buffer at once: a body that came with its head is not moved to the front first.
+        let mut used_here = head.head_len();
 
         // --- body ---
         b.body.clear();
-        if head.expect_continue() && head.body() != BodyKind::Empty && b.read.is_empty() {
+        if head.expect_continue() && head.body() != BodyKind::Empty && b.read.len() == used_here {
             let (res, _buf) = stream
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".as_slice())
                 .await;
@@ -147,12 +149,15 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             .map_or(limits.max_body_bytes, |max| max.min(limits.max_body_bytes));
         let mut decoder = BodyDecoder::new(head.body(), body_limit);
         loop {
-            match decoder.decode(&b.read, &mut b.body) {
+            match decoder.decode(&b.read[used_here..], &mut b.body) {
                 Ok((used, done)) => {
-                    b.read.drain(..used);
+                    used_here += used;
                     if done {
                         break;
                     }
+                    // More to read: what is decoded makes room first.
+                    b.read.drain(..used_here);
+                    used_here = 0;
                 }
                 Err(e) => {
                     w.metrics
@@ -171,6 +176,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
                 _ => return,
             }
         }
+
+        b.read.drain(..used_here);
 
         // --- dispatch ---
         w.metrics
