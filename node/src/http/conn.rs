@@ -319,8 +319,9 @@ struct Waits<'a> {
     /// each new request is later than the last one's, so most reads leave the timer wheel alone.
     timer: Pin<&'a mut monoio::time::Sleep>,
     /// The node's shutdown waiter ([`Shutdown::wait`]). Polled only to register this task's waker
-    /// (once, unless the waker changes): whether the signal fired is read from [`Shutdown::is_triggered`],
-    /// which does not touch the waiter's lock shared with every other connection.
+    /// (once, unless the waker changes): whether the signal fired is read from
+    /// [`Shutdown::is_triggered`], which does not touch the waiter's lock, shared with every other
+    /// connection of every worker.
     stop: Pin<&'a mut dyn Future<Output = ()>>,
     shutdown: &'a Shutdown,
     /// The waker `stop` was last polled with.
