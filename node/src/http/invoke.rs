@@ -93,6 +93,10 @@ pub fn task_type(raw: Option<&[u8]>, count: usize) -> Result<usize, Error> {
     let Some(raw) = raw else {
         return Ok(0);
     };
+    // What peers send (a few digits) needs no float parser; anything else takes the general path.
+    if let Some(v) = small_integer(raw).filter(|v| *v < count) {
+        return Ok(v);
+    }
     // The original sent it as a float ("1.0"); accept integral floats too.
     let parsed = std::str::from_utf8(raw)
         .ok()
@@ -112,6 +116,14 @@ pub fn task_type(raw: Option<&[u8]>, count: usize) -> Result<usize, Error> {
             String::from_utf8_lossy(raw)
         ))),
     }
+}
+
+/// `raw` as a number when it is one to three ASCII digits.
+fn small_integer(raw: &[u8]) -> Option<usize> {
+    (1..=3).contains(&raw.len()).then_some(())?;
+    raw.iter().try_fold(0, |n: usize, b| {
+        b.is_ascii_digit().then(|| n * 10 + usize::from(b - b'0'))
+    })
 }
 
 /// Parses `X-P2pfaas-Deadline-Ms` (a positive number of milliseconds, fractions allowed), falling back to
@@ -595,7 +607,27 @@ fn write_timings(resp: &mut Response, t: &Times) {
 
 #[cfg(test)]
 mod tests {
-    use super::passes_through;
+    use super::{passes_through, task_type};
+
+    #[test]
+    fn task_types_parse_as_integers_or_integral_floats_below_the_count() {
+        for (raw, want) in [
+            ("0", Some(0)),
+            ("3", Some(3)),
+            ("003", Some(3)),
+            ("1.0", Some(1)),
+            (" 2 ", Some(2)),
+            ("4", None),
+            ("100", None),
+            ("1.5", None),
+            ("-1", None),
+            ("", None),
+            ("x", None),
+        ] {
+            assert_eq!(task_type(Some(raw.as_bytes()), 4).ok(), want, "{raw:?}");
+        }
+        assert_eq!(task_type(None, 4).ok(), Some(0));
+    }
 
     #[test]
     fn only_end_to_end_function_headers_pass() {
