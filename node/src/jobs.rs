@@ -59,37 +59,43 @@ impl Jobs {
         out.extend_from_slice(seq.format(self.next.fetch_add(1, Relaxed)).as_bytes());
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut JobTable, Duration) -> T) -> T {
-        let now = self.started.elapsed();
-        f(
-            &mut self.table.lock().unwrap_or_else(PoisonError::into_inner),
-            now,
-        )
+    fn table(&self) -> std::sync::MutexGuard<'_, JobTable> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A peer's job with this id arrived.
-    pub fn arrive(&self, id: &str) -> Arrival {
-        self.with(|t, now| t.arrive(id, now))
+    /// `at` on the table's clock.
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.started)
     }
 
-    /// The job is about to call its function here: false when it was cancelled.
-    pub fn start(&self, id: &str) -> bool {
-        self.with(|t, now| t.start(id, now))
+    /// A peer's job with this id arrived at `at` (the caller's clock read of the arrival: the table's
+    /// times need no precision beyond its time-to-live, so no clock read of its own).
+    pub fn arrive(&self, id: &str, at: Instant) -> Arrival {
+        let now = self.since_start(at);
+        self.table().arrive(id, now)
     }
 
-    /// The job is about to go on to another peer: false when it was cancelled.
-    pub fn forward(&self, id: &str) -> bool {
-        self.with(|t, now| t.forward(id, now))
+    /// The job is about to call its function here (at `at`): false when it was cancelled.
+    pub fn start(&self, id: &str, at: Instant) -> bool {
+        let now = self.since_start(at);
+        self.table().start(id, now)
+    }
+
+    /// The job is about to go on to another peer (at `at`): false when it was cancelled.
+    pub fn forward(&self, id: &str, at: Instant) -> bool {
+        let now = self.since_start(at);
+        self.table().forward(id, now)
     }
 
     /// The job was answered with `status` (it ran if it started).
     pub fn end(&self, id: &str, status: u16) {
-        self.with(|t, _| t.end(id, status));
+        self.table().end(id, status);
     }
 
     /// The origin gave up on the job: whether it ran here.
     pub fn cancel(&self, id: &str) -> Executed {
-        self.with(|t, now| t.cancel(id, now))
+        let now = self.since_start(Instant::now());
+        self.table().cancel(id, now)
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBufMut, SliceMut};
@@ -22,6 +23,7 @@ use super::{Request, admin, discovery, events, gossip, history, invoke, learner,
 use crate::backend::Output;
 use crate::error::Error;
 use crate::registry::Function;
+use crate::shutdown::Shutdown;
 use crate::worker::Worker;
 
 /// Size of each read; buffers grow in these steps up to the limits.
@@ -58,9 +60,18 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
         max_body_bytes: http.max_body_bytes,
     };
     let shutdown = &w.node.shutdown;
-    // One waiter for the connection's life: waiting afresh on every read would register (allocate) a
-    // new listener per request.
-    let mut stop = std::pin::pin!(shutdown.wait());
+    // One waiter and one timer for the connection's life: waiting afresh on every read would register
+    // (allocate) a new listener and a new timer per request.
+    let stop = std::pin::pin!(shutdown.wait());
+    let timer = std::pin::pin!(monoio::time::sleep_until(monoio::time::Instant::from_std(
+        Instant::now() + http.idle_timeout
+    )));
+    let mut waits = Waits {
+        timer,
+        stop,
+        shutdown,
+        stop_waker: None,
+    };
     let mut b = Buffers {
         read: Vec::with_capacity(READ_CHUNK),
         head: Vec::with_capacity(1024),
@@ -83,7 +94,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
                     w.metrics
                         .http_malformed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    fail(&mut stream, &mut b, &Error::Codec(e)).await;
+                    fail(&mut stream, &mut b, &mut waits, &Error::Codec(e)).await;
                     return;
                 }
             }
@@ -93,12 +104,18 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             } else {
                 *started.get_or_insert_with(Instant::now) + http.request_timeout
             };
-            let cancel = waiting_for_first_byte
-                .then_some(stop.as_mut() as Pin<&mut dyn Future<Output = ()>>);
-            match read_more(&mut stream, &mut b.read, deadline, cancel).await {
+            match read_more(
+                &mut stream,
+                &mut b.read,
+                &mut waits,
+                deadline,
+                waiting_for_first_byte,
+            )
+            .await
+            {
                 ReadOutcome::Data => {}
                 ReadOutcome::TimedOut if !waiting_for_first_byte => {
-                    fail(&mut stream, &mut b, &Error::RequestTimeout).await;
+                    fail(&mut stream, &mut b, &mut waits, &Error::RequestTimeout).await;
                     return;
                 }
                 _ => return,
@@ -108,11 +125,13 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
         let deadline = started.unwrap_or(arrived) + http.request_timeout;
         b.head.clear();
         b.head.extend_from_slice(&b.read[..head.head_len()]);
-        b.read.drain(..head.head_len());
+        // Bytes of `b.read` this request has used. The body is decoded from behind the head and both
+        // leave the buffer at once: a body that came with its head is not moved to the front first.
+        let mut used_here = head.head_len();
 
         // --- body ---
         b.body.clear();
-        if head.expect_continue() && head.body() != BodyKind::Empty && b.read.is_empty() {
+        if head.expect_continue() && head.body() != BodyKind::Empty && b.read.len() == used_here {
             let (res, _buf) = stream
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".as_slice())
                 .await;
@@ -130,30 +149,35 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, w: &Rc<Worker>, rout
             .map_or(limits.max_body_bytes, |max| max.min(limits.max_body_bytes));
         let mut decoder = BodyDecoder::new(head.body(), body_limit);
         loop {
-            match decoder.decode(&b.read, &mut b.body) {
+            match decoder.decode(&b.read[used_here..], &mut b.body) {
                 Ok((used, done)) => {
-                    b.read.drain(..used);
+                    used_here += used;
                     if done {
                         break;
                     }
+                    // More to read: what is decoded makes room first.
+                    b.read.drain(..used_here);
+                    used_here = 0;
                 }
                 Err(e) => {
                     w.metrics
                         .http_malformed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    fail(&mut stream, &mut b, &Error::Codec(e)).await;
+                    fail(&mut stream, &mut b, &mut waits, &Error::Codec(e)).await;
                     return;
                 }
             }
-            match read_more(&mut stream, &mut b.read, deadline, None).await {
+            match read_more(&mut stream, &mut b.read, &mut waits, deadline, false).await {
                 ReadOutcome::Data => {}
                 ReadOutcome::TimedOut => {
-                    fail(&mut stream, &mut b, &Error::RequestTimeout).await;
+                    fail(&mut stream, &mut b, &mut waits, &Error::RequestTimeout).await;
                     return;
                 }
                 _ => return,
             }
         }
+
+        b.read.drain(..used_here);
 
         // --- dispatch ---
         w.metrics
@@ -261,7 +285,7 @@ async fn handle(
 }
 
 /// Writes an error reply with `Connection: close`, then closes gracefully.
-async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
+async fn fail(stream: &mut TcpStream, b: &mut Buffers, waits: &mut Waits<'_>, err: &Error) {
     b.response.reset();
     // Framing errors only: never a capacity reject.
     respond::error(&mut b.response, err, respond::OVERLOADED);
@@ -278,7 +302,7 @@ async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
     let mut drained = 0;
     b.read.clear();
     while drained < LINGER_BYTES {
-        match read_more(stream, &mut b.read, deadline, None).await {
+        match read_more(stream, &mut b.read, waits, deadline, false).await {
             ReadOutcome::Data => {
                 drained += b.read.len();
                 b.read.clear();
@@ -288,37 +312,92 @@ async fn fail(stream: &mut TcpStream, b: &mut Buffers, err: &Error) {
     }
 }
 
-/// Reads more bytes onto the end of `buf`, until `deadline`, or until `shutdown` (the connection's
-/// [`crate::shutdown::Shutdown::wait`]) completes if given.
+/// What a connection's reads wait on besides the socket, kept for the connection's life.
+struct Waits<'a> {
+    /// Fires at or before the current read's deadline. It is moved only when a read's deadline is
+    /// earlier than the timer's, or when it fires before the read's deadline: the idle deadline of
+    /// each new request is later than the last one's, so most reads leave the timer wheel alone.
+    timer: Pin<&'a mut monoio::time::Sleep>,
+    /// The node's shutdown waiter ([`Shutdown::wait`]). Polled only to register this task's waker
+    /// (once, unless the waker changes): whether the signal fired is read from
+    /// [`Shutdown::is_triggered`], which does not touch the waiter's lock, shared with every other
+    /// connection of every worker.
+    stop: Pin<&'a mut dyn Future<Output = ()>>,
+    shutdown: &'a Shutdown,
+    /// The waker `stop` was last polled with.
+    stop_waker: Option<Waker>,
+}
+
+impl Waits<'_> {
+    /// Ready once the shutdown signal has fired; otherwise makes sure it will wake this task.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shutdown.is_triggered() {
+            return Poll::Ready(());
+        }
+        if !self
+            .stop_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            if self.stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            self.stop_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Ready once `deadline` has passed (as the runtime's timer sees it).
+    fn poll_deadline(&mut self, deadline: monoio::time::Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if deadline < self.timer.deadline() {
+            self.timer.as_mut().reset(deadline);
+        }
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if self.timer.deadline() >= deadline {
+                return Poll::Ready(());
+            }
+            // Fired at an earlier read's deadline: on to this one's.
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+}
+
+/// Reads more bytes onto the end of `buf`, until `deadline`, or (if `on_shutdown`) until the node
+/// shuts down.
 async fn read_more(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
+    waits: &mut Waits<'_>,
     deadline: Instant,
-    shutdown: Option<Pin<&mut dyn Future<Output = ()>>>,
+    on_shutdown: bool,
 ) -> ReadOutcome {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }
     let len = buf.len();
     let slice: SliceMut<Vec<u8>> = std::mem::take(buf).slice_mut(len..);
-    let read = monoio::time::timeout_at(
-        monoio::time::Instant::from_std(deadline),
-        stream.read(slice),
-    );
-    let result = match shutdown {
-        Some(s) => {
-            monoio::select! {
-                // The read first: when it completes, the shutdown waiter is not polled again (nor a
-                // random start drawn) on every request.
-                biased;
-                r = read => r,
-                () = s => return ReadOutcome::Shutdown,
-            }
+    let mut read = std::pin::pin!(stream.read(slice));
+    let deadline = monoio::time::Instant::from_std(deadline);
+    // The read first: when it completes, neither the timer nor the shutdown waiter is looked at.
+    let result = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(Ok(r));
         }
-        None => read.await,
-    };
-    let Ok((res, slice)) = result else {
-        return ReadOutcome::TimedOut;
+        if waits.poll_deadline(deadline, cx).is_ready() {
+            return Poll::Ready(Err(ReadOutcome::TimedOut));
+        }
+        if on_shutdown && waits.poll_shutdown(cx).is_ready() {
+            return Poll::Ready(Err(ReadOutcome::Shutdown));
+        }
+        Poll::Pending
+    })
+    .await;
+    let (res, slice) = match result {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
     };
     *buf = slice.into_inner();
     match res {

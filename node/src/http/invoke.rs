@@ -4,6 +4,7 @@
 //! `X-P2pfaas-*` headers. Errors return early and `respond::error` turns them into the reply.
 
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use p2pfaas_core::invocation::{End, ForwardOutcome, Invocation as Machine, Step};
@@ -92,6 +93,10 @@ pub fn task_type(raw: Option<&[u8]>, count: usize) -> Result<usize, Error> {
     let Some(raw) = raw else {
         return Ok(0);
     };
+    // What peers send (a few digits) needs no float parser; anything else takes the general path.
+    if let Some(v) = small_integer(raw).filter(|v| *v < count) {
+        return Ok(v);
+    }
     // The original sent it as a float ("1.0"); accept integral floats too.
     let parsed = std::str::from_utf8(raw)
         .ok()
@@ -111,6 +116,14 @@ pub fn task_type(raw: Option<&[u8]>, count: usize) -> Result<usize, Error> {
             String::from_utf8_lossy(raw)
         ))),
     }
+}
+
+/// `raw` as a number when it is one to three ASCII digits.
+fn small_integer(raw: &[u8]) -> Option<usize> {
+    (1..=3).contains(&raw.len()).then_some(())?;
+    raw.iter().try_fold(0, |n: usize, b| {
+        b.is_ascii_digit().then(|| n * 10 + usize::from(b - b'0'))
+    })
 }
 
 /// Parses `X-P2pfaas-Deadline-Ms` (a positive number of milliseconds, fractions allowed), falling back to
@@ -187,15 +200,15 @@ pub async fn execute(
     resp: &mut Response,
     out: &mut Output,
 ) -> Result<(), Error> {
-    let mut note = Note::default();
+    let mut ran = Ran::default();
     // At most once: a peer's job whose id came here before never runs again.
     let received = inv.call.job_id.filter(|_| inv.external);
-    let (result, first) = match received.map(|id| w.node.jobs.arrive(id)) {
+    let (result, first) = match received.map(|id| w.node.jobs.arrive(id, inv.arrived)) {
         Some(Arrival::Duplicate { executed, status }) => {
             (Err(Error::DuplicateJob { executed, status }), None)
         }
         arrival => (
-            run(w, inv, overrides, function, resp, out, &mut note).await,
+            run(w, inv, overrides, function, resp, out, &mut ran).await,
             arrival.and(received),
         ),
     };
@@ -207,7 +220,7 @@ pub async fn execute(
         };
         w.node.jobs.end(id, status);
     }
-    let total = inv.arrived.elapsed();
+    let total = ran.total.unwrap_or_else(|| inv.arrived.elapsed());
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(Error::Overloaded(_)) => Outcome::Overloaded,
@@ -232,7 +245,7 @@ pub async fn execute(
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    if let (Some(learning), Some(deadline)) = (&note.learning, inv.deadline) {
+    if let (Some(learning), Some(deadline)) = (&ran.note.learning, inv.deadline) {
         let r = &w.node.config.learner;
         let rewards = Rewards {
             met: r.reward_met,
@@ -245,6 +258,16 @@ pub async fn execute(
         w.observe(learning, rewards.of_learning(learning, met, rejected));
     }
     result
+}
+
+/// What `run` leaves for `execute` besides its result.
+#[derive(Default)]
+struct Ran {
+    /// The decision's note (its learning, its fallback).
+    note: Note,
+    /// Arrival → answer of a job that ran here, as its timing header reports it (`None` otherwise):
+    /// the metrics then agree with the header, without another clock read.
+    total: Option<Duration>,
 }
 
 /// The learning headers of contract §1.5 (`%f` formatting, state values comma-joined).
@@ -283,7 +306,7 @@ async fn run(
     function: &Function,
     resp: &mut Response,
     out: &mut Output,
-    note: &mut Note,
+    ran: &mut Ran,
 ) -> Result<(), Error> {
     resp.header(header::VERSION, VERSION.as_bytes());
     let job = JobMeta {
@@ -341,13 +364,15 @@ async fn run(
                 })
             }
             Step::Forward(peer) => {
+                let scheduled = *scheduled.get_or_insert_with(Instant::now);
                 // A peer's job that its origin cancelled meanwhile goes no further.
-                if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.forward(id)) {
+                let cancelled = |id| !w.node.jobs.forward(id, scheduled);
+                if inv.external && inv.call.job_id.is_some_and(cancelled) {
                     return Err(Error::Cancelled);
                 }
                 let timing = forward::Timing {
                     arrived: inv.arrived,
-                    scheduled: *scheduled.get_or_insert_with(Instant::now),
+                    scheduled,
                     probing,
                 };
                 let outcome =
@@ -377,8 +402,8 @@ async fn run(
             Step::Done(end) => break end,
         };
     };
-    *note = *machine.note();
-    write_fallback(resp, note);
+    ran.note = *machine.note();
+    write_fallback(resp, &ran.note);
     // Scheduled just now unless a forward was tried first (then its start is the decision's time).
     let scheduled_now = scheduled.is_none();
     let timing = forward::Timing {
@@ -410,6 +435,7 @@ async fn run(
             scheduled_now,
         )
         .await
+        .map(|total| ran.total = Some(total))
         .map_err(|e| match (e, failure) {
             (Error::Overloaded(_), Some(reason)) => Error::PeerFailed(reason),
             (other, _) => other,
@@ -424,7 +450,8 @@ fn write_fallback(resp: &mut Response, note: &Note) {
 }
 
 /// Admits the job through K slots and the queue, runs the backend, and writes the function's answer with
-/// the timing headers. `scheduled_now`: `timing.scheduled` was taken just before this call.
+/// the timing headers; returns the job's total time here (arrival → answer). `scheduled_now`:
+/// `timing.scheduled` was taken just before this call.
 #[allow(
     clippy::too_many_arguments,
     reason = "the invocation's parts, borrowed"
@@ -439,7 +466,7 @@ async fn run_local(
     out: &mut Output,
     timing: forward::Timing,
     scheduled_now: bool,
-) -> Result<(), Error> {
+) -> Result<Duration, Error> {
     let node = &w.node;
     let task = inv.task_type;
     let mut occupancy = Occupancy::enter(function, &node.task_types[task])?;
@@ -461,12 +488,6 @@ async fn run_local(
             Admit::Full => return Err(Error::Overloaded(Overload::Full)),
         },
     };
-    // The point of no return: a peer's job its origin cancelled while it waited never runs.
-    if inv.external && inv.call.job_id.is_some_and(|id| !w.node.jobs.start(id)) {
-        return Err(Error::Cancelled);
-    }
-    occupancy.run();
-
     // Scheduled just now and admitted at once, the job starts as it is scheduled (no time in the
     // queue): one clock read less on the common path.
     let started = if scheduled_now && !waited {
@@ -474,6 +495,16 @@ async fn run_local(
     } else {
         Instant::now()
     };
+    // The point of no return: a peer's job its origin cancelled while it waited never runs.
+    if inv.external
+        && inv
+            .call
+            .job_id
+            .is_some_and(|id| !w.node.jobs.start(id, started))
+    {
+        return Err(Error::Cancelled);
+    }
+    occupancy.run();
     out.reset();
     let call = Call {
         job_id: Some(job_id),
@@ -490,13 +521,31 @@ async fn run_local(
             max_body_bytes: http.max_response_bytes,
         },
     };
-    let limit = function
-        .config
-        .timeout
-        .min(inv.answer_by.saturating_duration_since(started));
-    let result = monoio::time::timeout(limit, function.backend.invoke(&ctx, &call, out)).await;
+    let time_out_at = started
+        .checked_add(function.config.timeout)
+        .map_or(inv.answer_by, |at| at.min(inv.answer_by));
+    // A call done at its first poll (most built-ins) needs no timer: the timeout polls the call first
+    // and never cuts one that is done. (The call is dropped at the end of this block, as it was when
+    // the timeout wrapped it.)
+    let result = {
+        let mut invocation = std::pin::pin!(function.backend.invoke(&ctx, &call, out));
+        match std::future::poll_fn(|cx| Poll::Ready(invocation.as_mut().poll(cx))).await {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => {
+                let at = monoio::time::Instant::from_std(time_out_at);
+                monoio::time::timeout_at(at, invocation).await
+            }
+        }
+    };
     let ended = Instant::now();
-    let execution = ended.saturating_duration_since(started);
+    // The times are derived from two differences (Instant arithmetic is not free on the hot path).
+    let since_scheduled = ended.saturating_duration_since(timing.scheduled);
+    let queue = if started == timing.scheduled {
+        Duration::ZERO
+    } else {
+        started.saturating_duration_since(timing.scheduled)
+    };
+    let execution = since_scheduled.saturating_sub(queue);
     function.service_time.record(execution);
     drop(permit);
     drop(occupancy);
@@ -519,35 +568,67 @@ async fn run_local(
         }
     }
     std::mem::swap(&mut resp.body, &mut out.body);
-    // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
-    let execution = out.reported_duration.unwrap_or(execution);
-    write_timings(resp, timing, started, ended, execution);
-    Ok(())
+    let scheduling = timing.scheduled.saturating_duration_since(timing.arrived);
+    let times = Times {
+        total: scheduling + since_scheduled,
+        scheduling,
+        probing: timing.probing,
+        // A platform-reported duration (OpenFaaS X-Duration-Seconds) is the function's own measure.
+        execution: out.reported_duration.unwrap_or(execution),
+        queue,
+    };
+    write_timings(resp, &times);
+    Ok(times.total)
+}
+
+/// The times of a locally executed job, as its timing headers report them.
+struct Times {
+    /// Arrival → answer.
+    total: Duration,
+    /// Arrival → decision.
+    scheduling: Duration,
+    /// The probe of peers, if one was made.
+    probing: Option<Duration>,
+    /// The function call.
+    execution: Duration,
+    /// Decision → start (waiting for a slot).
+    queue: Duration,
 }
 
 /// The original's timing headers for a locally executed job (`%f` seconds in one-element lists).
-fn write_timings(
-    resp: &mut Response,
-    timing: forward::Timing,
-    started: Instant,
-    ended: Instant,
-    execution: Duration,
-) {
-    let total = ended.saturating_duration_since(timing.arrived);
-    resp.header_secs(header::TOTAL, total, true);
-    let scheduling = timing.scheduled.saturating_duration_since(timing.arrived);
-    resp.header_secs(header::SCHEDULING, scheduling, true);
-    if let Some(p) = timing.probing {
+fn write_timings(resp: &mut Response, t: &Times) {
+    resp.header_secs(header::TOTAL, t.total, true);
+    resp.header_secs(header::SCHEDULING, t.scheduling, true);
+    if let Some(p) = t.probing {
         resp.header_secs(wire::header::PROBING, p, true);
     }
-    resp.header_secs(header::EXECUTION, execution, false);
-    let queue = started.saturating_duration_since(timing.scheduled);
-    resp.header_secs(header::QUEUE, queue, false);
+    resp.header_secs(header::EXECUTION, t.execution, false);
+    resp.header_secs(header::QUEUE, t.queue, false);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::passes_through;
+    use super::{passes_through, task_type};
+
+    #[test]
+    fn task_types_parse_as_integers_or_integral_floats_below_the_count() {
+        for (raw, want) in [
+            ("0", Some(0)),
+            ("3", Some(3)),
+            ("003", Some(3)),
+            ("1.0", Some(1)),
+            (" 2 ", Some(2)),
+            ("4", None),
+            ("100", None),
+            ("1.5", None),
+            ("-1", None),
+            ("", None),
+            ("x", None),
+        ] {
+            assert_eq!(task_type(Some(raw.as_bytes()), 4).ok(), want, "{raw:?}");
+        }
+        assert_eq!(task_type(None, 4).ok(), Some(0));
+    }
 
     #[test]
     fn only_end_to_end_function_headers_pass() {

@@ -179,6 +179,55 @@ fn invalid_config_exits_64_naming_the_field() {
     }
 }
 
+// A connection keeps one idle timer for its life, moved on lazily: it must still count from the last
+// request, not from the connection's start.
+nodetest!(idle_timeout_counts_from_the_last_request, |driver| {
+    let config = format!("{BASE_CONFIG}\n[http]\nidle_timeout_ms = 300\n");
+    let node = Node::start(driver, &config, &[]);
+    let mut c = Conn::open(node.addr);
+    // Twice the idle timeout of traffic on one connection, never idle for long.
+    for i in 0..6 {
+        c.send("POST", "/function/echo", &[], format!("{i}").as_bytes());
+        let r = c.read_reply();
+        assert_eq!(r.status, 200, "request {i}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let t0 = std::time::Instant::now();
+    assert!(c.is_closed());
+    let waited = t0.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(150)
+            && waited < std::time::Duration::from_secs(5),
+        "{waited:?}"
+    );
+});
+
+// A keep-alive connection between requests registers for the shutdown signal once: it must still be
+// closed at shutdown, not at the end of the grace period or its idle timeout.
+nodetest!(
+    shutdown_closes_an_idle_keep_alive_connection_at_once,
+    |driver| {
+        let mut node = Node::start(driver, BASE_CONFIG, &[]);
+        let mut c = Conn::open(node.addr);
+        for i in 0..2 {
+            c.send("POST", "/function/echo", &[], format!("{i}").as_bytes());
+            assert_eq!(c.read_reply().status, 200);
+        }
+        let t0 = std::time::Instant::now();
+        node.terminate();
+        assert!(c.is_closed());
+        let waited = t0.elapsed();
+        assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+        let status = node.wait_exit(std::time::Duration::from_secs(10));
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(0),
+            "stderr: {}",
+            node.stderr()
+        );
+    }
+);
+
 nodetest!(timeouts_idle_partial_head_and_function, |driver| {
     let config = format!(
         "{BASE_CONFIG}\n[http]\nidle_timeout_ms = 300\nrequest_timeout_ms = 700\n\

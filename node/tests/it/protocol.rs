@@ -60,6 +60,27 @@ nodetest!(keep_alive_pipelining_and_chunked_bodies, |driver| {
     assert!(c.is_closed());
 });
 
+// Bodies that arrive in pieces after their head: the connection decodes from behind the head and
+// keeps what follows the body for the next request.
+nodetest!(bodies_split_across_reads, |driver| {
+    let node = Node::start(driver, BASE_CONFIG, &[]);
+    let mut c = Conn::open(node.addr);
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send_raw(b"POST /function/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello");
+    pause();
+    c.send_raw(b" worl");
+    pause();
+    c.send_raw(b"dGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_reply().text(), "hello world");
+    assert_eq!(c.read_reply().json()["status"], "ok");
+    c.send_raw(
+        b"POST /function/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+    );
+    pause();
+    c.send_raw(b"lo\r\n6\r\n world\r\n0\r\n\r\n");
+    assert_eq!(c.read_reply().text(), "hello world");
+});
+
 nodetest!(override_headers_reject_and_bypass, |driver| {
     let node = Node::start(driver, BASE_CONFIG, &[]);
     let r = node.call(
