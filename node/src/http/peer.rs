@@ -75,9 +75,9 @@ fn write_identity(w: &Worker, resp: &mut Response) {
     let a = &w.node.admission;
     resp.header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
     resp.header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
-    resp.header_fmt(wire::header::LOAD, format_args!("{}", a.running()));
-    resp.header_fmt(wire::header::QUEUE_LENGTH, format_args!("{}", a.queued()));
-    resp.header_fmt(wire::header::MAXLOAD, format_args!("{}", a.slots()));
+    resp.header_u64(wire::header::LOAD, a.running() as u64);
+    resp.header_u64(wire::header::QUEUE_LENGTH, a.queued() as u64);
+    resp.header_u64(wire::header::MAXLOAD, a.slots() as u64);
 }
 
 /// Refuses a path that already contains this node, or that is too long.

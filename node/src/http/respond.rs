@@ -63,6 +63,12 @@ impl Response {
         self.head.extend_from_slice(b"\r\n");
     }
 
+    /// Adds a header whose value is `n` in decimal, without `core::fmt`. Only for the node's own header
+    /// names (as [`Response::header_fmt`]).
+    pub fn header_u64(&mut self, name: &str, n: u64) {
+        codec::write_decimal_header(&mut self.head, name, n);
+    }
+
     /// Adds a timing header: `d` in seconds with six decimals (the original's `%f`), inside `[…]` as a
     /// one-element list when `list`.
     pub fn header_secs(&mut self, name: &str, d: std::time::Duration, list: bool) {
@@ -94,6 +100,8 @@ impl Response {
 
     /// Appends the wire form to `out`.
     pub fn serialize(&self, out: &mut Vec<u8>, keep_alive: bool) {
+        // Status line, content-length and connection lines take under 128 bytes: one reservation.
+        out.reserve(128 + self.head.len() + self.body.len());
         codec::write_status_line(out, self.status);
         out.extend_from_slice(&self.head);
         codec::finish_head(out, self.body.len(), keep_alive);
@@ -201,7 +209,7 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
             resp.header("X-P2pfaas-Reject-Reason", b"duplicate_job");
             resp.header(EXECUTED, executed.as_str().as_bytes());
             if let Some(s) = status {
-                resp.header_fmt(FIRST_STATUS, format_args!("{s}"));
+                resp.header_u64(FIRST_STATUS, u64::from(*s));
             }
         }
         Error::Cancelled => {

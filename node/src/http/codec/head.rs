@@ -31,9 +31,11 @@ impl HeaderSpans {
     ) -> Result<(), Error> {
         self.count = 0;
         // httparse was given at most MAX_HEADERS slots, so zip never drops one.
+        // httparse already trimmed the values' surrounding whitespace (and a header line cannot fold,
+        // obsolete folding being off), so the spans are taken as they are.
         for (slot, h) in self.items.iter_mut().zip(headers) {
             let name = Span::of(buf, h.name.as_bytes()).ok_or(err)?;
-            let value = Span::of(buf, h.value).ok_or(err)?.trim_ows(buf);
+            let value = Span::of(buf, h.value).ok_or(err)?;
             *slot = (name, value);
         }
         self.count = headers.len().min(MAX_HEADERS);
@@ -55,9 +57,24 @@ impl HeaderSpans {
     where
         'b: 'a,
     {
-        self.slice()
-            .iter()
-            .map(move |(n, v)| (as_str(n.get(buf)), v.get(buf)))
+        let headers = self.slice();
+        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the whole
+        // header block (all ASCII unless a value carries obs-text) stands in for one check per name.
+        let block = match (headers.first(), headers.last()) {
+            (Some((first, _)), Some((name, value))) => Span {
+                start: first.start,
+                end: name.end.max(value.end),
+            },
+            _ => Span::default(),
+        };
+        let text = std::str::from_utf8(block.get(buf)).ok();
+        headers.iter().map(move |(n, v)| {
+            let offset = |at: u32| at.saturating_sub(block.start) as usize;
+            let name = text
+                .and_then(|t| t.get(offset(n.start)..offset(n.end)))
+                .unwrap_or_else(|| as_str(n.get(buf)));
+            (name, v.get(buf))
+        })
     }
 }
 
