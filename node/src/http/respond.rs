@@ -17,6 +17,9 @@ pub struct Response {
     pub status: u16,
     /// Serialised header lines (`name: value\r\n`), without content-length.
     head: Vec<u8>,
+    /// Where each line of `head` starts, so reading a header back compares one byte per line for
+    /// most lines instead of scanning every byte of the head.
+    lines: Vec<usize>,
     /// Body.
     pub body: Vec<u8>,
     /// Close the connection after this response.
@@ -35,6 +38,7 @@ impl Response {
         Self {
             status: 200,
             head: Vec::with_capacity(512),
+            lines: Vec::with_capacity(32),
             body: Vec::new(),
             close: false,
         }
@@ -44,18 +48,25 @@ impl Response {
     pub fn reset(&mut self) {
         self.status = 200;
         self.head.clear();
+        self.lines.clear();
         self.body.clear();
         self.close = false;
     }
 
     /// Adds a header; a name or value that would break the framing (CR, LF, NUL, bad token) is dropped.
     pub fn header(&mut self, name: &str, value: &[u8]) -> bool {
-        codec::write_header(&mut self.head, name, value).is_ok()
+        let start = self.head.len();
+        let written = codec::write_header(&mut self.head, name, value).is_ok();
+        if written {
+            self.lines.push(start);
+        }
+        written
     }
 
     /// Adds a header whose value is formatted in place. Only for values the node itself formats (numbers,
     /// fixed words), which cannot contain CR or LF.
     pub fn header_fmt(&mut self, name: &str, value: fmt::Arguments<'_>) {
+        self.lines.push(self.head.len());
         self.head.extend_from_slice(name.as_bytes());
         self.head.extend_from_slice(b": ");
         // Writing into a Vec cannot fail.
@@ -66,24 +77,33 @@ impl Response {
     /// Adds a header whose value is `n` in decimal, without `core::fmt`. Only for the node's own header
     /// names (as [`Response::header_fmt`]).
     pub fn header_u64(&mut self, name: &str, n: u64) {
+        self.lines.push(self.head.len());
         codec::write_decimal_header(&mut self.head, name, n);
     }
 
     /// Adds a timing header: `d` in seconds with six decimals (the original's `%f`), inside `[…]` as a
     /// one-element list when `list`.
     pub fn header_secs(&mut self, name: &str, d: std::time::Duration, list: bool) {
+        self.lines.push(self.head.len());
         codec::write_secs_header(&mut self.head, name, d, list);
     }
 
-    /// The value of a header already added (case-insensitive name), if any. Scans the serialised lines:
-    /// for the rare paths that read back what they wrote (peer responses), not the hot path.
+    /// The value of a header already added (case-insensitive name), if any: for the paths that read
+    /// back what they wrote (peer responses).
     pub fn header_value(&self, name: &str) -> Option<&[u8]> {
-        self.head.split(|b| *b == b'\n').find_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let colon = line.iter().position(|b| *b == b':')?;
-            let (n, v) = line.split_at(colon);
-            n.eq_ignore_ascii_case(name.as_bytes())
-                .then(|| v[1..].trim_ascii())
+        let ends = self.lines.iter().skip(1).copied().chain([self.head.len()]);
+        self.lines.iter().zip(ends).find_map(|(&start, end)| {
+            // A line is `name: value\r\n`: the colon right after a name of this length comes first.
+            let colon = start + name.len();
+            if self.head.get(colon) != Some(&b':') {
+                return None;
+            }
+            let line = self.head.get(start..end.saturating_sub(2))?;
+            let (n, v) = line.split_at(name.len());
+            if !n.eq_ignore_ascii_case(name.as_bytes()) {
+                return None;
+            }
+            v.get(1..).map(<[u8]>::trim_ascii)
         })
     }
 
@@ -331,6 +351,29 @@ mod tests {
         );
         assert_eq!(r.header_value("X-A"), Some(&b"1"[..]));
         assert_eq!(r.header_value("X-B"), None);
+    }
+
+    #[test]
+    fn headers_are_read_back_from_any_line() {
+        let mut r = Response::new();
+        r.header("X-AB", b"long");
+        r.header("X-A", b" spaced ");
+        assert!(!r.header("X-Dropped", b"a\r\nX-C: injected"));
+        r.header_u64("X-N", 42);
+        r.header_secs("X-S", Duration::from_micros(1_500), true);
+        r.header_fmt("X-F", format_args!("{}", "last"));
+        assert_eq!(r.header_value("x-ab"), Some(&b"long"[..]));
+        assert_eq!(r.header_value("X-A"), Some(&b"spaced"[..]));
+        assert_eq!(r.header_value("X-N"), Some(&b"42"[..]));
+        assert_eq!(r.header_value("X-S"), Some(&b"[0.001500]"[..]));
+        assert_eq!(r.header_value("X-F"), Some(&b"last"[..]));
+        for absent in ["X-Dropped", "X-C", "X", "X-ABC", ""] {
+            assert_eq!(r.header_value(absent), None, "{absent}");
+        }
+        r.reset();
+        assert_eq!(r.header_value("X-AB"), None);
+        r.header("X-AB", b"again");
+        assert_eq!(r.header_value("X-AB"), Some(&b"again"[..]));
     }
 
     #[test]

@@ -202,6 +202,8 @@ fn head_len_u32(len: usize) -> Result<u32, Error> {
 pub struct RequestHead {
     method: Span,
     target: Span,
+    /// Length of the target's path: up to its first '?', found once at parse time.
+    path_len: u32,
     minor_version: u8,
     headers: HeaderSpans,
     head_len: u32,
@@ -216,6 +218,7 @@ impl Default for RequestHead {
         Self {
             method: Span::default(),
             target: Span::default(),
+            path_len: 0,
             minor_version: 1,
             headers: HeaderSpans::EMPTY,
             head_len: 0,
@@ -257,7 +260,14 @@ impl RequestHead {
 
     /// The request method, e.g. "GET".
     pub fn method<'b>(&self, buf: &'b [u8]) -> &'b str {
-        as_str(self.method.get(buf))
+        // The common ones are constants: no UTF-8 check.
+        match self.method.get(buf) {
+            b"GET" => "GET",
+            b"POST" => "POST",
+            b"PUT" => "PUT",
+            b"DELETE" => "DELETE",
+            other => as_str(other),
+        }
     }
 
     /// The raw request target, e.g. "/function/foo?x=1".
@@ -268,12 +278,14 @@ impl RequestHead {
     /// The request target before the first '?'.
     pub fn path<'b>(&self, buf: &'b [u8]) -> &'b str {
         let target = self.target(buf);
-        target.split_once('?').map_or(target, |(p, _)| p)
+        target.get(..self.path_len as usize).unwrap_or(target)
     }
 
     /// The request target after the first '?'; `None` if there is no '?'.
     pub fn query<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
-        self.target(buf).split_once('?').map(|(_, q)| q)
+        self.target(buf)
+            .get(self.path_len as usize..)?
+            .strip_prefix('?')
     }
 
     /// Value of the first header called `name` (case-insensitive), OWS-trimmed.
@@ -353,6 +365,12 @@ pub fn parse_request_into(
     }
     head.method = Span::of(buf, method.as_bytes()).ok_or(Error::InvalidRequestLine)?;
     head.target = Span::of(buf, target.as_bytes()).ok_or(Error::InvalidRequestLine)?;
+    let path_len = target
+        .bytes()
+        .position(|b| b == b'?')
+        .unwrap_or(target.len());
+    // The target fits in the head, whose length fits in u32.
+    head.path_len = head_len_u32(path_len)?;
     head.minor_version = minor_version;
     head.headers.fill(buf, req.headers, Error::InvalidHeader)?;
     head.head_len = head_len_u32(head_len)?;
