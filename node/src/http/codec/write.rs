@@ -45,45 +45,62 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// "00", "01", … "99": two decimal digits per table read.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Writes the header line `name: <secs>\r\n` (`name: [<secs>]\r\n` when `list`): `d` in seconds with
 /// six decimals (the original's `%f`), from integer nanoseconds rounded to the nearest microsecond
 /// (half up), which is what `{:.6}` of `as_secs_f64` prints away from a tie, without float formatting
 /// on every response. `name` is one of the node's own header names.
 pub fn write_secs_header(out: &mut Vec<u8>, name: &str, d: std::time::Duration, list: bool) {
     let micros = u64::try_from(d.as_nanos().saturating_add(500) / 1000).unwrap_or(u64::MAX);
-    // ": [" + up to 14 integer digits + "." + 6 decimals + "]\r\n", written backwards so the line
-    // after the name is one copy.
-    let mut line = [0u8; 3 + 14 + 1 + 6 + 3];
-    let mut i = line.len();
-    let mut put = |b: u8| {
-        i -= 1;
-        line[i] = b;
-    };
-    put(b'\n');
-    put(b'\r');
-    if list {
-        put(b']');
-    }
-    let (mut whole, mut frac) = (micros / 1_000_000, micros % 1_000_000);
-    for _ in 0..6 {
-        put(b'0' + (frac % 10) as u8);
-        frac /= 10;
-    }
-    put(b'.');
+    let (mut whole, frac) = (micros / 1_000_000, (micros % 1_000_000) as usize);
+    // The line after the name, laid out around the decimal point at POINT: ": [" and up to 14
+    // integer digits written backwards before it, the six decimals and "]\r\n" after it.
+    const POINT: usize = 18;
+    let mut line = [0u8; POINT + 1 + 6 + 3];
+    let mut start = POINT;
     loop {
-        put(b'0' + (whole % 10) as u8);
+        start -= 1;
+        line[start] = b'0' + (whole % 10) as u8;
         whole /= 10;
         if whole == 0 {
             break;
         }
     }
     if list {
-        put(b'[');
+        start -= 1;
+        line[start] = b'[';
     }
-    put(b' ');
-    put(b':');
+    start -= 2;
+    line[start..start + 2].copy_from_slice(b": ");
+    line[POINT] = b'.';
+    for (k, pair) in [frac / 10_000, frac / 100 % 100, frac % 100]
+        .into_iter()
+        .enumerate()
+    {
+        let at = POINT + 1 + 2 * k;
+        line[at..at + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
+    }
+    let mut end = POINT + 7;
+    if list {
+        line[end] = b']';
+        end += 1;
+    }
+    line[end..end + 2].copy_from_slice(b"\r\n");
+    end += 2;
+    out.reserve(name.len() + end - start);
     out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(&line[i..]);
+    out.extend_from_slice(&line[start..end]);
 }
 
 /// Appends `n` in lowercase hex without allocating a String.
