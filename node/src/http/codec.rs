@@ -20,8 +20,8 @@ mod write;
 pub use body::BodyDecoder;
 pub use head::{RequestHead, ResponseHead, parse_request, parse_request_into, parse_response};
 pub use write::{
-    finish_head, is_hop_by_hop, reason_phrase, write_chunk, write_decimal_header, write_header,
-    write_request_line, write_secs_header, write_status_line,
+    finish_head, is_hop_by_hop, is_token, reason_phrase, write_chunk, write_decimal_header,
+    write_header, write_own_header, write_request_line, write_secs_header, write_status_line,
 };
 #[cfg(test)]
 use write::{is_tchar, push_hex};
