@@ -55,9 +55,9 @@ pub async fn handle(
             let own = snapshot.own();
             let mut list = w.scratch();
             path::write_list(&mut list, [own.id.as_str()]);
-            resp.header(wire::header::PEERS_ID, &list);
+            resp.own_header(wire::header::PEERS_ID, &list);
             path::write_list(&mut list, [own.addr.as_str()]);
-            resp.header(wire::header::PEERS_ADDR, &list);
+            resp.own_header(wire::header::PEERS_ADDR, &list);
         }
         return result;
     }
@@ -73,8 +73,8 @@ pub async fn handle(
 /// This node's id, protocol and current load, on every peer answer.
 fn write_identity(w: &Worker, resp: &mut Response) {
     let a = &w.node.admission;
-    resp.header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
-    resp.header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
+    resp.own_header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
+    resp.own_header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
     resp.header_u64(wire::header::LOAD, a.running() as u64);
     resp.header_u64(wire::header::QUEUE_LENGTH, a.queued() as u64);
     resp.header_u64(wire::header::MAXLOAD, a.slots() as u64);
