@@ -42,38 +42,36 @@ pub struct Output {
     pub reported_duration: Option<std::time::Duration>,
 }
 
-/// A reply's headers in one reused buffer: once it has grown, pushing a header allocates nothing (the
-/// peer path reads every forwarded answer's headers into it).
+/// A reply's headers in two reused buffers: once they have grown, pushing a header allocates nothing (the
+/// peer path reads every forwarded answer's headers into them).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplyHeaders {
-    bytes: Vec<u8>,
-    /// Per header, where its name and its value end in `bytes`; each starts where the previous ended.
+    /// The names, one after the other: kept as a `String` (they are pushed as `&str`) so that reading
+    /// them back validates no UTF-8.
+    names: String,
+    /// The values, one after the other.
+    values: Vec<u8>,
+    /// Per header, where its name ends in `names` and its value in `values`; each starts where the
+    /// previous ended.
     ends: Vec<(usize, usize)>,
 }
 
 impl ReplyHeaders {
     /// Appends a header.
     pub fn push(&mut self, name: &str, value: &[u8]) {
-        self.bytes.extend_from_slice(name.as_bytes());
-        let name_end = self.bytes.len();
-        self.bytes.extend_from_slice(value);
-        self.ends.push((name_end, self.bytes.len()));
+        self.names.push_str(name);
+        self.values.extend_from_slice(value);
+        self.ends.push((self.names.len(), self.values.len()));
     }
 
     /// The headers in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        // Names are pushed as `&str`, so the bytes are UTF-8.
-        self.raw()
-            .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
-    }
-
-    /// The headers in order with names as bytes: a look-up compares bytes and validates nothing (a
-    /// forwarded answer is searched for a dozen of its headers).
-    fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let mut start = 0;
-        self.ends.iter().map(move |&(name_end, end)| {
-            let (name, value) = (&self.bytes[start..name_end], &self.bytes[name_end..end]);
-            start = end;
+        let (mut name_start, mut value_start) = (0, 0);
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            // Every range ends where a whole pushed `&str` ended, so `get` finds char boundaries.
+            let name = self.names.get(name_start..name_end).unwrap_or_default();
+            let value = self.values.get(value_start..value_end).unwrap_or_default();
+            (name_start, value_start) = (name_end, value_end);
             (name, value)
         })
     }
@@ -85,7 +83,8 @@ impl ReplyHeaders {
 
     /// Forgets every header, keeping the buffers.
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        self.names.clear();
+        self.values.clear();
         self.ends.clear();
     }
 }
@@ -94,8 +93,8 @@ impl Output {
     /// First value of a reply header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
-            .raw()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 

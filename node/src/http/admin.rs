@@ -232,9 +232,9 @@ pub fn parse_registration(body: &[u8]) -> Result<(String, RawFunction), Error> {
 fn load(node: &Node, resp: &mut Response) {
     let a = &node.admission;
     let (running, queued, slots) = (a.running(), a.queued(), a.slots());
-    resp.header_fmt("X-P2pfaas-Load", format_args!("{running}"));
-    resp.header_fmt("X-P2pfaas-Maxload", format_args!("{slots}"));
-    resp.header_fmt("X-P2pfog-Queue-Length", format_args!("{queued}"));
+    resp.header_u64("X-P2pfaas-Load", running as u64);
+    resp.header_u64("X-P2pfaas-Maxload", slots as u64);
+    resp.header_u64("X-P2pfog-Queue-Length", queued as u64);
     resp.header(header::VERSION, VERSION.as_bytes());
     resp.header(
         crate::peers::wire::header::PROTOCOL,

@@ -20,11 +20,11 @@ mod write;
 pub use body::BodyDecoder;
 pub use head::{RequestHead, ResponseHead, parse_request, parse_request_into, parse_response};
 pub use write::{
-    finish_head, is_hop_by_hop, reason_phrase, write_chunk, write_header, write_request_line,
-    write_secs_header, write_status_line,
+    finish_head, is_hop_by_hop, is_token, reason_phrase, write_chunk, write_decimal_header,
+    write_header, write_own_header, write_request_line, write_secs_header, write_status_line,
 };
 #[cfg(test)]
-use write::{is_tchar, push_decimal, push_hex};
+use write::{is_tchar, push_hex};
 
 #[cfg(test)]
 mod tests;
@@ -207,26 +207,6 @@ impl Span {
             end: u32::try_from(end).ok()?,
         })
     }
-
-    /// The span with optional whitespace (space, tab) removed from both ends.
-    fn trim_ows(self, buf: &[u8]) -> Span {
-        let bytes = self.get(buf);
-        let lead = bytes.iter().take_while(|b| is_ows(**b)).count();
-        let trail = bytes[lead..]
-            .iter()
-            .rev()
-            .take_while(|b| is_ows(**b))
-            .count();
-        // lead + trail <= len, and both fit in u32 because the span did.
-        Span {
-            start: self.start.saturating_add(lead as u32),
-            end: self.end.saturating_sub(trail as u32),
-        }
-    }
-}
-
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
 }
 
 /// Bytes that are known to be ASCII/UTF-8 (validated by httparse) as `&str`;

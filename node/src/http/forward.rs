@@ -636,28 +636,28 @@ fn json_answer(out: &Output, addr: &str, resp: &mut Response) -> Result<Lists, F
 /// buffers.
 fn write_route(w: &Worker, resp: &mut Response, route: Route<'_>, own: &Own, t: Timing) {
     let mut list = w.scratch();
-    resp.header(wire::header::EXTERNALLY_EXECUTED, b"True");
+    resp.own_header(wire::header::EXTERNALLY_EXECUTED, b"True");
     let mut hops = itoa::Buffer::new();
-    resp.header(wire::header::HOPS, hops.format(route.ids.len()).as_bytes());
+    resp.own_header(wire::header::HOPS, hops.format(route.ids.len()).as_bytes());
     route.ids.prepend_into(own.json_id(), &mut list);
-    resp.header(wire::header::PEERS_ID, &list);
+    resp.own_header(wire::header::PEERS_ID, &list);
     route
         .addrs
         .prepend_mapped(own.json_host(), wire::bare_host, &mut list);
-    resp.header(wire::header::PEERS_IP, &list);
+    resp.own_header(wire::header::PEERS_IP, &list);
     route.addrs.prepend_into(own.json_addr(), &mut list);
-    resp.header(wire::header::PEERS_ADDR, &list);
+    resp.own_header(wire::header::PEERS_ADDR, &list);
     // One entry per node in every list, origin first, 0.0 where a node reported none (a node that did
     // not probe writes no probing list): the original's client reads the lists column by column.
     let n = route.addrs.len();
     let secs = |d: Duration| d.as_secs_f64();
     path::prepend_number(&mut list, secs(t.arrived.elapsed()), route.total, n);
-    resp.header(header::TOTAL, &list);
+    resp.own_header(header::TOTAL, &list);
     let scheduling = secs(t.scheduled.saturating_duration_since(t.arrived));
     path::prepend_number(&mut list, scheduling, route.scheduling, n);
-    resp.header(header::SCHEDULING, &list);
+    resp.own_header(header::SCHEDULING, &list);
     path::prepend_number(&mut list, t.probing.map_or(0.0, secs), route.probing, n);
-    resp.header(wire::header::PROBING, &list);
+    resp.own_header(wire::header::PROBING, &list);
 }
 
 /// Path of the cancel route.

@@ -308,7 +308,7 @@ async fn run(
     out: &mut Output,
     ran: &mut Ran,
 ) -> Result<(), Error> {
-    resp.header(header::VERSION, VERSION.as_bytes());
+    resp.own_header(header::VERSION, VERSION.as_bytes());
     let job = JobMeta {
         task_type: inv.task_type,
         external: inv.external,
@@ -328,9 +328,9 @@ async fn run(
             std::str::from_utf8(&own).unwrap_or_default()
         }
     };
-    resp.header(header::JOB_ID, job_id.as_bytes());
+    resp.own_header(header::JOB_ID, job_id.as_bytes());
     let start = |s: &mut dyn Scheduler, view: &NodeView<'_>, rng: &mut dyn RngCore| {
-        resp.header(header::SCHEDULER, s.full_name().as_bytes());
+        resp.own_header(header::SCHEDULER, s.full_name().as_bytes());
         machine.start(s, view, rng)
     };
     let mut step = match w.agent_for(overrides, &job) {
@@ -445,7 +445,7 @@ async fn run(
 
 fn write_fallback(resp: &mut Response, note: &Note) {
     if let Some(reason) = note.fallback {
-        resp.header(header::FALLBACK, reason.as_bytes());
+        resp.own_header(header::FALLBACK, reason.as_bytes());
     }
 }
 

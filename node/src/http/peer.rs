@@ -63,11 +63,11 @@ pub async fn handle(
 /// This node's id, protocol and current load, on every peer answer.
 fn write_identity(w: &Worker, resp: &mut Response) {
     let a = &w.node.admission;
-    resp.header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
-    resp.header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
-    resp.header_fmt(wire::header::LOAD, format_args!("{}", a.running()));
-    resp.header_fmt(wire::header::QUEUE_LENGTH, format_args!("{}", a.queued()));
-    resp.header_fmt(wire::header::MAXLOAD, format_args!("{}", a.slots()));
+    resp.own_header(wire::header::PROTOCOL, wire::header::NATIVE.as_bytes());
+    resp.own_header(wire::header::MACHINE_ID, w.peers().own().id.as_bytes());
+    resp.header_u64(wire::header::LOAD, a.running() as u64);
+    resp.header_u64(wire::header::QUEUE_LENGTH, a.queued() as u64);
+    resp.header_u64(wire::header::MAXLOAD, a.slots() as u64);
 }
 
 /// Refuses a path that already contains this node, or that is too long.
@@ -157,9 +157,9 @@ async fn native_job(
         let own = snapshot.own();
         let mut list = w.scratch();
         Path::EMPTY.append_into(own.json_id(), &mut list);
-        resp.header(wire::header::PEERS_ID, &list);
+        resp.own_header(wire::header::PEERS_ID, &list);
         Path::EMPTY.append_into(own.json_addr(), &mut list);
-        resp.header(wire::header::PEERS_ADDR, &list);
+        resp.own_header(wire::header::PEERS_ADDR, &list);
     }
     Ok(())
 }

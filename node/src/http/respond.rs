@@ -17,6 +17,9 @@ pub struct Response {
     pub status: u16,
     /// Serialised header lines (`name: value\r\n`), without content-length.
     head: Vec<u8>,
+    /// Where each line of `head` starts, so reading a header back compares one byte per line for
+    /// most lines instead of scanning every byte of the head.
+    lines: Vec<usize>,
     /// Body.
     pub body: Vec<u8>,
     /// Close the connection after this response.
@@ -35,6 +38,7 @@ impl Response {
         Self {
             status: 200,
             head: Vec::with_capacity(512),
+            lines: Vec::with_capacity(32),
             body: Vec::new(),
             close: false,
         }
@@ -44,18 +48,37 @@ impl Response {
     pub fn reset(&mut self) {
         self.status = 200;
         self.head.clear();
+        self.lines.clear();
         self.body.clear();
         self.close = false;
     }
 
     /// Adds a header; a name or value that would break the framing (CR, LF, NUL, bad token) is dropped.
     pub fn header(&mut self, name: &str, value: &[u8]) -> bool {
-        codec::write_header(&mut self.head, name, value).is_ok()
+        let start = self.head.len();
+        let written = codec::write_header(&mut self.head, name, value).is_ok();
+        if written {
+            self.lines.push(start);
+        }
+        written
+    }
+
+    /// [`Response::header`] for a name that is one of the node's own constants (proved tokens by
+    /// `own_header_names_are_tokens`, asserted in debug builds): only the value is checked.
+    pub fn own_header(&mut self, name: &str, value: &[u8]) -> bool {
+        let start = self.head.len();
+        let written = codec::write_own_header(&mut self.head, name, value).is_ok();
+        if written {
+            self.lines.push(start);
+        }
+        written
     }
 
     /// Adds a header whose value is formatted in place. Only for values the node itself formats (numbers,
     /// fixed words), which cannot contain CR or LF.
     pub fn header_fmt(&mut self, name: &str, value: fmt::Arguments<'_>) {
+        debug_assert!(codec::is_token(name), "not a header name: {name:?}");
+        self.lines.push(self.head.len());
         self.head.extend_from_slice(name.as_bytes());
         self.head.extend_from_slice(b": ");
         // Writing into a Vec cannot fail.
@@ -63,28 +86,39 @@ impl Response {
         self.head.extend_from_slice(b"\r\n");
     }
 
+    /// Adds a header whose value is `n` in decimal, without `core::fmt`. Only for the node's own header
+    /// names (as [`Response::header_fmt`]).
+    pub fn header_u64(&mut self, name: &str, n: u64) {
+        self.lines.push(self.head.len());
+        codec::write_decimal_header(&mut self.head, name, n);
+    }
+
     /// Adds a timing header: `d` in seconds with six decimals (the original's `%f`), inside `[…]` as a
     /// one-element list when `list`.
     pub fn header_secs(&mut self, name: &str, d: std::time::Duration, list: bool) {
+        self.lines.push(self.head.len());
         codec::write_secs_header(&mut self.head, name, d, list);
     }
 
-    /// The value of a header already added (case-insensitive name), if any. Scans the serialised lines:
-    /// for the rare paths that read back what they wrote (peer responses), not the hot path.
+    /// The value of a header already added (case-insensitive name), if any: for the paths that read
+    /// back what they wrote (peer responses).
     pub fn header_value(&self, name: &str) -> Option<&[u8]> {
-        self.head.split(|b| *b == b'\n').find_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let colon = line.iter().position(|b| *b == b':')?;
-            let (n, v) = line.split_at(colon);
-            n.eq_ignore_ascii_case(name.as_bytes())
-                .then(|| v[1..].trim_ascii())
+        let ends = self.lines.iter().skip(1).copied().chain([self.head.len()]);
+        self.lines.iter().zip(ends).find_map(|(&start, end)| {
+            let line = self.head.get(start..end.saturating_sub(2))?;
+            // A line is `name: value`: the colon right after a name of this length comes first.
+            let (n, v) = line.split_at_checked(name.len())?;
+            if v.first() != Some(&b':') || !n.eq_ignore_ascii_case(name.as_bytes()) {
+                return None;
+            }
+            Some(v[1..].trim_ascii())
         })
     }
 
     /// Sets a JSON body with `Content-Type: application/json`.
     pub fn json<T: Serialize + ?Sized>(&mut self, status: u16, value: &T) {
         self.status = status;
-        self.header("Content-Type", b"application/json");
+        self.own_header(CONTENT_TYPE, b"application/json");
         self.body.clear();
         if serde_json::to_writer(&mut self.body, value).is_err() {
             self.body.clear();
@@ -94,6 +128,8 @@ impl Response {
 
     /// Appends the wire form to `out`.
     pub fn serialize(&self, out: &mut Vec<u8>, keep_alive: bool) {
+        // Status line, content-length and connection lines take under 128 bytes: one reservation.
+        out.reserve(128 + self.head.len() + self.body.len());
         codec::write_status_line(out, self.status);
         out.extend_from_slice(&self.head);
         codec::finish_head(out, self.body.len(), keep_alive);
@@ -118,6 +154,15 @@ mod code {
     pub(super) const CANNOT_SCHEDULE: u32 = 400;
     pub(super) const REJECTED: u32 = 401;
 }
+
+/// Why the node refused or failed a job (contract §1.6).
+pub const REJECT_REASON: &str = "X-P2pfaas-Reject-Reason";
+
+const CONTENT_TYPE: &str = "Content-Type";
+const RETRY_AFTER: &str = "Retry-After";
+const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
+const AUTH_ERROR: &str = "X-P2pfaas-Auth-Error";
+const ALLOW: &str = "Allow";
 
 /// Whether the job ran (`yes`, `no`, `unknown`) on answers where that is in doubt: a forward
 /// timeout, a duplicate job, a cancel.
@@ -164,29 +209,29 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
     let (status, code) = status_and_code(err, reject_status);
     match err {
         Error::Overloaded(reason) => {
-            resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
+            resp.own_header(REJECT_REASON, reason.as_str().as_bytes());
             // The invocation path sets it from the function's measured service time.
-            if resp.header_value("Retry-After").is_none() {
-                resp.header("Retry-After", b"1");
+            if resp.header_value(RETRY_AFTER).is_none() {
+                resp.own_header(RETRY_AFTER, b"1");
             }
         }
         Error::Rejected(reason) => {
-            resp.header("X-P2pfaas-Reject-Reason", reason.as_str().as_bytes());
+            resp.own_header(REJECT_REASON, reason.as_str().as_bytes());
         }
         Error::FunctionTimeout => {
-            resp.header("X-P2pfaas-Reject-Reason", b"function_timeout");
+            resp.own_header(REJECT_REASON, b"function_timeout");
         }
         Error::FunctionUnreachable(_) => {
-            resp.header("X-P2pfaas-Reject-Reason", b"function_unreachable");
+            resp.own_header(REJECT_REASON, b"function_unreachable");
         }
         Error::FunctionFailed(_) => {
-            resp.header("X-P2pfaas-Reject-Reason", b"function_failed");
+            resp.own_header(REJECT_REASON, b"function_failed");
         }
         Error::PeerFailed(_) => {
-            resp.header("X-P2pfaas-Reject-Reason", b"peer_failed");
+            resp.own_header(REJECT_REASON, b"peer_failed");
         }
         Error::LoopDetected => {
-            resp.header("X-P2pfaas-Reject-Reason", b"loop_detected");
+            resp.own_header(REJECT_REASON, b"loop_detected");
         }
         Error::ForwardTimeout { executed, lost } => {
             let reason: &[u8] = if *lost {
@@ -194,27 +239,27 @@ pub fn error(resp: &mut Response, err: &Error, reject_status: u16) {
             } else {
                 b"forward_timeout"
             };
-            resp.header("X-P2pfaas-Reject-Reason", reason);
-            resp.header(EXECUTED, executed.as_str().as_bytes());
+            resp.own_header(REJECT_REASON, reason);
+            resp.own_header(EXECUTED, executed.as_str().as_bytes());
         }
         Error::DuplicateJob { executed, status } => {
-            resp.header("X-P2pfaas-Reject-Reason", b"duplicate_job");
-            resp.header(EXECUTED, executed.as_str().as_bytes());
+            resp.own_header(REJECT_REASON, b"duplicate_job");
+            resp.own_header(EXECUTED, executed.as_str().as_bytes());
             if let Some(s) = status {
-                resp.header_fmt(FIRST_STATUS, format_args!("{s}"));
+                resp.header_u64(FIRST_STATUS, u64::from(*s));
             }
         }
         Error::Cancelled => {
-            resp.header("X-P2pfaas-Reject-Reason", b"job_cancelled");
-            resp.header(EXECUTED, b"no");
+            resp.own_header(REJECT_REASON, b"job_cancelled");
+            resp.own_header(EXECUTED, b"no");
         }
         Error::Unauthorized(e) => {
-            resp.header("X-P2pfaas-Reject-Reason", b"unauthorized");
-            resp.header("WWW-Authenticate", b"P2pfaas-HMAC-SHA256");
-            resp.header("X-P2pfaas-Auth-Error", e.label().as_bytes());
+            resp.own_header(REJECT_REASON, b"unauthorized");
+            resp.own_header(WWW_AUTHENTICATE, b"P2pfaas-HMAC-SHA256");
+            resp.own_header(AUTH_ERROR, e.label().as_bytes());
         }
         Error::MethodNotAllowed { allow } => {
-            resp.header("Allow", allow.as_bytes());
+            resp.own_header(ALLOW, allow.as_bytes());
         }
         Error::Codec(_) | Error::RequestTimeout => resp.close = true,
         _ => {}
@@ -326,9 +371,109 @@ mod tests {
     }
 
     #[test]
+    fn headers_are_read_back_from_any_line() {
+        let mut r = Response::new();
+        r.header("X-AB", b"long");
+        // A name longer than this line, whose length reaches the colon of the next one.
+        r.header("X-Q", b"1");
+        r.header("X-R", b"2");
+        r.header("X-A", b" spaced ");
+        assert!(!r.header("X-Dropped", b"a\r\nX-C: injected"));
+        r.header_u64("X-N", 42);
+        r.header_secs("X-S", Duration::from_micros(1_500), true);
+        r.header_fmt("X-F", format_args!("{}", "last"));
+        assert_eq!(r.header_value("x-ab"), Some(&b"long"[..]));
+        assert_eq!(r.header_value("X-A"), Some(&b"spaced"[..]));
+        assert_eq!(r.header_value("X-N"), Some(&b"42"[..]));
+        assert_eq!(r.header_value("X-S"), Some(&b"[0.001500]"[..]));
+        assert_eq!(r.header_value("X-F"), Some(&b"last"[..]));
+        assert_eq!(r.header_value("X-Q"), Some(&b"1"[..]));
+        for absent in [
+            "X-Dropped",
+            "X-C",
+            "X",
+            "X-ABC",
+            "X-Q: 1\r\nX-R",
+            "X-Q: 1XY",
+            "",
+        ] {
+            assert_eq!(r.header_value(absent), None, "{absent}");
+        }
+        r.reset();
+        assert_eq!(r.header_value("X-AB"), None);
+        r.header("X-AB", b"again");
+        assert_eq!(r.header_value("X-AB"), Some(&b"again"[..]));
+    }
+
+    /// Every header-name constant of the node is a token, so the writers that take the node's own
+    /// names (`own_header`, `header_fmt`, `header_u64`, `header_secs`) need not check them.
+    #[test]
+    fn own_header_names_are_tokens() {
+        use crate::auth::header as auth;
+        use crate::http::job::header as job;
+        use crate::peers::wire::header as wire;
+        let names = [
+            job::VERSION,
+            job::SCHEDULER,
+            job::BYPASS,
+            job::REJECT,
+            job::FORWARD,
+            job::TASK_TYPE,
+            job::TOTAL,
+            job::SCHEDULING,
+            job::EXECUTION,
+            job::QUEUE,
+            job::DEADLINE_MS,
+            job::LEARNING_EID,
+            job::LEARNING_STATE,
+            job::LEARNING_ACTION,
+            job::LEARNING_EPS,
+            job::FALLBACK,
+            job::JOB_ID,
+            wire::PROTOCOL,
+            wire::ACCEPTS,
+            wire::HOPS,
+            wire::METHOD,
+            wire::PEERS_ID,
+            wire::PEERS_IP,
+            wire::PEERS_ADDR,
+            wire::EXTERNALLY_EXECUTED,
+            wire::PROBING,
+            wire::LOAD,
+            wire::MAXLOAD,
+            wire::QUEUE_LENGTH,
+            wire::MACHINE_ID,
+            auth::TIMESTAMP,
+            auth::NONCE,
+            auth::SIGNATURE,
+            crate::http::learner::header::STATE,
+            crate::http::learner::header::EPS,
+            REJECT_REASON,
+            EXECUTED,
+            FIRST_STATUS,
+            CONTENT_TYPE,
+            RETRY_AFTER,
+            WWW_AUTHENTICATE,
+            AUTH_ERROR,
+            ALLOW,
+        ];
+        for name in names {
+            assert!(codec::is_token(name), "{name:?}");
+        }
+        assert!(!codec::is_token("X-Bad Name") && !codec::is_token("X:") && !codec::is_token(""));
+    }
+
+    #[test]
     fn header_injection_is_dropped() {
         let mut r = Response::new();
         assert!(!r.header("X-Evil", b"a\r\nSet-Cookie: x"));
+        // A node's own name still has its value checked.
+        assert!(!r.own_header(REJECT_REASON, b"a\nSet-Cookie: x"));
+        assert!(!r.own_header(
+            REJECT_REASON,
+            &[b'v'; 20].iter().chain(b"\r").copied().collect::<Vec<_>>()
+        ));
+        assert_eq!(r.header_value(REJECT_REASON), None);
         assert!(!wire(&r).contains("Set-Cookie"));
     }
 

@@ -31,9 +31,11 @@ impl HeaderSpans {
     ) -> Result<(), Error> {
         self.count = 0;
         // httparse was given at most MAX_HEADERS slots, so zip never drops one.
+        // httparse already trimmed the values' surrounding whitespace (and a header line cannot fold,
+        // obsolete folding being off), so the spans are taken as they are.
         for (slot, h) in self.items.iter_mut().zip(headers) {
             let name = Span::of(buf, h.name.as_bytes()).ok_or(err)?;
-            let value = Span::of(buf, h.value).ok_or(err)?.trim_ows(buf);
+            let value = Span::of(buf, h.value).ok_or(err)?;
             *slot = (name, value);
         }
         self.count = headers.len().min(MAX_HEADERS);
@@ -55,9 +57,24 @@ impl HeaderSpans {
     where
         'b: 'a,
     {
-        self.slice()
-            .iter()
-            .map(move |(n, v)| (as_str(n.get(buf)), v.get(buf)))
+        let headers = self.slice();
+        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the whole
+        // header block (all ASCII unless a value carries obs-text) stands in for one check per name.
+        let block = match (headers.first(), headers.last()) {
+            (Some((first, _)), Some((name, value))) => Span {
+                start: first.start,
+                end: name.end.max(value.end),
+            },
+            _ => Span::default(),
+        };
+        let text = std::str::from_utf8(block.get(buf)).ok();
+        headers.iter().map(move |(n, v)| {
+            let offset = |at: u32| at.saturating_sub(block.start) as usize;
+            let name = text
+                .and_then(|t| t.get(offset(n.start)..offset(n.end)))
+                .unwrap_or_else(|| as_str(n.get(buf)));
+            (name, v.get(buf))
+        })
     }
 }
 
@@ -107,6 +124,10 @@ fn analyze(headers: &[httparse::Header<'_>]) -> Result<Framing, Error> {
     let mut codings = 0usize;
     let mut all_chunked = true;
     for h in headers {
+        // Most headers are none of the four: their name's length rules them out with one compare.
+        if !matches!(h.name.len(), 6 | 10 | 14 | 17) {
+            continue;
+        }
         let value = h.value.trim_ascii();
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value)?;
@@ -185,6 +206,8 @@ fn head_len_u32(len: usize) -> Result<u32, Error> {
 pub struct RequestHead {
     method: Span,
     target: Span,
+    /// Length of the target's path: up to its first '?', found once at parse time.
+    path_len: u32,
     minor_version: u8,
     headers: HeaderSpans,
     head_len: u32,
@@ -199,6 +222,7 @@ impl Default for RequestHead {
         Self {
             method: Span::default(),
             target: Span::default(),
+            path_len: 0,
             minor_version: 1,
             headers: HeaderSpans::EMPTY,
             head_len: 0,
@@ -240,7 +264,14 @@ impl RequestHead {
 
     /// The request method, e.g. "GET".
     pub fn method<'b>(&self, buf: &'b [u8]) -> &'b str {
-        as_str(self.method.get(buf))
+        // The common ones are constants: no UTF-8 check.
+        match self.method.get(buf) {
+            b"GET" => "GET",
+            b"POST" => "POST",
+            b"PUT" => "PUT",
+            b"DELETE" => "DELETE",
+            other => as_str(other),
+        }
     }
 
     /// The raw request target, e.g. "/function/foo?x=1".
@@ -251,12 +282,14 @@ impl RequestHead {
     /// The request target before the first '?'.
     pub fn path<'b>(&self, buf: &'b [u8]) -> &'b str {
         let target = self.target(buf);
-        target.split_once('?').map_or(target, |(p, _)| p)
+        target.get(..self.path_len as usize).unwrap_or(target)
     }
 
     /// The request target after the first '?'; `None` if there is no '?'.
     pub fn query<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
-        self.target(buf).split_once('?').map(|(_, q)| q)
+        self.target(buf)
+            .get(self.path_len as usize..)?
+            .strip_prefix('?')
     }
 
     /// Value of the first header called `name` (case-insensitive), OWS-trimmed.
@@ -336,6 +369,12 @@ pub fn parse_request_into(
     }
     head.method = Span::of(buf, method.as_bytes()).ok_or(Error::InvalidRequestLine)?;
     head.target = Span::of(buf, target.as_bytes()).ok_or(Error::InvalidRequestLine)?;
+    let path_len = target
+        .bytes()
+        .position(|b| b == b'?')
+        .unwrap_or(target.len());
+    // The target fits in the head, whose length fits in u32.
+    head.path_len = head_len_u32(path_len)?;
     head.minor_version = minor_version;
     head.headers.fill(buf, req.headers, Error::InvalidHeader)?;
     head.head_len = head_len_u32(head_len)?;

@@ -848,6 +848,80 @@ fn hop_by_hop() {
     for h in ["content-type", "host", "x-te", ""] {
         assert!(!is_hop_by_hop(h), "{h}");
     }
+    // The length dispatch against the plain list: every name of the list in two cases, and names of
+    // the same lengths that are not in it.
+    let hop = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "content-length",
+    ];
+    for h in hop {
+        assert!(is_hop_by_hop(h), "{h}");
+        assert!(is_hop_by_hop(&h.to_ascii_uppercase()), "{h}");
+        let mut near = h.to_owned();
+        near.replace_range(..1, "x");
+        assert!(!is_hop_by_hop(&near), "{near}");
+    }
+}
+
+#[test]
+fn write_header_finds_injection_at_any_position_of_a_long_value() {
+    // Long enough for whole 16-byte blocks and a remainder.
+    for len in [1, 7, 8, 9, 15, 16, 17, 40, 300] {
+        for at in 0..len {
+            for bad in [b'\r', b'\n', 0] {
+                let mut value = vec![b'v'; len];
+                value[at] = bad;
+                let mut out = b"kept".to_vec();
+                assert_eq!(
+                    write_header(&mut out, "x", &value),
+                    Err(Error::InvalidHeader),
+                    "len {len} at {at} byte {bad}"
+                );
+                assert_eq!(out, b"kept");
+            }
+        }
+        let mut out = Vec::new();
+        write_header(&mut out, "x", &vec![b'v'; len]).unwrap();
+        assert_eq!(out.len(), len + 5);
+    }
+}
+
+#[test]
+fn status_lines_and_head_ends() {
+    for status in [100u16, 200, 204, 299, 404, 999, 0, 99, 1000] {
+        let mut out = Vec::new();
+        write_status_line(&mut out, status);
+        let shown = if (100..=999).contains(&status) {
+            status
+        } else {
+            500
+        };
+        assert_eq!(
+            out,
+            format!("HTTP/1.1 {shown} {}\r\n", reason_phrase(shown)).as_bytes()
+        );
+    }
+    for (n, keep_alive) in [(0, true), (7, false), (usize::MAX, true)] {
+        let mut out = Vec::new();
+        finish_head(&mut out, n, keep_alive);
+        let close = if keep_alive {
+            ""
+        } else {
+            "connection: close\r\n"
+        };
+        assert_eq!(
+            out,
+            format!("content-length: {n}\r\n{close}\r\n").as_bytes()
+        );
+    }
 }
 
 #[test]
@@ -862,8 +936,8 @@ fn decimal_and_hex_formatting() {
     let mut out = Vec::new();
     for n in [0u64, 9, 10, 1234567890, u64::MAX] {
         out.clear();
-        push_decimal(&mut out, n);
-        assert_eq!(out, n.to_string().as_bytes());
+        write_decimal_header(&mut out, "X-N", n);
+        assert_eq!(out, format!("X-N: {n}\r\n").as_bytes());
         out.clear();
         push_hex(&mut out, n);
         assert_eq!(out, format!("{n:x}").as_bytes());
@@ -874,6 +948,20 @@ fn decimal_and_hex_formatting() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `write_header` refuses a value exactly when a byte of it is CR, LF or NUL, whatever the bytes
+    /// around it (the word-wise test must not be fooled by borrows between neighbouring bytes).
+    #[test]
+    fn write_header_refuses_exactly_line_breaks_and_nul(
+        value in proptest::collection::vec(
+            prop_oneof![Just(0u8), Just(1), Just(b'\r'), Just(b'\n'), Just(0x0e), Just(0x8d), any::<u8>()],
+            0..40,
+        ),
+    ) {
+        let mut out = Vec::new();
+        let bad = value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0));
+        prop_assert_eq!(write_header(&mut out, "x", &value).is_err(), bad);
+    }
 
     /// Random payload, random chunk sizes, random split points, followed by
     /// the next request's bytes: payload is recovered exactly and the next
