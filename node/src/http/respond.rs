@@ -55,19 +55,19 @@ impl Response {
 
     /// Adds a header; a name or value that would break the framing (CR, LF, NUL, bad token) is dropped.
     pub fn header(&mut self, name: &str, value: &[u8]) -> bool {
-        let start = self.head.len();
-        let written = codec::write_header(&mut self.head, name, value).is_ok();
-        if written {
-            self.lines.push(start);
-        }
-        written
+        self.line(|head| codec::write_header(head, name, value))
     }
 
     /// [`Response::header`] for a name that is one of the node's own constants (proved tokens by
     /// `own_header_names_are_tokens`, asserted in debug builds): only the value is checked.
     pub fn own_header(&mut self, name: &str, value: &[u8]) -> bool {
+        self.line(|head| codec::write_own_header(head, name, value))
+    }
+
+    /// Runs one line writer, indexing the line when it wrote one.
+    fn line(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), codec::Error>) -> bool {
         let start = self.head.len();
-        let written = codec::write_own_header(&mut self.head, name, value).is_ok();
+        let written = write(&mut self.head).is_ok();
         if written {
             self.lines.push(start);
         }
