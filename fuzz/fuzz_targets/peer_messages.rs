@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use p2pfaas_membership::{Config, Identity, Membership};
-use p2pfaas_node::peers::path::{Path, write_list};
+use p2pfaas_node::peers::path::{Path, Quoted, write_list};
 use p2pfaas_node::peers::wire::{self, JsonRequest, JsonResponse};
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         write_list(&mut written, list.iter().map(String::as_str));
         assert_eq!(wire::parse_list(&written), Some(list.clone()));
         let mut appended = Vec::new();
-        path.append_into("fuzz", &mut appended);
+        path.append_into(&Quoted::new("fuzz"), &mut appended);
         let mut longer = list;
         longer.push("fuzz".to_owned());
         assert_eq!(wire::parse_list(&appended), Some(longer));
