@@ -90,9 +90,9 @@ count() { # mode binary label -> one line
     *) echo "unknown mode: $mode (echo, fwd-a, fwd-b)" >&2; exit 2 ;;
   esac
   taskset -c 1 wrk -t1 -c"$conns" -d3s -s "$work/post.lua" "$url" > /dev/null
-  callgrind_control --zero "$counted" > /dev/null
+  callgrind_control --zero "$counted" > /dev/null 2>&1
   out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url")
-  callgrind_control --dump=after "$counted" > /dev/null
+  callgrind_control --dump=after "$counted" > /dev/null 2>&1
   sleep 1
   kill -9 "${running[@]}" 2>/dev/null || true
   wait "${running[@]}" 2>/dev/null || true
