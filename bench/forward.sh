@@ -30,26 +30,7 @@ base_a=$(free_port)
 base_b=$(free_port)
 
 start_node() { # name port scheduler params peers [binary]
-  cat > "$work/$1.toml" <<TOML
-[node]
-listen = "127.0.0.1:$2"
-data_dir = "$work/$1"
-workers = 1
-[log]
-level = "warn"
-[queue]
-slots = 64
-queue_len = 64
-[scheduler]
-name = "$3"
-parameters = [$4]
-[discovery]
-machine_id = "$1"
-init_servers = [$5]
-[functions.echo]
-backend = "builtin"
-builtin = "echo"
-TOML
+  scheduler_node_toml "$1" "$2" "$3" "$4" "$5" 64
   taskset -c 0 "${6:-$bin}" --config "$work/$1.toml" --driver io-uring > "$work/$1.out" 2>&1 &
   pids+=("$!")
   for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done

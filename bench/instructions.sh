@@ -25,30 +25,6 @@ source bench/lib.sh
 bench_init valgrind callgrind_control wrk taskset curl
 post_lua 256
 
-node_toml() { # name port scheduler params peers slots
-  cat > "$work/$1.toml" <<TOML
-[node]
-listen = "127.0.0.1:$2"
-data_dir = "$work/data-$1"
-workers = 1
-blocking_threads = 1
-[log]
-level = "warn"
-[queue]
-slots = $6
-queue_len = 64
-[scheduler]
-name = "$3"
-parameters = [$4]
-[discovery]
-machine_id = "$1"
-init_servers = [$5]
-[functions.echo]
-backend = "builtin"
-builtin = "echo"
-TOML
-}
-
 start() { # name port counted binary
   if [ "$3" = 1 ]; then
     taskset -c 0 valgrind --tool=callgrind --compress-strings=no --compress-pos=no \
@@ -77,12 +53,12 @@ count() { # mode binary label -> one line
   pb=$(free_port)
   case $mode in
     echo)
-      node_toml e "$pa" NoScheduler '"false"' '' 4
+      scheduler_node_toml e "$pa" NoScheduler '"false"' '' 4
       start e "$pa" 1 "$exe"
       url=http://127.0.0.1:$pa/function/echo conns=32 ;;
     fwd-a | fwd-b)
-      node_toml b "$pb" NoScheduler '"false"' '' 64
-      node_toml a "$pa" ForwardScheduler '"1"' "\"127.0.0.1:$pb\"" 64
+      scheduler_node_toml b "$pb" NoScheduler '"false"' '' 64
+      scheduler_node_toml a "$pa" ForwardScheduler '"1"' "\"127.0.0.1:$pb\"" 64
       if [ "$mode" = fwd-b ]; then start b "$pb" 1 "$exe"; start a "$pa" 0 "$exe"; else
         start b "$pb" 0 "$exe"; start a "$pa" 1 "$exe"; fi
       sleep 3 # A learns B's functions and protocol from its first refresh

@@ -5,6 +5,9 @@
 # free_port           prints a free loopback TCP port.
 # echo_node_toml N P  writes $work/N.toml: a one-worker node serving the built-in echo on port P, with a
 #                     data dir of its own (fresh on every call, under $work).
+# scheduler_node_toml N P SCHED PARAMS PEERS SLOTS  writes $work/N.toml: a one-worker node on port P serving the
+#                     built-in echo with scheduler SCHED(PARAMS), K = SLOTS, initial peers PEERS (a TOML list's
+#                     inside), data dir $work/N (the pair of nodes the forwarding benchmarks run).
 # cpu_ns PID          total on-CPU nanoseconds of a process tree (nginx: master + worker).
 # start_nginx BLOCK [NAME]  starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`, in $work/NAME (default nginx: one more instance needs a new NAME);
@@ -59,6 +62,29 @@ level = "warn"
 [queue]
 slots = 4
 queue_len = 64
+[functions.echo]
+backend = "builtin"
+builtin = "echo"
+TOML
+}
+
+scheduler_node_toml() { # name port scheduler params peers slots
+  cat > "$work/$1.toml" <<TOML
+[node]
+listen = "127.0.0.1:$2"
+data_dir = "$work/$1"
+workers = 1
+[log]
+level = "warn"
+[queue]
+slots = $6
+queue_len = 64
+[scheduler]
+name = "$3"
+parameters = [$4]
+[discovery]
+machine_id = "$1"
+init_servers = [$5]
 [functions.echo]
 backend = "builtin"
 builtin = "echo"
