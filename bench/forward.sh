@@ -7,6 +7,13 @@
 # median over rounds of the per-round difference forwarded p50 - local p50 (both measured minutes apart at
 # most, under the same machine load), with its range. Then c=1 p99 and c=32 req/s once per config.
 #
+# Floor: a byte relay (`p2pfaas-bench relay`: one blocking thread per direction, nothing parsed, on CPU 0)
+# in front of B's local echo, and in front of nginx `return 200`, in the same rounds: what any user-space hop
+# costs on this machine at least (two more loopback TCP exchanges and wake-ups).
+#
+# CPU per request: every c=1 run also reads the on-CPU time of the servers it went through (all threads); config minus its direct counterpart is the CPU a hop adds, a figure host noise moves less than
+# latency.
+#
 # Reference, when nginx is installed: the same hop made by nginx — `return 200` with a 256-byte body called
 # directly, and through a second nginx process doing `proxy_pass` with upstream keep-alive (both on CPU 0, one
 # worker each, as the nodes are) — measured in the same rounds: proxied p50 - direct p50 is what one proxy hop
@@ -23,6 +30,8 @@ secs=${1:-5}
 rounds=${2:-1}
 source bench/lib.sh
 bench_init wrk taskset
+cargo build --release -p p2pfaas-bench >&2
+relay_bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-bench
 post_lua 256
 port_a=$(free_port)
 port_b=$(free_port)
@@ -33,6 +42,14 @@ start_node() { # name port scheduler params peers [binary]
   scheduler_node_toml "$1" "$2" "$3" "$4" "$5" 64
   taskset -c 0 "${6:-$bin}" --config "$work/$1.toml" --driver io-uring > "$work/$1.out" 2>&1 &
   pids+=("$!")
+  printf -v "pid_${1//-/_}" %s "$!"
+  for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
+}
+
+start_relay() { # name port target-port
+  taskset -c 0 "$relay_bin" relay --listen "127.0.0.1:$2" --to "127.0.0.1:$3" > "$work/$1.out" 2>&1 &
+  pids+=("$!")
+  printf -v "pid_$1" %s "$!"
   for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
 }
 
@@ -44,9 +61,25 @@ if [ -n "${BASELINE_BIN:-}" ]; then
 fi
 sleep 1.5   # A learns B's functions and protocol from its first refresh
 
-p50_of() { # url -> c=1 p50 in µs
-  taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$1" |
-    awk '$1=="50%"{v=$2; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else v*=1000000; print v}'
+servers_cpu_ns() { # pids... -> on-CPU nanoseconds of these processes and their children
+  # /proc/PID/stat, not schedstat: a process's utime + stime keep the time of its exited threads (the
+  # relay's threads end with their connection). Clock ticks: 10 ms against seconds of CPU per run.
+  local total=0 p ticks
+  ticks=$(getconf CLK_TCK)
+  for p in "$@" $(pgrep -P "$(tr ' ' , <<<"$*")" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo $((total * 1000000000 / ticks))
+}
+
+p50_of() { # url pids... -> "c=1 p50 in µs" "servers' CPU µs per request"
+  local url=$1 before after out
+  shift
+  before=$(servers_cpu_ns "$@")
+  out=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$url")
+  after=$(servers_cpu_ns "$@")
+  awk -v cpu=$((after - before)) '$1=="50%"{v=$2; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else v*=1000000; p=v}
+    /requests in/{n=$1} END{printf "%s %.1f\n", p, cpu / 1000 / n}' <<<"$out"
 }
 
 tail_and_rate() { # name url -> one table row: c=1 p99 and c=32 req/s
@@ -76,6 +109,7 @@ if command -v nginx >/dev/null; then
     listen 127.0.0.1:$ng_direct;
     location / { return 200 \"$body\"; }
   }" nginx-direct
+  pid_ng_direct=$nginx_pid
   start_nginx "  upstream function { server 127.0.0.1:$ng_direct; keepalive 32; }
   server {
     listen 127.0.0.1:$ng_proxy;
@@ -85,59 +119,82 @@ if command -v nginx >/dev/null; then
       proxy_set_header Connection \"\";
     }
   }" nginx-proxy
+  pid_ng_proxy=$nginx_pid
 else
   echo "skipped: the nginx reference hop (nginx is not installed; scripts/setup.sh installs it)" >&2
 fi
 
-# Configs as "name|url" and the pairs whose per-round difference is reported (forwarded minus local).
-configs=("local (B)|http://127.0.0.1:$port_b/function/echo" "forwarded A→B|http://127.0.0.1:$port_a/function/echo")
+# Configs as "name|url|server pids" and the pairs whose per-round difference is reported (hop minus direct).
+configs=("local (B)|http://127.0.0.1:$port_b/function/echo|$pid_b"
+  "forwarded A→B|http://127.0.0.1:$port_a/function/echo|$pid_a $pid_b")
 pairs=("node:0:1")
 if [ -n "${BASELINE_BIN:-}" ]; then
-  configs+=("local (B, baseline)|http://127.0.0.1:$base_b/function/echo"
-    "forwarded A→B (baseline)|http://127.0.0.1:$base_a/function/echo")
+  configs+=("local (B, baseline)|http://127.0.0.1:$base_b/function/echo|$pid_b_base"
+    "forwarded A→B (baseline)|http://127.0.0.1:$base_a/function/echo|$pid_a_base $pid_b_base")
   pairs+=("baseline:2:3")
 fi
+relay_b=$(free_port)
+start_relay relay_b "$relay_b" "$port_b"
+configs+=("relay→B|http://127.0.0.1:$relay_b/function/echo|$pid_relay_b $pid_b")
+pairs+=("relay:0:$((${#configs[@]} - 1))")
 if [ -n "${ng_proxy:-}" ]; then
-  configs+=("nginx direct|http://127.0.0.1:$ng_direct/" "nginx proxied|http://127.0.0.1:$ng_proxy/")
-  pairs+=("nginx:$((${#configs[@]} - 2)):$((${#configs[@]} - 1))")
+  relay_ng=$(free_port)
+  start_relay relay_ng "$relay_ng" "$ng_direct"
+  configs+=("nginx direct|http://127.0.0.1:$ng_direct/|$pid_ng_direct"
+    "nginx proxied|http://127.0.0.1:$ng_proxy/|$pid_ng_proxy $pid_ng_direct"
+    "relay→nginx|http://127.0.0.1:$relay_ng/|$pid_relay_ng $pid_ng_direct")
+  pairs+=("nginx:$((${#configs[@]} - 3)):$((${#configs[@]} - 2))" "relay-nginx:$((${#configs[@]} - 3)):$((${#configs[@]} - 1))")
 fi
 
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
-echo "nodes and nginx on CPU0 (one worker each), wrk on CPU1; ${secs}s per run, $rounds round(s); POST 256 B"
+echo "nodes, nginx and relays on CPU0 (one worker each), wrk on CPU1; ${secs}s per run, $rounds round(s); POST 256 B"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 n=${#configs[@]}
-declare -A diffs=()
+declare -A diffs=() cpu_diffs=()
 for ((r = 0; r < rounds; r++)); do
-  p50s=()
+  p50s=() cpus=()
   for ((k = 0; k < n; k++)); do
     i=$(((k + r) % n))
-    p50s[i]=$(p50_of "${configs[i]#*|}")
+    IFS='|' read -r _ url server_pids <<<"${configs[i]}"
+    # shellcheck disable=SC2086 # the pids are space-separated
+    read -r "p50s[i]" "cpus[i]" < <(p50_of "$url" $server_pids)
   done
-  line="round $((r + 1)):"
-  for ((i = 0; i < n; i++)); do line+=" ${configs[i]%%|*} ${p50s[i]};"; done
+  line="round $((r + 1)) (p50 µs / CPU µs per request):"
+  for ((i = 0; i < n; i++)); do line+=" ${configs[i]%%|*} ${p50s[i]}/${cpus[i]};"; done
   echo "$line"
   for pair in "${pairs[@]}"; do
     IFS=: read -r name l f <<<"$pair"
     diffs[$name]+="$(awk -v f="${p50s[f]}" -v l="${p50s[l]}" 'BEGIN{printf "%.0f", f-l}') "
+    cpu_diffs[$name]+="$(awk -v f="${cpus[f]}" -v l="${cpus[l]}" 'BEGIN{printf "%.1f", f-l}') "
   done
 done
 echo
 printf '| config | c=1 p50 | c=1 p99 | c=32 req/s |\n|---|---|---|---|\n'
-for ((i = 0; i < n; i++)); do tail_and_rate "${configs[i]%%|*}" "${configs[i]#*|}"; done
+for ((i = 0; i < n; i++)); do
+  IFS='|' read -r name url _ <<<"${configs[i]}"
+  tail_and_rate "$name" "$url"
+done
 echo
 summary() { # values... -> "median (min…max)"
   printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2;
     printf "%+.0f µs (range %+d…%+d over %d round(s))", m, v[1], v[NR], NR}'
 }
+cpu_summary() { # values... -> "; CPU +m µs/request (min…max)"
+  printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2;
+    printf "; CPU %+.1f µs per request (range %+.1f…%+.1f)", m, v[1], v[NR]}'
+}
 for pair in "${pairs[@]}"; do
   name=${pair%%:*}
-  # shellcheck disable=SC2086 # the differences are space-separated numbers
   case $name in
-    node) echo "forwarded p50 - local p50, median of per-round differences: $(summary ${diffs[$name]}) (target: at most +30)" ;;
-    baseline) echo "baseline: forwarded p50 - local p50: $(summary ${diffs[$name]})" ;;
-    nginx) echo "reference, nginx: proxied p50 - direct p50: $(summary ${diffs[$name]})" ;;
+    node) label="forwarded p50 - local p50, median of per-round differences" ;;
+    baseline) label="baseline: forwarded p50 - local p50" ;;
+    relay) label="floor, byte relay in front of B: relayed p50 - local p50" ;;
+    nginx) label="reference, nginx: proxied p50 - direct p50" ;;
+    relay-nginx) label="floor, byte relay in front of nginx: relayed p50 - direct p50" ;;
   esac
+  # shellcheck disable=SC2086 # the differences are space-separated numbers
+  echo "$label: $(summary ${diffs[$name]})$(cpu_summary ${cpu_diffs[$name]})$([ "$name" = node ] && echo ' (target: at most +30 µs)')"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Stop both nodes before the exit trap removes their data directories (they write on shutdown).

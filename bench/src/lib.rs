@@ -16,6 +16,7 @@
 //!   and a verdict on growth.
 //! - [`chaos`]: the fault suite — scenarios of faults injected into a real cluster under traffic,
 //!   with every request accounted for (answered, rejected, errored, lost or hung).
+//! - [`relay`]: a byte relay (nothing parsed), the floor `bench/forward.sh` sets under a proxy hop.
 //! - [`sim`]: the discrete-event simulator: the same spec and report, on simulated nodes running the
 //!   node's own admission rule, schedulers and learner; [`sim::compare`] puts two reports side by side.
 //!
@@ -34,6 +35,7 @@ pub mod experiment;
 pub mod fleet;
 pub mod load;
 pub mod progress;
+pub mod relay;
 pub mod sim;
 pub mod soak;
 pub mod theory;

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use p2pfaas_bench::{chaos, experiment, fleet, load, sim, theory};
+use p2pfaas_bench::{chaos, experiment, fleet, load, relay, sim, theory};
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
@@ -22,15 +22,17 @@ fn main() -> ExitCode {
         Some("simulate") => sim::cli::simulate(rest),
         Some("compare") => sim::cli::compare(rest),
         Some("chaos") => chaos::cli::main(rest),
+        Some("relay") => relay::cli::main(rest),
         Some("-h" | "--help" | "help") => {
             print!(
-                "usage:\n{}{}{}{}{}{}",
+                "usage:\n{}{}{}{}{}{}{}",
                 theory::cli::USAGE,
                 load::cli::USAGE,
                 experiment::cli::USAGE,
                 sim::cli::USAGE,
                 chaos::cli::USAGE,
-                fleet::cli::USAGE
+                fleet::cli::USAGE,
+                relay::cli::USAGE
             );
             ExitCode::SUCCESS
         }
