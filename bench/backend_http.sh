@@ -11,10 +11,14 @@
 #                   as the function: the proxy hands the request over without waking another process
 #   nginx-proxy-sep the same proxy in its own nginx process, as the node is: one more process on the
 #                   path, so two more wake-ups per request than nginx-proxy (the node's shape)
+#   relay           wrk -> `p2pfaas-bench relay` (a byte relay, nothing parsed) -> nginx function: the
+#                   floor of a user-space hop on this machine
 #   node-http-base  (only with BASELINE_BIN=<p2pfaas-node binary>) node-http with that binary, for a
 #                   before/after comparison in the same run
-# Every config is measured once per round, rounds interleaved; the table gives each round, the summary
-# the median c=1 p50 over rounds and each proxy's added p50 over the direct call.
+# Every config's c=1 p50 is measured once per round, in an order rotated by one config per round, with the
+# CPU the servers on the path spent per request; each proxy's added p50 (and CPU) over the direct call is
+# the median over rounds of the per-round differences, with their range. Then c=1 p99 and c=32 req/s once
+# per config.
 #
 # Results (2 cores, kernel 6.18, quiet machine, load average 1.4-1.6; `BASELINE_BIN=<main c38143e>
 # bench/overhead.sh 4 6`, this part at commit 2445ef0): median c=1 p50 over 6 rounds: direct 59 µs; added
@@ -30,6 +34,7 @@ secs=${1:-5}
 rounds=${2:-1}
 source bench/lib.sh
 bench_init wrk nginx taskset
+wrk_args=
 fn_port=$(free_port)
 proxy_port=$(free_port)
 sep_port=$(free_port)
@@ -49,6 +54,7 @@ start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
       proxy_set_header Connection \"\";
     }
   }"
+pid_function=$nginx_pid
 start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
   server {
     listen 127.0.0.1:$sep_port;
@@ -58,6 +64,9 @@ start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
       proxy_set_header Connection \"\";
     }
   }" nginx-sep
+pid_sep=$nginx_pid
+relay_port=$(free_port)
+start_relay relay "$relay_port" "$fn_port"
 
 start_node() { # binary port
   cat > "$work/node-$2.toml" <<TOML
@@ -77,55 +86,44 @@ url = "http://127.0.0.1:$fn_port/"
 TOML
   taskset -c 0 "$1" --config "$work/node-$2.toml" --workers 1 --driver io-uring > "$work/node-$2.out" 2>&1 &
   pids+=("$!")
+  node_pid=$!
   for _ in $(seq 100); do grep -q '^listening' "$work/node-$2.out" && break; sleep 0.05; done
 }
 start_node "$bin" "$node_port"
-configs=(direct node-http nginx-proxy nginx-proxy-sep)
-declare -A url=([direct]="http://127.0.0.1:$fn_port/" [node-http]="http://127.0.0.1:$node_port/function/f"
-  [nginx-proxy]="http://127.0.0.1:$proxy_port/" [nginx-proxy-sep]="http://127.0.0.1:$sep_port/")
+# Configs as "name|url|server pids" (the function's nginx also holds nginx-proxy) and the pairs "name:0:i":
+# config i minus the direct call, per round.
+configs=("direct|http://127.0.0.1:$fn_port/|$pid_function"
+  "node-http|http://127.0.0.1:$node_port/function/f|$node_pid $pid_function"
+  "nginx-proxy|http://127.0.0.1:$proxy_port/|$pid_function"
+  "nginx-proxy-sep|http://127.0.0.1:$sep_port/|$pid_sep $pid_function"
+  "relay|http://127.0.0.1:$relay_port/|$pid_relay $pid_function")
 if [ -n "${BASELINE_BIN:-}" ]; then
   start_node "$BASELINE_BIN" "$base_port"
-  configs+=(node-http-base)
-  url[node-http-base]="http://127.0.0.1:$base_port/function/f"
+  configs+=("node-http-base|http://127.0.0.1:$base_port/function/f|$node_pid $pid_function")
 fi
+pairs=()
+for ((i = 1; i < ${#configs[@]}; i++)); do pairs+=("${configs[i]%%|*}:0:$i"); done
 sleep 0.3
-
-direct_rps=
-declare -A p50s
-measure() { # name url  (the first call is the baseline of the ratio column)
-  local name=$1 url=$2 out1 out32 rps
-  taskset -c 1 wrk -t1 -c32 -d1s "$url" > /dev/null   # warm-up (fills the keep-alive pools)
-  out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency "$url")
-  out32=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency "$url")
-  if grep -q "Non-2xx" <<<"$out1$out32"; then echo "$name: non-2xx responses!" >&2; fi
-  rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out32")
-  direct_rps=${direct_rps:-$rps}
-  p50s[$name]+="$(awk '$1=="50%"{v=$2; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else v*=1000000; print v}' <<<"$out1") "
-  printf '| %s | %s | %s | %s | %s | %.2f |\n' "$round" "$name" \
-    "$(awk '$1=="50%"{print $2}' <<<"$out1")" "$(awk '$1=="99%"{print $2}' <<<"$out1")" \
-    "$rps" "$(awk -v r="$rps" -v d="$direct_rps" 'BEGIN{print r/d}')"
-}
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%F)"
 echo "servers on CPU0, wrk on CPU1; ${secs}s per run, $rounds round(s); GET, function replies \"ok\""
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| round | config | c=1 p50 | c=1 p99 | c=32 req/s | req/s vs direct |\n|---|---|---|---|---|---|\n'
-for round in $(seq "$rounds"); do
-  for c in "${configs[@]}"; do measure "$c" "${url[$c]}"; done
+hop_rounds "$rounds"
+echo
+printf '| config | c=1 p50 | c=1 p99 | c=32 req/s |\n|---|---|---|---|\n'
+for c in "${configs[@]}"; do
+  IFS='|' read -r name url _ <<<"$c"
+  tail_and_rate "$name" "$url"
 done
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-direct=$(median <<<"${p50s[direct]}")
-echo "median c=1 p50 over $rounds round(s): direct $direct µs"
-for c in "${configs[@]:1}"; do
-  m=$(median <<<"${p50s[$c]}")
-  printf '  %-16s %6s µs, added over direct %+.0f µs\n' "$c" "$m" "$(awk -v a="$m" -v d="$direct" 'BEGIN{print a-d}')"
-done
-added() { awk -v a="$(median <<<"${p50s[$1]}")" -v d="$direct" 'BEGIN{print a-d}'; }
+echo "added over the direct call (median of per-round differences):"
+for pair in "${pairs[@]}"; do printf '  %-16s %s\n' "${pair%%:*}" "$(hop_summary "${pair%%:*}")"; done
+# shellcheck disable=SC2086 # the differences are space-separated numbers
+added() { read -r m _ < <(median_range ${hop_p50[$1]}); echo "$m"; }
 echo "target: node-http added p50 <= nginx-proxy added p50 + 5 µs: $(added node-http) vs $(added nginx-proxy) + 5" \
-  "(against nginx-proxy-sep: $(added nginx-proxy-sep) + 5)"
+  "(against nginx-proxy-sep: $(added nginx-proxy-sep) + 5; the floor, relay: $(added relay))"
 # Stop the servers before the exit trap removes their directories (nginx writes on shutdown).
 kill "${pids[@]}" 2>/dev/null || true
 wait "${pids[@]}" 2>/dev/null || true

@@ -30,9 +30,8 @@ secs=${1:-5}
 rounds=${2:-1}
 source bench/lib.sh
 bench_init wrk taskset
-cargo build --release -p p2pfaas-bench >&2
-relay_bin=${CARGO_TARGET_DIR:-target}/release/p2pfaas-bench
 post_lua 256
+wrk_args="-s $work/post.lua"
 port_a=$(free_port)
 port_b=$(free_port)
 base_a=$(free_port)
@@ -46,13 +45,6 @@ start_node() { # name port scheduler params peers [binary]
   for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
 }
 
-start_relay() { # name port target-port
-  taskset -c 0 "$relay_bin" relay --listen "127.0.0.1:$2" --to "127.0.0.1:$3" > "$work/$1.out" 2>&1 &
-  pids+=("$!")
-  printf -v "pid_$1" %s "$!"
-  for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
-}
-
 start_node b "$port_b" NoScheduler '"false"' ''
 start_node a "$port_a" ForwardScheduler '"1"' "\"127.0.0.1:$port_b\""
 if [ -n "${BASELINE_BIN:-}" ]; then
@@ -60,37 +52,6 @@ if [ -n "${BASELINE_BIN:-}" ]; then
   start_node a-base "$base_a" ForwardScheduler '"1"' "\"127.0.0.1:$base_b\"" "$BASELINE_BIN"
 fi
 sleep 1.5   # A learns B's functions and protocol from its first refresh
-
-servers_cpu_ns() { # pids... -> on-CPU nanoseconds of these processes and their children
-  # /proc/PID/stat, not schedstat: a process's utime + stime keep the time of its exited threads (the
-  # relay's threads end with their connection). Clock ticks: 10 ms against seconds of CPU per run.
-  local total=0 p ticks
-  ticks=$(getconf CLK_TCK)
-  for p in "$@" $(pgrep -P "$(tr ' ' , <<<"$*")" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo $((total * 1000000000 / ticks))
-}
-
-p50_of() { # url pids... -> "c=1 p50 in µs" "servers' CPU µs per request"
-  local url=$1 before after out
-  shift
-  before=$(servers_cpu_ns "$@")
-  out=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$url")
-  after=$(servers_cpu_ns "$@")
-  awk -v cpu=$((after - before)) '$1=="50%"{v=$2; if (v ~ /us$/) v+=0; else if (v ~ /ms$/) v*=1000; else v*=1000000; p=v}
-    /requests in/{n=$1} END{printf "%s %.1f\n", p, cpu / 1000 / n}' <<<"$out"
-}
-
-tail_and_rate() { # name url -> one table row: c=1 p99 and c=32 req/s
-  local out1 out32
-  taskset -c 1 wrk -t1 -c32 -d1s -s "$work/post.lua" "$2" > /dev/null
-  out1=$(taskset -c 1 wrk -t1 -c1 -d"${secs}s" --latency -s "$work/post.lua" "$2")
-  out32=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency -s "$work/post.lua" "$2")
-  if grep -q "Non-2xx" <<<"$out1$out32"; then echo "$1: non-2xx responses!" >&2; fi
-  printf '| %s | %s | %s | %s |\n' "$1" "$(awk '$1=="50%"{print $2}' <<<"$out1")" \
-    "$(awk '$1=="99%"{print $2}' <<<"$out1")" "$(awk '/^Requests\/sec/{print $2}' <<<"$out32")"
-}
 
 check_forwards() { # port expected-path
   local path
@@ -150,40 +111,14 @@ echo "machine: $(nproc) cores, $(uname -r); commit $(git rev-parse --short HEAD 
 echo "nodes, nginx and relays on CPU0 (one worker each), wrk on CPU1; ${secs}s per run, $rounds round(s); POST 256 B"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-n=${#configs[@]}
-declare -A diffs=() cpu_diffs=()
-for ((r = 0; r < rounds; r++)); do
-  p50s=() cpus=()
-  for ((k = 0; k < n; k++)); do
-    i=$(((k + r) % n))
-    IFS='|' read -r _ url server_pids <<<"${configs[i]}"
-    # shellcheck disable=SC2086 # the pids are space-separated
-    read -r "p50s[i]" "cpus[i]" < <(p50_of "$url" $server_pids)
-  done
-  line="round $((r + 1)) (p50 µs / CPU µs per request):"
-  for ((i = 0; i < n; i++)); do line+=" ${configs[i]%%|*} ${p50s[i]}/${cpus[i]};"; done
-  echo "$line"
-  for pair in "${pairs[@]}"; do
-    IFS=: read -r name l f <<<"$pair"
-    diffs[$name]+="$(awk -v f="${p50s[f]}" -v l="${p50s[l]}" 'BEGIN{printf "%.0f", f-l}') "
-    cpu_diffs[$name]+="$(awk -v f="${cpus[f]}" -v l="${cpus[l]}" 'BEGIN{printf "%.1f", f-l}') "
-  done
-done
+hop_rounds "$rounds"
 echo
 printf '| config | c=1 p50 | c=1 p99 | c=32 req/s |\n|---|---|---|---|\n'
-for ((i = 0; i < n; i++)); do
+for ((i = 0; i < ${#configs[@]}; i++)); do
   IFS='|' read -r name url _ <<<"${configs[i]}"
   tail_and_rate "$name" "$url"
 done
 echo
-summary() { # values... -> "median (min…max)"
-  printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2;
-    printf "%+.0f µs (range %+d…%+d over %d round(s))", m, v[1], v[NR], NR}'
-}
-cpu_summary() { # values... -> "; CPU +m µs/request (min…max)"
-  printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2;
-    printf "; CPU %+.1f µs per request (range %+.1f…%+.1f)", m, v[1], v[NR]}'
-}
 for pair in "${pairs[@]}"; do
   name=${pair%%:*}
   case $name in
@@ -193,8 +128,7 @@ for pair in "${pairs[@]}"; do
     nginx) label="reference, nginx: proxied p50 - direct p50" ;;
     relay-nginx) label="floor, byte relay in front of nginx: relayed p50 - direct p50" ;;
   esac
-  # shellcheck disable=SC2086 # the differences are space-separated numbers
-  echo "$label: $(summary ${diffs[$name]})$(cpu_summary ${cpu_diffs[$name]})$([ "$name" = node ] && echo ' (target: at most +30 µs)')"
+  echo "$label: $(hop_summary "$name")$([ "$name" = node ] && echo ' (target: at most +30 µs)')"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Stop both nodes before the exit trap removes their data directories (they write on shutdown).
