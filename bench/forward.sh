@@ -11,8 +11,9 @@
 # in front of B's local echo, and in front of nginx `return 200`, in the same rounds: what any user-space hop
 # costs on this machine at least (two more loopback TCP exchanges and wake-ups).
 #
-# CPU per request: every c=1 run also reads the on-CPU time of the servers it went through (all threads); config minus its direct counterpart is the CPU a hop adds, a figure host noise moves less than
-# latency.
+# CPU per request: every c=1 run also reads the on-CPU time of the servers it went through (all threads);
+# config minus its direct counterpart, per round, is the CPU a hop adds (the forwarded config counts A and B,
+# so the node's figure includes what B's peer job costs over a local call).
 #
 # Reference, when nginx is installed: the same hop made by nginx — `return 200` with a 256-byte body called
 # directly, and through a second nginx process doing `proxy_pass` with upstream keep-alive (both on CPU 0, one
