@@ -18,7 +18,8 @@
 //! **Wake-up sampling.** Where the programs time wake-ups themselves (`classic runq=on`: `WAKE_TS`), a
 //! running node attaches `sched_wakeup` and raises `WAKE_WINDOW` one sample interval in [`WAKE_CYCLE`].
 //! A separate line measures that window's extra cost per switch (A: the variant attached, window
-//! closed; B: window open), and the variant's figure adds its 1/[`WAKE_CYCLE`] share. Left out: the
+//! closed; B: window open), and the variant's figure adds its 1/[`WAKE_CYCLE`] share (and the same
+//! share of the window's interval bounds to the switch line's, a conservative interval). Left out: the
 //! sampler's map reads (on another CPU in the node) and the window's attach and detach, once a cycle
 //! each (a few µs a second).
 //!
@@ -33,7 +34,20 @@
 //! loads; `tp_btf` is skipped without kernel BTF): `classic runq=on: 120 ns/switch, 1.20% of a core
 //! at 100k switches/s`, then the classic/`tp_btf` ratios, wall-clock and kernel-timed.
 //!
-//! Results (2-vCPU Firecracker VM, kernel 6.18, 2026-12-07): see ebpf/README.md, "Cost".
+//! Results (2-vCPU Firecracker VM, AMD EPYC, kernel 6.18, 2026-12-07, bench of f570247; a switch
+//! alone ≈ 2.85 µs; load average over each run beside it, from the lead's and another helper's work;
+//! "build": a release build of the node ran beside it), ns per switch, median (95 % CI):
+//!
+//! | load | A/A | spin → calibration | classic on | classic off | `tp_btf` on | `tp_btf` off |
+//! |---|---|---|---|---|---|---|
+//! | 1.1–1.6 | +0.6 (−6.2, +4.1) | 100.2 → 102.6 (99.6, 107.9) | 110 | 83 (76, 87) | 97 (95, 103) | 86 (81, 89) |
+//! | 1.3–1.7 | −1.0 (−4.0, +2.8) | 100.3 → 102.8 (97.9, 108.0) | 113 | 79 (74, 85) | 100 (95, 105) | 83 (79, 89) |
+//! | build, 1.7–1.8 | −0.7 (−6.3, +5.5) | 86.9 → 109.2 (103.0, 121.1): failed | 116 | 84 (77, 90) | 104 (99, 109) | 87 (82, 94) |
+//! | build, 1.5–2.7 | −1.6 (−7.9, +3.6) | 62.0 → 58.0 (46.6, 72.3) | 118 | 87 (76, 92) | 109 (101, 116) | 86 (81, 95) |
+//!
+//! classic on is `sched_switch` 90–95 plus a tenth of the wake-up window's 203–232. An empty program
+//! on `sched_switch` (a scratch line, not kept) cost 65 (61, 72) here: the kernel's call into any
+//! program, which is most of the figures; ebpf/README.md ("Cost") has all six runs and the split.
 
 use std::io::{PipeReader, PipeWriter, Read, Write};
 use std::thread::JoinHandle;
@@ -45,7 +59,7 @@ use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource, WAKE_C
 const ROUND_TRIPS: u32 = 2_000;
 
 /// How long the lines take turns; a round of quads is ≈ 0.4 s, so a few hundred quads per line.
-const BUDGET: Duration = Duration::from_secs(110);
+const BUDGET: Duration = Duration::from_secs(100);
 
 /// The calibration line's busy spin per switch, roughly (the run times what it really costs).
 const SPIN_NS: f64 = 100.0;
