@@ -14,6 +14,7 @@ use p2pfaas_ebpf_common::{
     BTF_PROGRAMS, CpuStat, NodeState, PROGRAMS, RunqHist, global, map, tracked,
 };
 
+mod link;
 mod pin;
 mod wake;
 
@@ -25,6 +26,9 @@ pub use crate::config::EbpfPrograms;
 use crate::config::LoadConfig;
 
 pub use wake::CYCLE as WAKE_CYCLE;
+
+/// The tracepoint of the per-switch program.
+const SWITCH: &str = "sched_switch";
 
 /// The object built by build.rs (aya-build) from the `ebpf` crate.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/p2pfaas"));
@@ -177,6 +181,9 @@ pub struct Probes {
     ebpf: Ebpf,
     /// The sampled `sched_wakeup` attachment ([`RunqSource::WakeTs`] only).
     wake: Option<wake::Window>,
+    /// `sched_switch`'s attachment, kept so the probe cost bench can take it off and put it back
+    /// ([`Probes::set_switch_attached`]).
+    switch: link::Attachment,
     cpu_stats: PerCpuArray<MapData, CpuStat>,
     runq: PerCpuArray<MapData, RunqHist>,
     tracked: HashMap<MapData, u32, u32>,
@@ -293,7 +300,7 @@ impl Probes {
         // with them the program is attached in sampling windows (`wake.rs`), not here.
         let sampled = |event: &str| event == "sched_wakeup";
         let skip = |event: &str| sampled(event) && runq_source != RunqSource::WakeTs;
-        let kind = match attach {
+        let (kind, programs) = match attach {
             Attach::TpBtf(_, kernel) => {
                 for (name, event) in BTF_PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
                     let err = |source| Error::Program { name, source };
@@ -303,14 +310,11 @@ impl Probes {
                         .try_into()
                         .map_err(err)?;
                     program.load(event, kernel).map_err(err)?;
-                    if !sampled(event) {
-                        program.attach().map_err(err)?;
-                    }
                 }
-                Kind::TpBtf
+                (Kind::TpBtf, BTF_PROGRAMS)
             }
             Attach::RawTp => {
-                for (name, event) in PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
+                for (name, _) in PROGRAMS.into_iter().filter(|(_, e)| !skip(e)) {
                     let err = |source| Error::Program { name, source };
                     let program: &mut RawTracePoint = ebpf
                         .program_mut(name)
@@ -318,13 +322,19 @@ impl Probes {
                         .try_into()
                         .map_err(err)?;
                     program.load().map_err(err)?;
-                    if !sampled(event) {
-                        program.attach(event).map_err(err)?;
-                    }
                 }
-                Kind::RawTp
+                (Kind::RawTp, PROGRAMS)
             }
         };
+        let mut switch = None;
+        for (_, event) in programs.into_iter().filter(|(_, e)| !sampled(e)) {
+            let mut program = link::Attachment::new(kind, event)?;
+            program.set(&mut ebpf, true)?;
+            if event == SWITCH {
+                switch = Some(program);
+            }
+        }
+        let switch = switch.ok_or(Error::Missing(SWITCH))?;
         let pins = match &options.pin_dir {
             Some(dir) => pin::pin_all(&ebpf, dir),
             None => Vec::new(),
@@ -352,6 +362,7 @@ impl Probes {
         let mut probes = Self {
             ebpf,
             wake,
+            switch,
             cpu_stats,
             runq,
             tracked,
@@ -435,6 +446,14 @@ impl Probes {
                 Some((name, info.run_count(), info.run_time()))
             })
             .collect()
+    }
+
+    /// Detaches `sched_switch` (`false`) or attaches it again (`true`), leaving everything else as it
+    /// is. For the probe cost bench (`node/benches/probe_cost.rs`), which times the switch path with
+    /// and without it in alternating segments of one loaded set, keeping the attach (which patches
+    /// kernel text) and the load out of the timed part; the node keeps it attached from load to drop.
+    pub fn set_switch_attached(&mut self, attached: bool) -> Result<(), Error> {
+        self.switch.set(&mut self.ebpf, attached)
     }
 
     /// Whether `sched_wakeup` is attached now, where wake-ups are timed by the programs (attached

@@ -9,10 +9,8 @@
 
 use aya::Ebpf;
 use aya::maps::{Array, MapData};
-use aya::programs::raw_trace_point::RawTracePointLinkId;
-use aya::programs::tp_btf::BtfTracePointLinkId;
-use aya::programs::{BtfTracePoint, RawTracePoint};
 
+use super::link::Attachment;
 use super::{Error, Kind};
 use crate::load::kernel::{RUNQ_SLOTS, quantile_us};
 
@@ -21,8 +19,7 @@ pub const CYCLE: u32 = 10;
 
 /// The `sched_wakeup` program's attachment, opened and closed by [`Window::tick`].
 pub(super) struct Window {
-    kind: Kind,
-    link: Option<Link>,
+    wakeup: Attachment,
     /// `WAKE_WINDOW`: 1 while attached.
     flag: Array<MapData, u32>,
     /// Sample intervals since the load.
@@ -31,19 +28,6 @@ pub(super) struct Window {
     since: [u64; RUNQ_SLOTS],
     /// p50 and p99 (µs) of the last closed window.
     quantiles: (Option<f64>, Option<f64>),
-}
-
-enum Link {
-    Raw(RawTracePointLinkId),
-    Btf(BtfTracePointLinkId),
-}
-
-/// The program that `WAKE_TS` needs on wake-ups, per kind.
-fn program(kind: Kind) -> &'static str {
-    match kind {
-        Kind::RawTp => "sched_wakeup",
-        Kind::TpBtf => "sched_wakeup_btf",
-    }
 }
 
 impl Window {
@@ -55,8 +39,7 @@ impl Window {
         runq: [u64; RUNQ_SLOTS],
     ) -> Result<Self, Error> {
         let mut window = Self {
-            kind,
-            link: None,
+            wakeup: Attachment::new(kind, "sched_wakeup")?,
             flag,
             ticks: 0,
             since: runq,
@@ -68,7 +51,7 @@ impl Window {
 
     /// Whether `sched_wakeup` is attached now.
     pub(super) fn is_open(&self) -> bool {
-        self.link.is_some()
+        self.wakeup.is_attached()
     }
 
     /// One sample interval has passed and `runq` is the histogram now: closes an open window (its
@@ -94,42 +77,18 @@ impl Window {
     }
 
     fn set(&mut self, ebpf: &mut Ebpf, open: bool) -> Result<(), Error> {
-        let name = program(self.kind);
-        let err = |source| Error::Program { name, source };
         let flag_err = |source| Error::Map {
             name: p2pfaas_ebpf_common::map::WAKE_WINDOW,
             source,
         };
-        let program = ebpf.program_mut(name).ok_or(Error::Missing(name))?;
-        match (open, self.link.take()) {
-            (true, None) => {
-                self.link = Some(match self.kind {
-                    Kind::RawTp => {
-                        let p: &mut RawTracePoint = program.try_into().map_err(err)?;
-                        Link::Raw(p.attach("sched_wakeup").map_err(err)?)
-                    }
-                    Kind::TpBtf => {
-                        let p: &mut BtfTracePoint = program.try_into().map_err(err)?;
-                        Link::Btf(p.attach().map_err(err)?)
-                    }
-                });
-                self.flag.set(0, 1, 0).map_err(flag_err)?;
-            }
-            (false, Some(link)) => {
-                self.flag.set(0, 0, 0).map_err(flag_err)?;
-                match link {
-                    Link::Raw(id) => {
-                        let p: &mut RawTracePoint = program.try_into().map_err(err)?;
-                        p.detach(id).map_err(err)?;
-                    }
-                    Link::Btf(id) => {
-                        let p: &mut BtfTracePoint = program.try_into().map_err(err)?;
-                        p.detach(id).map_err(err)?;
-                    }
-                }
-            }
-            (_, link) => self.link = link,
+        // The flag is up only while the program is attached: set after attaching, cleared before
+        // detaching.
+        if open {
+            self.wakeup.set(ebpf, true)?;
+            self.flag.set(0, 1, 0).map_err(flag_err)
+        } else {
+            self.flag.set(0, 0, 0).map_err(flag_err)?;
+            self.wakeup.set(ebpf, false)
         }
-        Ok(())
     }
 }
