@@ -20,12 +20,11 @@
 # the median over rounds of the per-round differences, with their range. Then c=1 p99 and c=32 req/s once
 # per config.
 #
-# Results (2 cores, kernel 6.18, quiet machine, load average 1.4-1.6; `BASELINE_BIN=<main c38143e>
-# bench/overhead.sh 4 6`, this part at commit 2445ef0): median c=1 p50 over 6 rounds: direct 59 µs; added
-# over direct: node-http +36, nginx-proxy +18, nginx-proxy-sep +30, node-http-base +42 µs. CPU per request
-# on CPU 0 (lib.sh cpu_ns around c=1 runs, 4 rounds, a loaded machine, load 5-6): node 56 µs (main 61) + the
-# function 15; nginx-proxy-sep 54 + 14; nginx-proxy 60 for proxy and function together. Context switches
-# per request: node 2.0, nginx-proxy-sep 2.0, nginx-proxy 1.0.
+# Results (2 cores, kernel 6.18, quiet machine, load average 1.4-1.9; `bench/backend_http.sh 3 12` at commit
+# a17b844): direct c=1 p50 57-82 µs; added over the direct call, median of 12 per-round differences (range):
+# node-http +36 µs (+19…+50), CPU +36.7 µs per request; nginx-proxy +28 (+22…+36), CPU +23.1; nginx-proxy-sep
+# +35 (+17…+45), CPU +33.4; relay (the floor) +25 (+15…+34), CPU +24.8. The node's hop costs what nginx's
+# costs in the same shape (its own process) and ≈ 11 µs above a relay that parses nothing.
 #
 # Usage: bench/backend_http.sh [seconds-per-run] [rounds]     (needs wrk, nginx, taskset; scripts/setup.sh)
 set -euo pipefail
@@ -121,7 +120,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "added over the direct call (median of per-round differences):"
 for pair in "${pairs[@]}"; do printf '  %-16s %s\n' "${pair%%:*}" "$(hop_summary "${pair%%:*}")"; done
 # shellcheck disable=SC2086 # the differences are space-separated numbers
-added() { read -r m _ < <(median_range ${hop_p50[$1]}); echo "$m"; }
+added() { read -r m _ < <(median_range ${hop_p50[$1]}); printf "%+.0f" "$m"; }
 echo "target: node-http added p50 <= nginx-proxy added p50 + 5 µs: $(added node-http) vs $(added nginx-proxy) + 5" \
   "(against nginx-proxy-sep: $(added nginx-proxy-sep) + 5; the floor, relay: $(added relay))"
 # Stop the servers before the exit trap removes their directories (nginx writes on shutdown).
