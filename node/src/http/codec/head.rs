@@ -52,12 +52,13 @@ impl HeaderSpans {
         'b: 'a,
     {
         let headers = self.slice();
-        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the whole
-        // header block (all ASCII unless a value carries obs-text) stands in for one check per name.
+        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the header
+        // block from the first name to the end of the last (all ASCII unless a value carries obs-text)
+        // stands in for one check per name. The last value is left out: no name is read from it.
         let block = match (headers.first(), headers.last()) {
-            (Some((first, _)), Some((name, value))) => Span {
+            (Some((first, _)), Some((last, _))) => Span {
                 start: first.start,
-                end: name.end.max(value.end),
+                end: last.end,
             },
             _ => Span::default(),
         };

@@ -197,6 +197,30 @@ fn case_insensitive_header_lookup_first_match() {
 }
 
 #[test]
+fn header_names_are_read_whatever_bytes_the_values_carry() {
+    let names = |buf: &[u8]| -> Vec<String> {
+        let h = req(buf);
+        h.headers(buf).map(|(n, _)| n.to_owned()).collect()
+    };
+    // obs-text (not UTF-8) in a middle value, in the last value, in the first value.
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: x\r\nBb: \xff\r\nC: y\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: x\r\nBb: y\r\nC: \xfe\xff\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: \xff\r\nBb:\r\nC:\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    let buf = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    let all: Vec<_> = req(buf).headers(buf).collect();
+    assert_eq!(all, [("Host", &b"h"[..])]);
+}
+
+#[test]
 fn header_whitespace_trimmed() {
     let buf = b"GET / HTTP/1.1\r\nObs:   spaced value \t \r\nEmpty:\r\n\r\n";
     let h = req(buf);
