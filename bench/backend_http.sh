@@ -40,11 +40,7 @@ sep_port=$(free_port)
 node_port=$(free_port)
 base_port=$(free_port)
 
-start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
-  server {
-    listen 127.0.0.1:$fn_port;
-    location / { return 200 \"ok\"; }
-  }
+function_nginx "$fn_port" "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
   server {
     listen 127.0.0.1:$proxy_port;
     location / {
@@ -79,9 +75,7 @@ level = "warn"
 [queue]
 slots = 64
 queue_len = 64
-[functions.f]
-backend = "http"
-url = "http://127.0.0.1:$fn_port/"
+$(http_function_toml "$fn_port")
 TOML
   taskset -c 0 "$1" --config "$work/node-$2.toml" --workers 1 --driver io-uring > "$work/node-$2.out" 2>&1 &
   pids+=("$!")

@@ -9,20 +9,24 @@
 #   echo   one node serving the built-in echo (K = 4), wrk -c32, POST 256 B
 #   fwd-a  node A (ForwardScheduler(1)) forwarding to node B, wrk -c1: A is counted
 #   fwd-b  the same pair, B (the executor of the forwarded job) is counted
+#   http   one node calling function f (backend = "http", keep-alive pool) in front of nginx `return 200 "ok"`
+#          (nginx on CPU 0 too, as in backend_http.sh), wrk -c1 GET /function/f
 # The count starts after a 3 s warm-up (callgrind_control --zero) and covers SECS of load.
 # With BASELINE_BIN=<p2pfaas-node binary> each mode is also counted for that binary, right after.
 # CG_KEEP=<dir> keeps the profiles there (callgrind_annotate --inclusive=yes <file>).
 #
-# Usage: bench/instructions.sh [secs] [modes...]      (default: 8 s, all three modes; needs valgrind, wrk,
-#        taskset, curl)
+# Usage: bench/instructions.sh [secs] [modes...]      (default: 8 s, all four modes; needs valgrind, wrk,
+#        taskset, curl, and nginx for http)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}
 shift || true
-modes=("${@:-echo fwd-a fwd-b}")
+modes=("${@:-echo fwd-a fwd-b http}")
 read -r -a modes <<<"${modes[*]}"
 source bench/lib.sh
-bench_init valgrind callgrind_control wrk taskset curl
+tools=(valgrind callgrind_control wrk taskset curl)
+[[ " ${modes[*]} " != *" http "* ]] || tools+=(nginx)
+bench_init "${tools[@]}"
 post_lua 256
 
 start() { # name port counted binary
@@ -46,7 +50,7 @@ start() { # name port counted binary
 }
 
 count() { # mode binary label -> one line
-  local mode=$1 exe=$2 label=$3 url conns out reqs ir pa pb
+  local mode=$1 exe=$2 label=$3 url conns out reqs ir pa pb script=(-s "$work/post.lua")
   running=()
   rm -f "$work"/cg.out*
   pa=$(free_port)
@@ -63,11 +67,18 @@ count() { # mode binary label -> one line
         start b "$pb" 0 "$exe"; start a "$pa" 1 "$exe"; fi
       sleep 3 # A learns B's functions and protocol from its first refresh
       url=http://127.0.0.1:$pa/function/echo conns=1 ;;
-    *) echo "unknown mode: $mode (echo, fwd-a, fwd-b)" >&2; exit 2 ;;
+    http)
+      # One nginx for every count of the run (its state does not move the node's count).
+      [ -n "${fn_port:-}" ] || { fn_port=$(free_port); function_nginx "$fn_port"; }
+      scheduler_node_toml h "$pa" NoScheduler '"false"' '' 64
+      http_function_toml "$fn_port" >> "$work/h.toml"
+      start h "$pa" 1 "$exe"
+      url=http://127.0.0.1:$pa/function/f conns=1 script=() ;;
+    *) echo "unknown mode: $mode (echo, fwd-a, fwd-b, http)" >&2; exit 2 ;;
   esac
-  taskset -c 1 wrk -t1 -c"$conns" -d3s -s "$work/post.lua" "$url" > /dev/null
+  taskset -c 1 wrk -t1 -c"$conns" -d3s "${script[@]}" "$url" > /dev/null
   callgrind_control --zero "$counted" > /dev/null 2>&1
-  out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" "$url")
+  out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" "${script[@]}" "$url")
   callgrind_control --dump=after "$counted" > /dev/null 2>&1
   sleep 1
   kill -9 "${running[@]}" 2>/dev/null || true
@@ -87,3 +98,6 @@ for mode in "${modes[@]}"; do
   count "$mode" "$bin" node
   [ -z "${BASELINE_BIN:-}" ] || count "$mode" "$(readlink -f "$BASELINE_BIN")" baseline
 done
+# Stop nginx before the exit trap removes its directory (it writes on shutdown).
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true

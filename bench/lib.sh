@@ -21,6 +21,10 @@
 # tail_and_rate NAME URL  a table row "| NAME | c=1 p50 | c=1 p99 | c=32 req/s |" (wrk with $wrk_args).
 # start_relay NAME PORT TARGET-PORT  starts `p2pfaas-bench relay` (built on first use) on CPU 0 from
 #                     127.0.0.1:PORT to 127.0.0.1:TARGET-PORT; sets pid_NAME (also added to $pids).
+# http_function_toml PORT  prints the config of function `f` with the `http` backend calling
+#                     http://127.0.0.1:PORT/ (appended to a node's config).
+# function_nginx PORT [BLOCK]  starts nginx (start_nginx) with the trivial function, `return 200 "ok"`, on
+#                     127.0.0.1:PORT and BLOCK beside it.
 # start_nginx BLOCK [NAME]  starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`, in $work/NAME (default nginx: one more instance needs a new NAME);
 #                     sets $nginx_pid (also added to $pids).
@@ -103,6 +107,10 @@ builtin = "echo"
 TOML
 }
 
+http_function_toml() {
+  printf '[functions.f]\nbackend = "http"\nurl = "http://127.0.0.1:%s/"\n' "$1"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_nginx() {
@@ -124,6 +132,14 @@ NGINX
   nginx_pid=$!
   pids+=("$nginx_pid")
   sleep 0.5
+}
+
+function_nginx() {
+  start_nginx "  server {
+    listen 127.0.0.1:$1;
+    location / { return 200 \"ok\"; }
+  }
+${2:-}"
 }
 
 proc_cpu_ns() {

@@ -92,6 +92,9 @@ struct Conn {
     write: Vec<u8>,
     /// The joined request target of the current call (reused, like the other two).
     target: Vec<u8>,
+    /// The current response's head, parsed in place (boxed: the connection moves in and out of the
+    /// pool, its head's ~1 KB of header spans need not move with it).
+    head: Box<codec::ResponseHead>,
 }
 
 /// Per-worker keep-alive connections to HTTP functions (`!Send`: owned by one worker thread).
@@ -199,6 +202,7 @@ impl Pool {
                         read: Vec::new(),
                         write: Vec::new(),
                         target: Vec::new(),
+                        head: Box::default(),
                     });
                 }
                 Ok(Err(e)) => last = format!("connect {addr}: {e}"),
@@ -276,14 +280,14 @@ async fn exchange(
     conn.read.clear();
     let is_head = req.method.eq_ignore_ascii_case("HEAD");
     let mut received_any = false;
-    let head = loop {
-        match codec::parse_response(&conn.read, limits, is_head) {
-            Ok(Some(head)) if (100..200).contains(&head.status()) && head.status() != 101 => {
-                conn.read.drain(..head.head_len());
+    loop {
+        match codec::parse_response_into(&conn.read, limits, is_head, &mut conn.head) {
+            Ok(true) if (100..200).contains(&conn.head.status()) && conn.head.status() != 101 => {
+                conn.read.drain(..conn.head.head_len());
                 continue;
             }
-            Ok(Some(head)) => break head,
-            Ok(None) => {}
+            Ok(true) => break,
+            Ok(false) => {}
             Err(e) => return Err(Failure::Failed(format!("bad response head: {e}"))),
         }
         match read_more(conn).await {
@@ -295,15 +299,17 @@ async fn exchange(
             Err(e) if !received_any => return Err(Failure::Closed(format!("read: {e}"))),
             Err(e) => return Err(Failure::Failed(format!("read: {e}"))),
         }
-    };
+    }
+    let head = &*conn.head;
     if head.status() == 101 {
         return Err(Failure::Failed("unexpected protocol switch (101)".into()));
     }
-    read_head(&head, &conn.read, out);
+    read_head(head, &conn.read, out);
+    let (body, keep_alive) = (head.body(), head.keep_alive());
     conn.read.drain(..head.head_len());
 
     // --- body ---
-    let mut decoder = BodyDecoder::new(head.body(), limits.max_body_bytes);
+    let mut decoder = BodyDecoder::new(body, limits.max_body_bytes);
     let body_error = |e: codec::Error| match e {
         codec::Error::BodyTooLarge => Failure::Failed(format!(
             "response body over {} bytes",
@@ -329,14 +335,21 @@ async fn exchange(
         }
     }
     // Bytes past the response mean the server is confused about framing; never reuse that connection.
-    Ok(head.keep_alive() && head.body() != BodyKind::UntilClose && conn.read.is_empty())
+    Ok(keep_alive && body != BodyKind::UntilClose && conn.read.is_empty())
 }
 
 /// Copies status, content type and end-to-end headers into `out`. A peer's answer is mostly
 /// `X-P2pfaas-…` headers, none of them hop-by-hop: those skip that list.
 fn read_head(head: &codec::ResponseHead, buf: &[u8], out: &mut Output) {
     out.status = head.status();
-    let connection = head.header(buf, "connection");
+    // A `Connection` that lists only `keep-alive` (what servers send) nominates no header kept here
+    // (`Keep-Alive` is hop-by-hop): it is read once, not once per header.
+    let connection = head.header(buf, "connection").filter(|c| {
+        c.split(|b| *b == b',').any(|item| {
+            let item = item.trim_ascii();
+            !item.is_empty() && !item.eq_ignore_ascii_case(b"keep-alive")
+        })
+    });
     for (name, value) in head.headers(buf) {
         if name.eq_ignore_ascii_case("content-type") {
             out.content_type.clear();
@@ -417,8 +430,6 @@ pub fn write_request(
     authority: &str,
 ) -> Result<(), codec::Error> {
     req.target.write(target);
-    // Joined from `&str` parts, so always UTF-8.
-    let target = std::str::from_utf8(target).map_err(|_| codec::Error::InvalidRequestLine)?;
     codec::write_request_line(out, req.method, target, authority)?;
     // One pass over the client's headers in the usual case; a `Connection` header, which may nominate
     // headers written before it, means writing them again knowing it.

@@ -18,7 +18,10 @@ mod head;
 mod write;
 
 pub use body::BodyDecoder;
-pub use head::{RequestHead, ResponseHead, parse_request, parse_request_into, parse_response};
+pub use head::{
+    RequestHead, ResponseHead, parse_request, parse_request_into, parse_response,
+    parse_response_into,
+};
 pub use write::{
     finish_head, is_hop_by_hop, is_token, reason_phrase, write_chunk, write_decimal_header,
     write_header, write_own_header, write_request_line, write_secs_header, write_status_line,

@@ -169,3 +169,31 @@ fn own_headers_of_an_answer_pass_unless_nominated() {
     let headers: Vec<_> = out.headers.iter().collect();
     assert_eq!(headers, [("X-P2pfaas-Load", &b"1"[..])]);
 }
+
+#[test]
+fn a_connection_header_listing_keep_alive_only_drops_only_hop_by_hop_headers() {
+    let kept = |raw: &[u8]| {
+        let head = codec::parse_response(raw, &Limits::default(), false)
+            .expect("valid")
+            .expect("complete");
+        let mut out = Output::default();
+        read_head(&head, raw, &mut out);
+        let names: Vec<String> = out.headers.iter().map(|(n, _)| n.to_owned()).collect();
+        names
+    };
+    assert_eq!(
+        kept(
+            b"HTTP/1.1 200 OK\r\nServer: s\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\n\
+            Close: 1\r\nContent-Length: 0\r\n\r\n"
+        ),
+        ["Server", "Close"]
+    );
+    // Any other item nominates: `close` is read as a header name too, as before.
+    assert_eq!(
+        kept(
+            b"HTTP/1.1 200 OK\r\nServer: s\r\nConnection: keep-alive, ,close\r\nClose: 1\r\n\
+            Content-Length: 0\r\n\r\n"
+        ),
+        ["Server"]
+    );
+}

@@ -16,12 +16,6 @@ impl HeaderSpans {
         count: 0,
     };
 
-    fn collect(buf: &[u8], headers: &[httparse::Header<'_>], err: Error) -> Result<Self, Error> {
-        let mut spans = Self::EMPTY;
-        spans.fill(buf, headers, err)?;
-        Ok(spans)
-    }
-
     /// Replaces the spans with those of `headers` (parsed from `buf`), in place.
     fn fill(
         &mut self,
@@ -58,12 +52,13 @@ impl HeaderSpans {
         'b: 'a,
     {
         let headers = self.slice();
-        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the whole
-        // header block (all ASCII unless a value carries obs-text) stands in for one check per name.
+        // httparse accepted every name as a token, so names are ASCII: one UTF-8 check of the header
+        // block from the first name to the end of the last (all ASCII unless a value carries obs-text)
+        // stands in for one check per name. The last value is left out: no name is read from it.
         let block = match (headers.first(), headers.last()) {
-            (Some((first, _)), Some((name, value))) => Span {
+            (Some((first, _)), Some((last, _))) => Span {
                 start: first.start,
-                end: name.end.max(value.end),
+                end: last.end,
             },
             _ => Span::default(),
         };
@@ -287,6 +282,10 @@ impl RequestHead {
 
     /// The request target after the first '?'; `None` if there is no '?'.
     pub fn query<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
+        // No '?' (the path is the whole target): no UTF-8 check of the target for nothing.
+        if self.path_len as usize >= self.target.len() {
+            return None;
+        }
         self.target(buf)
             .get(self.path_len as usize..)?
             .strip_prefix('?')
@@ -396,6 +395,21 @@ pub struct ResponseHead {
     keep_alive: bool,
 }
 
+impl Default for ResponseHead {
+    /// An empty head, for [`parse_response_into`] to fill.
+    fn default() -> Self {
+        Self {
+            status: 0,
+            reason: Span::default(),
+            minor_version: 1,
+            headers: HeaderSpans::EMPTY,
+            head_len: 0,
+            body: BodyKind::Empty,
+            keep_alive: false,
+        }
+    }
+}
+
 impl ResponseHead {
     /// The status code.
     pub fn status(&self) -> u16 {
@@ -457,26 +471,42 @@ pub fn parse_response(
     limits: &Limits,
     request_was_head: bool,
 ) -> Result<Option<ResponseHead>, Error> {
+    let mut head = ResponseHead::default();
+    Ok(parse_response_into(buf, limits, request_was_head, &mut head)?.then_some(head))
+}
+
+/// [`parse_response`] into `head`, which a client connection reuses for all its exchanges (as
+/// [`parse_request_into`] does for a server's): no header slots cleared and no head moved per response.
+/// `Ok(true)` when a head was parsed; after `Ok(false)` or an error, `head` holds nothing meaningful.
+pub fn parse_response_into(
+    buf: &[u8],
+    limits: &Limits,
+    request_was_head: bool,
+    head: &mut ResponseHead,
+) -> Result<bool, Error> {
     let window = head_window(buf, limits);
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Left uninitialised, as for a request: httparse writes the slots it uses.
+    let mut raw = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let slots = raw
         .get_mut(..limits.max_headers.min(MAX_HEADERS))
         .unwrap_or_default();
-    let mut res = httparse::Response::new(slots);
-    let status = res.parse(window).map_err(|e| match e {
-        httparse::Error::HeaderName | httparse::Error::HeaderValue => Error::InvalidHeader,
-        httparse::Error::TooManyHeaders => Error::TooManyHeaders,
-        httparse::Error::NewLine
-        | httparse::Error::Status
-        | httparse::Error::Token
-        | httparse::Error::Version => Error::InvalidStatusLine,
-    })?;
+    let mut res = httparse::Response::new(&mut []);
+    let status = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, window, slots)
+        .map_err(|e| match e {
+            httparse::Error::HeaderName | httparse::Error::HeaderValue => Error::InvalidHeader,
+            httparse::Error::TooManyHeaders => Error::TooManyHeaders,
+            httparse::Error::NewLine
+            | httparse::Error::Status
+            | httparse::Error::Token
+            | httparse::Error::Version => Error::InvalidStatusLine,
+        })?;
     let head_len = match status {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial if buf.len() >= limits.max_head_bytes => {
             return Err(Error::HeadTooLarge);
         }
-        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Partial => return Ok(false),
     };
     let (Some(code), Some(minor_version)) = (res.code, res.version) else {
         return Err(Error::InvalidStatusLine);
@@ -499,14 +529,13 @@ pub fn parse_response(
     if minor_version == 0 && body == BodyKind::Chunked {
         keep_alive = false;
     }
-    Ok(Some(ResponseHead {
-        status: code,
-        reason: Span::of(buf, res.reason.unwrap_or("").as_bytes())
-            .ok_or(Error::InvalidStatusLine)?,
-        minor_version,
-        headers: HeaderSpans::collect(buf, res.headers, Error::InvalidHeader)?,
-        head_len: head_len_u32(head_len)?,
-        body,
-        keep_alive,
-    }))
+    head.status = code;
+    head.reason =
+        Span::of(buf, res.reason.unwrap_or("").as_bytes()).ok_or(Error::InvalidStatusLine)?;
+    head.minor_version = minor_version;
+    head.headers.fill(buf, res.headers, Error::InvalidHeader)?;
+    head.head_len = head_len_u32(head_len)?;
+    head.body = body;
+    head.keep_alive = keep_alive;
+    Ok(true)
 }

@@ -181,6 +181,9 @@ fn query_split() {
     let h = req(buf);
     assert_eq!(h.path(buf), "/fn/x");
     assert_eq!(h.query(buf), Some(""));
+    let buf = b"GET /fn/x HTTP/1.1\r\n\r\n";
+    let h = req(buf);
+    assert_eq!((h.path(buf), h.query(buf)), ("/fn/x", None));
 }
 
 #[test]
@@ -191,6 +194,30 @@ fn case_insensitive_header_lookup_first_match() {
     assert_eq!(h.header(buf, "x-function-id"), Some(&b"one"[..]));
     assert_eq!(h.header(buf, "missing"), None);
     assert_eq!(h.headers(buf).count(), 2);
+}
+
+#[test]
+fn header_names_are_read_whatever_bytes_the_values_carry() {
+    let names = |buf: &[u8]| -> Vec<String> {
+        let h = req(buf);
+        h.headers(buf).map(|(n, _)| n.to_owned()).collect()
+    };
+    // obs-text (not UTF-8) in a middle value, in the last value, in the first value.
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: x\r\nBb: \xff\r\nC: y\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: x\r\nBb: y\r\nC: \xfe\xff\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    assert_eq!(
+        names(b"GET / HTTP/1.1\r\nA: \xff\r\nBb:\r\nC:\r\n\r\n"),
+        ["A", "Bb", "C"]
+    );
+    let buf = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    let all: Vec<_> = req(buf).headers(buf).collect();
+    assert_eq!(all, [("Host", &b"h"[..])]);
 }
 
 #[test]
@@ -678,6 +705,40 @@ fn response_100_continue_then_final() {
 }
 
 #[test]
+fn response_parsed_into_a_reused_head_keeps_nothing_of_the_previous_one() {
+    let mut head = ResponseHead::default();
+    let long = b"HTTP/1.1 201 Created\r\nX-A: 1\r\nX-B: 2\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(
+        parse_response_into(long, &lim(), false, &mut head),
+        Ok(true)
+    );
+    assert_eq!(head.headers(long).count(), 3);
+    let short = b"HTTP/1.0 204 No Content\r\nX-C: 3\r\n\r\n";
+    assert_eq!(
+        parse_response_into(short, &lim(), false, &mut head),
+        Ok(true)
+    );
+    let again = res(short, false);
+    assert_eq!(
+        (head.status(), head.reason(short), head.minor_version()),
+        (again.status(), again.reason(short), again.minor_version())
+    );
+    assert_eq!(
+        (head.head_len(), head.body()),
+        (short.len(), BodyKind::Empty)
+    );
+    assert_eq!(head.keep_alive(), again.keep_alive());
+    let headers: Vec<_> = head.headers(short).collect();
+    assert_eq!(headers, [("X-C", &b"3"[..])]);
+    assert_eq!(head.header(short, "x-a"), None);
+    // Incomplete: not a head (whatever `head` holds then is not read).
+    assert_eq!(
+        parse_response_into(b"HTTP/1.1 200", &lim(), false, &mut head),
+        Ok(false)
+    );
+}
+
+#[test]
 fn response_keep_alive_and_errors() {
     assert!(!res(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false).keep_alive());
     assert!(
@@ -801,7 +862,7 @@ fn write_header_rejects_injection() {
 #[test]
 fn request_line_writer_round_trip() {
     let mut out = Vec::new();
-    write_request_line(&mut out, "POST", "/function/fn?x=1", "10.0.0.2:8080").unwrap();
+    write_request_line(&mut out, "POST", b"/function/fn?x=1", "10.0.0.2:8080").unwrap();
     write_header(&mut out, "content-type", b"text/plain").unwrap();
     finish_head(&mut out, 3, true);
     out.extend_from_slice(b"abc");
@@ -813,11 +874,11 @@ fn request_line_writer_round_trip() {
     assert_eq!(h.body(), BodyKind::Length(3));
 
     let mut out = b"k".to_vec();
-    assert!(write_request_line(&mut out, "GET", "/a b", "h").is_err());
-    assert!(write_request_line(&mut out, "GET", "/a\r\nX: y", "h").is_err());
-    assert!(write_request_line(&mut out, "GET", "", "h").is_err());
-    assert!(write_request_line(&mut out, "G T", "/", "h").is_err());
-    assert!(write_request_line(&mut out, "GET", "/", "h\r\nX: y").is_err());
+    assert!(write_request_line(&mut out, "GET", b"/a b", "h").is_err());
+    assert!(write_request_line(&mut out, "GET", b"/a\r\nX: y", "h").is_err());
+    assert!(write_request_line(&mut out, "GET", b"", "h").is_err());
+    assert!(write_request_line(&mut out, "G T", b"/", "h").is_err());
+    assert!(write_request_line(&mut out, "GET", b"/", "h\r\nX: y").is_err());
     assert_eq!(out, b"k");
 }
 
@@ -1107,7 +1168,7 @@ proptest! {
     #[test]
     fn content_length_round_trip(n in 0usize..=(4 * 1024 * 1024)) {
         let mut out = Vec::new();
-        write_request_line(&mut out, "PUT", "/x", "h").unwrap();
+        write_request_line(&mut out, "PUT", b"/x", "h").unwrap();
         finish_head(&mut out, n, true);
         let h = req(&out);
         let expected = if n == 0 { BodyKind::Empty } else { BodyKind::Length(n as u64) };

@@ -296,16 +296,16 @@ pub fn finish_head(out: &mut Vec<u8>, content_length: usize, keep_alive: bool) {
 pub fn write_request_line(
     out: &mut Vec<u8>,
     method: &str,
-    target: &str,
+    target: &[u8],
     host: &str,
 ) -> Result<(), Error> {
-    let clean = |s: &str| s.bytes().all(|b| b > b' ' && b != 0x7f);
-    if !is_token(method) || target.is_empty() || !clean(target) || !clean(host) {
+    let clean = |s: &[u8]| s.iter().all(|b| *b > b' ' && *b != 0x7f);
+    if !is_token(method) || target.is_empty() || !clean(target) || !clean(host.as_bytes()) {
         return Err(Error::InvalidRequestLine);
     }
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(target);
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\n");
