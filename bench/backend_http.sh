@@ -40,25 +40,9 @@ sep_port=$(free_port)
 node_port=$(free_port)
 base_port=$(free_port)
 
-function_nginx "$fn_port" "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
-  server {
-    listen 127.0.0.1:$proxy_port;
-    location / {
-      proxy_pass http://function;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }"
+function_nginx "$fn_port" "$(nginx_proxy_block "$proxy_port" "$fn_port")"
 pid_function=$nginx_pid
-start_nginx "  upstream function { server 127.0.0.1:$fn_port; keepalive 32; }
-  server {
-    listen 127.0.0.1:$sep_port;
-    location / {
-      proxy_pass http://function;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }" nginx-sep
+start_nginx "$(nginx_proxy_block "$sep_port" "$fn_port")" nginx-sep
 pid_sep=$nginx_pid
 relay_port=$(free_port)
 start_relay relay "$relay_port" "$fn_port"

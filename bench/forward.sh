@@ -72,15 +72,7 @@ if command -v nginx >/dev/null; then
     location / { return 200 \"$body\"; }
   }" nginx-direct
   pid_ng_direct=$nginx_pid
-  start_nginx "  upstream function { server 127.0.0.1:$ng_direct; keepalive 32; }
-  server {
-    listen 127.0.0.1:$ng_proxy;
-    location / {
-      proxy_pass http://function;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-    }
-  }" nginx-proxy
+  start_nginx "$(nginx_proxy_block "$ng_proxy" "$ng_direct")" nginx-proxy
   pid_ng_proxy=$nginx_pid
 else
   echo "skipped: the nginx reference hop (nginx is not installed; scripts/setup.sh installs it)" >&2

@@ -25,6 +25,8 @@
 #                     http://127.0.0.1:PORT/ (appended to a node's config).
 # function_nginx PORT [BLOCK]  starts nginx (start_nginx) with the trivial function, `return 200 "ok"`, on
 #                     127.0.0.1:PORT and BLOCK beside it.
+# nginx_proxy_block PORT UPSTREAM-PORT  prints an nginx `http { }` block: a server on 127.0.0.1:PORT
+#                     doing `proxy_pass` to 127.0.0.1:UPSTREAM-PORT with upstream keep-alive (nginx's own hop).
 # start_nginx BLOCK [NAME]  starts nginx (one worker, no access log, pinned to CPU 0) with BLOCK inside
 #                     `http { }`, in $work/NAME (default nginx: one more instance needs a new NAME);
 #                     sets $nginx_pid (also added to $pids).
@@ -132,6 +134,20 @@ NGINX
   nginx_pid=$!
   pids+=("$nginx_pid")
   sleep 0.5
+}
+
+nginx_proxy_block() {
+  cat <<NGINX
+  upstream function { server 127.0.0.1:$2; keepalive 32; }
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://function;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+NGINX
 }
 
 function_nginx() {
