@@ -64,7 +64,7 @@ TOML
   taskset -c 0 "$1" --config "$work/node-$2.toml" --workers 1 --driver io-uring > "$work/node-$2.out" 2>&1 &
   pids+=("$!")
   node_pid=$!
-  for _ in $(seq 100); do grep -q '^listening' "$work/node-$2.out" && break; sleep 0.05; done
+  wait_listening "$work/node-$2.out"
 }
 start_node "$bin" "$node_port"
 # Configs as "name|url|server pids" (the function's nginx also holds nginx-proxy) and the pairs "name:0:i":

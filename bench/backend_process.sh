@@ -33,7 +33,7 @@ post_lua 100
 
 "$bin" --config "$work/node.toml" > "$work/out" 2> "$work/err" &
 pids+=("$!")
-for _ in $(seq 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.05; done
+wait_listening "$work/out"
 addr=$(sed -n 's/^listening //p' "$work/out")
 [ -n "$addr" ] || { echo "node did not start: $(cat "$work/err")"; exit 1; }
 test "$(curl -s --data hello "http://$addr/function/cat")" = hello

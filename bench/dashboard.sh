@@ -27,7 +27,7 @@ port=$(free_port)
 echo_node_toml node "$port"
 taskset -c 0 "$bin" --config "$work/node.toml" > "$work/node.out" 2>&1 &
 spid=$!; pids+=("$spid")
-for _ in $(seq 100); do grep -qs '^listening' "$work/node.out" && break; sleep 0.05; done
+wait_listening "$work/node.out"
 url="http://127.0.0.1:$port/function/echo"
 
 rps() { taskset -c 1 wrk -t1 -c32 -d"${secs}s" -s "$work/post.lua" "$url" | awk '/^Requests\/sec/{print $2}'; }

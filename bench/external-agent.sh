@@ -56,7 +56,7 @@ epsilon_min = 0.0
 TOML
   taskset -c 0 "$bin" --config "$work/$name.toml" > "$work/$name.out" 2>&1 &
   spid=$!; pids+=("$spid")
-  for _ in $(seq 100); do grep -q '^listening' "$work/$name.out" && break; sleep 0.05; done
+  wait_listening "$work/$name.out"
   url="http://127.0.0.1:$port/function/echo"
 }
 

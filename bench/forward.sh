@@ -43,7 +43,7 @@ start_node() { # name port scheduler params peers [binary]
   taskset -c 0 "${6:-$bin}" --config "$work/$1.toml" --driver io-uring > "$work/$1.out" 2>&1 &
   pids+=("$!")
   printf -v "pid_${1//-/_}" %s "$!"
-  for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
+  wait_listening "$work/$1.out"
 }
 
 start_node b "$port_b" NoScheduler '"false"' ''

@@ -19,6 +19,7 @@
 # median_range V...   "m a b n": the median of the numbers, their minimum, maximum and count.
 # hop_summary LABEL   "+m µs (range +a…+b over n round(s)); CPU +m µs per request (range +a…+b)".
 # tail_and_rate NAME URL  a table row "| NAME | c=1 p50 | c=1 p99 | c=32 req/s |" (wrk with $wrk_args).
+# wait_listening FILE  waits up to 5 s for a server's output FILE to say "listening" (node and relay print it).
 # start_relay NAME PORT TARGET-PORT  starts `p2pfaas-bench relay` (built on first use) on CPU 0 from
 #                     127.0.0.1:PORT to 127.0.0.1:TARGET-PORT; sets pid_NAME (also added to $pids).
 # http_function_toml PORT  prints the config of function `f` with the `http` backend calling
@@ -231,6 +232,10 @@ tail_and_rate() {
     "$(awk '$1=="99%"{print $2}' <<<"$out1")" "$(awk '/^Requests\/sec/{print $2}' <<<"$out32")"
 }
 
+wait_listening() {
+  for _ in $(seq 100); do grep -qs '^listening' "$1" && return; sleep 0.05; done
+}
+
 start_relay() {
   if [ -z "${relay_bin:-}" ]; then
     cargo build --release -p p2pfaas-bench >&2
@@ -239,5 +244,5 @@ start_relay() {
   taskset -c 0 "$relay_bin" relay --listen "127.0.0.1:$2" --to "127.0.0.1:$3" > "$work/$1.out" 2>&1 &
   pids+=("$!")
   printf -v "pid_$1" %s "$!"
-  for _ in $(seq 100); do grep -q '^listening' "$work/$1.out" && break; sleep 0.05; done
+  wait_listening "$work/$1.out"
 }

@@ -63,7 +63,7 @@ start_node() { # driver [binary] -> sets url, spid
   echo_node_toml "node-$driver" "$port"
   taskset -c 0 "$exe" --config "$work/node-$driver.toml" --driver "$driver" > "$work/node-$driver.out" 2>&1 &
   spid=$!; pids+=("$spid")
-  for _ in $(seq 100); do grep -q '^listening' "$work/node-$driver.out" && break; sleep 0.05; done
+  wait_listening "$work/node-$driver.out"
   url="http://127.0.0.1:$port/function/echo"
 }
 
