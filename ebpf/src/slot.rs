@@ -5,7 +5,9 @@
 //!
 //! The tables are shared by all CPUs and written without atomics: two CPUs writing one slot at the
 //! same moment can leave a torn entry, which costs one sample (a wait or a slice counted as
-//! untracked), never memory safety. A collision between two live tasks only evicts the older entry.
+//! untracked), never memory safety. A collision between two live tasks only evicts the older entry,
+//! except a pending one (a new task known by address only), which stays until its task first leaves
+//! a CPU or exits.
 
 use p2pfaas_ebpf_common::{TASK_SLOT_BITS, TaskSlot, WakeSlot};
 
@@ -61,6 +63,12 @@ pub(crate) fn kind_of(key: u64, tid: u32) -> u32 {
         return slot.kind;
     }
     let kind = tracked_as(tid);
+    if slot.pending != 0 && slot.key != key {
+        // Another task's pending entry is the only record of what that new task is (it is not in
+        // `TRACKED` until it first leaves a CPU): evicting it would count a node thread or a function
+        // process as untracked for good. This task is looked up in `TRACKED` again next time instead.
+        return kind;
+    }
     *slot = TaskSlot {
         key,
         kind,
@@ -122,6 +130,8 @@ pub(crate) fn forget(key: u64) {
         && s.key == key
     {
         s.key = 0;
+        // A task that exits before it ever left a CPU leaves no pending entry to block the slot.
+        s.pending = 0;
     }
     if let Some(w) = WAKE_TS.get_ptr_mut(index(key)) {
         // SAFETY: as in `task_slot`.
