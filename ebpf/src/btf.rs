@@ -16,7 +16,9 @@ use crate::maps::{
     TASK_STATE, TASK_STATE_SIZE, TIME_FROM_RQ,
 };
 use crate::slot::current_tid;
-use crate::switch::{Clock, cpu_stat, queue_switch, record_delay, switch_period};
+use crate::switch::{
+    Clock, cpu_stat, queue_switch, record_delay, runq_draw, runq_weight, switch_period,
+};
 use crate::wakeup::{created, woken};
 use p2pfaas_ebpf_common::CpuStat;
 
@@ -80,7 +82,7 @@ pub fn sched_switch_btf(ctx: BtfTracePointContext) -> u32 {
         return 0;
     }
     if RUNQ_FROM_TASK.load() != 0 {
-        if next_pid != 0 {
+        if next_pid != 0 && runq_draw(st) {
             queued_delay(next);
         }
     } else {
@@ -116,7 +118,7 @@ fn queued_delay(next: *const u8) {
     // this switch, and the kernel skips that second clock update): a wait under the clock's update
     // granularity, counted as 0.
     if clock != 0 {
-        record_delay(clock.saturating_sub(queued));
+        record_delay(clock.saturating_sub(queued), runq_weight());
     }
 }
 

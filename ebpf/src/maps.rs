@@ -43,6 +43,12 @@ pub(crate) static WAKE_WINDOW: Array<u32, 1> = Array::new();
 #[btf_map]
 pub(crate) static NODE_STATE: Array<NodeState, 1> = Array::new();
 
+/// Which wake-to-run waits are timed (`p2pfaas_ebpf_common::map::RUNQ_SAMPLE`): 0, every one (the
+/// initial value); else a mask on this CPU's random number (`switch::runq_weight`). Set by the node
+/// from the switch rate, since the timing costs per switch.
+#[btf_map]
+pub(crate) static RUNQ_SAMPLE: Array<u32, 1> = Array::new();
+
 /// Raw tracepoint variant: 1 when `sched_switch` passes `prev_state` as its fourth argument (Linux
 /// 5.18 and later); before, only the `preempt` argument says the task leaving is still runnable.
 #[unsafe(no_mangle)]

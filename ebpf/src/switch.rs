@@ -15,7 +15,7 @@ use aya_ebpf::macros::raw_tracepoint;
 use aya_ebpf::programs::RawTracePointContext;
 use p2pfaas_ebpf_common::{CpuStat, RUNQ_SLOTS, tracked};
 
-use crate::maps::{CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, SWITCH_HAS_STATE, WAKE_WINDOW};
+use crate::maps::{CPU_STATS, RUNQ_HIST, RUNQ_LATENCY, RUNQ_SAMPLE, SWITCH_HAS_STATE, WAKE_WINDOW};
 use crate::slot::{self, UNKNOWN, current_tid};
 
 /// `sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int
@@ -139,7 +139,8 @@ pub(crate) fn close_period(st: &mut CpuStat, now: u64, busy: bool, kind: u32) {
 }
 
 /// Wake-to-run bookkeeping through `WAKE_TS`: a task leaving still runnable starts waiting now (while
-/// wake-ups are sampled, `WAKE_WINDOW`); the task starting stops waiting.
+/// wake-ups are sampled, `WAKE_WINDOW`, and if this wait is drawn, [`runq_draw`]); the task starting
+/// stops waiting. Every wait that started is drawn, so each is counted with the current weight.
 #[inline(always)]
 pub(crate) fn queue_switch(
     st: &mut CpuStat,
@@ -149,26 +150,62 @@ pub(crate) fn queue_switch(
     next_idle: bool,
     now: &mut impl Clock,
 ) {
-    if prev_waits && WAKE_WINDOW.get(0).is_some_and(|open| *open != 0) {
+    if prev_waits && WAKE_WINDOW.get(0).is_some_and(|open| *open != 0) && runq_draw(st) {
         slot::wait_starts(prev, now.now(st));
     }
     if !next_idle && let Some(at) = slot::wait_ends(next) {
         let now = now.now(st);
         if now > at {
-            record_delay(now - at);
+            // A wait drawn just before the node changed the sampling gets the new weight: a few
+            // waits per change, which happens only when the switch rate crosses its thresholds.
+            record_delay(now - at, runq_weight());
         }
     }
 }
 
-/// Adds one wake-to-run delay to this CPU's histogram.
+/// The current sampling mask (`RUNQ_SAMPLE`; 0: every wait is timed).
 #[inline(always)]
-pub(crate) fn record_delay(ns: u64) {
+fn runq_mask() -> u32 {
+    RUNQ_SAMPLE.get(0).copied().unwrap_or(0)
+}
+
+/// How many waits one timed wait stands for.
+#[inline(always)]
+pub(crate) fn runq_weight() -> u64 {
+    u64::from(runq_mask()) + 1
+}
+
+/// Whether to time this wake-to-run wait: always when every wait is timed, else when this CPU's
+/// random number has the mask's bits clear (a random 1 in `mask + 1`: a counter would alias with a
+/// periodic switch pattern, such as two tasks taking turns).
+#[inline(always)]
+pub(crate) fn runq_draw(st: &mut CpuStat) -> bool {
+    let mask = runq_mask();
+    if mask == 0 {
+        return true;
+    }
+    // xorshift32 (13, 17, 5); a CPU's first draw seeds it from its switch count (never 0 after `| 1`).
+    let mut x = if st.sample_rng == 0 {
+        st.switches as u32 | 1
+    } else {
+        st.sample_rng
+    };
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    st.sample_rng = x;
+    x & mask == 0
+}
+
+/// Adds one wake-to-run delay, standing for `weight` waits, to this CPU's histogram.
+#[inline(always)]
+pub(crate) fn record_delay(ns: u64, weight: u64) {
     let slot = log2_slot(ns / 1000);
     if let Some(h) = RUNQ_HIST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot (see above); `slot < RUNQ_SLOTS` by construction.
         let h = unsafe { &mut *h };
         if let Some(c) = h.slots.get_mut(slot) {
-            *c += 1;
+            *c += weight;
         }
     }
 }

@@ -8,7 +8,7 @@ use aya_ebpf::programs::RawTracePointContext;
 
 use crate::maps::{RUNQ_FROM_TASK, RUNQ_LATENCY, TRACKED};
 use crate::slot::{self, current_tid};
-use crate::switch::cpu_stat;
+use crate::switch::{cpu_stat, runq_draw};
 
 /// `sched_wakeup(struct task_struct *p)`.
 #[raw_tracepoint(tracepoint = "sched_wakeup")]
@@ -48,13 +48,15 @@ pub(crate) fn created(child: u64, child_tid: Option<u32>, creator: u64, creator_
 }
 
 /// Task `key` became runnable: what `sched_wakeup` does in both variants (and `sched_wakeup_new`).
+/// Its wait is timed if drawn ([`runq_draw`]); the clock is read only then.
 #[inline(always)]
 pub(crate) fn woken(key: u64) {
+    let Some(st) = cpu_stat() else {
+        return;
+    };
+    st.wakeups += 1;
     // Waking a task that is already runnable does not fire this tracepoint, so this is the first wake-up.
-    if RUNQ_LATENCY.load() != 0 && RUNQ_FROM_TASK.load() == 0 {
+    if RUNQ_LATENCY.load() != 0 && RUNQ_FROM_TASK.load() == 0 && runq_draw(st) {
         slot::wait_starts(key, unsafe { bpf_ktime_get_ns() });
-    }
-    if let Some(st) = cpu_stat() {
-        st.wakeups += 1;
     }
 }

@@ -30,24 +30,19 @@
 //! own time per switch (`kernel-timed`: all their run time over the `sched_switch` runs, one sampling
 //! cycle with the window open in its first tenth), which leaves out the call into the programs.
 //!
+//! **Sampled waits.** The `runq=on` variants time a random 1 in 4 wake-to-run waits, as a node does
+//! at the ping-pong's switch rate (above `SAMPLE_ABOVE` switches/s); `runq=on, every wait` times
+//! every one, side by side in the same run.
+//!
 //! Output, one line per variant (`classic` names the raw tracepoint programs a kernel without BTF
 //! loads; `tp_btf` is skipped without kernel BTF): `classic runq=on: 120 ns/switch, 1.20% of a core
 //! at 100k switches/s`, then the classic/`tp_btf` ratios, wall-clock and kernel-timed.
 //!
-//! Results (2-vCPU Firecracker VM, AMD EPYC, kernel 6.18, 2026-12-07, bench of f570247; a switch
-//! alone ≈ 2.85 µs; load average over each run beside it, from the lead's and another helper's work;
-//! "build": a release build of the node ran beside it), ns per switch, median (95 % CI):
-//!
-//! | load | A/A | spin → calibration | classic on | classic off | `tp_btf` on | `tp_btf` off |
-//! |---|---|---|---|---|---|---|
-//! | 1.1–1.6 | +0.6 (−6.2, +4.1) | 100.2 → 102.6 (99.6, 107.9) | 110 | 83 (76, 87) | 97 (95, 103) | 86 (81, 89) |
-//! | 1.3–1.7 | −1.0 (−4.0, +2.8) | 100.3 → 102.8 (97.9, 108.0) | 113 | 79 (74, 85) | 100 (95, 105) | 83 (79, 89) |
-//! | build, 1.7–1.8 | −0.7 (−6.3, +5.5) | 86.9 → 109.2 (103.0, 121.1): failed | 116 | 84 (77, 90) | 104 (99, 109) | 87 (82, 94) |
-//! | build, 1.5–2.7 | −1.6 (−7.9, +3.6) | 62.0 → 58.0 (46.6, 72.3) | 118 | 87 (76, 92) | 109 (101, 116) | 86 (81, 95) |
-//!
-//! classic on is `sched_switch` 90–95 plus a tenth of the wake-up window's 203–232. An empty program
-//! on `sched_switch` (a scratch line, not kept) cost 65 (61, 72) here: the kernel's call into any
-//! program, which is most of the figures; ebpf/README.md ("Cost") has all six runs and the split.
+//! Results (2-vCPU Firecracker VM, AMD EPYC, kernel 6.18, 2026-12-08, nothing else running), ns per
+//! switch, in 4 runs: classic on 105–114 (every wait 115–135), off 79–95; `tp_btf` on 105–123 (every
+//! wait 106–131), off 91–101; classic/`tp_btf` on 0.86–1.02×. An empty program on `sched_switch` (a
+//! scratch line, not kept) cost 65 (61, 72) here: the kernel's call into any program, which is most
+//! of the figures; ebpf/README.md ("Cost") has every run and the split.
 
 use std::io::{PipeReader, PipeWriter, Read, Write};
 use std::thread::JoinHandle;
@@ -59,7 +54,7 @@ use p2pfaas_node::load::ebpf::{EbpfPrograms, Options, Probes, RunqSource, WAKE_C
 const ROUND_TRIPS: u32 = 2_000;
 
 /// How long the lines take turns; a round of quads is ≈ 0.4 s, so a few hundred quads per line.
-const BUDGET: Duration = Duration::from_secs(100);
+const BUDGET: Duration = Duration::from_secs(140);
 
 /// The calibration line's busy spin per switch, roughly (the run times what it really costs).
 const SPIN_NS: f64 = 100.0;
@@ -150,6 +145,20 @@ fn spin_ns(spin: u64) -> f64 {
 struct Variant {
     name: &'static str,
     probes: Probes,
+    /// Wake-to-run waits sampled (what a node does above `SAMPLE_ABOVE` switches/s, so at the
+    /// ping-pong's rate), or every one timed.
+    sampling: bool,
+}
+
+impl Variant {
+    /// Opens or closes the wake-up window; the sampling mode, which the window's moves let follow the
+    /// switch rate, is then set back to the variant's.
+    fn set_window(&mut self, open: bool) {
+        set_window(&mut self.probes, open);
+        self.probes
+            .set_runq_sampling(self.sampling)
+            .expect("set the wake-to-run sampling");
+    }
 }
 
 /// What is attached during a segment: a variant's `sched_switch` (its index), with its wake-up
@@ -221,20 +230,22 @@ impl Bench {
         if let Some(v) = from.attached
             && (from.attached != to.attached || from.window != to.window)
         {
-            let probes = &mut self.variants[v].probes;
-            set_window(probes, false);
+            let variant = &mut self.variants[v];
+            variant.set_window(false);
             if from.attached != to.attached {
-                probes
+                variant
+                    .probes
                     .set_switch_attached(false)
                     .expect("detach sched_switch");
             }
         }
         if let Some(v) = to.attached {
-            let probes = &mut self.variants[v].probes;
-            probes
+            let variant = &mut self.variants[v];
+            variant
+                .probes
                 .set_switch_attached(true)
                 .expect("attach sched_switch");
-            set_window(probes, to.window);
+            variant.set_window(to.window);
         }
         self.now = to;
     }
@@ -356,13 +367,31 @@ fn load_variants() -> Option<Vec<Variant>> {
         programs,
     };
     let mut specs = vec![
-        ("classic runq=on", options(EbpfPrograms::Classic, true)),
-        ("classic runq=off", options(EbpfPrograms::Classic, false)),
-        ("tp_btf runq=on", options(EbpfPrograms::Btf, true)),
-        ("tp_btf runq=off", options(EbpfPrograms::Btf, false)),
+        (
+            "classic runq=on",
+            options(EbpfPrograms::Classic, true),
+            true,
+        ),
+        (
+            "classic runq=on, every wait",
+            options(EbpfPrograms::Classic, true),
+            false,
+        ),
+        (
+            "classic runq=off",
+            options(EbpfPrograms::Classic, false),
+            true,
+        ),
+        ("tp_btf runq=on", options(EbpfPrograms::Btf, true), true),
+        (
+            "tp_btf runq=on, every wait",
+            options(EbpfPrograms::Btf, true),
+            false,
+        ),
+        ("tp_btf runq=off", options(EbpfPrograms::Btf, false), true),
     ];
     let mut variants = Vec::new();
-    for (name, options) in specs.drain(..) {
+    for (name, options, sampling) in specs.drain(..) {
         let mut probes = match Probes::load(&options) {
             Ok(p) => p,
             Err(e) if variants.is_empty() => {
@@ -377,12 +406,17 @@ fn load_variants() -> Option<Vec<Variant>> {
         if name == "tp_btf runq=on" && probes.runq_source() != RunqSource::SchedInfo {
             eprintln!("note: this kernel's BTF has no sched_info stamp; tp_btf uses WAKE_TS");
         }
-        // Loaded with everything attached (and the first wake-up window open): start from nothing.
-        set_window(&mut probes, false);
         probes
             .set_switch_attached(false)
             .expect("detach sched_switch");
-        variants.push(Variant { name, probes });
+        let mut variant = Variant {
+            name,
+            probes,
+            sampling,
+        };
+        // Loaded with everything attached (and the first wake-up window open): start from nothing.
+        variant.set_window(false);
+        variants.push(variant);
     }
     Some(variants)
 }
@@ -489,7 +523,7 @@ fn main() {
             timed.push((name, ns));
         }
     }
-    for runq in ["on", "off"] {
+    for runq in ["on", "on, every wait", "off"] {
         if let Some(r) = ratio(&costs, runq) {
             println!("classic/tp_btf runq={runq}: {r:.2}x");
         }

@@ -40,6 +40,11 @@ pub struct CpuStat {
     /// What the tasks running since `last_switch_ns` are in [`map::TRACKED`] (0: not tracked; same
     /// reason; `u32::MAX`: not known before the period ends, so not attributed while open).
     pub curr_tracked: u32,
+    /// This CPU's xorshift32 state for sampling wake-to-run waits ([`map::RUNQ_SAMPLE`]; 0: not
+    /// seeded yet).
+    pub sample_rng: u32,
+    /// Explicit padding (the layout is shared with the node).
+    pub _pad: u32,
 }
 
 /// log2 of [`TASK_SLOTS`].
@@ -137,6 +142,9 @@ pub mod map {
     pub const WAKE_WINDOW: &str = "WAKE_WINDOW";
     /// [`NodeState`](super::NodeState), written by the node.
     pub const NODE_STATE: &str = "NODE_STATE";
+    /// One `u32` the node sets: 0 times every wake-to-run wait; a mask `m` (2^k − 1) times a random
+    /// 1 in `m + 1` of them, each counted `m + 1` times in `RUNQ_HIST` so its quantiles stay unbiased.
+    pub const RUNQ_SAMPLE: &str = "RUNQ_SAMPLE";
 }
 
 /// Values in [`map::TRACKED`].

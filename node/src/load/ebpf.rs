@@ -16,6 +16,7 @@ use p2pfaas_ebpf_common::{
 
 mod link;
 mod pin;
+mod sampling;
 mod wake;
 
 pub use pin::Pinned;
@@ -25,6 +26,7 @@ use super::kernel::{self, CpuCounters, Measured, Snapshot};
 pub use crate::config::EbpfPrograms;
 use crate::config::LoadConfig;
 
+pub use sampling::{ALL_BELOW, SAMPLE_ABOVE, SAMPLE_EVERY};
 pub use wake::CYCLE as WAKE_CYCLE;
 
 /// The tracepoint of the per-switch program.
@@ -181,6 +183,8 @@ pub struct Probes {
     ebpf: Ebpf,
     /// The sampled `sched_wakeup` attachment ([`RunqSource::WakeTs`] only).
     wake: Option<wake::Window>,
+    /// Which wake-to-run waits are timed, following the switch rate.
+    runq_sampling: sampling::Sampling,
     /// `sched_switch`'s attachment, kept so the probe cost bench can take it off and put it back
     /// ([`Probes::set_switch_attached`]).
     switch: link::Attachment,
@@ -352,6 +356,10 @@ impl Probes {
             Array::try_from(take(map::TRACKED_GEN)?).map_err(map_err(map::TRACKED_GEN))?;
         let wake_window =
             Array::try_from(take(map::WAKE_WINDOW)?).map_err(map_err(map::WAKE_WINDOW))?;
+        let runq_sampling = sampling::Sampling::new(
+            Array::try_from(take(map::RUNQ_SAMPLE)?).map_err(map_err(map::RUNQ_SAMPLE))?,
+            true,
+        )?;
         let wake = if runq_source == RunqSource::WakeTs {
             let runq_now = snapshot(&cpu_stats, &runq)?.runq;
             Some(wake::Window::open(&mut ebpf, kind, wake_window, runq_now)?)
@@ -362,6 +370,7 @@ impl Probes {
         let mut probes = Self {
             ebpf,
             wake,
+            runq_sampling,
             switch,
             cpu_stats,
             runq,
@@ -431,8 +440,25 @@ impl Probes {
             (measured.runq_p50_us, measured.runq_p99_us) =
                 window.tick(&mut self.ebpf, &cur.runq)?;
         }
+        if measured.elapsed_ns > 0 {
+            self.runq_sampling
+                .follow(measured.switches as f64 * 1e9 / measured.elapsed_ns as f64)?;
+        }
         self.prev = Some(cur);
         Ok(measured)
+    }
+
+    /// Whether the programs time a random 1 in [`SAMPLE_EVERY`] wake-to-run waits (each counted
+    /// [`SAMPLE_EVERY`] times) rather than every one. The probes start sampled; each
+    /// [`sample`](Self::sample) then follows the switch rate ([`SAMPLE_ABOVE`], [`ALL_BELOW`]).
+    pub fn runq_sampling(&self) -> bool {
+        self.runq_sampling.is_sampling()
+    }
+
+    /// Sets the wake-to-run sampling until the next [`sample`](Self::sample) (for tests, and the
+    /// probe cost bench, which times both modes).
+    pub fn set_runq_sampling(&mut self, sampling: bool) -> Result<(), Error> {
+        self.runq_sampling.set(sampling)
     }
 
     /// Each loaded program's name, run count and total run time as the kernel keeps them, which it

@@ -4,6 +4,7 @@ run.sh sets P2PFAAS_NODE_BIN and P2PFAAS_BENCH_BIN."""
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -28,9 +29,22 @@ CHROMIUM_FLAGS = [
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, below the kernel's ephemeral range: the open cluster's load and
+    forwards keep making outgoing connections, whose ports come from that range and could take a
+    port picked there before its node binds it."""
+    low = 32768
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    while True:
+        port = random.randrange(max(1024, low // 2), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def get_json(addr, path):
@@ -43,6 +57,17 @@ class Cluster:
 
     def __init__(self, tmp, key=None):
         self.tmp, self.procs, self.load = tmp, [], None
+        # A node that exits at start (its port taken after all) is started again with new ports.
+        for attempt in range(3):
+            why = self.start(tmp, key)
+            if why is None:
+                return
+            self.close()
+            self.procs = []
+        raise RuntimeError(f"the 3 nodes did not see each other: {why}")
+
+    def start(self, tmp, key):
+        """Starts the nodes; None once each sees the other two up, else why not (with the logs)."""
         ports = [free_port() for _ in IDS]
         self.addrs = [f"127.0.0.1:{p}" for p in ports]
         auth = ""
@@ -76,15 +101,27 @@ distribution = "exponential"
             self.procs.append(subprocess.Popen([os.environ["P2PFAAS_NODE_BIN"], "--config", str(cfg)],
                                                stdout=log, stderr=subprocess.STDOUT))
         deadline = time.time() + 20
+        seen = {}
         while time.time() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                return "a node exited at start\n" + self.logs()
             try:
-                if all(sum(p["up"] for p in get_json(a, "/events/snapshot")["peers"]) == 2 for a in self.addrs):
-                    return
+                seen = {mid: sum(p["up"] for p in get_json(a, "/events/snapshot")["peers"])
+                        for mid, a in zip(IDS, self.addrs)}
+                if all(n == 2 for n in seen.values()):
+                    return None
             except OSError:
                 pass
             time.sleep(0.2)
-        self.close()
-        raise RuntimeError("the 3 nodes did not see each other within 20 s")
+        return f"peers up after 20 s: {seen}\n" + self.logs()
+
+    def logs(self):
+        """Each node's exit status and the end of its log."""
+        out = []
+        for mid, p in zip(IDS, self.procs):
+            text = (self.tmp / f"{mid}.log").read_text(errors="replace")
+            out.append(f"--- {mid} (exit {p.poll()}):\n" + "\n".join(text.splitlines()[-15:]))
+        return "\n".join(out)
 
     def start_load(self):
         """Poisson traffic on every node for at most a minute, unequal so that nodes forward."""

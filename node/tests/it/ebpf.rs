@@ -739,6 +739,61 @@ fn ping_pong_on_cpu0(rounds: u32) {
 }
 
 #[test]
+fn sampled_waits_are_counted_with_their_weight_and_add_up_to_what_timing_every_wait_counts() {
+    require_ebpf!();
+    use p2pfaas_node::load::ebpf::{Pinned, SAMPLE_EVERY};
+    let _cpus = pinned_cpus();
+    let pins = pin_dir("sampling");
+    let _cleanup = PinGuard(pins.clone());
+    let mut probes =
+        Probes::load(&options(Some(pins.clone()), true)).unwrap_or_else(|e| panic!("load: {e}"));
+    // Loaded sampled: a node starts so, and its first interval's switch rate decides.
+    assert!(probes.runq_sampling());
+    let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
+    let weight = u64::from(SAMPLE_EVERY);
+    // Both modes in turns (every wait, sampled, sampled, every wait, ...), so drift in the machine's
+    // other switches falls on both alike; the ping-pong's 2 waits per round trip dominate.
+    let (mut every, mut sampled) = ([0u64; 32], [0u64; 32]);
+    for sampling in [false, true, true, false, false, true] {
+        probes
+            .set_runq_sampling(sampling)
+            .expect("set the sampling");
+        let before = maps.snapshot().expect("snapshot").runq;
+        ping_pong_on_cpu0(10_000);
+        let after = maps.snapshot().expect("snapshot").runq;
+        let delta: [u64; 32] = std::array::from_fn(|i| after[i].saturating_sub(before[i]));
+        if sampling {
+            // Every timed wait stands for `weight` waits: a bucket that moved by anything else got a
+            // wait counted once.
+            assert!(
+                delta.iter().all(|c| c % weight == 0),
+                "sampled, yet a bucket moved by a count that is not a multiple of {weight}: {delta:?}"
+            );
+        }
+        let sum = if sampling { &mut sampled } else { &mut every };
+        for (s, d) in sum.iter_mut().zip(delta) {
+            *s += d;
+        }
+    }
+    let why = format!("histograms (log2 µs buckets)\nevery   {every:?}\nsampled {sampled:?}");
+    let total = |h: &[u64; 32]| h.iter().sum::<u64>();
+    let (t_every, t_sampled) = (total(&every), total(&sampled));
+    // 3 × 10,000 round trips: ≈ 60,000 waits each way. Sampled, ≈ 15,000 are timed (±1 %); the
+    // bounds leave room for the machine's other switches. Without the weight the ratio is ≈ 0.25.
+    assert!(t_every >= 30_000, "too few waits: {why}");
+    let ratio = t_sampled as f64 / t_every as f64;
+    assert!((0.8..=1.25).contains(&ratio), "ratio {ratio:.3}: {why}");
+    let (a, b) = (
+        quantile_us(&every, 0.5).expect("some delays"),
+        quantile_us(&sampled, 0.5).expect("some delays"),
+    );
+    assert!(
+        a.max(b) <= 2.0 * a.min(b).max(1.0),
+        "p50 {a} vs {b} µs; {why}"
+    );
+}
+
+#[test]
 fn runq_delays_from_the_kernels_enqueue_stamp_match_the_programs_own_timestamps() {
     require_ebpf!();
     use p2pfaas_node::load::ebpf::Pinned;
@@ -753,12 +808,14 @@ fn runq_delays_from_the_kernels_enqueue_stamp_match_the_programs_own_timestamps(
     let _cpus = pinned_cpus();
     let load = |sched_info, tag| {
         let pins = pin_dir(tag);
-        let probes = Probes::load(&Options {
+        let mut probes = Probes::load(&Options {
             programs: EbpfPrograms::Btf,
             sched_info,
             ..options(Some(pins.clone()), true)
         })
         .unwrap_or_else(|e| panic!("load tp_btf (sched_info {sched_info}): {e}"));
+        // Every wait timed, so the two histograms differ by their clocks only, not by their draws.
+        probes.set_runq_sampling(false).expect("time every wait");
         let maps = Pinned::open(&pins).unwrap_or_else(|e| panic!("open pins: {e}"));
         (probes, maps, PinGuard(pins))
     };
