@@ -83,7 +83,7 @@ qemu-system-aarch64 -M virt -accel tcg,thread=multi -cpu cortex-a72 -smp 2 -m 10
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
   -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 systemd.show_status=false" \
   -drive if=none,file="$disk",format=raw,id=disk0 -device virtio-blk-pci,drive=disk0 \
-  -netdev user,id=net0,hostfwd=tcp:127.0.0.1:"$port"-:18080 -device virtio-net-pci,netdev=net0 \
+  -netdev user,id=net0,hostfwd=tcp:127.0.0.1:"$port"-:18080 -device virtio-net-pci,netdev=net0,romfile= \
   -display none -serial file:"$work/console.log" -no-reboot &
 qemu_pid=$!
 
