@@ -358,7 +358,6 @@ impl Probes {
             Array::try_from(take(map::WAKE_WINDOW)?).map_err(map_err(map::WAKE_WINDOW))?;
         let runq_sampling = sampling::Sampling::new(
             Array::try_from(take(map::RUNQ_SAMPLE)?).map_err(map_err(map::RUNQ_SAMPLE))?,
-            true,
         )?;
         let wake = if runq_source == RunqSource::WakeTs {
             let runq_now = snapshot(&cpu_stats, &runq)?.runq;

@@ -58,16 +58,17 @@ class Cluster:
     def __init__(self, tmp, key=None):
         self.tmp, self.procs, self.load = tmp, [], None
         # A node that exits at start (its port taken after all) is started again with new ports.
-        for attempt in range(3):
-            why = self.start(tmp, key)
+        for _ in range(3):
+            why = self.start(key)
             if why is None:
                 return
             self.close()
             self.procs = []
         raise RuntimeError(f"the 3 nodes did not see each other: {why}")
 
-    def start(self, tmp, key):
+    def start(self, key):
         """Starts the nodes; None once each sees the other two up, else why not (with the logs)."""
+        tmp = self.tmp
         ports = [free_port() for _ in IDS]
         self.addrs = [f"127.0.0.1:{p}" for p in ports]
         auth = ""

@@ -663,6 +663,16 @@ fn long_waits(before: &[u64], after: &[u64]) -> u64 {
         .sum()
 }
 
+/// What each histogram bucket gained between two snapshots.
+fn runq_delta(before: &[u64; 32], after: &[u64; 32]) -> [u64; 32] {
+    std::array::from_fn(|i| after[i].saturating_sub(before[i]))
+}
+
+/// Two latency quantiles (µs) at most one log2 bucket apart.
+fn within_a_bucket(a: f64, b: f64) -> bool {
+    a.max(b) <= 2.0 * a.min(b).max(1.0)
+}
+
 #[test]
 fn runq_latency_rises_when_two_busy_loops_share_a_core() {
     require_ebpf!();
@@ -761,7 +771,7 @@ fn sampled_waits_are_counted_with_their_weight_and_add_up_to_what_timing_every_w
         let before = maps.snapshot().expect("snapshot").runq;
         ping_pong_on_cpu0(10_000);
         let after = maps.snapshot().expect("snapshot").runq;
-        let delta: [u64; 32] = std::array::from_fn(|i| after[i].saturating_sub(before[i]));
+        let delta = runq_delta(&before, &after);
         if sampling {
             // Every timed wait stands for `weight` waits: a bucket that moved by anything else got a
             // wait counted once.
@@ -787,10 +797,7 @@ fn sampled_waits_are_counted_with_their_weight_and_add_up_to_what_timing_every_w
         quantile_us(&every, 0.5).expect("some delays"),
         quantile_us(&sampled, 0.5).expect("some delays"),
     );
-    assert!(
-        a.max(b) <= 2.0 * a.min(b).max(1.0),
-        "p50 {a} vs {b} µs; {why}"
-    );
+    assert!(within_a_bucket(a, b), "p50 {a} vs {b} µs; {why}");
 }
 
 #[test]
@@ -861,10 +868,10 @@ fn runq_delays_from_the_kernels_enqueue_stamp_match_the_programs_own_timestamps(
         wake_ts_maps.snapshot().expect("snapshot").runq,
         sched_info_maps.snapshot().expect("snapshot").runq,
     );
-    let delta = |a: &[u64; 32], b: &[u64; 32]| -> [u64; 32] {
-        std::array::from_fn(|i| a[i].saturating_sub(b[i]))
-    };
-    let (old, new) = (delta(&after.0, &before.0), delta(&after.1, &before.1));
+    let (old, new) = (
+        runq_delta(&before.0, &after.0),
+        runq_delta(&before.1, &after.1),
+    );
     let why = format!("histograms (log2 µs buckets)\nWAKE_TS    {old:?}\nsched_info {new:?}");
     // The two paths see the same switches and the same tasks queued; they differ only in the clock
     // (the run queue's, updated less often, vs `bpf_ktime_get_ns`) and for tasks moved between CPUs
@@ -883,11 +890,7 @@ fn runq_delays_from_the_kernels_enqueue_stamp_match_the_programs_own_timestamps(
     for q in [0.5, 0.99] {
         let (a, b) = (quantile_us(&old, q), quantile_us(&new, q));
         let (a, b) = (a.expect("some delays"), b.expect("some delays"));
-        // One log2 bucket apart at most.
-        assert!(
-            a.max(b) <= 2.0 * a.min(b).max(1.0),
-            "p{q}: {a} vs {b} µs; {why}"
-        );
+        assert!(within_a_bucket(a, b), "p{q}: {a} vs {b} µs; {why}");
     }
 }
 

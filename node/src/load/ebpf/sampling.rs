@@ -36,14 +36,14 @@ pub(super) struct Sampling {
 }
 
 impl Sampling {
-    /// Starts in `sampling` mode (the node starts sampled: the first interval's rate decides).
-    pub(super) fn new(map: Array<MapData, u32>, sampling: bool) -> Result<Self, Error> {
+    /// Starts sampled (so does a node: the first interval's rate decides).
+    pub(super) fn new(map: Array<MapData, u32>) -> Result<Self, Error> {
+        // The map starts at 0, which is "every wait".
         let mut s = Self {
             map,
             sampling: false,
         };
-        // The map starts at 0, which is "every wait".
-        s.set(sampling)?;
+        s.set(true)?;
         Ok(s)
     }
 
